@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+// alvlm: active learning for vision-language models.
+// Layers, one-way: AlvlmEngine (numerics, no terminal) <- alvlm (command line, I/O only).
+import PackageDescription
+
+let package = Package(
+    name: "alvlm",
+    products: [
+        .executable(name: "alvlm", targets: ["alvlm"]),
+        .library(name: "AlvlmEngine", targets: ["AlvlmEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries from Debian packages.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // setjmp-based error handling of libjpeg/libpng must live in C.
+        .target(name: "CImageCodec", dependencies: ["CJPEG", "CPNG"]),
+        .target(
+            name: "AlvlmEngine",
+            dependencies: ["CBLAS", "CImageCodec"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .executableTarget(
+            name: "alvlm",
+            dependencies: ["AlvlmEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(
+            name: "AlvlmEngineTests",
+            dependencies: ["AlvlmEngine"]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

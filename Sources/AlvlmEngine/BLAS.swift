@@ -1,0 +1,58 @@
+import CBLAS
+
+/// Thin, typed wrappers over the CBLAS calls the engine uses, plus thread control.
+/// Matrices are row-major; `W` in nn.Linear layout is [out, in].
+public enum BLAS {
+    /// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major.
+    @inline(__always)
+    public static func gemm(
+        transA: Bool = false, transB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Y[M,out] = X[M,in] * W[out,in]^T (+ bias broadcast over rows).
+    public static func linear(
+        _ x: UnsafePointer<Float>, rows m: Int, inFeatures: Int,
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
+        into y: UnsafeMutablePointer<Float>
+    ) {
+        if let bias {
+            for r in 0..<m { (y + r * outFeatures).update(from: bias, count: outFeatures) }
+        }
+        gemm(transB: true, m: m, n: outFeatures, k: inFeatures,
+             a: x, lda: inFeatures, b: weight, ldb: inFeatures,
+             beta: bias == nil ? 0 : 1, c: y, ldc: outFeatures)
+    }
+
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+}
+
+/// Plain triple-loop matrix product in double precision: the reference the fast kernels are tested against.
+public func naiveMatmul(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    a: [Float], lda: Int, b: [Float], ldb: Int
+) -> [Float] {
+    var c = [Float](repeating: 0, count: m * n)
+    for i in 0..<m {
+        for j in 0..<n {
+            var s = 0.0
+            for p in 0..<k {
+                let av = transA ? a[p * lda + i] : a[i * lda + p]
+                let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+                s += Double(av) * Double(bv)
+            }
+            c[i * n + j] = Float(s)
+        }
+    }
+    return c
+}

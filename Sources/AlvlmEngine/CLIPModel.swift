@@ -1,0 +1,213 @@
+import Foundation
+
+/// A CLIP model in memory: configuration, the weights of both towers and the logit scale,
+/// with batched forward passes. The tokenizer travels with the model when the folder has one.
+public final class CLIPModel {
+    public let config: CLIPConfig
+    public let vision: VisionWeights
+    public let text: TextWeights
+    /// The checkpoint's log scale; logits use exp(logitScale).
+    public let logitScale: Float
+    public let tokenizer: CLIPTokenizer?
+    /// Where it came from: a folder path, or `random:NAME:SEED`.
+    public let source: String
+
+    private let workspace = Workspace()
+
+    public init(config: CLIPConfig, vision: VisionWeights, text: TextWeights, logitScale: Float,
+                tokenizer: CLIPTokenizer?, source: String) {
+        self.config = config; self.vision = vision; self.text = text
+        self.logitScale = logitScale; self.tokenizer = tokenizer; self.source = source
+    }
+
+    /// A random-weight model of a named architecture (see `CLIPConfig.named`).
+    public static func random(_ name: String, seed: UInt64 = 0) throws -> CLIPModel {
+        guard let config = CLIPConfig.named(name) else {
+            throw EngineError(.argument, "unknown architecture \(name) (known: \(CLIPConfig.architectureNames.joined(separator: ", ")))")
+        }
+        var rng = SeededRandom(seed: seed)
+        let vision = VisionWeights.random(config, rng: &rng)
+        let text = TextWeights.random(config, rng: &rng)
+        return CLIPModel(config: config, vision: vision, text: text, logitScale: log(1 / 0.07),
+                         tokenizer: nil, source: "random:\(name):\(seed)")
+    }
+
+    /// Loads a model folder: Hugging Face (`config.json` + `model.safetensors`) or
+    /// open_clip (`open_clip_config.json` + `open_clip_model.safetensors`), with tokenizer files if present.
+    public static func load(directory: String) throws -> CLIPModel {
+        let dir = (directory as NSString).expandingTildeInPath
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) else {
+            throw EngineError(.io, "model directory not found", path: directory)
+        }
+        guard isDir.boolValue else { throw EngineError(.io, "not a directory (expected a model folder)", path: directory) }
+        func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
+        func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name)) }
+        func read(_ name: String) throws -> Data {
+            guard let d = FileManager.default.contents(atPath: path(name)) else {
+                throw EngineError(.io, "cannot read file", path: path(name))
+            }
+            return d
+        }
+        let config: CLIPConfig, naming: WeightNaming, weightsFile: String
+        if exists("model.safetensors") {
+            guard exists("config.json") else { throw EngineError(.io, "missing config.json beside model.safetensors", path: directory) }
+            config = try CLIPConfig.huggingFace(try read("config.json"), path: path("config.json"))
+            naming = .huggingFace
+            weightsFile = path("model.safetensors")
+        } else if exists("open_clip_model.safetensors") {
+            guard exists("open_clip_config.json") else {
+                throw EngineError(.io, "missing open_clip_config.json beside open_clip_model.safetensors", path: directory)
+            }
+            config = try CLIPConfig.openCLIP(try read("open_clip_config.json"), path: path("open_clip_config.json"))
+            naming = .openAI
+            weightsFile = path("open_clip_model.safetensors")
+        } else {
+            throw EngineError(.io, "no model.safetensors or open_clip_model.safetensors in the model folder", path: directory)
+        }
+        var finalConfig = config
+        if naming == .huggingFace, exists("preprocessor_config.json"),
+           let pre = (try? JSONSerialization.jsonObject(with: try read("preprocessor_config.json"))) as? [String: Any] {
+            if let m = pre["image_mean"] as? [NSNumber], m.count == 3 { finalConfig.mean = m.map(\.floatValue) }
+            if let s = pre["image_std"] as? [NSNumber], s.count == 3 { finalConfig.std = s.map(\.floatValue) }
+        }
+        let file = try SafetensorsFile(path: weightsFile)
+        let (vision, text, scale) = try naming.load(from: file, config: finalConfig)
+        let tokenizer = try CLIPTokenizer.inDirectory(dir)
+        return CLIPModel(config: finalConfig, vision: vision, text: text, logitScale: scale, tokenizer: tokenizer, source: dir)
+    }
+
+    // MARK: image tower
+
+    /// Projected image embeddings (not normalised) for `count` images of normalised pixels [count, 3, S, S].
+    /// `progress` is called with the number of images done after each batch.
+    public func encodeImages(_ pixels: [Float], count: Int, batch: Int = 16,
+                             progress: ((Int) -> Void)? = nil) -> [Float] {
+        let s = config.imageSize
+        precondition(pixels.count == count * 3 * s * s, "pixels do not match \(count) images of \(s)x\(s)")
+        var out = [Float](repeating: 0, count: count * config.embedDim)
+        var start = 0
+        while start < count {
+            let n = min(batch, count - start)
+            pixels.withUnsafeBufferPointer { px in
+                out.withUnsafeMutableBufferPointer { o in
+                    encodeImageBatch(px.baseAddress! + start * 3 * s * s, count: n, into: o.baseAddress! + start * config.embedDim)
+                }
+            }
+            start += n
+            progress?(start)
+        }
+        return out
+    }
+
+    private func encodeImageBatch(_ px: UnsafePointer<Float>, count n: Int, into out: UnsafeMutablePointer<Float>) {
+        let c = config.vision.width, p = config.patchSize, g = config.grid, s = config.imageSize
+        let t = config.visionTokens, k = 3 * p * p
+        // im2col: one row per patch, ordered (channel, kernel row, kernel column) like conv1's weight.
+        var patches = [Float](repeating: 0, count: n * g * g * k)
+        patches.withUnsafeMutableBufferPointer { pb in
+            let pt = pb.baseAddress!
+            parallelChunks(n * g) { range in
+                for row in range {
+                    let img = row / g, gy = row % g
+                    for gx in 0..<g {
+                        let dst = pt + ((img * g + gy) * g + gx) * k
+                        for ch in 0..<3 {
+                            let plane = px + (img * 3 + ch) * s * s
+                            for ky in 0..<p {
+                                (dst + (ch * p + ky) * p).update(from: plane + (gy * p + ky) * s + gx * p, count: p)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var embedded = [Float](repeating: 0, count: n * g * g * c)
+        embedded.withUnsafeMutableBufferPointer { e in
+            BLAS.linear(patches, rows: n * g * g, inFeatures: k, weight: vision.patch, bias: nil, outFeatures: c, into: e.baseAddress!)
+        }
+        var x = [Float](repeating: 0, count: n * t * c)
+        x.withUnsafeMutableBufferPointer { xb in
+            let xp = xb.baseAddress!
+            for img in 0..<n {
+                let seq = xp + img * t * c
+                for i in 0..<c { seq[i] = vision.classEmbedding[i] + vision.positions[i] }
+                for tok in 1..<t {
+                    let src = (img * g * g + tok - 1) * c, dst = seq + tok * c, pos = tok * c
+                    for i in 0..<c { dst[i] = embedded[src + i] + vision.positions[pos + i] }
+                }
+            }
+            var normed = [Float](repeating: 0, count: n * t * c)
+            Kernels.layerNorm(xp, &normed, rows: n * t, width: c, weight: vision.preW, bias: vision.preB, eps: config.vision.eps)
+            xp.update(from: normed, count: n * t * c)
+            Transformer.forward(xp, batch: n, tokens: t, blocks: vision.blocks, shape: config.vision, causal: false, workspace: workspace)
+            // ln_post on the class token of each image, then the projection.
+            var pooled = [Float](repeating: 0, count: n * c)
+            for img in 0..<n { pooled.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: img * c).update(from: xp + img * t * c, count: c) } }
+            var normedPooled = [Float](repeating: 0, count: n * c)
+            Kernels.layerNorm(pooled, &normedPooled, rows: n, width: c, weight: vision.postW, bias: vision.postB, eps: config.vision.eps)
+            BLAS.linear(normedPooled, rows: n, inFeatures: c, weight: vision.projection, bias: nil, outFeatures: config.embedDim, into: out)
+        }
+    }
+
+    // MARK: text tower
+
+    /// Projected text embeddings (not normalised) for token id sequences (SOT ... EOT, unpadded or padded).
+    /// Each batch is truncated after its last pooling position: exact under the causal mask.
+    public func encodeTexts(_ ids: [[Int]], batch: Int = 64) throws -> [Float] {
+        for (i, seq) in ids.enumerated() {
+            guard !seq.isEmpty, seq.count <= config.contextLength else {
+                throw EngineError(.argument, "text \(i) has \(seq.count) tokens (1...\(config.contextLength) allowed)")
+            }
+            if let bad = seq.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
+                throw EngineError(.argument, "text \(i) has token id \(bad) outside the vocabulary of \(config.vocabSize)")
+            }
+        }
+        var out = [Float](repeating: 0, count: ids.count * config.embedDim)
+        var start = 0
+        while start < ids.count {
+            let chunk = Array(ids[start..<min(ids.count, start + batch)])
+            out.withUnsafeMutableBufferPointer { o in
+                encodeTextBatch(chunk, into: o.baseAddress! + start * config.embedDim)
+            }
+            start += chunk.count
+        }
+        return out
+    }
+
+    /// Pooling position: the first occurrence of the largest id (the EOT for CLIP's vocabulary).
+    static func poolIndex(_ seq: [Int]) -> Int {
+        var best = 0
+        for (i, v) in seq.enumerated() where v > seq[best] { best = i }
+        return best
+    }
+
+    private func encodeTextBatch(_ ids: [[Int]], into out: UnsafeMutablePointer<Float>) {
+        let c = config.text.width, n = ids.count
+        let pools = ids.map(Self.poolIndex)
+        let t = pools.max()! + 1
+        var x = [Float](repeating: 0, count: n * t * c)
+        for (b, seq) in ids.enumerated() {
+            for pos in 0..<t {
+                let id = pos < seq.count ? seq[pos] : 0
+                let dst = (b * t + pos) * c
+                for i in 0..<c { x[dst + i] = text.tokens[id * c + i] + text.positions[pos * c + i] }
+            }
+        }
+        x.withUnsafeMutableBufferPointer { xb in
+            Transformer.forward(xb.baseAddress!, batch: n, tokens: t, blocks: text.blocks, shape: config.text, causal: true, workspace: workspace)
+        }
+        var pooled = [Float](repeating: 0, count: n * c)
+        for b in 0..<n { for i in 0..<c { pooled[b * c + i] = x[(b * t + pools[b]) * c + i] } }
+        var normed = [Float](repeating: 0, count: n * c)
+        Kernels.layerNorm(pooled, &normed, rows: n, width: c, weight: text.finalW, bias: text.finalB, eps: config.text.eps)
+        BLAS.linear(normed, rows: n, inFeatures: c, weight: text.projection, bias: nil, outFeatures: config.embedDim, into: out)
+    }
+
+    /// Floating-point operations of one image forward (2 per multiply-add), for benchmarks.
+    public var imageFlops: Double {
+        let t = config.visionTokens, c = Double(config.vision.width)
+        let patch = 2 * Double(config.grid * config.grid) * c * Double(3 * config.patchSize * config.patchSize)
+        return patch + config.vision.flops(tokens: t) + 2 * c * Double(config.embedDim)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// Per-token kernels of the transformer: layer norm, activations, softmax and attention.
+/// Every fast kernel here has a plain counterpart in `ReferenceKernels.swift` that tests compare against.
+/// Rows are processed in parallel over the machine's cores where the work is large enough.
+
+public enum Activation: String, Sendable {
+    case quickGELU = "quick_gelu"
+    case gelu = "gelu"
+
+    init(configName: String) throws {
+        switch configName {
+        case "quick_gelu": self = .quickGELU
+        case "gelu", "gelu_python": self = .gelu
+        default: throw EngineError(.model, "unsupported hidden_act \(configName) (expected quick_gelu or gelu)")
+        }
+    }
+}
+
+/// Splits `count` items into contiguous chunks run concurrently on the available cores.
+@inline(__always)
+func parallelChunks(_ count: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    let workers = min(Engine.cores, max(1, count / max(1, minimumPerChunk)))
+    if workers <= 1 { body(0..<count); return }
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+        let lo = count * w / workers, hi = count * (w + 1) / workers
+        if lo < hi { body(lo..<hi) }
+    }
+}
+
+public enum Engine {
+    /// Cores used by the engine's own loops (BLAS has its own setting, `BLAS.threads`).
+    nonisolated(unsafe) public static var cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+}
+
+enum Kernels {
+    /// y = (x - mean) * rstd * w + b per row of width `c`; optionally stores mean and rstd for backward.
+    static func layerNorm(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, width c: Int,
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
+        mean: UnsafeMutablePointer<Float>? = nil, rstd: UnsafeMutablePointer<Float>? = nil
+    ) {
+        parallelChunks(rows, minimumPerChunk: 64) { range in
+            for r in range {
+                let xr = x + r * c, yr = y + r * c
+                var s: Float = 0
+                for i in 0..<c { s += xr[i] }
+                let m = s / Float(c)
+                var v: Float = 0
+                for i in 0..<c { let d = xr[i] - m; v += d * d }
+                let rs = 1 / (v / Float(c) + eps).squareRoot()
+                for i in 0..<c { yr[i] = (xr[i] - m) * rs * weight[i] + bias[i] }
+                mean?[r] = m
+                rstd?[r] = rs
+            }
+        }
+    }
+
+    /// In-place activation over `count` values.
+    static func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ kind: Activation) {
+        parallelChunks(count, minimumPerChunk: 1 << 15) { range in
+            switch kind {
+            case .quickGELU:
+                for i in range { let v = x[i]; x[i] = v / (1 + expf(-1.702 * v)) }
+            case .gelu:
+                for i in range { let v = x[i]; x[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+            }
+        }
+    }
+
+    /// Multi-head self-attention for `batch` sequences of `tokens` tokens.
+    /// qkv: [batch*tokens, 3C] rows of (Q | K | V); out: [batch*tokens, C].
+    /// probs (optional, for backward): [batch, heads, tokens, tokens].
+    static func attention(
+        qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+        batch: Int, tokens t: Int, width c: Int, heads: Int, causal: Bool,
+        scratch: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>? = nil
+    ) {
+        let d = c / heads
+        let scale = 1 / Float(d).squareRoot()
+        let pairs = batch * heads
+        let savedThreads = BLAS.threads
+        BLAS.threads = 1
+        defer { BLAS.threads = savedThreads }
+        parallelChunks(pairs) { range in
+            // Each worker owns a t*t scratch block, indexed by its first pair.
+            let worker = range.lowerBound * Engine.cores / max(1, pairs)
+            for pair in range {
+                let b = pair / heads, h = pair % heads
+                let s = probs.map { $0 + pair * t * t } ?? scratch + worker * t * t
+                let q = qkv + b * t * 3 * c + h * d
+                let k = q + c, v = q + 2 * c
+                BLAS.gemm(transB: true, m: t, n: t, k: d, alpha: scale,
+                          a: q, lda: 3 * c, b: k, ldb: 3 * c, c: s, ldc: t)
+                for i in 0..<t {
+                    let row = s + i * t
+                    let n = causal ? i + 1 : t
+                    var m = -Float.infinity
+                    for j in 0..<n where row[j] > m { m = row[j] }
+                    var z: Float = 0
+                    for j in 0..<n { let e = expf(row[j] - m); row[j] = e; z += e }
+                    let inv = 1 / z
+                    for j in 0..<n { row[j] *= inv }
+                    for j in n..<t { row[j] = 0 }
+                }
+                BLAS.gemm(m: t, n: d, k: t, a: s, lda: t, b: v, ldb: 3 * c,
+                          c: out + b * t * c + h * d, ldc: c)
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+
+/// numpy `.npy` files, format version 1.0, little-endian, C order.
+public enum NPY {
+    public enum DType: String { case float32 = "<f4", uint8 = "|u1", float64 = "<f8", int64 = "<i8" }
+
+    public struct Array {
+        public var shape: [Int]
+        public var dtype: DType
+        public var data: Data   // raw little-endian payload
+        public var count: Int { shape.reduce(1, *) }
+
+        public func floats() -> [Float] {
+            switch dtype {
+            case .float32: return data.withUnsafeBytes { Swift.Array($0.bindMemory(to: Float.self)) }
+            case .float64: return data.withUnsafeBytes { $0.bindMemory(to: Double.self).map(Float.init) }
+            case .uint8: return data.map { Float($0) }
+            case .int64: return data.withUnsafeBytes { $0.bindMemory(to: Int64.self).map { Float($0) } }
+            }
+        }
+        public func bytes() -> [UInt8] { [UInt8](data) }
+    }
+
+    /// Encodes a float32 array; `values.count` must equal the product of `shape`.
+    public static func encode(_ values: [Float], shape: [Int]) -> Data {
+        precondition(values.count == shape.reduce(1, *), "npy shape does not match the values")
+        let dims = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(dims), }"
+        // Magic (6) + version (2) + header length (2) + header, padded with spaces so that data is 64-byte aligned.
+        let unpadded = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+        var out = Data([0x93]) + Data("NUMPY".utf8) + Data([1, 0])
+        let length = UInt16(header.utf8.count)
+        out.append(contentsOf: [UInt8(length & 0xff), UInt8(length >> 8)])
+        out.append(Data(header.utf8))
+        values.withUnsafeBytes { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Writes atomically: a crash leaves either the old file or the complete new one.
+    public static func write(_ values: [Float], shape: [Int], to path: String) throws {
+        try writeAtomically(encode(values, shape: shape), to: path)
+    }
+
+    public static func read(_ path: String) throws -> Array {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw EngineError(.io, "cannot read file", path: path)
+        }
+        return try decode(data, path: path)
+    }
+
+    public static func decode(_ data: Data, path: String? = nil) throws -> Array {
+        func fail(_ m: String) -> EngineError { EngineError(.format, "not a valid .npy file: \(m)", path: path) }
+        let bytes = [UInt8](data.prefix(12))
+        guard bytes.count >= 10, bytes[0] == 0x93, Data(bytes[1..<6]) == Data("NUMPY".utf8) else { throw fail("bad magic") }
+        let major = bytes[6]
+        var headerStart = 10, headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+        if major >= 2 {
+            guard bytes.count >= 12 else { throw fail("short header") }
+            headerStart = 12
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+        }
+        guard data.count >= headerStart + headerLength,
+              let header = String(data: data.subdata(in: headerStart..<headerStart + headerLength), encoding: .ascii)
+        else { throw fail("truncated header") }
+        guard let descr = field("descr", in: header), let dtype = DType(rawValue: descr) ?? (descr == "<u1" ? .uint8 : nil)
+        else { throw fail("unsupported dtype in \(header)") }
+        if field("fortran_order", in: header) == "True" { throw fail("Fortran order is not supported") }
+        guard let open = header.range(of: "'shape':"), let lp = header[open.upperBound...].firstIndex(of: "("),
+              let rp = header[lp...].firstIndex(of: ")") else { throw fail("no shape") }
+        let dims = header[header.index(after: lp)..<rp].split(separator: ",").compactMap {
+            Int($0.trimmingCharacters(in: .whitespaces))
+        }
+        let size: Int = switch dtype { case .float32: 4; case .uint8: 1; case .float64, .int64: 8 }
+        let payload = data.subdata(in: headerStart + headerLength..<data.count)
+        let count = dims.reduce(1, *)
+        guard payload.count == count * size else {
+            throw fail("payload has \(payload.count) bytes, shape \(dims) needs \(count * size)")
+        }
+        return Array(shape: dims, dtype: dtype, data: payload)
+    }
+
+    private static func field(_ name: String, in header: String) -> String? {
+        guard let r = header.range(of: "'\(name)':") else { return nil }
+        let rest = header[r.upperBound...].drop(while: { $0 == " " })
+        if rest.first == "'" {
+            let body = rest.dropFirst()
+            return body.firstIndex(of: "'").map { String(body[..<$0]) }
+        }
+        return String(rest.prefix(while: { $0 != "," && $0 != "}" })).trimmingCharacters(in: .whitespaces)
+    }
+}
+
+/// Write to a temporary file beside `path`, then rename over it.
+public func writeAtomically(_ data: Data, to path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    let temp = url.deletingLastPathComponent()
+        .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+    do {
+        try data.write(to: temp)
+        if rename(temp.path, url.path) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temp)
+            throw EngineError(.io, "cannot write file: \(reason)", path: path)
+        }
+    } catch let error as EngineError {
+        throw error
+    } catch {
+        try? FileManager.default.removeItem(at: temp)
+        throw EngineError(.io, "cannot write file: \(error.localizedDescription)", path: path)
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// OpenAI CLIP's evaluation transform, as torchvision applies it to a Pillow image:
+/// Resize(S, BICUBIC) on the shortest side -> CenterCrop(S) -> convert("RGB") -> ToTensor -> Normalize.
+public struct Preprocessor: Sendable {
+    public var size: Int
+    public var mean: [Float]
+    public var std: [Float]
+
+    public init(size: Int = 224, mean: [Float] = [0.48145466, 0.4578275, 0.40821073],
+                std: [Float] = [0.26862954, 0.26130258, 0.27577711]) {
+        self.size = size; self.mean = mean; self.std = std
+    }
+
+    public init(config: CLIPConfig) { self.init(size: config.imageSize, mean: config.mean, std: config.std) }
+
+    /// torchvision's output size: the short side becomes S, the long side int(S * long / short).
+    public static func resizedSize(width w: Int, height h: Int, to s: Int) -> (Int, Int) {
+        if w <= h {
+            return w == s ? (w, h) : (s, Int(Double(s * h) / Double(w)))
+        } else {
+            return h == s ? (w, h) : (Int(Double(s * w) / Double(h)), s)
+        }
+    }
+
+    /// The resized and centre-cropped image as 8-bit RGB, S * S * 3 (what ToTensor would read).
+    public func rgb8(_ image: DecodedImage) -> [UInt8] {
+        let (w, h) = Self.resizedSize(width: image.width, height: image.height, to: size)
+        let resized = image.resized(width: w, height: h)
+        // torchvision: int(round((H - S) / 2)), Python rounding half to even.
+        let top = Int((Double(h - size) / 2).rounded(.toNearestOrEven))
+        let left = Int((Double(w - size) / 2).rounded(.toNearestOrEven))
+        return resized.cropped(left: left, top: top, width: size, height: size).rgb()
+    }
+
+    /// Normalised float pixels, channel-major (3, S, S).
+    public func pixels(_ image: DecodedImage) -> [Float] { normalize(rgb8(image)) }
+
+    public func normalize(_ rgb: [UInt8]) -> [Float] {
+        let n = size * size
+        var out = [Float](repeating: 0, count: 3 * n)
+        for c in 0..<3 {
+            let m = mean[c], sd = std[c]
+            for i in 0..<n { out[c * n + i] = (Float(rgb[3 * i + c]) / 255 - m) / sd }
+        }
+        return out
+    }
+}
+
+/// Finding images on disk: explicit files must decode; directories are expanded and bad files skipped.
+public enum ImageFiles {
+    /// Expands directories (recursively, sorted by path) into image files with known extensions.
+    public static func expand(_ paths: [String]) throws -> [(path: String, explicit: Bool)] {
+        var out: [(String, Bool)] = []
+        let fm = FileManager.default
+        for p in paths {
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: p, isDirectory: &isDir) else { throw EngineError(.io, "no such file or directory", path: p) }
+            if isDir.boolValue {
+                guard let e = fm.enumerator(atPath: p) else { throw EngineError(.io, "cannot list directory", path: p) }
+                var found: [String] = []
+                for case let rel as String in e where ImageDecoder.extensions.contains((rel as NSString).pathExtension.lowercased()) {
+                    found.append((p as NSString).appendingPathComponent(rel))
+                }
+                out += found.sorted().map { ($0, false) }
+            } else {
+                out.append((p, true))
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,36 @@
+// Decoding of JPEG and PNG through libjpeg(-turbo) and libpng.
+// libjpeg and libpng report errors by longjmp; that must happen in C,
+// so this small layer turns every failure into a return code and a message.
+#ifndef ALVLM_IMAGE_CODEC_H
+#define ALVLM_IMAGE_CODEC_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    AC_GRAY = 1,        // 1 channel
+    AC_GRAY_ALPHA = 2,  // 2 channels
+    AC_RGB = 3,         // 3 channels
+    AC_RGBA = 4,        // 4 channels
+    AC_CMYK = 5,        // 4 channels, as libjpeg returns them
+    AC_PALETTE = 6      // 1 channel of indices into palette
+} ac_color;
+
+typedef struct {
+    int width, height;
+    int channels;          // samples per pixel in `pixels`
+    int bit_depth;         // 8 or 16 (16: host-order uint16 samples)
+    ac_color color;
+    int adobe_marker;      // JPEG: an Adobe APP14 marker was present
+    int source_bit_depth;  // PNG: bit depth in the file (1,2,4,8,16)
+    uint8_t *pixels;       // malloc'd, row-major, width*channels*(bit_depth/8) bytes per row
+    uint8_t palette[256 * 3];
+    int palette_size;
+    char error[256];
+} ac_image;
+
+// Return 0 on success; otherwise non-zero with `error` filled and nothing to free.
+int ac_decode_jpeg(const uint8_t *data, size_t length, ac_image *out);
+int ac_decode_png(const uint8_t *data, size_t length, ac_image *out);
+void ac_image_free(ac_image *image);
+
+#endif

@@ -1,0 +1,60 @@
+import AlvlmEngine
+import ArgumentParser
+import Foundation
+
+@main
+struct Alvlm: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alvlm",
+        abstract: "Active learning for vision-language models: a native CLIP / CoOp / CEC engine.",
+        subcommands: [Tokenize.self, Preprocess.self, EncodeImages.self, EncodeTexts.self, Bench.self]
+    )
+}
+
+/// Where the model comes from: a folder, or a random-weight model of a named architecture.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Model folder (Hugging Face CLIPModel or open_clip safetensors).")
+    var model: String?
+
+    @Option(name: .long, help: "Random-weight model of a named architecture: \(CLIPConfig.architectureNames.joined(separator: ", ")).")
+    var random: String?
+
+    @Option(name: .long, help: "Seed for --random weights.")
+    var seed: UInt64 = 0
+
+    func load() throws -> CLIPModel {
+        switch (model, random) {
+        case let (path?, nil): return try CLIPModel.load(directory: path)
+        case let (nil, name?): return try CLIPModel.random(name, seed: seed)
+        case (nil, nil): throw EngineError(.argument, "give --model DIR or --random ARCH")
+        default: throw EngineError(.argument, "give either --model or --random, not both")
+        }
+    }
+}
+
+/// Runs `body`, turning engine errors into one line on stderr and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as EngineError {
+        FileHandle.standardError.write(Data("alvlm: error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("alvlm: warning: \(message)\n".utf8))
+}
+
+/// Progress on stderr for long runs: rewritten in place on a terminal, a line per step otherwise.
+struct Progress {
+    let total: Int
+    let label: String
+    let interactive = isatty(2) != 0
+
+    func update(_ done: Int) {
+        guard total > 0 else { return }
+        let line = "\(label) \(done)/\(total)"
+        FileHandle.standardError.write(Data((interactive ? "\r\(line)" + (done == total ? "\n" : "") : line + "\n").utf8))
+    }
+}

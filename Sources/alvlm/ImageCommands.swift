@@ -1,0 +1,91 @@
+import AlvlmEngine
+import ArgumentParser
+import Foundation
+
+/// Decodes and preprocesses images; files inside directories that fail are skipped with a warning.
+func preprocessImages(_ paths: [String], with pre: Preprocessor) throws -> (pixels: [Float], kept: [String]) {
+    var pixels: [Float] = []
+    var kept: [String] = []
+    var skipped = 0
+    for (path, explicit) in try ImageFiles.expand(paths) {
+        do {
+            pixels += pre.pixels(try ImageDecoder.decode(path: path))
+            kept.append(path)
+        } catch let error as EngineError where !explicit {
+            warn("\(error) (skipped)")
+            skipped += 1
+        }
+    }
+    if skipped > 0 { warn("skipped \(skipped) unreadable image file\(skipped == 1 ? "" : "s")") }
+    return (pixels, kept)
+}
+
+struct Preprocess: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "CLIP-preprocess images into a float32 .npy of shape (N, 3, S, S).")
+
+    @Option(name: .long, help: "Model folder (image size and normalisation); default 224 with OpenAI's mean/std.")
+    var model: String?
+
+    @Option(name: .long, help: "Output .npy file.")
+    var out: String
+
+    @Argument(help: "Image files or directories.")
+    var images: [String]
+
+    func run() throws {
+        try reportingErrors {
+            let pre = try model.map { Preprocessor(config: try CLIPModel.load(directory: $0).config) } ?? Preprocessor()
+            let (pixels, kept) = try preprocessImages(images, with: pre)
+            try NPY.write(pixels, shape: [kept.count, 3, pre.size, pre.size], to: out)
+        }
+    }
+}
+
+struct EncodeImages: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encode-images",
+        abstract: "Projected image embeddings (not normalised) as a float32 .npy of shape (N, D), rows in argument order.")
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: "Output .npy file.")
+    var out: String
+
+    @Option(name: .long, help: "Images per forward batch.")
+    var batch: Int = 16
+
+    @Argument(help: "Image files or directories (expanded to their images, sorted by path).")
+    var images: [String]
+
+    func run() throws {
+        try reportingErrors {
+            guard batch > 0 else { throw EngineError(.argument, "--batch must be positive") }
+            let clip = try model.load()
+            let pre = Preprocessor(config: clip.config)
+            let files = try ImageFiles.expand(images)
+            let progress = Progress(total: files.count, label: "encoded")
+            var features: [Float] = []
+            var count = 0, skipped = 0
+            var start = 0
+            while start < files.count {
+                let chunk = files[start..<min(files.count, start + batch)]
+                var pixels: [Float] = []
+                var n = 0
+                for (path, explicit) in chunk {
+                    do {
+                        pixels += pre.pixels(try ImageDecoder.decode(path: path)); n += 1
+                    } catch let error as EngineError where !explicit {
+                        warn("\(error) (skipped)"); skipped += 1
+                    }
+                }
+                if n > 0 { features += clip.encodeImages(pixels, count: n, batch: batch) }
+                count += n
+                start += chunk.count
+                if files.count > batch { progress.update(start) }
+            }
+            if skipped > 0 { warn("skipped \(skipped) unreadable image file\(skipped == 1 ? "" : "s")") }
+            try NPY.write(features, shape: [count, clip.config.embedDim], to: out)
+        }
+    }
+}
