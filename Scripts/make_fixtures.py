@@ -42,6 +42,7 @@ What it writes (all .npy files: numpy format v1.0, little-endian, C order):
   tokens.json            open_clip tokenizer ids for class names of the CoOp
                          datasets and for ~80 hard strings
   versions.json          package versions used
+  README.md              what the Swift tests can rely on
 """
 
 import gzip
@@ -377,20 +378,24 @@ def hard_strings():
         "supercalifragilisticexpialidocious antidisestablishmentarianism",
         # truncation
         long_text(500),
-        " ".join(["\U0001f600"] * 60),                                  # many multi-token emoji
+        " ".join(["\U0001f9d1\U0001f3ff\u200d\U0001f52c"] * 20),          # truncation inside a multi-token emoji
     ]
     return s
 
 
 def build_tokens_json(classnames):
-    entries, seen = [], set()
+    """Each distinct text once; "sources" lists every list it came from, so
+    filtering on a source gives that dataset's complete class list."""
+    entries, by_text = [], {}
 
     def add(text, source):
-        if text in seen:
+        if text in by_text:
+            if source not in by_text[text]["sources"]:
+                by_text[text]["sources"].append(source)
             return
-        seen.add(text)
         ids = openclip_ids(text)
-        e = {"text": text, "source": source, "ids": ids}
+        e = {"text": text, "sources": [source], "ids": ids}
+        by_text[text] = e
         oa = openai_ids(text)
         if oa != ids:
             e["openai_ids"] = oa       # original openai/CLIP tokenizer differs
@@ -572,6 +577,39 @@ def make_openclip_model(dirpath, seed, vocab_json, merges_txt):
     return model, sorted(sd)
 
 
+def openclip_to_hf_state_dict(sd, width_v, width_t, layers_v, layers_t):
+    """ENGINE.md section 2 "Mapping HF <- OpenAI": split in_proj into q/k/v,
+    rename, and transpose the two projections."""
+    hf = {"logit_scale": sd["logit_scale"]}
+
+    def block(src, dst, w):
+        ipw, ipb = sd[src + "attn.in_proj_weight"], sd[src + "attn.in_proj_bias"]
+        for j, n in enumerate("qkv"):
+            hf[dst + f"self_attn.{n}_proj.weight"] = ipw[j * w:(j + 1) * w]
+            hf[dst + f"self_attn.{n}_proj.bias"] = ipb[j * w:(j + 1) * w]
+        for a, b in (("attn.out_proj", "self_attn.out_proj"), ("ln_1", "layer_norm1"),
+                     ("ln_2", "layer_norm2"), ("mlp.c_fc", "mlp.fc1"), ("mlp.c_proj", "mlp.fc2")):
+            for suf in ("weight", "bias"):
+                hf[f"{dst}{b}.{suf}"] = sd[f"{src}{a}.{suf}"]
+
+    for i in range(layers_t):
+        block(f"transformer.resblocks.{i}.", f"text_model.encoder.layers.{i}.", width_t)
+    for i in range(layers_v):
+        block(f"visual.transformer.resblocks.{i}.", f"vision_model.encoder.layers.{i}.", width_v)
+    hf["text_model.embeddings.token_embedding.weight"] = sd["token_embedding.weight"]
+    hf["text_model.embeddings.position_embedding.weight"] = sd["positional_embedding"]
+    for suf in ("weight", "bias"):
+        hf[f"text_model.final_layer_norm.{suf}"] = sd[f"ln_final.{suf}"]
+        hf[f"vision_model.pre_layrnorm.{suf}"] = sd[f"visual.ln_pre.{suf}"]
+        hf[f"vision_model.post_layernorm.{suf}"] = sd[f"visual.ln_post.{suf}"]
+    hf["text_projection.weight"] = sd["text_projection"].T.contiguous()
+    hf["vision_model.embeddings.class_embedding"] = sd["visual.class_embedding"]
+    hf["vision_model.embeddings.patch_embedding.weight"] = sd["visual.conv1.weight"]
+    hf["vision_model.embeddings.position_embedding.weight"] = sd["visual.positional_embedding"]
+    hf["visual_projection.weight"] = sd["visual.proj"].T.contiguous()
+    return hf
+
+
 def load_openclip_from_disk(dirpath):
     cfg = json.loads((dirpath / "open_clip_config.json").read_text())["model_cfg"]
     model = open_clip.CLIP(**cfg).eval()
@@ -672,7 +710,8 @@ def make_images(imgdir):
          format="JPEG", quality=90)
     # 5. CMYK JPEG (Adobe APP14; Pillow inverts on read) -- small upsample
     save("jpeg_cmyk_160x120.jpg", pil(to_u8(synth_planes(160, 120, 15, 4)), "CMYK"),
-         "CMYK JPEG (Adobe, inverted), q90; Pillow CMYK->RGB is (255-C)*(255-K)/255 style",
+         "CMYK JPEG (Adobe APP14, stored inverted; Pillow un-inverts on read); Pillow CMYK->RGB: "
+         "nk=255-K, R=nk-MULDIV255(C,nk), MULDIV255(a,b)=(t=a*b+128, ((t>>8)+t)>>8)",
          format="JPEG", quality=90)
     # 6. PNG RGB, upsampled
     save("png_rgb_120x90.png", pil(to_u8(synth_planes(120, 90, 16, 3, 0.01)), "RGB"),
@@ -681,9 +720,9 @@ def make_images(imgdir):
     #    premultiplied, then convert("RGB") just drops alpha (no compositing)
     rgba = synth_planes(160, 120, 17, 4, 0.01)
     yy, xx = np.mgrid[0:120, 0:160]
-    rgba[..., 3] = np.clip(xx / 159.0 * 1.2 - 0.1, 0, 1) * (0.6 + 0.4 * np.cos(yy / 9.0))
+    rgba[..., 3] = np.clip(yy / 119.0 * 1.2 - 0.1, 0, 1) * (0.6 + 0.4 * np.cos(xx / 9.0))
     save("png_rgba_160x120.png", pil(to_u8(rgba), "RGBA"),
-         "PNG RGBA 8-bit, alpha 0..255 incl. fully transparent columns", format="PNG", compress_level=9)
+         "PNG RGBA 8-bit, alpha 0..255 incl. fully transparent top rows", format="PNG", compress_level=9)
     # 8. PNG gray L, no resize (short side already 224), crop 37.5 case
     save("png_gray_224x231.png", pil(to_u8(synth_planes(224, 231, 18, 1, 0.01)[..., 0]), "L"),
          "PNG L 8-bit; no resize, crop top round(3.5)=4 (HF floors to 3)", format="PNG",
@@ -704,6 +743,7 @@ def make_images(imgdir):
     # taking the high byte (Pillow, libpng strip_16).
     c16 = (np.round(synth_planes(96, 128, 21, 3, 0.0) * 4095).astype(np.uint16) << 4)
     (imgdir / "png_rgb16_96x128.png").write_bytes(png_rgb16_bytes(c16))
+    assert np.array_equal(np.asarray(Image.open(imgdir / "png_rgb16_96x128.png")), (c16 >> 8).astype(np.uint8))
     made.append(("png_rgb16_96x128.png",
                  "PNG 16-bit RGB (written by a minimal writer; Pillow opens it as 8-bit RGB, high byte)"))
     return made
@@ -732,6 +772,15 @@ def build_image_fixtures(imgdir):
         im = Image.open(path)
         mode, size, fmt = im.mode, im.size, im.format
         rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.uint8)
+        # Document the exact Pillow conversions the Swift decoder must match.
+        if mode == "CMYK":
+            c = np.asarray(im).astype(np.int64)
+            nk = 255 - c[..., 3:4]
+            t = c[..., :3] * nk + 128
+            assert np.array_equal(np.clip(nk - (((t >> 8) + t) >> 8), 0, 255), rgb)
+        if mode == "I;16":
+            g16 = np.asarray(im).astype(np.int64)
+            assert np.array_equal(np.minimum(g16, 255)[..., None].repeat(3, -1), rgb)
         stem = name.rsplit(".", 1)[0]
         np.save(imgdir / f"{stem}.rgb.npy", np.ascontiguousarray(rgb))
         px = np.asarray(pre(Image.open(path)), dtype=np.uint8)
@@ -838,11 +887,76 @@ def openclip_features(model, pixels):
     return img, txt
 
 
+FIXTURES_README = """\
+# Test fixtures (generated)
+
+Written by `Scripts/make_fixtures.py` from the reference implementations
+(transformers, open_clip_torch, torchvision, Pillow); versions in
+`versions.json`.  Do not edit by hand: change the script and re-run it.
+All `.npy` files are numpy format 1.0, little-endian, C order.
+
+## Models (random weights, every tensor perturbed)
+
+| dir | format | act | on-disk dtype | seed |
+|---|---|---|---|---|
+| `tiny-clip/` | HF `model.safetensors` + `config.json` | quick_gelu | F32 | 0 |
+| `tiny-clip-f16-gelu/` | HF, plus legacy I64 `*.embeddings.position_ids` [1,77], [1,50] | gelu (erf) | F16 | 1 |
+| `tiny-openclip/` | `open_clip_model.safetensors` (OpenAI key names) + `open_clip_config.json` | quick_gelu | F32 | 2 |
+
+Shapes: text width 16, 2 layers, 2 heads (head dim 8), MLP 64, context 77,
+vocab 49408; vision width 32, 2 layers, 2 heads (head dim 16), MLP 128,
+image 224, patch 32 (7x7 grid + class token = 50 tokens); embed 16;
+LayerNorm eps 1e-5; logit_scale 2.6592 (F16 file: 2.66015625).
+
+Per model dir:
+- `image_features.npy` (N,16) f32: projected, NOT normalised, one row per
+  image in `images/reference.json` order, computed from
+  `(pixels_u8/255 - mean)/std` in NCHW.
+- `text_features.npy` (T,16) f32: projected, not normalised, one row per
+  entry of `texts.json` (T strings); `text_ids.json` holds their unpadded
+  open_clip ids (SOT ... EOT).  HF models: one text at a time, unpadded,
+  pooled at the first EOT.  open_clip: padded to 77 with 0, pooled at
+  argmax(ids) (= first EOT).  Same numbers either way.
+- `logits_per_image.npy` (N,T) f32 = exp(logit_scale) * norm(img) @ norm(txt)^T.
+- `logit_scale.json`.
+- The F16 model's features are float32 arithmetic on the F16 weights
+  (F16 -> F32 on load), not half-precision arithmetic.
+
+## images/
+
+`reference.json` lists each image: name, format, Pillow mode, size,
+resized size / crop offsets the reference used, and
+- `NAME.rgb.npy`: `np.asarray(Image.open(f).convert("RGB"))`, HxWx3 uint8
+  (Pillow's decoders: libjpeg-turbo with its defaults; no EXIF rotation);
+- row `pixels_index` of `pixels_u8.npy` (N,224,224,3) uint8: the PIL image
+  as opened -> torchvision `Resize(224, BICUBIC)` -> `CenterCrop(224)` ->
+  `convert("RGB")` (openai/CLIP `_transform` order, before ToTensor).
+
+Traps covered: Pillow resizes mode P with NEAREST; RGBA is resized
+premultiplied, then alpha is dropped without compositing; I;16 is resized in
+16-bit, then `convert("RGB")` clips values > 255 to 255; 16-bit RGB PNG is
+read as its high byte; CMYK JPEG (Adobe, inverted) uses Pillow's CMYK->RGB;
+EXIF orientation is ignored; crop offsets use Python round (half to even).
+
+## tokens.json
+
+One entry per line: `{"text", "sources", "ids"}` (+ `"openai_ids"` where the
+original openai/CLIP tokenizer differs from open_clip: only special-token
+literals, `<|endoftext|>` vs `<end_of_text>`).  `ids` = open_clip.tokenize
+from SOT to EOT inclusive, no padding; texts over 77 tokens are truncated to
+77 with EOT last.  `sources`: the 11 CoOp datasets' class names
+(`dtd`, ...), the same as "a photo of a {name}." (`dtd_prompt`, ...),
+`engine_md_table` (ENGINE.md section 3) and `hard` (unicode, HTML, emoji,
+whitespace, truncation).
+"""
+
+
 # ---------------------------------------------------------------------------
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
-    owned = ["tiny-clip", "tiny-clip-f16-gelu", "tiny-openclip", "images", "tokens.json", "versions.json"]
+    owned = ["tiny-clip", "tiny-clip-f16-gelu", "tiny-openclip", "images", "tokens.json",
+             "versions.json", "README.md"]
     for name in owned:
         p = OUT / name
         if p.is_dir():
@@ -856,7 +970,10 @@ def main():
     # --- tokens -------------------------------------------------------------
     classnames = coop_classnames()
     tokens = build_tokens_json(classnames)
-    write_json(OUT / "tokens.json", tokens)
+    # one entry per line: compact, and diffs stay readable
+    with open(OUT / "tokens.json", "w", encoding="utf-8") as f:
+        f.write("[\n" + ",\n".join(json.dumps(e, ensure_ascii=False, separators=(",", ":"))
+                                     for e in tokens) + "\n]\n")
     n_openai_diff = sum(1 for e in tokens if "openai_ids" in e)
     quirks.append(f"tokens.json: {len(tokens)} texts, {n_openai_diff} where the original OpenAI tokenizer differs")
 
@@ -874,7 +991,7 @@ def main():
     checked = mism = 0
     for e in tokens:
         t = e["text"]
-        if e["source"] == "hard" or not t.isascii() or "&" in t or len(e["ids"]) >= CONTEXT:
+        if "hard" in e["sources"] or not t.isascii() or "&" in t or len(e["ids"]) >= CONTEXT:
             continue
         checked += 1
         if hf_tok(t)["input_ids"] != e["ids"]:
@@ -928,6 +1045,17 @@ def main():
     img2, txt2 = openclip_features(mem_model, pixels)
     assert torch.equal(img, img2) and torch.equal(txt, txt2)
     write_features(d, img, txt, float(oc.logit_scale), ids_list)
+    # The same weights mapped to the HF layout must give the same features
+    # through transformers' CLIPModel: validates the name map the Swift
+    # loader uses, and that open_clip (padded, argmax pooling) and HF
+    # (unpadded, first-EOT pooling) agree.
+    hf_sd = openclip_to_hf_state_dict(load_file(d / "open_clip_model.safetensors"), 32, 16, 2, 2)
+    hf_m = CLIPModel(hf_config("quick_gelu")).eval()
+    hf_m.load_state_dict(hf_sd, strict=True)
+    img_h, txt_h = hf_features(hf_m, pixels, ids_list)
+    err = max((img_h - img).abs().max().item(), (txt_h - txt).abs().max().item())
+    assert err < 1e-5, err
+    quirks.append(f"tiny-openclip weights mapped to HF names: max |HF - open_clip| = {err:.2e}")
 
     versions = {
         "python": sys.version.split()[0],
@@ -940,6 +1068,7 @@ def main():
         "clip-anytorch": "2.6.0 (simple_tokenizer.py only)",
     }
     write_json(OUT / "versions.json", versions)
+    (OUT / "README.md").write_text(FIXTURES_README, encoding="utf-8")
 
     # --- summary --------------------------------------------------------------
     print("\n== versions ==")

@@ -100,8 +100,8 @@ public final class CLIPTokenizer {
         var ids = [sot]
         for piece in Self.pieces(TextCleaner.clean(text)) {
             switch piece {
-            case "<|startoftext|>": ids.append(sot)
-            case "<|endoftext|>": ids.append(eot)
+            case Self.startLiteral: ids.append(sot)
+            case Self.endLiteral: ids.append(eot)
             default: ids += bpe(piece)
             }
         }
@@ -147,7 +147,10 @@ public final class CLIPTokenizer {
         return ids
     }
 
-    /// The pre-tokeniser: `<|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`,
+    /// The special tokens written in text, as open_clip's tokenizer (the reference) spells them.
+    static let startLiteral = "<start_of_text>", endLiteral = "<end_of_text>"
+
+    /// The pre-tokeniser: `<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`,
     /// scanned like `re.findall` (first alternative that matches at a position wins; unmatched characters are skipped).
     static func pieces(_ text: String) -> [String] {
         let s = Array(text.unicodeScalars)
@@ -161,7 +164,7 @@ public final class CLIPTokenizer {
             return true
         }
         outer: while i < s.count {
-            for special in ["<|startoftext|>", "<|endoftext|>"] where hasPrefix(special, at: i) {
+            for special in [startLiteral, endLiteral] where hasPrefix(special, at: i) {
                 out.append(special); i += special.unicodeScalars.count; continue outer
             }
             if s[i] == "'" {

@@ -8,7 +8,26 @@ enum TextCleaner {
         var s = ftfy(text)
         s = HTMLEntities.unescape(HTMLEntities.unescape(s))
         s = collapseWhitespace(s)
-        return s.lowercased()
+        return lowercase(s)
+    }
+
+    /// Python's str.lower(): each scalar's full lowercase mapping, with Unicode's Final_Sigma rule
+    /// (capital sigma after a cased letter and not before one becomes ς).
+    static func lowercase(_ s: String) -> String {
+        let a = Array(s.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        func cased(_ c: Unicode.Scalar) -> Bool { c.properties.isCased }
+        func ignorable(_ c: Unicode.Scalar) -> Bool { c.properties.isCaseIgnorable }
+        for (i, c) in a.enumerated() {
+            if c.value == 0x3A3 {
+                var j = i - 1
+                while j >= 0, ignorable(a[j]) { j -= 1 }
+                let after = a[(i + 1)...].first(where: { !ignorable($0) })
+                if j >= 0, cased(a[j]), !(after.map(cased) ?? false) { out.append("\u{3C2}"); continue }
+            }
+            if c.properties.changesWhenLowercased { out.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars) } else { out.append(c) }
+        }
+        return String(out)
     }
 
     /// Python's str.isspace(): Unicode White_Space plus the separators U+001C...U+001F.
@@ -34,6 +53,7 @@ enum TextCleaner {
         var s = text
         if !s.contains("<") { s = HTMLEntities.unescape(s) }
         s = removeTerminalEscapes(s)
+        s = fixMojibake(s)
         func map(_ f: (Unicode.Scalar) -> String?) {
             var out = String.UnicodeScalarView()
             for c in s.unicodeScalars {
@@ -58,6 +78,24 @@ enum TextCleaner {
         map { c in isRemovedControl(c.value) ? "" : nil }
         return s.precomposedStringWithCanonicalMapping
     }
+
+    /// The common case of ftfy's `fix_encoding`: UTF-8 text that was decoded as Windows-1252 (or Latin-1)
+    /// ("cafÃ©" -> "café", "donâ€™t" -> "don’t"). The whole text is re-decoded only when every character
+    /// maps back to one byte and those bytes are valid UTF-8 with at least one multi-byte sequence.
+    static func fixMojibake(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { (0xC2...0xF4).contains($0.value) }) else { return s }
+        var bytes: [UInt8] = []
+        for c in s.unicodeScalars {
+            if c.value < 0x80 || (0xA0...0xFF).contains(c.value) { bytes.append(UInt8(c.value)); continue }
+            if (0x80...0x9F).contains(c.value), windows1252[c.value] == nil { bytes.append(UInt8(c.value)); continue }
+            guard let b = windows1252Inverse[c.value] else { return s }
+            bytes.append(b)
+        }
+        guard bytes.contains(where: { $0 >= 0xC2 }), let fixed = String(validating: bytes, as: UTF8.self) else { return s }
+        return fixed
+    }
+
+    static let windows1252Inverse: [UInt32: UInt8] = Dictionary(uniqueKeysWithValues: windows1252.map { ($0.value.value, UInt8($0.key)) })
 
     static func isRemovedControl(_ v: UInt32) -> Bool {
         (0x00...0x08).contains(v) || v == 0x0B || (0x0E...0x1F).contains(v) || v == 0x7F ||

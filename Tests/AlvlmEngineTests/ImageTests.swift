@@ -1,0 +1,93 @@
+import XCTest
+@testable import AlvlmEngine
+
+final class ImageTests: XCTestCase {
+    struct Entry { let name: String; let rgb: String; let width: Int; let height: Int }
+
+    func entries() throws -> [Entry] {
+        let ref = try XCTUnwrap(try Fixtures.json("images/reference.json") as? [String: Any])
+        return (ref["images"] as! [[String: Any]]).map {
+            Entry(name: $0["name"] as! String, rgb: $0["rgb"] as! String,
+                  width: ($0["width"] as! NSNumber).intValue, height: ($0["height"] as! NSNumber).intValue)
+        }
+    }
+
+    /// Decoding through libjpeg-turbo/libpng gives Pillow's RGB exactly (within 1 LSB for JPEG).
+    func testDecodedRGBMatchesPillow() throws {
+        for e in try entries() {
+            let image = try ImageDecoder.decode(path: Fixtures.path("images/" + e.name))
+            XCTAssertEqual(image.width, e.width, e.name); XCTAssertEqual(image.height, e.height, e.name)
+            let expected = try NPY.read(Fixtures.path("images/" + e.rgb)).bytes()
+            let got = image.rgb()
+            XCTAssertEqual(got.count, expected.count, e.name)
+            let worst = zip(got, expected).map { abs(Int($0) - Int($1)) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, e.name.hasPrefix("png") ? 0 : 1, e.name)
+        }
+    }
+
+    /// The whole preprocessing (resize, crop, RGB) against torchvision on Pillow: within 1 LSB.
+    func testPreprocessingMatchesTorchvision() throws {
+        let all = try NPY.read(Fixtures.path("images/pixels_u8.npy"))
+        let size = 224 * 224 * 3
+        let pre = Preprocessor()
+        var report: [String] = []
+        for (i, e) in try entries().enumerated() {
+            let expected = Array(all.bytes()[(i * size)..<((i + 1) * size)])
+            let got = pre.rgb8(try ImageDecoder.decode(path: Fixtures.path("images/" + e.name)))
+            let diffs = zip(got, expected).map { abs(Int($0) - Int($1)) }
+            let worst = diffs.max() ?? 0
+            let mean = Double(diffs.reduce(0, +)) / Double(diffs.count)
+            report.append("\(e.name): max \(worst) mean \(mean)")
+            XCTAssertLessThanOrEqual(worst, 1, e.name)
+            // Normalised units: mean |difference| at most 0.01.
+            XCTAssertLessThanOrEqual(mean / 255 / 0.26, 0.01, e.name)
+        }
+        print(report.joined(separator: "\n"))
+    }
+
+    func testTorchvisionSizesAndRounding() {
+        XCTAssertTrue(Preprocessor.resizedSize(width: 300, height: 199, to: 224) == (337, 224))
+        XCTAssertTrue(Preprocessor.resizedSize(width: 224, height: 500, to: 224) == (224, 500))
+        XCTAssertTrue(Preprocessor.resizedSize(width: 120, height: 90, to: 224) == (298, 224))
+    }
+
+    func testBadImagesAreErrorsNotCrashes() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let good = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("images/jpeg_baseline_320x240.jpg")))
+        let png = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("images/png_rgb_120x90.png")))
+        let cases: [(String, Data, String)] = [
+            ("empty.jpg", Data(), "empty"),
+            ("text.png", Data("hello, not an image".utf8), "not a JPEG or PNG"),
+            ("truncated.jpg", good.prefix(200), "JPEG"),
+            ("truncated.png", png.prefix(300), "PNG"),
+            ("header-only.png", png.prefix(8), "PNG"),
+        ]
+        for (name, data, expected) in cases {
+            let path = dir + "/" + name
+            try data.write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try ImageDecoder.decode(path: path), name) { error in
+                let text = "\(error)"
+                XCTAssertTrue(text.contains(name) && text.contains(expected), text)
+            }
+        }
+        XCTAssertThrowsError(try ImageDecoder.decode(path: dir + "/missing.jpg"))
+    }
+
+    /// Mutated image bytes must give an image or an error, never a crash.
+    func testFuzzedImageBytesNeverCrash() throws {
+        var rng = SeededRandom(seed: 11)
+        for name in ["jpeg_baseline_320x240.jpg", "jpeg_progressive_exif6_229x256.jpg", "png_palette_120x160.png", "png_rgba_160x120.png"] {
+            let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("images/" + name))))
+            for _ in 0..<60 {
+                var bytes = original
+                let edits = 1 + Int(rng.next() % 8)
+                for _ in 0..<edits { bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+                if rng.next() % 3 == 0 { bytes.removeLast(Int(rng.next() % UInt64(bytes.count / 2))) }
+                if let image = try? ImageDecoder.decode(Data(bytes)) {
+                    XCTAssertEqual(image.pixels.count + image.pixels16.count, image.width * image.height * image.mode.bands)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import XCTest
+@testable import AlvlmEngine
+
+/// Each fast kernel against a plain reference implementation of itself.
+final class KernelTests: XCTestCase {
+    func testGemmMatchesNaiveInAllTransposeModes() {
+        var rng = SeededRandom(seed: 1)
+        let m = 37, n = 29, k = 53
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            let a = rng.normals(m * k, std: 1), b = rng.normals(k * n, std: 1)
+            let lda = ta ? m : k, ldb = tb ? k : n
+            var c = [Float](repeating: 0, count: m * n)
+            c.withUnsafeMutableBufferPointer {
+                BLAS.gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: $0.baseAddress!, ldc: n)
+            }
+            let ref = naiveMatmul(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb)
+            XCTAssertLessThan(maxAbsDifference(c, ref), 1e-4, "transA \(ta) transB \(tb)")
+        }
+    }
+
+    func testLinearAddsBias() {
+        var rng = SeededRandom(seed: 2)
+        let m = 5, i = 7, o = 3
+        let x = rng.normals(m * i, std: 1), w = rng.normals(o * i, std: 1), b = rng.normals(o, std: 1)
+        var y = [Float](repeating: .nan, count: m * o)
+        y.withUnsafeMutableBufferPointer { BLAS.linear(x, rows: m, inFeatures: i, weight: w, bias: b, outFeatures: o, into: $0.baseAddress!) }
+        let ref = naiveMatmul(transA: false, transB: true, m: m, n: o, k: i, a: x, lda: i, b: w, ldb: i)
+        for r in 0..<m { for c in 0..<o { XCTAssertEqual(y[r * o + c], ref[r * o + c] + b[c], accuracy: 1e-5) } }
+    }
+
+    func testLayerNormMatchesReference() {
+        var rng = SeededRandom(seed: 3)
+        let rows = 130, c = 48
+        let x = rng.normals(rows * c, std: 3, mean: 1), w = rng.normals(c, std: 1), b = rng.normals(c, std: 1)
+        var y = [Float](repeating: 0, count: rows * c), mean = [Float](repeating: 0, count: rows), rstd = mean
+        Kernels.layerNorm(x, &y, rows: rows, width: c, weight: w, bias: b, eps: 1e-5, mean: &mean, rstd: &rstd)
+        let ref = ReferenceKernels.layerNorm(x, rows: rows, width: c, weight: w, bias: b, eps: 1e-5)
+        XCTAssertLessThan(maxAbsDifference(y, ref), 2e-5)
+    }
+
+    func testActivationsMatchFormulas() {
+        let xs: [Float] = [-6, -2.5, -1, -0.1, 0, 0.3, 1, 2, 7]
+        for kind in [Activation.quickGELU, .gelu] {
+            var y = xs
+            y.withUnsafeMutableBufferPointer { Kernels.activate($0.baseAddress!, count: xs.count, kind) }
+            for (x, v) in zip(xs, y) {
+                XCTAssertEqual(Double(v), ReferenceKernels.activation(Double(x), kind), accuracy: 1e-6, "\(kind) at \(x)")
+            }
+        }
+    }
+
+    func testAttentionMatchesReferenceCausalAndFull() {
+        var rng = SeededRandom(seed: 4)
+        let batch = 3, t = 11, c = 24, heads = 3
+        let qkv = rng.normals(batch * t * 3 * c, std: 1)
+        for causal in [false, true] {
+            var out = [Float](repeating: 0, count: batch * t * c)
+            var scratch = [Float](repeating: 0, count: Engine.cores * t * t)
+            var probs = [Float](repeating: 0, count: batch * heads * t * t)
+            out.withUnsafeMutableBufferPointer { o in
+                Kernels.attention(qkv: qkv, out: o.baseAddress!, batch: batch, tokens: t, width: c, heads: heads,
+                                  causal: causal, scratch: &scratch, probs: &probs)
+            }
+            let ref = ReferenceKernels.attention(qkv, batch: batch, tokens: t, width: c, heads: heads, causal: causal)
+            XCTAssertLessThan(maxAbsDifference(out, ref), 1e-5, "causal \(causal)")
+            // Saved probabilities are row-stochastic and zero above the diagonal when causal.
+            for row in 0..<(batch * heads * t) {
+                let p = probs[(row * t)..<(row * t + t)]
+                XCTAssertEqual(Double(p.reduce(0, +)), 1, accuracy: 1e-5)
+                if causal { XCTAssertTrue(p[(row * t + row % t + 1)...].allSatisfy { $0 == 0 }) }
+            }
+        }
+    }
+}
