@@ -50,7 +50,6 @@ import hashlib
 import importlib.util
 import json
 import math
-import os
 import shutil
 import struct
 import sys
@@ -1023,7 +1022,7 @@ def main():
         o = m.get_text_features(input_ids=padded)
     o = o if isinstance(o, torch.Tensor) else o.pooler_output
     assert torch.allclose(o, txt, atol=1e-5), (o - txt).abs().max()
-    write_features(d, img, txt, float(m.logit_scale), ids_list)
+    write_features(d, img, txt, m.logit_scale.item(), ids_list)
 
     # --- (b) tiny-clip-f16-gelu: float16 on disk, gelu, seed 1, position_ids --
     d = OUT / "tiny-clip-f16-gelu"
@@ -1034,7 +1033,7 @@ def main():
     m16 = CLIPModel.from_pretrained(d, attn_implementation="eager", dtype=torch.float32).eval()
     assert m16.text_model.embeddings.token_embedding.weight.dtype == torch.float32
     img, txt = hf_features(m16, pixels, ids_list)
-    write_features(d, img, txt, float(m16.logit_scale), ids_list)
+    write_features(d, img, txt, m16.logit_scale.item(), ids_list)
 
     # --- (c) tiny-openclip: seed 2 --------------------------------------------
     d = OUT / "tiny-openclip"
@@ -1044,7 +1043,7 @@ def main():
     img, txt = openclip_features(oc, pixels)
     img2, txt2 = openclip_features(mem_model, pixels)
     assert torch.equal(img, img2) and torch.equal(txt, txt2)
-    write_features(d, img, txt, float(oc.logit_scale), ids_list)
+    write_features(d, img, txt, oc.logit_scale.item(), ids_list)
     # The same weights mapped to the HF layout must give the same features
     # through transformers' CLIPModel: validates the name map the Swift
     # loader uses, and that open_clip (padded, argmax pooling) and HF
@@ -1061,7 +1060,8 @@ def main():
         "python": sys.version.split()[0],
         "torch": torch.__version__, "torchvision": torchvision.__version__,
         "transformers": transformers.__version__, "open_clip_torch": open_clip.__version__,
-        "Pillow": PIL.__version__, "libjpeg-turbo (Pillow)": pil_features.version("jpg"),
+        "Pillow": PIL.__version__, "libjpeg-turbo (Pillow)": pil_features.version("libjpeg_turbo"),
+        "libjpeg API (Pillow)": pil_features.version("jpg"),
         "zlib (Pillow)": pil_features.version("zlib"),
         "numpy": np.__version__, "safetensors": safetensors.__version__, "ftfy": ftfy.__version__,
         "clip-benchmark": "1.6.2 (data only)", "tensorflow-datasets": "4.9.10 (data only)",

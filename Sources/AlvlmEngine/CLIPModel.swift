@@ -18,6 +18,7 @@ public final class CLIPModel {
                 tokenizer: CLIPTokenizer?, source: String) {
         self.config = config; self.vision = vision; self.text = text
         self.logitScale = logitScale; self.tokenizer = tokenizer; self.source = source
+        Engine.singleThreadedBLAS
     }
 
     /// A random-weight model of a named architecture (see `CLIPConfig.named`).

@@ -29,8 +29,11 @@ func parallelChunks(_ count: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>)
 }
 
 public enum Engine {
-    /// Cores used by the engine's own loops (BLAS has its own setting, `BLAS.threads`).
+    /// Cores used by the engine's parallel loops and row-split GEMMs.
     nonisolated(unsafe) public static var cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// The engine parallelises GEMMs itself, one BLAS thread per part; every model touches this once.
+    static let singleThreadedBLAS: Void = { BLAS.threads = 1 }()
 }
 
 enum Kernels {
@@ -79,9 +82,6 @@ enum Kernels {
         let d = c / heads
         let scale = 1 / Float(d).squareRoot()
         let pairs = batch * heads
-        let savedThreads = BLAS.threads
-        BLAS.threads = 1
-        defer { BLAS.threads = savedThreads }
         parallelChunks(pairs) { range in
             // Each worker owns a t*t scratch block, indexed by its first pair.
             let worker = range.lowerBound * Engine.cores / max(1, pairs)

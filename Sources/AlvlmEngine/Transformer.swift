@@ -81,7 +81,7 @@ enum Transformer {
                                   width: c, heads: s.heads, causal: causal, scratch: scores.baseAddress!)
                 // x += atty * Wo^T + bo
                 addBiasRows(x, w.projb, rows: rows, width: c)
-                BLAS.gemm(transB: true, m: rows, n: c, k: c, a: atty.baseAddress!, lda: c,
+                BLAS.parallelGemm(transB: true, m: rows, n: c, k: c, a: atty.baseAddress!, lda: c,
                           b: w.projw, ldb: c, beta: 1, c: x, ldc: c)
                 // MLP half.
                 Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln2w, bias: w.ln2b, eps: s.eps)
@@ -89,7 +89,7 @@ enum Transformer {
                             outFeatures: s.mlp, into: hidden.baseAddress!)
                 Kernels.activate(hidden.baseAddress!, count: rows * s.mlp, s.activation)
                 addBiasRows(x, w.fc2b, rows: rows, width: c)
-                BLAS.gemm(transB: true, m: rows, n: c, k: s.mlp, a: hidden.baseAddress!, lda: s.mlp,
+                BLAS.parallelGemm(transB: true, m: rows, n: c, k: s.mlp, a: hidden.baseAddress!, lda: s.mlp,
                           b: w.fc2w, ldb: s.mlp, beta: 1, c: x, ldc: c)
             }}}}}
         }

@@ -40,7 +40,7 @@ struct BenchEncode: ParsableCommand {
             }
             // The sgemm peak, measured now on the MLP shape of this batch.
             let c = clip.config.vision.width
-            let peak = Benchmarks.sgemmGFLOPS(m: batch * clip.config.visionTokens, k: c, n: clip.config.vision.mlp)
+            let peak = Benchmarks.sgemmPeakGFLOPS(m: batch * clip.config.visionTokens, k: c, n: clip.config.vision.mlp)
             let gflops = clip.imageFlops * Double(images) / best / 1e9
             let result: [String: Any] = [
                 "bench": "encode", "model": clip.source, "images": images, "batch": batch,
