@@ -145,10 +145,25 @@ public final class SafetensorsFile {
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
-        var out = Data()
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(json)
-        for t in sorted { t.values.withUnsafeBytes { out.append(contentsOf: $0) } }
-        try writeAtomically(out, to: path)
+        // Streamed to a temporary file, then renamed: never the whole payload in memory twice.
+        let temp = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temp, contents: nil), let handle = FileHandle(forWritingAtPath: temp) else {
+            throw EngineError(.io, "cannot write file", path: path)
+        }
+        do {
+            var prefix = Data()
+            withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix.append(contentsOf: $0) }
+            try handle.write(contentsOf: prefix + json)
+            for t in sorted { try t.values.withUnsafeBytes { try handle.write(contentsOf: Data($0)) } }
+            try handle.close()
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(atPath: temp)
+            throw EngineError(.io, "cannot write file: \(error.localizedDescription)", path: path)
+        }
+        guard rename(temp, path) == 0 else {
+            try? FileManager.default.removeItem(atPath: temp)
+            throw EngineError(.io, "cannot write file: \(String(cString: strerror(errno)))", path: path)
+        }
     }
 }

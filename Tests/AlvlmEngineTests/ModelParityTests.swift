@@ -85,3 +85,22 @@ final class ModelParityTests: XCTestCase {
         XCTAssertThrowsError(try CLIPModel.random("vit-z-99"))
     }
 }
+
+final class ExportTests: XCTestCase {
+    /// A saved model loads back with identical weights and identical features.
+    func testSaveAndLoadRoundTrip() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try CLIPModel.random("tiny-test", seed: 9)
+        try model.save(directory: dir)
+        let loaded = try CLIPModel.load(directory: dir)
+        XCTAssertEqual(loaded.config, model.config)
+        XCTAssertEqual(loaded.vision.blocks[1].qkvw, model.vision.blocks[1].qkvw)
+        XCTAssertEqual(loaded.text.projection, model.text.projection)
+        XCTAssertEqual(loaded.logitScale, model.logitScale)
+        var rng = SeededRandom(seed: 1)
+        let s = model.config.imageSize
+        let px = rng.normals(2 * 3 * s * s, std: 1)
+        XCTAssertEqual(loaded.encodeImages(px, count: 2), model.encodeImages(px, count: 2))
+    }
+}
