@@ -96,7 +96,10 @@ public final class CLIPTokenizer {
     // MARK: encoding
 
     /// Ids from SOT to EOT inclusive, unpadded; longer input is cut to `contextLength` with EOT last.
-    public func encode(_ text: String) -> [Int] {
+    public func encode(_ text: String) -> [Int] { encode(text, truncate: true) }
+
+    /// Ids from SOT to EOT inclusive; without truncation the result may exceed `contextLength`.
+    public func encode(_ text: String, truncate: Bool) -> [Int] {
         var ids = [sot]
         for piece in Self.pieces(TextCleaner.clean(text)) {
             switch piece {
@@ -106,7 +109,7 @@ public final class CLIPTokenizer {
             }
         }
         ids.append(eot)
-        if ids.count > contextLength {
+        if truncate, ids.count > contextLength {
             ids.removeLast(ids.count - contextLength)
             ids[contextLength - 1] = eot
         }

@@ -59,14 +59,56 @@ enum Kernels {
         }
     }
 
-    /// In-place activation over `count` values.
-    static func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ kind: Activation) {
+    /// Input gradient of layer norm, accumulated: dx += rstd * (g - mean(g) - x̂ * mean(g ⊙ x̂)), g = w ⊙ dy.
+    static func layerNormBackward(
+        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+        weight: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, rows: Int, width c: Int
+    ) {
+        parallelChunks(rows, minimumPerChunk: 64) { range in
+            for r in range {
+                let xr = x + r * c, dyr = dy + r * c, dxr = dx + r * c
+                let m = mean[r], rs = rstd[r]
+                var gMean: Float = 0, gxMean: Float = 0
+                for i in 0..<c {
+                    let g = weight[i] * dyr[i]
+                    gMean += g
+                    gxMean += g * (xr[i] - m) * rs
+                }
+                gMean /= Float(c); gxMean /= Float(c)
+                for i in 0..<c {
+                    let g = weight[i] * dyr[i], xhat = (xr[i] - m) * rs
+                    dxr[i] += rs * (g - gMean - xhat * gxMean)
+                }
+            }
+        }
+    }
+
+    /// y = act(x) over `count` values (y may be x).
+    static func activate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int, _ kind: Activation) {
         parallelChunks(count, minimumPerChunk: 1 << 15) { range in
             switch kind {
             case .quickGELU:
-                for i in range { let v = x[i]; x[i] = v / (1 + expf(-1.702 * v)) }
+                for i in range { let v = x[i]; y[i] = v / (1 + expf(-1.702 * v)) }
             case .gelu:
-                for i in range { let v = x[i]; x[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+                for i in range { let v = x[i]; y[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+            }
+        }
+    }
+
+    /// dy *= act'(x) in place, from the saved pre-activation x.
+    static func activateBackward(_ dy: UnsafeMutablePointer<Float>, preactivation x: UnsafePointer<Float>, count: Int, _ kind: Activation) {
+        parallelChunks(count, minimumPerChunk: 1 << 15) { range in
+            switch kind {
+            case .quickGELU:
+                for i in range {
+                    let v = x[i], s = 1 / (1 + expf(-1.702 * v))
+                    dy[i] *= s + 1.702 * v * s * (1 - s)
+                }
+            case .gelu:
+                for i in range {
+                    let v = x[i]
+                    dy[i] *= 0.5 * (1 + erff(v * 0.70710678118654752)) + v * expf(-0.5 * v * v) * 0.39894228040143268
+                }
             }
         }
     }
@@ -105,6 +147,42 @@ enum Kernels {
                 }
                 BLAS.gemm(m: t, n: d, k: t, a: s, lda: t, b: v, ldb: 3 * c,
                           c: out + b * t * c + h * d, ldc: c)
+            }
+        }
+    }
+
+    /// Input gradient of attention, from the saved qkv and probabilities:
+    /// dV = Pᵀ dO; dP = dO Vᵀ; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dQ = scale dS K; dK = scale dSᵀ Q.
+    /// dout: [batch*tokens, C]; dqkv (written): [batch*tokens, 3C]; scratch: [cores, tokens, tokens].
+    static func attentionBackward(
+        dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>,
+        dqkv: UnsafeMutablePointer<Float>, batch: Int, tokens t: Int, width c: Int, heads: Int,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        let d = c / heads
+        let scale = 1 / Float(d).squareRoot()
+        let pairs = batch * heads
+        parallelChunks(pairs) { range in
+            let worker = range.lowerBound * Engine.cores / max(1, pairs)
+            let ds = scratch + worker * t * t
+            for pair in range {
+                let b = pair / heads, h = pair % heads
+                let p = probs + pair * t * t
+                let q = qkv + b * t * 3 * c + h * d, k = q + c, v = q + 2 * c
+                let dq = dqkv + b * t * 3 * c + h * d, dk = dq + c, dv = dq + 2 * c
+                let dO = dout + b * t * c + h * d
+                // dV = Pᵀ dO
+                BLAS.gemm(transA: true, m: t, n: d, k: t, a: p, lda: t, b: dO, ldb: c, c: dv, ldc: 3 * c)
+                // dP = dO Vᵀ, then dS in place.
+                BLAS.gemm(transB: true, m: t, n: t, k: d, a: dO, lda: c, b: v, ldb: 3 * c, c: ds, ldc: t)
+                for i in 0..<t {
+                    let pr = p + i * t, dr = ds + i * t
+                    var dot: Float = 0
+                    for j in 0..<t { dot += pr[j] * dr[j] }
+                    for j in 0..<t { dr[j] = pr[j] * (dr[j] - dot) }
+                }
+                BLAS.gemm(m: t, n: d, k: t, alpha: scale, a: ds, lda: t, b: k, ldb: 3 * c, c: dq, ldc: 3 * c)
+                BLAS.gemm(transA: true, m: t, n: d, k: t, alpha: scale, a: ds, lda: t, b: q, ldb: 3 * c, c: dk, ldc: 3 * c)
             }
         }
     }

@@ -22,21 +22,59 @@ public enum ReferenceKernels {
 
     /// softmax(Q K^T / sqrt(d) + mask) V per head, from fused [batch*t, 3C] rows.
     public static func attention(_ qkv: [Float], batch: Int, tokens t: Int, width c: Int, heads: Int, causal: Bool) -> [Float] {
+        attentionDouble(qkv.map(Double.init), batch: batch, tokens: t, width: c, heads: heads, causal: causal).map(Float.init)
+    }
+}
+
+extension ReferenceKernels {
+    public static func layerNormDouble(_ x: [Double], rows: Int, width c: Int, weight: [Double], bias: [Double], eps: Double) -> [Double] {
+        var y = [Double](repeating: 0, count: x.count)
+        for r in 0..<rows {
+            let row = x[(r * c)..<(r * c + c)]
+            let mean = row.reduce(0, +) / Double(c)
+            let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(c)
+            for i in 0..<c { y[r * c + i] = (x[r * c + i] - mean) / (variance + eps).squareRoot() * weight[i] + bias[i] }
+        }
+        return y
+    }
+
+    /// y = x Wᵀ + b with W [out, in].
+    public static func linearDouble(_ x: [Double], rows: Int, inFeatures: Int, weight: [Double], bias: [Double]?, outFeatures: Int) -> [Double] {
+        var y = [Double](repeating: 0, count: rows * outFeatures)
+        for r in 0..<rows {
+            for o in 0..<outFeatures {
+                var s = bias?[o] ?? 0
+                for i in 0..<inFeatures { s += x[r * inFeatures + i] * weight[o * inFeatures + i] }
+                y[r * outFeatures + o] = s
+            }
+        }
+        return y
+    }
+
+    public static func attentionDouble(_ qkv: [Double], batch: Int, tokens t: Int, width c: Int, heads: Int, causal: Bool) -> [Double] {
         let d = c / heads
-        var out = [Float](repeating: 0, count: batch * t * c)
+        let scale = 1 / Double(d).squareRoot()
+        var out = [Double](repeating: 0, count: batch * t * c)
         for b in 0..<batch {
             for h in 0..<heads {
-                func q(_ i: Int, _ k: Int) -> Double { Double(qkv[(b * t + i) * 3 * c + h * d + k]) }
-                func key(_ j: Int, _ k: Int) -> Double { Double(qkv[(b * t + j) * 3 * c + c + h * d + k]) }
-                func v(_ j: Int, _ k: Int) -> Double { Double(qkv[(b * t + j) * 3 * c + 2 * c + h * d + k]) }
+                let q = { (i: Int, k: Int) -> Double in qkv[(b * t + i) * 3 * c + h * d + k] }
+                let key = { (j: Int, k: Int) -> Double in qkv[(b * t + j) * 3 * c + c + h * d + k] }
+                let v = { (j: Int, k: Int) -> Double in qkv[(b * t + j) * 3 * c + 2 * c + h * d + k] }
                 for i in 0..<t {
                     let n = causal ? i + 1 : t
-                    var scores = (0..<n).map { j in (0..<d).map { q(i, $0) * key(j, $0) }.reduce(0, +) / Double(d).squareRoot() }
+                    var scores = [Double](repeating: 0, count: n)
+                    for j in 0..<n {
+                        var dot = 0.0
+                        for k in 0..<d { dot += q(i, k) * key(j, k) }
+                        scores[j] = dot * scale
+                    }
                     let m = scores.max()!
-                    scores = scores.map { exp($0 - m) }
-                    let z = scores.reduce(0, +)
+                    var z = 0.0
+                    for j in 0..<n { scores[j] = exp(scores[j] - m); z += scores[j] }
                     for k in 0..<d {
-                        out[(b * t + i) * c + h * d + k] = Float((0..<n).map { scores[$0] / z * v($0, k) }.reduce(0, +))
+                        var acc = 0.0
+                        for j in 0..<n { acc += scores[j] / z * v(j, k) }
+                        out[(b * t + i) * c + h * d + k] = acc
                     }
                 }
             }

@@ -1,6 +1,7 @@
 /// The pre-LN residual transformer shared by CLIP's two towers:
 ///   x += out_proj(attention(ln_1(x)));  x += fc2(act(fc1(ln_2(x))))
 /// Weights use nn.Linear layout [out, in]; Q, K and V are fused into one [3C, C] matrix.
+/// The forward pass can record what the input-gradient backward pass (beside it) needs.
 
 public struct TowerShape: Equatable, Sendable {
     public var width: Int
@@ -14,7 +15,7 @@ public struct TowerShape: Equatable, Sendable {
         self.width = width; self.layers = layers; self.heads = heads; self.mlp = mlp; self.eps = eps; self.activation = activation
     }
 
-    /// Multiply-adds x2 of the transformer layers for one sequence of `t` tokens.
+    /// Floating-point operations (2 per multiply-add) of the layers for one sequence of `t` tokens.
     func flops(tokens t: Int) -> Double {
         let c = Double(width), m = Double(mlp), tt = Double(t)
         return Double(layers) * (2 * tt * c * (3 * c + c + 2 * m) + 4 * tt * tt * c)
@@ -28,71 +29,150 @@ public struct BlockWeights {
     public var ln2w: [Float], ln2b: [Float]
     public var fc1w: [Float], fc1b: [Float]     // [M, C], [M]
     public var fc2w: [Float], fc2b: [Float]     // [C, M], [C]
-
-    /// Expected shapes, in the order of the stored properties, for validation and random init.
-    static func shapes(_ s: TowerShape) -> [(String, [Int])] {
-        let c = s.width, m = s.mlp
-        return [("ln1w", [c]), ("ln1b", [c]), ("qkvw", [3 * c, c]), ("qkvb", [3 * c]),
-                ("projw", [c, c]), ("projb", [c]), ("ln2w", [c]), ("ln2b", [c]),
-                ("fc1w", [m, c]), ("fc1b", [m]), ("fc2w", [c, m]), ("fc2b", [c])]
-    }
 }
 
-/// Scratch buffers for a forward pass over `rows` tokens; sized once, grown on demand.
+/// Scratch buffers for a pass over `rows` tokens; grown on demand and reused.
 final class Workspace {
-    private(set) var rows = 0
     var ln: [Float] = []       // [rows, C]
     var qkv: [Float] = []      // [rows, 3C]
     var atty: [Float] = []     // [rows, C]
-    var hidden: [Float] = []   // [rows, M]
+    var hidden: [Float] = []   // [rows, max(M, 3C)]
     var scores: [Float] = []   // [cores, T, T]
 
     func reserve(rows: Int, tokens: Int, shape s: TowerShape) {
-        let need = rows * max(s.mlp, 3 * s.width)
-        if ln.count < rows * s.width { ln = .init(repeating: 0, count: rows * s.width) }
-        if atty.count < rows * s.width { atty = .init(repeating: 0, count: rows * s.width) }
-        if qkv.count < rows * 3 * s.width { qkv = .init(repeating: 0, count: rows * 3 * s.width) }
-        if hidden.count < need { hidden = .init(repeating: 0, count: need) }
-        let sc = Engine.cores * tokens * tokens
-        if scores.count < sc { scores = .init(repeating: 0, count: sc) }
-        self.rows = max(self.rows, rows)
+        func grow(_ a: inout [Float], _ n: Int) { if a.count < n { a = .init(repeating: 0, count: n) } }
+        grow(&ln, rows * s.width)
+        grow(&atty, rows * s.width)
+        grow(&qkv, rows * 3 * s.width)
+        grow(&hidden, rows * max(s.mlp, 3 * s.width))
+        grow(&scores, Engine.cores * tokens * tokens)
+    }
+}
+
+/// What the backward pass needs from the forward pass, per layer: the block input and its LN statistics,
+/// qkv, attention probabilities, the mid-block residual and its LN statistics, and the MLP pre-activation.
+/// Sized once for (batch, tokens) and reused across steps.
+final class SavedActivations {
+    let batch: Int, tokens: Int, shape: TowerShape
+    var input: [Float], mean1: [Float], rstd1: [Float]
+    var qkv: [Float], probs: [Float]
+    var mid: [Float], mean2: [Float], rstd2: [Float]
+    var preact: [Float]
+
+    init(batch: Int, tokens: Int, shape s: TowerShape) {
+        self.batch = batch; self.tokens = tokens; self.shape = s
+        let rows = batch * tokens, l = s.layers
+        input = .init(repeating: 0, count: l * rows * s.width)
+        mean1 = .init(repeating: 0, count: l * rows); rstd1 = mean1
+        qkv = .init(repeating: 0, count: l * rows * 3 * s.width)
+        probs = .init(repeating: 0, count: l * batch * s.heads * tokens * tokens)
+        mid = input
+        mean2 = mean1; rstd2 = mean1
+        preact = .init(repeating: 0, count: l * rows * s.mlp)
+    }
+
+    func fits(batch: Int, tokens: Int, shape: TowerShape) -> Bool {
+        self.batch == batch && self.tokens == tokens && self.shape == shape
     }
 }
 
 enum Transformer {
-    /// Runs all blocks in place on x: [batch * tokens, C].
+    /// Runs all blocks in place on x: [batch * tokens, C]; records activations into `saved` when given.
     static func forward(
         _ x: UnsafeMutablePointer<Float>, batch: Int, tokens: Int,
-        blocks: [BlockWeights], shape s: TowerShape, causal: Bool, workspace ws: Workspace
+        blocks: [BlockWeights], shape s: TowerShape, causal: Bool, workspace ws: Workspace,
+        saving saved: SavedActivations? = nil
     ) {
-        let rows = batch * tokens, c = s.width
+        let rows = batch * tokens, c = s.width, m = s.mlp
         ws.reserve(rows: rows, tokens: tokens, shape: s)
-        for w in blocks {
+        if let saved { precondition(saved.fits(batch: batch, tokens: tokens, shape: s), "saved activations sized for another pass") }
+        for (l, w) in blocks.enumerated() {
             ws.ln.withUnsafeMutableBufferPointer { ln in
-            ws.qkv.withUnsafeMutableBufferPointer { qkv in
+            ws.qkv.withUnsafeMutableBufferPointer { wqkv in
             ws.atty.withUnsafeMutableBufferPointer { atty in
             ws.hidden.withUnsafeMutableBufferPointer { hidden in
             ws.scores.withUnsafeMutableBufferPointer { scores in
+            withSaved(saved, layer: l, rows: rows) { rec in
+                let qkv = rec?.qkv ?? wqkv.baseAddress!
+                let pre = rec?.preact ?? hidden.baseAddress!
+                rec?.input.update(from: x, count: rows * c)
                 // Attention half.
-                Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln1w, bias: w.ln1b, eps: s.eps)
-                BLAS.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.qkvw, bias: w.qkvb,
-                            outFeatures: 3 * c, into: qkv.baseAddress!)
-                Kernels.attention(qkv: qkv.baseAddress!, out: atty.baseAddress!, batch: batch, tokens: tokens,
-                                  width: c, heads: s.heads, causal: causal, scratch: scores.baseAddress!)
-                // x += atty * Wo^T + bo
+                Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln1w, bias: w.ln1b, eps: s.eps,
+                                  mean: rec?.mean1, rstd: rec?.rstd1)
+                BLAS.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.qkvw, bias: w.qkvb, outFeatures: 3 * c, into: qkv)
+                Kernels.attention(qkv: qkv, out: atty.baseAddress!, batch: batch, tokens: tokens, width: c, heads: s.heads,
+                                  causal: causal, scratch: scores.baseAddress!, probs: rec?.probs)
                 addBiasRows(x, w.projb, rows: rows, width: c)
-                BLAS.parallelGemm(transB: true, m: rows, n: c, k: c, a: atty.baseAddress!, lda: c,
-                          b: w.projw, ldb: c, beta: 1, c: x, ldc: c)
+                BLAS.parallelGemm(transB: true, m: rows, n: c, k: c, a: atty.baseAddress!, lda: c, b: w.projw, ldb: c, beta: 1, c: x, ldc: c)
+                rec?.mid.update(from: x, count: rows * c)
                 // MLP half.
-                Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln2w, bias: w.ln2b, eps: s.eps)
-                BLAS.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.fc1w, bias: w.fc1b,
-                            outFeatures: s.mlp, into: hidden.baseAddress!)
-                Kernels.activate(hidden.baseAddress!, count: rows * s.mlp, s.activation)
+                Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln2w, bias: w.ln2b, eps: s.eps,
+                                  mean: rec?.mean2, rstd: rec?.rstd2)
+                BLAS.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.fc1w, bias: w.fc1b, outFeatures: m, into: pre)
+                Kernels.activate(pre, into: hidden.baseAddress!, count: rows * m, s.activation)
                 addBiasRows(x, w.fc2b, rows: rows, width: c)
-                BLAS.parallelGemm(transB: true, m: rows, n: c, k: s.mlp, a: hidden.baseAddress!, lda: s.mlp,
-                          b: w.fc2w, ldb: s.mlp, beta: 1, c: x, ldc: c)
-            }}}}}
+                BLAS.parallelGemm(transB: true, m: rows, n: c, k: m, a: hidden.baseAddress!, lda: m, b: w.fc2w, ldb: m, beta: 1, c: x, ldc: c)
+            }}}}}}
         }
+    }
+
+    /// Input-gradient backward of all blocks: on entry `dx` holds dLoss/d(output), on exit dLoss/d(input).
+    /// No weight gradients are computed.
+    static func backward(
+        _ dx: UnsafeMutablePointer<Float>, blocks: [BlockWeights], saved: SavedActivations, workspace ws: Workspace
+    ) {
+        let s = saved.shape, batch = saved.batch, tokens = saved.tokens
+        let rows = batch * tokens, c = s.width, m = s.mlp
+        ws.reserve(rows: rows, tokens: tokens, shape: s)
+        for l in stride(from: blocks.count - 1, through: 0, by: -1) {
+            let w = blocks[l]
+            ws.ln.withUnsafeMutableBufferPointer { dln in
+            ws.qkv.withUnsafeMutableBufferPointer { dqkv in
+            ws.atty.withUnsafeMutableBufferPointer { datty in
+            ws.hidden.withUnsafeMutableBufferPointer { dh in
+            ws.scores.withUnsafeMutableBufferPointer { scores in
+            withSaved(saved, layer: l, rows: rows) { rec in
+                let rec = rec!
+                // MLP half: x_out = mid + fc2(act(fc1(ln2(mid)))); dx holds d x_out and becomes d mid.
+                BLAS.parallelGemm(m: rows, n: m, k: c, a: dx, lda: c, b: w.fc2w, ldb: m, c: dh.baseAddress!, ldc: m)
+                Kernels.activateBackward(dh.baseAddress!, preactivation: rec.preact, count: rows * m, s.activation)
+                BLAS.parallelGemm(m: rows, n: c, k: m, a: dh.baseAddress!, lda: m, b: w.fc1w, ldb: c, c: dln.baseAddress!, ldc: c)
+                Kernels.layerNormBackward(dln.baseAddress!, rec.mid, mean: rec.mean2, rstd: rec.rstd2, weight: w.ln2w,
+                                          into: dx, rows: rows, width: c)
+                // Attention half: mid = x_in + proj(attn(ln1(x_in))); dx becomes d x_in.
+                BLAS.parallelGemm(m: rows, n: c, k: c, a: dx, lda: c, b: w.projw, ldb: c, c: datty.baseAddress!, ldc: c)
+                Kernels.attentionBackward(dout: datty.baseAddress!, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv.baseAddress!,
+                                          batch: batch, tokens: tokens, width: c, heads: s.heads, scratch: scores.baseAddress!)
+                BLAS.parallelGemm(m: rows, n: c, k: 3 * c, a: dqkv.baseAddress!, lda: 3 * c, b: w.qkvw, ldb: c, c: dln.baseAddress!, ldc: c)
+                Kernels.layerNormBackward(dln.baseAddress!, rec.input, mean: rec.mean1, rstd: rec.rstd1, weight: w.ln1w,
+                                          into: dx, rows: rows, width: c)
+            }}}}}}
+        }
+    }
+
+    /// Pointers to one layer's slices of the saved activations.
+    struct LayerRecord {
+        let input, mean1, rstd1, qkv, probs, mid, mean2, rstd2, preact: UnsafeMutablePointer<Float>
+    }
+
+    static func withSaved(_ saved: SavedActivations?, layer l: Int, rows: Int, _ body: (LayerRecord?) -> Void) {
+        guard let a = saved else { body(nil); return }
+        let c = a.shape.width, tt = a.batch * a.shape.heads * a.tokens * a.tokens
+        a.input.withUnsafeMutableBufferPointer { input in
+        a.mean1.withUnsafeMutableBufferPointer { mean1 in
+        a.rstd1.withUnsafeMutableBufferPointer { rstd1 in
+        a.qkv.withUnsafeMutableBufferPointer { qkv in
+        a.probs.withUnsafeMutableBufferPointer { probs in
+        a.mid.withUnsafeMutableBufferPointer { mid in
+        a.mean2.withUnsafeMutableBufferPointer { mean2 in
+        a.rstd2.withUnsafeMutableBufferPointer { rstd2 in
+        a.preact.withUnsafeMutableBufferPointer { preact in
+            body(LayerRecord(
+                input: input.baseAddress! + l * rows * c, mean1: mean1.baseAddress! + l * rows, rstd1: rstd1.baseAddress! + l * rows,
+                qkv: qkv.baseAddress! + l * rows * 3 * c, probs: probs.baseAddress! + l * tt,
+                mid: mid.baseAddress! + l * rows * c, mean2: mean2.baseAddress! + l * rows, rstd2: rstd2.baseAddress! + l * rows,
+                preact: preact.baseAddress! + l * rows * a.shape.mlp))
+        }}}}}}}}}
     }
 
     @inline(__always)

@@ -42,7 +42,7 @@ final class KernelTests: XCTestCase {
         let xs: [Float] = [-6, -2.5, -1, -0.1, 0, 0.3, 1, 2, 7]
         for kind in [Activation.quickGELU, .gelu] {
             var y = xs
-            y.withUnsafeMutableBufferPointer { Kernels.activate($0.baseAddress!, count: xs.count, kind) }
+            y.withUnsafeMutableBufferPointer { Kernels.activate($0.baseAddress!, into: $0.baseAddress!, count: xs.count, kind) }
             for (x, v) in zip(xs, y) {
                 XCTAssertEqual(Double(v), ReferenceKernels.activation(Double(x), kind), accuracy: 1e-6, "\(kind) at \(x)")
             }

@@ -1,0 +1,127 @@
+import Foundation
+
+/// A flag another thread (the REPL's Ctrl-C handler) sets; long loops poll it between steps.
+public final class CancellationToken: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+    public init() {}
+    public func cancel() { lock.lock(); cancelled = true; lock.unlock() }
+    public var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+}
+
+/// CoOp's optimisation (Dassl defaults as the paper uses them): SGD with momentum, one warm-up epoch at a
+/// constant tiny rate, then cosine annealing stepped per epoch; the last epoch's context is the result.
+public struct TrainerOptions: Equatable, Sendable {
+    public var epochs = 200
+    public var batchSize = 32
+    public var learningRate = 0.002
+    public var momentum = 0.9
+    /// The paper's 0.005; the reference toolkit's default is 5e-4.
+    public var weightDecay = 0.005
+    public var warmupEpochs = 1
+    public var warmupLearningRate = 1e-5
+    public var shuffle = true
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    /// The rate used throughout `epoch` (0-based): constant warm-up, then lr/2 · (1 + cos(π (e − w) / E)).
+    public func learningRate(epoch e: Int) -> Double {
+        if e < warmupEpochs { return warmupLearningRate }
+        return 0.5 * learningRate * (1 + cos(Double.pi * Double(e - warmupEpochs) / Double(epochs)))
+    }
+
+    func validate() throws {
+        guard epochs >= 1 else { throw EngineError(.argument, "epochs must be at least 1 (got \(epochs))") }
+        guard batchSize >= 1 else { throw EngineError(.argument, "batch size must be at least 1 (got \(batchSize))") }
+        guard learningRate.isFinite, learningRate > 0 else { throw EngineError(.argument, "learning rate must be positive") }
+        guard momentum >= 0, momentum < 1, weightDecay >= 0 else { throw EngineError(.argument, "momentum must be in [0, 1) and weight decay non-negative") }
+    }
+}
+
+/// Labelled image features for training: `views` rows per image (augmented views; 1 = centre crop only).
+public struct TrainingSet {
+    public var features: [Float]
+    public var labels: [Int]
+    public var views: Int
+    public init(features: [Float], labels: [Int], views: Int = 1) {
+        self.features = features; self.labels = labels; self.views = views
+    }
+}
+
+public struct EpochReport: Sendable {
+    public let epoch: Int
+    public let loss: Double
+    public let learningRate: Double
+    public let steps: Int
+}
+
+public enum CoOpTrainer {
+    /// Trains the learner's context in place and returns the per-epoch mean loss.
+    /// Stops with `.cancelled` when the token is set (the context keeps the last completed step), and with
+    /// `.numeric` when the loss stops being finite (the context of the previous epoch is restored).
+    @discardableResult
+    public static func train(
+        _ learner: PromptLearner, on set: TrainingSet, options: TrainerOptions,
+        cancel: CancellationToken? = nil, onEpoch: ((EpochReport) -> Void)? = nil
+    ) throws -> [EpochReport] {
+        try options.validate()
+        let e = learner.model.config.embedDim
+        let n = set.labels.count
+        guard n > 0 else { throw EngineError(.argument, "the labelled set is empty") }
+        guard set.views >= 1, set.features.count == n * set.views * e else {
+            throw EngineError(.argument, "features hold \(set.features.count) values; \(n) images x \(set.views) views x width \(e) expected (the model's embedding width)")
+        }
+        if let bad = set.labels.first(where: { $0 < 0 || $0 >= learner.classes }) {
+            throw EngineError(.argument, "label \(bad) is outside 0...\(learner.classes - 1)")
+        }
+        if set.features.contains(where: { !$0.isFinite }) { throw EngineError(.numeric, "image features contain NaN or infinity") }
+
+        var rng = SeededRandom(seed: options.seed)
+        let dropLast = n >= options.batchSize
+        let steps = dropLast ? n / options.batchSize : 1
+        var velocity: [Float]? = nil
+        var reports: [EpochReport] = []
+        for epoch in 0..<options.epochs {
+            let lr = Float(options.learningRate(epoch: epoch))
+            let before = learner.context, velocityBefore = velocity
+            var order = Array(0..<n)
+            if options.shuffle { for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) } }
+            let chosenViews = (0..<n).map { _ in set.views == 1 ? 0 : Int(rng.next() % UInt64(set.views)) }
+            var total = 0.0
+            for step in 0..<steps {
+                if cancel?.isCancelled == true { throw EngineError(.cancelled, "training cancelled at epoch \(epoch + 1), step \(step + 1)") }
+                let members = order[(step * options.batchSize)..<min(n, (step + 1) * options.batchSize)]
+                var features: [Float] = []
+                features.reserveCapacity(members.count * e)
+                for i in members {
+                    let row = i * set.views + chosenViews[i]
+                    features += set.features[(row * e)..<((row + 1) * e)]
+                }
+                let (loss, grad) = learner.lossAndGradient(imageFeatures: features, labels: members.map { set.labels[$0] })
+                guard loss.isFinite, !grad.contains(where: { !$0.isFinite }) else {
+                    learner.context = before
+                    velocity = velocityBefore
+                    throw EngineError(.numeric, "loss became non-finite at epoch \(epoch + 1); the context from before that epoch is kept")
+                }
+                total += loss
+                // torch SGD: g += wd·θ; v = g on the first step, else μ·v + g; θ -= lr·v.
+                var g = grad
+                let wd = Float(options.weightDecay), mu = Float(options.momentum)
+                for i in 0..<g.count { g[i] += wd * learner.context[i] }
+                if var v = velocity {
+                    for i in 0..<v.count { v[i] = mu * v[i] + g[i] }
+                    velocity = v
+                } else {
+                    velocity = g
+                }
+                let v = velocity!
+                for i in 0..<v.count { learner.context[i] -= lr * v[i] }
+            }
+            let report = EpochReport(epoch: epoch + 1, loss: total / Double(steps), learningRate: Double(lr), steps: steps)
+            reports.append(report)
+            onEpoch?(report)
+        }
+        return reports
+    }
+}

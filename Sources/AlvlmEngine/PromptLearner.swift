@@ -1,0 +1,168 @@
+import Foundation
+
+/// CoOp's learnable prompt (Zhou et al., "Learning to Prompt for Vision-Language Models", IJCV 2022):
+/// per class [SOT] [ctx_1 ... ctx_n] tokens of "{name}." [EOT], where only the context vectors are trained.
+public struct PromptOptions: Equatable, Sendable {
+    public enum ClassPosition: String, Sendable, CaseIterable { case end, middle, front }
+
+    /// Number of context vectors; must equal the word count of `contextInit` when that is given.
+    public var contextLength: Int = 4
+    /// Initialise the context from these words' token embeddings; nil: N(0, 0.02²).
+    public var contextInit: String? = "a photo of a"
+    public var classPosition: ClassPosition = .end
+    /// One context per class (CSC) instead of one shared by all classes.
+    public var classSpecific = false
+    /// Seed for random initialisation.
+    public var seed: UInt64 = 0
+
+    public init(contextLength: Int = 4, contextInit: String? = "a photo of a", classPosition: ClassPosition = .end,
+                classSpecific: Bool = false, seed: UInt64 = 0) {
+        self.contextLength = contextLength; self.contextInit = contextInit; self.classPosition = classPosition
+        self.classSpecific = classSpecific; self.seed = seed
+    }
+}
+
+public final class PromptLearner {
+    public let model: CLIPModel
+    public let classNames: [String]
+    public let options: PromptOptions
+    /// The trainable context: [n_ctx, C], or [classes, n_ctx, C] when class-specific.
+    public var context: [Float]
+
+    /// Per class, per position: a token id (>= 0) or a context slot (-1 - k).
+    let slots: [[Int]]
+    let pool: [Int]
+    /// Sequence length after truncation at the longest EOT.
+    let tokens: Int
+
+    private let workspace = Workspace()
+    private var saved: SavedActivations?
+
+    public var classes: Int { classNames.count }
+    public var width: Int { model.config.text.width }
+
+    public init(model: CLIPModel, classNames: [String], options: PromptOptions = PromptOptions()) throws {
+        guard let tokenizer = model.tokenizer else {
+            throw EngineError(.argument, "the model has no tokenizer (vocab.json + merges.txt), needed for prompts", path: model.source)
+        }
+        guard !classNames.isEmpty else { throw EngineError(.argument, "no class names") }
+        let n = options.contextLength, c = model.config.text.width
+        guard n >= 1 else { throw EngineError(.argument, "the context length must be at least 1") }
+        var prefix = Array(repeating: "X", count: n).joined(separator: " ")
+        var initial: [Float]
+        if let phrase = options.contextInit?.trimmingCharacters(in: .whitespaces), !phrase.isEmpty {
+            let words = phrase.split(separator: " ").count
+            guard words == n else {
+                throw EngineError(.argument, "context length \(n) does not match the \(words) words of the init phrase \"\(phrase)\" (give no init phrase for random context)")
+            }
+            prefix = phrase
+            let ids = tokenizer.encode(phrase)
+            guard ids.count >= n + 2 else { throw EngineError(.argument, "init phrase \"\(phrase)\" has fewer than \(n) tokens") }
+            initial = []
+            for k in 0..<n { initial += model.text.tokens[(ids[1 + k] * c)..<((ids[1 + k] + 1) * c)] }
+            if options.classSpecific { initial = Array((0..<classNames.count).map { _ in initial }.joined()) }
+        } else {
+            var rng = SeededRandom(seed: options.seed)
+            initial = rng.normals((options.classSpecific ? classNames.count : 1) * n * c, std: 0.02)
+        }
+        var slots: [[Int]] = [], pool: [Int] = []
+        for name in classNames {
+            let readable = name.replacingOccurrences(of: "_", with: " ")
+            let full = tokenizer.encode(prefix + " " + readable + ".", truncate: false)
+            guard full.count <= model.config.contextLength else {
+                throw EngineError(.argument, "the prompt for class \"\(name)\" is \(full.count) tokens, more than the \(model.config.contextLength) the text encoder takes")
+            }
+            let nameLength = tokenizer.encode(readable, truncate: false).count - 2
+            let ctx = (0..<n).map { -1 - $0 }
+            let namePart = Array(full[(1 + n)..<min(full.count, 1 + n + nameLength)])
+            let rest = Array(full[min(full.count, 1 + n + nameLength)...])
+            var seq: [Int]
+            switch options.classPosition {
+            case .end: seq = [full[0]] + ctx + Array(full[(1 + n)...])
+            case .front: seq = [full[0]] + namePart + ctx + rest
+            case .middle: seq = [full[0]] + Array(ctx[..<(n / 2)]) + namePart + Array(ctx[(n / 2)...]) + rest
+            }
+            slots.append(seq)
+            pool.append(seq.firstIndex(of: tokenizer.eot)!)
+        }
+        self.model = model; self.classNames = classNames; self.options = options
+        self.context = initial; self.slots = slots; self.pool = pool
+        self.tokens = pool.max()! + 1
+    }
+
+    /// The input embeddings [classes * tokens, C]: token (or context) embedding plus position.
+    func embeddings() -> [Float] {
+        let c = width, t = tokens, n = options.contextLength
+        var x = [Float](repeating: 0, count: classes * t * c)
+        let emb = model.text.tokens, pos = model.text.positions
+        for (k, seq) in slots.enumerated() {
+            for p in 0..<t {
+                let slot = p < seq.count ? seq[p] : 0
+                let dst = (k * t + p) * c
+                if slot >= 0 {
+                    for i in 0..<c { x[dst + i] = emb[slot * c + i] + pos[p * c + i] }
+                } else {
+                    let ctxRow = ((options.classSpecific ? k * n : 0) + (-1 - slot)) * c
+                    for i in 0..<c { x[dst + i] = context[ctxRow + i] + pos[p * c + i] }
+                }
+            }
+        }
+        return x
+    }
+
+    /// Class text features [classes, E] (not normalised) for the current context.
+    public func textFeatures() -> [Float] { run(saving: false).features }
+
+    /// Runs the text tower on the prompts; with `saving`, keeps what `backward` needs.
+    func run(saving: Bool) -> (features: [Float], pooledNormed: [Float], pooledRaw: [Float]) {
+        let c = width, t = tokens, cls = classes, e = model.config.embedDim
+        var x = embeddings()
+        if saving, !(saved?.fits(batch: cls, tokens: t, shape: model.config.text) ?? false) {
+            saved = SavedActivations(batch: cls, tokens: t, shape: model.config.text)
+        }
+        x.withUnsafeMutableBufferPointer { xb in
+            Transformer.forward(xb.baseAddress!, batch: cls, tokens: t, blocks: model.text.blocks, shape: model.config.text,
+                                causal: true, workspace: workspace, saving: saving ? saved : nil)
+        }
+        var pooled = [Float](repeating: 0, count: cls * c)
+        for k in 0..<cls { for i in 0..<c { pooled[k * c + i] = x[(k * t + pool[k]) * c + i] } }
+        var normed = [Float](repeating: 0, count: cls * c)
+        Kernels.layerNorm(pooled, &normed, rows: cls, width: c, weight: model.text.finalW, bias: model.text.finalB, eps: model.config.text.eps,
+                          mean: &finalMean, rstd: &finalRstd)
+        var features = [Float](repeating: 0, count: cls * e)
+        features.withUnsafeMutableBufferPointer { f in
+            BLAS.linear(normed, rows: cls, inFeatures: c, weight: model.text.projection, bias: nil, outFeatures: e, into: f.baseAddress!)
+        }
+        return (features, normed, pooled)
+    }
+    private lazy var finalMean = [Float](repeating: 0, count: classes)
+    private lazy var finalRstd = [Float](repeating: 0, count: classes)
+
+    /// Gradient of the loss w.r.t. the context, given dLoss/d(text features) [classes, E] of the last `run(saving: true)`.
+    func backward(featureGradient df: [Float], pooledRaw: [Float]) -> [Float] {
+        let c = width, t = tokens, cls = classes, e = model.config.embedDim, n = options.contextLength
+        // Projection: features = ln · Wᵀ  =>  dln = df · W.
+        var dln = [Float](repeating: 0, count: cls * c)
+        dln.withUnsafeMutableBufferPointer { d in
+            BLAS.gemm(m: cls, n: c, k: e, a: df, lda: e, b: model.text.projection, ldb: c, c: d.baseAddress!, ldc: c)
+        }
+        // ln_final at the pooled rows only; every other row has zero gradient.
+        var dpooled = [Float](repeating: 0, count: cls * c)
+        Kernels.layerNormBackward(dln, pooledRaw, mean: finalMean, rstd: finalRstd, weight: model.text.finalW,
+                                  into: &dpooled, rows: cls, width: c)
+        var dx = [Float](repeating: 0, count: cls * t * c)
+        for k in 0..<cls { for i in 0..<c { dx[(k * t + pool[k]) * c + i] = dpooled[k * c + i] } }
+        dx.withUnsafeMutableBufferPointer { d in
+            Transformer.backward(d.baseAddress!, blocks: model.text.blocks, saved: saved!, workspace: workspace)
+        }
+        // Embedding: the context rows of every class prompt.
+        var dctx = [Float](repeating: 0, count: context.count)
+        for (k, seq) in slots.enumerated() {
+            for (p, slot) in seq.enumerated() where slot < 0 && p < t {
+                let row = ((options.classSpecific ? k * n : 0) + (-1 - slot)) * c
+                for i in 0..<c { dctx[row + i] += dx[(k * t + p) * c + i] }
+            }
+        }
+        return dctx
+    }
+}
