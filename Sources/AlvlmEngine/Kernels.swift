@@ -88,7 +88,7 @@ enum Kernels {
         parallelChunks(count, minimumPerChunk: 1 << 15) { range in
             switch kind {
             case .quickGELU:
-                for i in range { let v = x[i]; y[i] = v / (1 + expf(-1.702 * v)) }
+                VectorMath.quickGELU(x, y, range)
             case .gelu:
                 for i in range { let v = x[i]; y[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
             }
@@ -134,17 +134,7 @@ enum Kernels {
                 let k = q + c, v = q + 2 * c
                 BLAS.gemm(transB: true, m: t, n: t, k: d, alpha: scale,
                           a: q, lda: 3 * c, b: k, ldb: 3 * c, c: s, ldc: t)
-                for i in 0..<t {
-                    let row = s + i * t
-                    let n = causal ? i + 1 : t
-                    var m = -Float.infinity
-                    for j in 0..<n where row[j] > m { m = row[j] }
-                    var z: Float = 0
-                    for j in 0..<n { let e = expf(row[j] - m); row[j] = e; z += e }
-                    let inv = 1 / z
-                    for j in 0..<n { row[j] *= inv }
-                    for j in n..<t { row[j] = 0 }
-                }
+                for i in 0..<t { VectorMath.softmaxRow(s + i * t, count: causal ? i + 1 : t, width: t) }
                 BLAS.gemm(m: t, n: d, k: t, a: s, lda: t, b: v, ldb: 3 * c,
                           c: out + b * t * c + h * d, ldc: c)
             }

@@ -71,4 +71,25 @@ final class KernelTests: XCTestCase {
             }
         }
     }
+
+    func testVectorExpAgainstLibm() {
+        var worst = 0.0
+        var x: Float = -87
+        while x < 88 {
+            let lanes = SIMD8<Float>((0..<8).map { x + Float($0) * 0.0137 })
+            let v = vexp(lanes)
+            for i in 0..<8 {
+                let exact = exp(Double(lanes[i]))
+                worst = max(worst, abs(Double(v[i]) - exact) / exact)
+            }
+            x += 0.173
+        }
+        XCTAssertLessThan(worst, 5e-7)
+        var row: [Float] = [3, -1, 0.5, 2, 7, -30, 1, 1, 2, 0, 0.25, -2]
+        let ref = row.map { exp(Double($0) - 7) }
+        let z = ref.reduce(0, +)
+        row.withUnsafeMutableBufferPointer { VectorMath.softmaxRow($0.baseAddress!, count: 11, width: 12) }
+        for j in 0..<11 { XCTAssertEqual(Double(row[j]), ref[j] / (z - ref[11]), accuracy: 1e-6) }
+        XCTAssertEqual(row[11], 0)
+    }
 }
