@@ -22,6 +22,7 @@ let package = Package(
         .target(
             name: "AlvlmEngine",
             dependencies: ["CBLAS", "CImageCodec"],
+            resources: [.copy("Resources/vocab.json"), .copy("Resources/merges.txt")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(

@@ -181,10 +181,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-coop", action="store_true")
+    ap.add_argument("--skip-image", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(json.dumps({"loadavg_at_start": os.getloadavg()[0], "cpus": os.cpu_count()}), flush=True)
-    print(json.dumps(bench_image()), flush=True)
+    if not args.skip_image:
+        print(json.dumps(bench_image()), flush=True)
     if not args.skip_coop:
         print(json.dumps(bench_coop()), flush=True)
 

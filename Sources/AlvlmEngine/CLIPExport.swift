@@ -35,6 +35,13 @@ extension CLIPModel {
         for (i, w) in text.blocks.enumerated() { block("text_model.encoder.layers.\(i).", w, t) }
         try SafetensorsFile.write(tensors, to: (directory as NSString).appendingPathComponent("model.safetensors"))
         try writeAtomically(try configJSON(), to: (directory as NSString).appendingPathComponent("config.json"))
+        if let source = tokenizer?.directory, source != directory {
+            for name in ["vocab.json", "merges.txt", "tokenizer.json"] {
+                let from = (source as NSString).appendingPathComponent(name)
+                guard let data = FileManager.default.contents(atPath: from) else { continue }
+                try writeAtomically(data, to: (directory as NSString).appendingPathComponent(name))
+            }
+        }
     }
 
     func configJSON() throws -> Data {

@@ -30,7 +30,7 @@ public final class CLIPModel {
         let vision = VisionWeights.random(config, rng: &rng)
         let text = TextWeights.random(config, rng: &rng)
         return CLIPModel(config: config, vision: vision, text: text, logitScale: log(1 / 0.07),
-                         tokenizer: nil, source: "random:\(name):\(seed)")
+                         tokenizer: CLIPTokenizer.standard, source: "random:\(name):\(seed)")
     }
 
     /// Loads a model folder: Hugging Face (`config.json` + `model.safetensors`) or

@@ -7,6 +7,8 @@ public final class CLIPTokenizer {
     public let eot: Int
     public let contextLength: Int
     public let vocabularySize: Int
+    /// The folder the tokenizer files came from, if any (so a saved model can carry them along).
+    public internal(set) var directory: String?
 
     private let byteIds: [Int32]            // byte -> id of its symbol
     private let byteEndIds: [Int32]         // byte -> id of its symbol + "</w>"
@@ -56,7 +58,9 @@ public final class CLIPTokenizer {
                 throw EngineError(.format, "unreadable or not UTF-8", path: mergesPath)
             }
             let pairs = try parseMerges(text, path: mergesPath)
-            return try CLIPTokenizer(vocabulary: vocab.mapValues(\.intValue), merges: pairs, contextLength: contextLength, path: dir)
+            let tokenizer = try CLIPTokenizer(vocabulary: vocab.mapValues(\.intValue), merges: pairs, contextLength: contextLength, path: dir)
+            tokenizer.directory = dir
+            return tokenizer
         }
         if fm.fileExists(atPath: jsonPath) {
             guard let data = fm.contents(atPath: jsonPath),
@@ -77,10 +81,19 @@ public final class CLIPTokenizer {
             for case let added as [String: Any] in root["added_tokens"] as? [Any] ?? [] {
                 if let content = added["content"] as? String, let id = (added["id"] as? NSNumber)?.intValue { fullVocab[content] = id }
             }
-            return try CLIPTokenizer(vocabulary: fullVocab, merges: pairs, contextLength: contextLength, path: jsonPath)
+            let tokenizer = try CLIPTokenizer(vocabulary: fullVocab, merges: pairs, contextLength: contextLength, path: jsonPath)
+            tokenizer.directory = dir
+            return tokenizer
         }
         return nil
     }
+
+    /// OpenAI's CLIP vocabulary (the same `vocab.json` + `merges.txt` every CLIP model folder carries),
+    /// shipped with the engine for models without tokenizer files, such as random-weight ones.
+    public static let standard: CLIPTokenizer? = {
+        guard let dir = Bundle.module.resourceURL?.path else { return nil }
+        return try? inDirectory(dir)
+    }()
 
     static func parseMerges(_ text: String, path: String) throws -> [(String, String)] {
         var pairs: [(String, String)] = []

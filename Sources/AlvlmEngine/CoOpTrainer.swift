@@ -117,6 +117,11 @@ public enum CoOpTrainer {
                 }
                 let v = velocity!
                 for i in 0..<v.count { learner.context[i] -= lr * v[i] }
+                if learner.context.contains(where: { !$0.isFinite }) {
+                    learner.context = before
+                    velocity = velocityBefore
+                    throw EngineError(.numeric, "the context became non-finite at epoch \(epoch + 1) (learning rate too high?); the context from before that epoch is kept")
+                }
             }
             let report = EpochReport(epoch: epoch + 1, loss: total / Double(steps), learningRate: Double(lr), steps: steps)
             reports.append(report)

@@ -39,6 +39,8 @@ public final class PromptLearner {
     private var saved: SavedActivations?
 
     public var classes: Int { classNames.count }
+    /// Tokens per prompt sequence actually run (after truncating at the longest EOT).
+    public var promptTokens: Int { tokens }
     public var width: Int { model.config.text.width }
 
     public init(model: CLIPModel, classNames: [String], options: PromptOptions = PromptOptions()) throws {

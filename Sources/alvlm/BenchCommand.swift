@@ -5,7 +5,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print one JSON line.",
-        subcommands: [BenchEncode.self])
+        subcommands: [BenchEncode.self, BenchCoOp.self])
 }
 
 struct BenchEncode: ParsableCommand {
@@ -50,6 +50,45 @@ struct BenchEncode: ParsableCommand {
             ]
             let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
             print(String(decoding: json, as: UTF8.self))
+        }
+    }
+}
+
+struct BenchCoOp: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coop",
+        abstract: "Seconds per CoOp training step (forward and backward through the text encoder).",
+        discussion: "With 47 classes the prompts use the Describable Textures class names, as the reference benchmark does.")
+
+    @OptionGroup var model: ModelOptions
+    @Option(name: .long) var classes = 47
+    @Option(name: .long) var batch = 32
+    @Option(name: .long) var steps = 5
+    @Option(name: .customLong("n-ctx")) var nCtx = 4
+
+    func run() throws {
+        try reportingErrors {
+            guard classes > 0, batch > 0, steps > 0, nCtx > 0 else { throw EngineError(.argument, "--classes, --batch, --steps and --n-ctx must be positive") }
+            let clip = try model.load()
+            let names = classes == DatasetClassNames.describableTextures.count
+                ? DatasetClassNames.describableTextures : (0..<classes).map { "class \($0)" }
+            let learner = try PromptLearner(model: clip, classNames: names,
+                                            options: PromptOptions(contextLength: nCtx, contextInit: nil, seed: 1))
+            var rng = SeededRandom(seed: 2)
+            let features = rng.normals(batch * clip.config.embedDim, std: 1)
+            let labels = (0..<batch).map { _ in Int(rng.next() % UInt64(classes)) }
+            _ = learner.lossAndGradient(imageFeatures: features, labels: labels) // warm-up, sizes the buffers
+            var times: [Double] = []
+            for _ in 0..<steps {
+                let t0 = DispatchTime.now()
+                _ = learner.lossAndGradient(imageFeatures: features, labels: labels)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
+            }
+            let result: [String: Any] = [
+                "bench": "coop", "model": clip.source, "classes": classes, "batch": batch, "n_ctx": nCtx,
+                "prompt_tokens": learner.promptTokens, "seconds_per_step": times.min()!, "median_seconds": times.sorted()[times.count / 2],
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         }
     }
 }

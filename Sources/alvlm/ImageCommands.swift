@@ -94,7 +94,7 @@ struct RandomModel: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "random-model",
         abstract: "Write a random-weight model of a named architecture as a Hugging Face CLIPModel folder.",
-        discussion: "For tests and benchmarks without a download. Copies the tokenizer files of --tokenizer-from, if given.")
+        discussion: "For tests and benchmarks without a download; the folder gets CLIP's standard tokenizer files.")
 
     @Option(name: .long, help: "Architecture: \(CLIPConfig.architectureNames.joined(separator: ", ")).")
     var arch: String
@@ -102,26 +102,10 @@ struct RandomModel: ParsableCommand {
     @Option(name: .long, help: "Seed for the weights.")
     var seed: UInt64 = 0
 
-    @Option(name: .long, help: "A model folder whose vocab.json/merges.txt/tokenizer.json to copy.")
-    var tokenizerFrom: String?
-
     @Option(name: .long, help: "Output folder.")
     var out: String
 
     func run() throws {
-        try reportingErrors {
-            let model = try CLIPModel.random(arch, seed: seed)
-            try model.save(directory: out)
-            if let source = tokenizerFrom {
-                for name in ["vocab.json", "merges.txt", "tokenizer.json"] {
-                    let from = (source as NSString).appendingPathComponent(name), to = (out as NSString).appendingPathComponent(name)
-                    guard FileManager.default.fileExists(atPath: from) else { continue }
-                    try? FileManager.default.removeItem(atPath: to)
-                    do { try FileManager.default.copyItem(atPath: from, toPath: to) } catch {
-                        throw EngineError(.io, "cannot copy tokenizer file: \(error.localizedDescription)", path: from)
-                    }
-                }
-            }
-        }
+        try reportingErrors { try CLIPModel.random(arch, seed: seed).save(directory: out) }
     }
 }
