@@ -13,6 +13,7 @@ public final class CLIPModel {
     public let source: String
 
     private let workspace = Workspace()
+    var cachedImageHash: UInt64?
 
     public init(config: CLIPConfig, vision: VisionWeights, text: TextWeights, logitScale: Float,
                 tokenizer: CLIPTokenizer?, source: String) {
