@@ -92,4 +92,61 @@ final class CommandLineTests: XCTestCase {
         XCTAssertGreaterThan((json["images_per_second"] as? NSNumber)?.doubleValue ?? 0, 0)
         XCTAssertNotNil(json["sgemm_peak_gflops"])
     }
+
+    func testCoOpAndZeroShotCommands() throws {
+        let features = Fixtures.path("coop/features.npy"), labels = Fixtures.path("coop/labels.txt")
+        let names = Fixtures.path("coop/classnames.txt")
+        let ctx = dir + "/ctx.npy", text = dir + "/text.npy"
+        let r = try alvlm(["coop", "--model", model, "--features", features, "--labels", labels, "--classnames", names,
+                           "--epochs", "3", "--lr", "0.0001", "--no-shuffle", "--batch", "12", "--out", ctx, "--text-out", text])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.split(separator: "\n").count, 3)
+        XCTAssertTrue(r.stdout.hasPrefix("epoch 1 loss 2.4866"), r.stdout)
+        XCTAssertEqual(try NPY.read(ctx).shape, [4, 16])
+        XCTAssertEqual(try NPY.read(text).shape, [5, 16])
+
+        let z = try alvlm(["zeroshot", "--model", model, "--features", features, "--classnames", names])
+        XCTAssertEqual(z.status, 0, z.stderr)
+        let predicted = z.stdout.split(separator: "\n").map { Int($0.split(separator: "\t")[0])! }
+        let expected = try String(contentsOfFile: Fixtures.path("coop/zeroshot/predictions.txt"), encoding: .utf8).split(separator: "\n").map { Int($0)! }
+        XCTAssertEqual(predicted, expected)
+        let a = try alvlm(["zeroshot", "--model", model, "--features", features, "--classnames", names, "--labels", labels])
+        XCTAssertTrue(a.stdout.hasPrefix("accuracy 0.2500"), a.stdout)
+    }
+
+    func testCoOpBadInputFailsBeforeWork() throws {
+        let features = Fixtures.path("coop/features.npy"), names = Fixtures.path("coop/classnames.txt")
+        func write(_ name: String, _ text: String) throws -> String {
+            let p = dir + "/" + name
+            try text.write(toFile: p, atomically: true, encoding: .utf8)
+            return p
+        }
+        let out = dir + "/ctx.npy"
+        let cases: [([String], String)] = [
+            (["--labels", try write("l1.txt", "0\n7\n"), "--classnames", names], "label 7"),
+            (["--labels", try write("l2.txt", "0\n1\n"), "--classnames", names], "2 labels for 12"),
+            (["--labels", try write("l3.txt", "zero\n"), "--classnames", names], "not an integer"),
+            (["--labels", Fixtures.path("coop/labels.txt"), "--classnames", try write("empty.txt", "")], "no class names"),
+            (["--labels", Fixtures.path("coop/labels.txt"), "--classnames", names, "--epochs", "0"], "epochs"),
+            (["--labels", Fixtures.path("coop/labels.txt"), "--classnames", names, "--batch", "0"], "batch"),
+        ]
+        for (extra, message) in cases {
+            let r = try alvlm(["coop", "--model", model, "--features", features, "--out", out] + extra)
+            XCTAssertEqual(r.status, 1, message)
+            XCTAssertTrue(r.stderr.contains(message), "expected \(message): \(r.stderr)")
+            XCTAssertTrue(r.stdout.isEmpty, "no training output before the error")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        }
+        // NaN features and a width that does not match the model.
+        var bad = try NPY.read(features).floats()
+        bad[5] = .nan
+        try NPY.write(bad, shape: [12, 16], to: dir + "/nan.npy")
+        try NPY.write([Float](repeating: 0, count: 24), shape: [2, 12], to: dir + "/wide.npy")
+        for (file, message) in [("nan.npy", "NaN"), ("wide.npy", "(N, 16)")] {
+            let r = try alvlm(["coop", "--model", model, "--features", dir + "/" + file, "--labels", Fixtures.path("coop/labels.txt"),
+                               "--classnames", names, "--out", out])
+            XCTAssertEqual(r.status, 1)
+            XCTAssertTrue(r.stderr.contains(message), r.stderr)
+        }
+    }
 }
