@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // alvlm: active learning for vision-language models.
-// Layers, one-way: AlvlmEngine (numerics, no terminal) <- alvlm (command line, I/O only).
+// Layers, one-way: AlvlmEngine (CLIP, CoOp numerics) <- AlvlmActive (pools, strategies, experiments)
+// <- alvlm (command line, I/O only). No library target does terminal I/O.
 import PackageDescription
 
 let package = Package(
@@ -8,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "alvlm", targets: ["alvlm"]),
         .library(name: "AlvlmEngine", targets: ["AlvlmEngine"]),
+        .library(name: "AlvlmActive", targets: ["AlvlmActive"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,13 +27,19 @@ let package = Package(
             resources: [.copy("Resources/vocab.json"), .copy("Resources/merges.txt")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // Active learning: pools, oracles, strategies, experiments (numerics, no terminal I/O).
+        .target(
+            name: "AlvlmActive",
+            dependencies: ["AlvlmEngine"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
         .executableTarget(
             name: "alvlm",
-            dependencies: ["AlvlmEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["AlvlmEngine", "AlvlmActive", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "AlvlmEngineTests",
-            dependencies: ["AlvlmEngine"]
+            dependencies: ["AlvlmEngine", "AlvlmActive"]
         ),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,155 @@
+import AlvlmEngine
+import Foundation
+
+/// CEC, Calibrated Entropy-weighted Clustering (Safaei & Patel, "Active Learning for Vision-Language Models",
+/// WACV 2025). Equations as reconstructed in ../shared/reference/METHOD.md §2-3 (after PATRON, Yu et al. ACL 2023):
+///   H = entropy of p;  S_j = top-N unlabelled samples by p(j);  prior P (union: mean p over ∪S_j, or per-class);
+///   p̂ = (p / P) renormalised;  Ĥ = entropy of p̂;
+///   H_nn(x) = (1/k) Σ_{k nearest unlabelled neighbours} κ(x, x_i) Ĥ(x_i),  κ = exp(−ρ‖z − z_i‖²) by default;
+///   U = Ĥ + β H_nn;  then sample-weighted k-means (weights U, K = budget) and the sample nearest each centre.
+public struct CECStrategy: Strategy {
+    public enum Prior: String, CaseIterable, Sendable { case union, perClass = "per-class" }
+    public enum Kernel: String, CaseIterable, Sendable { case rbf, cosine, uniform }
+    /// Clustering ablations of the paper (§6.2): weighted (CEC), unweighted k-means + nearest ("K-Means"),
+    /// unweighted k-means + the most uncertain (highest U) member of each cluster ("Greedy Clustering").
+    public enum Clustering: String, CaseIterable, Sendable { case weighted, unweightedNearest = "unweighted-nearest", unweightedMostUncertain = "unweighted-most-uncertain" }
+
+    public var support = 10          // N
+    public var neighbours = 10       // k
+    public var rho = 1.0
+    public var beta = 1.0
+    public var prior = Prior.union
+    public var kernel = Kernel.rbf
+    public var calibrate = true
+    public var clustering = Clustering.weighted
+    public var maxIterations = 300
+    public var tolerance = 1e-4
+
+    public let name = "cec"
+    public let citation = "Safaei & Patel, WACV 2025"
+    public init() {}
+
+    /// Per unlabelled sample (in `context.unlabeled` order): H, Ĥ, H_nn and U.
+    public struct Scores {
+        public var entropy: [Double]
+        public var calibratedEntropy: [Double]
+        public var neighbourUncertainty: [Double]
+        public var uncertainty: [Double]
+        public var prior: [Double]
+    }
+
+    func validate(_ context: SelectionContext) throws {
+        guard support >= 1 else { throw EngineError(.argument, "N (support size) must be at least 1") }
+        guard neighbours >= 1, neighbours < context.unlabeled.count else {
+            throw EngineError(.argument, "k = \(neighbours) neighbours needs more than k unlabelled samples (there are \(context.unlabeled.count))")
+        }
+        guard rho.isFinite, rho >= 0, beta.isFinite, beta >= 0 else { throw EngineError(.argument, "rho and beta must be finite and non-negative") }
+    }
+
+    public func computeScores(_ context: SelectionContext, cancel: CancellationToken? = nil) throws -> Scores {
+        try validate(context)
+        let u = context.unlabeled, n = u.count, c = context.classes
+        var p = [Double](repeating: 0, count: n * c)
+        for (i, r) in u.enumerated() {
+            for (j, v) in context.probabilityRow(r).enumerated() { p[i * c + j] = Double(v) }
+        }
+        let h = (0..<n).map { Uncertainty.entropy(Array(p[($0 * c)..<(($0 + 1) * c)])) }
+        // Contextualised prior from the per-class top-N supports.
+        var classPrior = [Double](repeating: 1.0 / Double(c), count: c)
+        if calibrate {
+            let supports = (0..<c).map { j in Self.topN(count: n, support) { p[$0 * c + j] } }
+            switch self.prior {
+            case .union:
+                let members = Set(supports.joined()).sorted()
+                for j in 0..<c {
+                    var sum = 0.0
+                    for m in members { sum += p[m * c + j] }
+                    classPrior[j] = sum / Double(members.count)
+                }
+            case .perClass:
+                for j in 0..<c {
+                    var sum = 0.0
+                    for m in supports[j] { sum += p[m * c + j] }
+                    classPrior[j] = sum / Double(supports[j].count)
+                }
+            }
+        }
+        var hHat = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            var q = (0..<c).map { j in classPrior[j] > 0 ? p[i * c + j] / classPrior[j] : 0 }
+            let z = q.reduce(0, +)
+            if z > 0 { q = q.map { $0 / z } }
+            hHat[i] = Uncertainty.entropy(q)
+        }
+        // Neighbour uncertainty over the k nearest unlabelled samples.
+        let (ids, sims) = try NearestNeighbors.search(context.packed(u), rows: n, width: context.width, k: neighbours, cancel: cancel)
+        var hNN = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            var s = 0.0
+            for t in 0..<neighbours {
+                let sim = Double(sims[i * neighbours + t]), nb = Int(ids[i * neighbours + t])
+                let kappa: Double
+                switch kernel {
+                case .rbf: kappa = exp(-rho * max(0, 2 - 2 * sim))
+                case .cosine: kappa = sim
+                case .uniform: kappa = 1
+                }
+                s += kappa * hHat[nb]
+            }
+            hNN[i] = s / Double(neighbours)
+        }
+        let total = (0..<n).map { hHat[$0] + beta * hNN[$0] }
+        return Scores(entropy: h, calibratedEntropy: hHat, neighbourUncertainty: hNN, uncertainty: total, prior: classPrior)
+    }
+
+    /// Indices of the `k` largest values (value(i) for i in 0..<count), largest first, ties to the smaller index.
+    static func topN(count: Int, _ k: Int, _ value: (Int) -> Double) -> [Int] {
+        var best: [(Double, Int)] = []
+        for i in 0..<count {
+            let v = value(i)
+            if best.count == k, !(v > best[k - 1].0) { continue }
+            var pos = best.count
+            while pos > 0, best[pos - 1].0 < v { pos -= 1 }
+            best.insert((v, i), at: pos)
+            if best.count > k { best.removeLast() }
+        }
+        return best.map(\.1)
+    }
+
+    public func scores(_ context: SelectionContext) throws -> [Double]? { try computeScores(context).uncertainty }
+
+    public func select(_ context: SelectionContext, budget: Int, rng: inout SeededRandom, cancel: CancellationToken?) throws -> Selection {
+        try checkBudget(budget, context)
+        let s = try computeScores(context, cancel: cancel)
+        let z = context.packed(context.unlabeled), n = context.unlabeled.count, d = context.width
+        var kmeans = WeightedKMeans(clusters: budget)
+        kmeans.maxIterations = maxIterations; kmeans.tolerance = tolerance
+        let weighted = clustering == .weighted
+        let fit = try kmeans.fit(z, rows: n, width: d, weights: weighted ? s.uncertainty : nil, rng: &rng, cancel: cancel)
+        var picks: [Int]
+        switch clustering {
+        case .weighted, .unweightedNearest:
+            picks = WeightedKMeans.nearestRows(z, rows: n, width: d, centres: fit.centres, count: budget)
+        case .unweightedMostUncertain:
+            var best = [Int](repeating: -1, count: budget)
+            for i in 0..<n {
+                let c = fit.assignment[i]
+                if best[c] < 0 || s.uncertainty[i] > s.uncertainty[best[c]] { best[c] = i }
+            }
+            picks = best.filter { $0 >= 0 }
+            // Empty clusters: the most uncertain samples not yet taken.
+            let taken = Set(picks)
+            for i in (0..<n).sorted(by: { s.uncertainty[$0] > s.uncertainty[$1] }) where picks.count < budget && !taken.contains(i) { picks.append(i) }
+        }
+        return Selection(rows: picks.map { context.unlabeled[$0] }, scores: picks.map { s.uncertainty[$0] })
+    }
+
+    /// The selection's uncertainty-weighted k-means cost, for comparisons with other implementations.
+    public func clusteringCost(_ context: SelectionContext, budget: Int, rng: inout SeededRandom) throws -> Double {
+        let s = try computeScores(context)
+        var kmeans = WeightedKMeans(clusters: budget)
+        kmeans.maxIterations = maxIterations; kmeans.tolerance = tolerance
+        return try kmeans.fit(context.packed(context.unlabeled), rows: context.unlabeled.count, width: context.width,
+                              weights: s.uncertainty, rng: &rng).cost
+    }
+}

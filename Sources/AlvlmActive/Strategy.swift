@@ -1,0 +1,139 @@
+import AlvlmEngine
+import Foundation
+
+/// Everything a strategy may look at when it chooses samples: features, the current model's probabilities,
+/// the class text features and the labels obtained so far. Ground truth of unlabelled samples is not here.
+public struct SelectionContext {
+    /// [rows, width] unit rows: the pool's training samples (labelled and unlabelled).
+    public let features: [Float]
+    public let rows: Int
+    public let width: Int
+    /// Rows that may be picked, ascending.
+    public let unlabeled: [Int]
+    /// Labels obtained so far (row -> class), through the oracle.
+    public let labeled: [Int: Int]
+    /// [rows, classes]: the current model's probabilities (zero-shot in round 1).
+    public let probabilities: [Float]
+    /// [classes, width] unit rows and the logit scale exp(logit_scale) of the current classifier.
+    public let textFeatures: [Float]
+    public let scale: Float
+    public let classes: Int
+
+    public init(features: [Float], width: Int, unlabeled: [Int], labeled: [Int: Int], probabilities: [Float],
+                textFeatures: [Float], scale: Float) throws {
+        guard width > 0, !features.isEmpty, features.count % width == 0 else {
+            throw EngineError(.argument, "features are not rows of width \(width)")
+        }
+        let rows = features.count / width
+        guard textFeatures.count % width == 0, !textFeatures.isEmpty else {
+            throw EngineError(.argument, "text features have width \(textFeatures.count) values, not rows of the image feature width \(width)")
+        }
+        let classes = textFeatures.count / width
+        guard probabilities.count == rows * classes else { throw EngineError(.argument, "probabilities do not match \(rows) rows x \(classes) classes") }
+        if let r = (0..<rows).first(where: { r in (0..<width).contains { !features[r * width + $0].isFinite } }) {
+            throw EngineError(.numeric, "feature row \(r) holds NaN or infinity")
+        }
+        guard Set(unlabeled).count == unlabeled.count, unlabeled.allSatisfy({ $0 >= 0 && $0 < rows }) else {
+            throw EngineError(.argument, "unlabelled rows must be distinct and within 0..<\(rows)")
+        }
+        for (r, label) in labeled {
+            guard r >= 0, r < rows, label >= 0, label < classes else { throw EngineError(.argument, "labelled row \(r) with label \(label) is out of range") }
+        }
+        self.features = normalizedRows(features, width: width)
+        self.rows = rows; self.width = width
+        self.unlabeled = unlabeled.sorted()
+        self.labeled = labeled
+        self.probabilities = probabilities
+        self.textFeatures = normalizedRows(textFeatures, width: width)
+        self.scale = scale
+        self.classes = classes
+    }
+
+    /// Convenience: probabilities from the features and a classifier (softmax of scale · cos).
+    public init(features: [Float], width: Int, unlabeled: [Int], labeled: [Int: Int], classifier: Classifier) throws {
+        try self.init(features: features, width: width, unlabeled: unlabeled, labeled: labeled,
+                      probabilities: try classifier.probabilities(features), textFeatures: classifier.textFeatures,
+                      scale: Float(exp(Double(classifier.logitScale))))
+    }
+
+    public func probabilityRow(_ r: Int) -> ArraySlice<Float> { probabilities[(r * classes)..<((r + 1) * classes)] }
+    public func feature(_ r: Int) -> ArraySlice<Float> { features[(r * width)..<((r + 1) * width)] }
+
+    /// The features of the given rows, packed.
+    public func packed(_ rows: [Int]) -> [Float] {
+        var out = [Float](); out.reserveCapacity(rows.count * width)
+        for r in rows { out += feature(r) }
+        return out
+    }
+}
+
+/// The samples a strategy chose, in its order of preference, with the score that chose each.
+public struct Selection {
+    public var rows: [Int]
+    public var scores: [Double]
+    /// Set when the strategy could not run as designed (e.g. CoreSet with no labels) and fell back.
+    public var note: String?
+    public init(rows: [Int], scores: [Double], note: String? = nil) { self.rows = rows; self.scores = scores; self.note = note }
+}
+
+/// An active-learning query strategy. Extension point: conform and register in `Strategies`.
+public protocol Strategy {
+    var name: String { get }
+    /// The paper the strategy comes from.
+    var citation: String { get }
+    /// Per-unlabelled-row scores (in `context.unlabeled` order; higher means more wanted), for histograms;
+    /// nil for strategies without a per-sample score.
+    func scores(_ context: SelectionContext) throws -> [Double]?
+    func select(_ context: SelectionContext, budget: Int, rng: inout SeededRandom, cancel: CancellationToken?) throws -> Selection
+}
+
+extension Strategy {
+    func checkBudget(_ budget: Int, _ context: SelectionContext) throws {
+        guard budget >= 1 else { throw EngineError(.argument, "budget must be at least 1 (got \(budget))") }
+        guard budget <= context.unlabeled.count else {
+            throw EngineError(.argument, "budget \(budget) is larger than the \(context.unlabeled.count) unlabelled samples")
+        }
+    }
+
+    /// The `budget` unlabelled rows with the highest scores (ties to the smaller row).
+    func topScored(_ context: SelectionContext, _ scores: [Double], budget: Int) -> Selection {
+        let order = scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }.prefix(budget)
+        return Selection(rows: order.map { context.unlabeled[$0] }, scores: order.map { scores[$0] })
+    }
+
+    /// Uniform sampling without replacement from the unlabelled rows.
+    func randomRows(_ context: SelectionContext, budget: Int, rng: inout SeededRandom) -> [Int] {
+        var pool = context.unlabeled
+        for i in 0..<budget {
+            let j = i + Int(rng.next() % UInt64(pool.count - i))
+            pool.swapAt(i, j)
+        }
+        return Array(pool.prefix(budget))
+    }
+}
+
+/// Per-row uncertainty measures of a probability vector.
+public enum Uncertainty {
+    /// −Σ p log p (natural log, 0 log 0 = 0).
+    public static func entropy<S: Sequence>(_ p: S) -> Double where S.Element == Float {
+        var h = 0.0
+        for v in p where v > 0 { h -= Double(v) * log(Double(v)) }
+        return h
+    }
+    public static func entropy(_ p: [Double]) -> Double {
+        var h = 0.0
+        for v in p where v > 0 { h -= v * log(v) }
+        return h
+    }
+    /// p(top1) − p(top2).
+    public static func margin(_ p: ArraySlice<Float>) -> Double {
+        var a = -Float.infinity, b = -Float.infinity
+        for v in p { if v > a { b = a; a = v } else if v > b { b = v } }
+        return Double(a - (b.isFinite ? b : 0))
+    }
+    public static func argmax(_ p: ArraySlice<Float>) -> Int {
+        var best = p.startIndex
+        for i in p.indices where p[i] > p[best] { best = i }
+        return best - p.startIndex
+    }
+}

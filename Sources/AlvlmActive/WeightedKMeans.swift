@@ -1,0 +1,143 @@
+import AlvlmEngine
+import Foundation
+
+/// Sample-weighted k-means (the clustering core of CEC and of CLUE, Prabhu et al., ICCV 2021):
+/// objective Σ w_i ‖x_i − μ_c(i)‖², greedy weighted k-means++ seeding (as scikit-learn: candidates drawn
+/// ∝ w·D², 2 + ⌊ln K⌋ local trials), then Lloyd iterations with weighted means until the centres move less
+/// than `tolerance` (relative to the data's mean per-feature variance, as scikit-learn) or `maxIterations`.
+public struct WeightedKMeans {
+    public var clusters: Int
+    public var maxIterations = 300
+    public var tolerance = 1e-4
+
+    public struct Result {
+        public var centres: [Float]      // [K, d]
+        public var assignment: [Int]     // cluster of each row
+        public var cost: Double          // Σ w_i ‖x_i − μ_c(i)‖²
+        public var iterations: Int
+        public var costs: [Double]       // after each iteration (non-increasing)
+    }
+
+    public init(clusters: Int) { self.clusters = clusters }
+
+    public func fit(_ x: [Float], rows n: Int, width d: Int, weights: [Double]? = nil, rng: inout SeededRandom,
+                    cancel: CancellationToken? = nil) throws -> Result {
+        let k = clusters
+        guard k >= 1, k <= n else { throw EngineError(.argument, "cannot make \(k) clusters of \(n) samples") }
+        let w = weights ?? [Double](repeating: 1, count: n)
+        guard w.count == n, w.allSatisfy({ $0.isFinite && $0 >= 0 }) else { throw EngineError(.argument, "weights must be finite and non-negative, one per sample") }
+        let totalWeight = w.reduce(0, +)
+        let weightsUsed = totalWeight > 0 ? w : [Double](repeating: 1, count: n)
+        let norms = rowNorms(x, n: n, d: d)
+        var centres = seed(x, n: n, d: d, norms: norms, w: weightsUsed, rng: &rng)
+        // Tolerance relative to the mean per-feature variance of the data (unweighted, like scikit-learn).
+        var variance = 0.0
+        for j in 0..<d {
+            var m = 0.0, m2 = 0.0
+            for i in 0..<n { let v = Double(x[i * d + j]); m += v; m2 += v * v }
+            m /= Double(n); variance += m2 / Double(n) - m * m
+        }
+        let tol = tolerance * variance / Double(d)
+        var assignment = [Int](repeating: 0, count: n)
+        var costs: [Double] = []
+        var iterations = 0
+        for it in 0..<maxIterations {
+            if cancel?.isCancelled == true { throw EngineError(.cancelled, "k-means cancelled") }
+            iterations = it + 1
+            let (a, d2) = assign(x, n: n, d: d, norms: norms, centres: centres, k: k)
+            assignment = a
+            costs.append(zip(d2, weightsUsed).reduce(0) { $0 + Double($1.0) * $1.1 })
+            // Weighted means; an empty (or weightless) cluster keeps its centre.
+            var sums = [Double](repeating: 0, count: k * d), mass = [Double](repeating: 0, count: k)
+            for i in 0..<n {
+                let c = a[i], wi = weightsUsed[i]
+                guard wi > 0 else { continue }
+                mass[c] += wi
+                for j in 0..<d { sums[c * d + j] += wi * Double(x[i * d + j]) }
+            }
+            var shift = 0.0
+            for c in 0..<k where mass[c] > 0 {
+                for j in 0..<d {
+                    let v = Float(sums[c * d + j] / mass[c])
+                    shift += Double((v - centres[c * d + j]) * (v - centres[c * d + j]))
+                    centres[c * d + j] = v
+                }
+            }
+            if shift <= tol { break }
+        }
+        let (a, d2) = assign(x, n: n, d: d, norms: norms, centres: centres, k: k)
+        let cost = zip(d2, weightsUsed).reduce(0) { $0 + Double($1.0) * $1.1 }
+        costs.append(cost)
+        return Result(centres: centres, assignment: a, cost: cost, iterations: iterations, costs: costs)
+    }
+
+    func rowNorms(_ x: [Float], n: Int, d: Int) -> [Float] {
+        (0..<n).map { i in var s: Float = 0; for j in 0..<d { s += x[i * d + j] * x[i * d + j] }; return s }
+    }
+
+    /// Squared distances of every row to `m` centres, [n, m], by ‖x‖² + ‖c‖² − 2 x·c.
+    static func squaredDistances(_ x: [Float], n: Int, d: Int, norms: [Float], centres: [Float], m: Int) -> [Float] {
+        var g = [Float](repeating: 0, count: n * m)
+        g.withUnsafeMutableBufferPointer { gp in
+            BLAS.parallelGemm(transB: true, m: n, n: m, k: d, alpha: -2, a: x, lda: d, b: centres, ldb: d, c: gp.baseAddress!, ldc: m)
+        }
+        var cn = [Float](repeating: 0, count: m)
+        for c in 0..<m { var s: Float = 0; for j in 0..<d { s += centres[c * d + j] * centres[c * d + j] }; cn[c] = s }
+        for i in 0..<n { for c in 0..<m { g[i * m + c] = max(0, g[i * m + c] + norms[i] + cn[c]) } }
+        return g
+    }
+
+    func assign(_ x: [Float], n: Int, d: Int, norms: [Float], centres: [Float], k: Int) -> ([Int], [Float]) {
+        let dist = Self.squaredDistances(x, n: n, d: d, norms: norms, centres: centres, m: k)
+        var a = [Int](repeating: 0, count: n), best = [Float](repeating: 0, count: n)
+        for i in 0..<n {
+            var b = 0
+            for c in 1..<max(1, k) where dist[i * k + c] < dist[i * k + b] { b = c }
+            a[i] = b; best[i] = dist[i * k + b]
+        }
+        return (a, best)
+    }
+
+    /// Greedy weighted k-means++.
+    func seed(_ x: [Float], n: Int, d: Int, norms: [Float], w: [Double], rng: inout SeededRandom) -> [Float] {
+        let k = clusters, trials = 2 + Int(log(Double(k)))
+        func draw(_ p: [Double]) -> Int {
+            let total = p.reduce(0, +)
+            guard total > 0 else { return Int(rng.next() % UInt64(n)) }
+            var r = rng.uniform() * total
+            for (i, v) in p.enumerated() { r -= v; if r < 0 { return i } }
+            return p.lastIndex(where: { $0 > 0 }) ?? n - 1
+        }
+        var centres: [Float] = []
+        let first = draw(w)
+        centres += x[(first * d)..<((first + 1) * d)]
+        var closest = Self.squaredDistances(x, n: n, d: d, norms: norms, centres: centres, m: 1)
+        for _ in 1..<k {
+            let candidates = (0..<trials).map { _ in draw((0..<n).map { w[$0] * Double(closest[$0]) }) }
+            let cand = candidates.flatMap { x[($0 * d)..<(($0 + 1) * d)] }
+            let dist = Self.squaredDistances(x, n: n, d: d, norms: norms, centres: cand, m: trials)
+            var bestTrial = 0, bestPotential = Double.infinity
+            for t in 0..<trials {
+                var potential = 0.0
+                for i in 0..<n { potential += w[i] * Double(min(closest[i], dist[i * trials + t])) }
+                if potential < bestPotential { bestPotential = potential; bestTrial = t }
+            }
+            centres += cand[(bestTrial * d)..<((bestTrial + 1) * d)]
+            for i in 0..<n { closest[i] = min(closest[i], dist[i * trials + bestTrial]) }
+        }
+        return centres
+    }
+
+    /// For each centre in order, the nearest row not yet taken (CLUE-style de-duplication).
+    public static func nearestRows(_ x: [Float], rows n: Int, width d: Int, centres: [Float], count k: Int) -> [Int] {
+        let norms = (0..<n).map { i in (0..<d).reduce(Float(0)) { $0 + x[i * d + $1] * x[i * d + $1] } }
+        let dist = squaredDistances(x, n: n, d: d, norms: norms, centres: centres, m: k)
+        var taken = Set<Int>(), out: [Int] = []
+        for c in 0..<k {
+            var best = -1
+            for i in 0..<n where !taken.contains(i) && (best < 0 || dist[i * k + c] < dist[best * k + c]) { best = i }
+            if best >= 0 { taken.insert(best); out.append(best) }
+        }
+        return out
+    }
+}
