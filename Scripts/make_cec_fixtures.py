@@ -54,6 +54,7 @@ What it writes (all .npy: numpy format 1.0, little-endian, C order):
                             (labelled rows: -1)
   cec/kmeans_default.json   inertia and selected ids for seeds 0..9 (default
                             configuration) + one fixed-initialisation Lloyd run
+                            and a de-duplication example
   cec/baselines.json        entropy / margin / least-confidence / CoreSet picks
                             and an explicit BADGE gradient-distance matrix
   cec/README.md
@@ -581,7 +582,9 @@ Computations start from the float32 values in the files, converted to
 float64.  Scores/kNN should match to ~1e-12 in float64 (looser in float32;
 kNN ties are absent in this pool).  k-means++ draws depend on sklearn's RNG, so
 only compare inertia statistically (e.g. mean over seeds within a few %);
-`fixed_init` in `kmeans_default.json` is an exact Lloyd reference.
+`fixed_init` in `kmeans_default.json` is an exact Lloyd reference and
+`dedup_example` exercises the collision rule (seed 9 also has a collision).
+`meta.json` `tie_margins` gives the smallest gap of each ranking decision.
 """)
 
 
