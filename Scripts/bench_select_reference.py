@@ -81,15 +81,27 @@ LOGIT_SCALE = np.float32(100.0)
 
 
 def make_pool(n, d, c, seed):
-    """CLIP-like random pool: a common direction + a class direction + noise
-    for images; class direction + noise for texts.  float32, generated in
-    chunks so the peak memory stays near the N x D array itself."""
+    """CLIP-like random pool (float32).  Image = common direction + a small
+    class component along the class's text direction (zero-shot p is unsure:
+    mean entropy ~1.6 nats, ~75% top-1 for D 512, C 100) + a larger class
+    "visual" component outside the text subspace (images cluster by class:
+    mean cosine ~0.78 within a class, ~0.62 across) + isotropic noise, then an
+    arbitrary row scale.  Text = class direction + noise + 0.3 * common.
+    Generated in chunks so the peak memory stays near the N x D array."""
     rng = np.random.default_rng(seed)
     common = rng.standard_normal(d).astype(np.float32)
     common /= np.linalg.norm(common)
     centres = rng.standard_normal((c, d)).astype(np.float32)
+    centres -= np.outer(centres @ common, common)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    text = centres + np.float32(0.3) * rng.standard_normal((c, d), dtype=np.float32) / np.sqrt(d)
+    if d > c + 1:
+        q, _ = np.linalg.qr(np.concatenate([common[:, None], centres.T], axis=1), mode="complete")
+        comp = q[:, c + 1:].T.astype(np.float32)
+        visual = rng.standard_normal((c, comp.shape[0]), dtype=np.float32) @ comp
+        visual /= np.linalg.norm(visual, axis=1, keepdims=True)
+    else:
+        visual = np.zeros((c, d), dtype=np.float32)
+    text = centres + np.float32(0.3 / np.sqrt(d)) * rng.standard_normal((c, d), dtype=np.float32)
     text += np.float32(0.3) * common
     labels = rng.integers(0, c, size=n)
     x = np.empty((n, d), dtype=np.float32)
@@ -98,7 +110,8 @@ def make_pool(n, d, c, seed):
         b = min(n, a + step)
         x[a:b] = rng.standard_normal((b - a, d), dtype=np.float32) * np.float32(0.6 / np.sqrt(d))
         x[a:b] += common
-        x[a:b] += np.float32(0.35) * centres[labels[a:b]]
+        x[a:b] += np.float32(0.1) * centres[labels[a:b]]
+        x[a:b] += np.float32(0.5) * visual[labels[a:b]]
         x[a:b] *= rng.uniform(1.0, 10.0, size=(b - a, 1)).astype(np.float32)
     return x, text.astype(np.float32)
 
@@ -223,6 +236,8 @@ def main():
         "seconds": round(t5 - t0, 4),
         "phases": {k: round(v, 4) for k, v in phases.items()},
         "kmeans_iterations": int(km.n_iter_),
+        "pool_mean_entropy": round(float(h.mean()), 4),
+        "mean_U": round(float(u.mean()), 4),
         "query_collisions": collisions,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "rss_after_pool_mb": round(rss_after_pool, 1),

@@ -1,0 +1,107 @@
+import AlvlmEngine
+import Foundation
+
+/// Several strategies × seeds on one pool and model: the paper's Table 1 shape (mean ± sd per round),
+/// area under the learning curve, labels needed to reach a target accuracy, and paired differences to Random.
+public struct Comparison: Codable, Sendable {
+    public struct Run: Codable, Sendable {
+        public var strategy: String
+        public var seed: UInt64
+        public var rounds: [RoundRecord]
+    }
+    public var runs: [Run]
+    public var strategies: [String]
+    public var seeds: [UInt64]
+    public var masterSeed: UInt64
+
+    /// Child seeds derived from the master seed (seed s of every strategy shares the same child seed, so runs pair up).
+    public static func childSeeds(master: UInt64, count: Int) -> [UInt64] {
+        (0..<count).map { i in var h = FNV64(); h.add(master); h.add(UInt64(i)); h.add("seed"); return h.value % 1_000_000_007 }
+    }
+
+    public static func run(pool: Pool, model: CLIPModel, trainFeatures: PoolFeatures, testFeatures: PoolFeatures,
+                           strategies: [StrategySpec], seeds count: Int, masterSeed: UInt64 = 0,
+                           rounds: Int, budget: Budget, trainer: TrainerSpec,
+                           progress: ((String) -> Void)? = nil, cancel: CancellationToken? = nil) throws -> Comparison {
+        guard !strategies.isEmpty, count >= 1 else { throw EngineError(.argument, "a comparison needs strategies and at least one seed") }
+        let seeds = childSeeds(master: masterSeed, count: count)
+        var runs: [Run] = []
+        for spec in strategies {
+            for seed in seeds {
+                if cancel?.isCancelled == true { throw EngineError(.cancelled, "comparison cancelled after \(runs.count) runs") }
+                let config = ExperimentConfig(strategy: spec, rounds: rounds, budget: budget, trainer: trainer, seed: seed)
+                let e = try Experiment(pool: pool, model: model, trainFeatures: trainFeatures, testFeatures: testFeatures, config: config)
+                try e.finish(progress: { progress?("\(spec.label) seed \(seed): \($0)") }, cancel: cancel)
+                runs.append(Run(strategy: spec.label, seed: seed, rounds: e.state.rounds))
+            }
+        }
+        return Comparison(runs: runs, strategies: strategies.map(\.label), seeds: seeds, masterSeed: masterSeed)
+    }
+
+    public struct Curve: Sendable {
+        public var strategy: String
+        public var labels: [Double]       // mean labels used per round
+        public var mean: [Double]         // accuracy
+        public var sd: [Double]           // sample standard deviation over seeds
+    }
+
+    public func curve(_ strategy: String) -> Curve {
+        let mine = runs.filter { $0.strategy == strategy }
+        let rounds = mine.map(\.rounds.count).min() ?? 0
+        var c = Curve(strategy: strategy, labels: [], mean: [], sd: [])
+        for r in 0..<rounds {
+            let acc = mine.map { $0.rounds[r].accuracy }
+            let m = acc.reduce(0, +) / Double(acc.count)
+            let v = acc.count > 1 ? acc.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(acc.count - 1) : 0
+            c.labels.append(Double(mine.map { $0.rounds[r].labelsUsed }.reduce(0, +)) / Double(mine.count))
+            c.mean.append(m); c.sd.append(v.squareRoot())
+        }
+        return c
+    }
+
+    /// Area under the mean learning curve (trapezoids over labels used), divided by the label range: a mean accuracy.
+    public func areaUnderCurve(_ strategy: String) -> Double {
+        let c = curve(strategy)
+        guard c.labels.count >= 2 else { return c.mean.first ?? 0 }
+        var area = 0.0
+        for i in 1..<c.labels.count { area += (c.labels[i] - c.labels[i - 1]) * (c.mean[i] + c.mean[i - 1]) / 2 }
+        return area / (c.labels.last! - c.labels.first!)
+    }
+
+    /// Mean labels used at the first round whose mean accuracy reaches `target`; nil if never.
+    public func labelsToReach(_ target: Double, strategy: String) -> Double? {
+        let c = curve(strategy)
+        return c.mean.firstIndex { $0 >= target }.map { c.labels[$0] }
+    }
+
+    /// Per round: mean and sd of (strategy − baseline) accuracy over paired seeds.
+    public func pairedDifference(_ strategy: String, baseline: String = "random") -> (mean: [Double], sd: [Double])? {
+        let a = runs.filter { $0.strategy == strategy }, b = runs.filter { $0.strategy == baseline }
+        guard !a.isEmpty, !b.isEmpty else { return nil }
+        let rounds = min(a.map(\.rounds.count).min()!, b.map(\.rounds.count).min()!)
+        var mean: [Double] = [], sd: [Double] = []
+        for r in 0..<rounds {
+            let diffs = a.compactMap { run in b.first { $0.seed == run.seed }.map { run.rounds[r].accuracy - $0.rounds[r].accuracy } }
+            let m = diffs.reduce(0, +) / Double(max(1, diffs.count))
+            let v = diffs.count > 1 ? diffs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(diffs.count - 1) : 0
+            mean.append(m); sd.append(v.squareRoot())
+        }
+        return (mean, sd)
+    }
+
+    /// The paper's Table 1 layout: a row per strategy, a column per round, "mean ± sd" in percent.
+    public func table() -> String {
+        let rounds = strategies.map { curve($0).mean.count }.max() ?? 0
+        let nameWidth = max(10, strategies.map(\.count).max() ?? 0)
+        var out = "strategy".padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+        for r in 0..<rounds { out += "  " + "round \(r + 1)".padding(toLength: 13, withPad: " ", startingAt: 0) }
+        out += "  AULC\n"
+        for s in strategies {
+            let c = curve(s)
+            out += s.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+            for r in 0..<c.mean.count { out += "  " + String(format: "%5.1f ± %4.1f  ", 100 * c.mean[r], 100 * c.sd[r]) }
+            out += String(format: "  %5.1f\n", 100 * areaUnderCurve(s))
+        }
+        return out
+    }
+}

@@ -1,0 +1,235 @@
+import AlvlmEngine
+import Foundation
+
+/// What adapts the model to the labelled set after each round.
+public enum TrainerSpec: Codable, Equatable, Sendable {
+    /// CoOp from a fresh "a photo of a" context every round (the paper's protocol).
+    case coop(epochs: Int, learningRate: Double, batchSize: Int, weightDecay: Double, contextLength: Int, contextInit: String?)
+    /// Logistic regression on the image features (L2 chosen on held-out labelled samples).
+    case linearProbe
+    /// No training: the zero-shot model throughout.
+    case none
+
+    public static let paper = TrainerSpec.coop(epochs: 200, learningRate: 0.002, batchSize: 32, weightDecay: 0.005,
+                                               contextLength: 4, contextInit: "a photo of a")
+}
+
+public struct ExperimentConfig: Codable, Equatable, Sendable {
+    public var strategy: StrategySpec
+    public var rounds: Int
+    public var budget: Budget
+    public var trainer: TrainerSpec
+    public var seed: UInt64
+    /// The zero-shot template (the paper: "a photo of a {}.").
+    public var template = "a photo of a {}."
+
+    public init(strategy: StrategySpec, rounds: Int = 6, budget: Budget = .percent(1), trainer: TrainerSpec = .paper, seed: UInt64 = 1) {
+        self.strategy = strategy; self.rounds = rounds; self.budget = budget; self.trainer = trainer; self.seed = seed
+    }
+}
+
+/// One finished round.
+public struct RoundRecord: Codable, Equatable, Sendable {
+    public var round: Int
+    public var labelsUsed: Int
+    public var accuracy: Double
+    public var perClassAccuracy: [Double?]
+    public var expectedCalibrationError: Double
+    /// Classes with at least one label after this round.
+    public var classesCovered: Int
+    public var queried: [Int]
+    public var scores: [Double?]
+    public var note: String?
+    public var seconds: [String: Double]
+    public var seed: UInt64
+}
+
+/// The whole state of an experiment: enough to resume it exactly.
+public struct ExperimentState: Codable, Equatable, Sendable {
+    public var config: ExperimentConfig
+    public var pool: String
+    public var model: String
+    public var labeled: [Int: Int] = [:]
+    public var rounds: [RoundRecord] = []
+    /// The CoOp context trained in the last round (nil: zero-shot).
+    public var context: [Float]?
+    public var version = 1
+}
+
+/// An active-learning experiment: rounds of select → label → train → evaluate on one pool with one model.
+public final class Experiment {
+    public let pool: Pool
+    public let model: CLIPModel
+    public let trainFeatures: PoolFeatures
+    public let testFeatures: PoolFeatures
+    public private(set) var state: ExperimentState
+    /// Where the state is saved after every round (atomically), if set.
+    public var statePath: String?
+    public var journal: LabelJournal?
+
+    let strategy: Strategy
+    let budget: Int
+    let zeroShot: Classifier
+
+    public init(pool: Pool, model: CLIPModel, trainFeatures: PoolFeatures, testFeatures: PoolFeatures,
+                config: ExperimentConfig, resumeFrom state: ExperimentState? = nil) throws {
+        guard config.rounds >= 1 else { throw EngineError(.argument, "rounds must be at least 1 (got \(config.rounds))") }
+        guard trainFeatures.width == model.config.embedDim, testFeatures.width == model.config.embedDim else {
+            throw EngineError(.argument, "features of width \(trainFeatures.width) do not match the model's \(model.config.embedDim)")
+        }
+        guard !testFeatures.ids.isEmpty else { throw EngineError(.argument, "the pool has no test split to evaluate on") }
+        self.pool = pool; self.model = model
+        self.trainFeatures = trainFeatures; self.testFeatures = testFeatures
+        self.strategy = try config.strategy.make()
+        self.budget = try config.budget.resolve(poolSize: trainFeatures.ids.count)
+        guard budget * config.rounds <= trainFeatures.ids.count else {
+            throw EngineError(.argument, "\(config.rounds) rounds of \(budget) need \(budget * config.rounds) samples; the pool has \(trainFeatures.ids.count)")
+        }
+        self.zeroShot = try Classifier.zeroShot(model: model, classNames: pool.classNames, templates: [config.template])
+        if let s = state {
+            guard s.config == config else { throw EngineError(.argument, "the saved experiment was run with another configuration") }
+            guard s.pool == pool.name, s.model == model.source else {
+                throw EngineError(.argument, "the saved experiment used pool \(s.pool) and model \(s.model)")
+            }
+            self.state = s
+        } else {
+            self.state = ExperimentState(config: config, pool: pool.name, model: model.source)
+        }
+    }
+
+    public var finished: Bool { state.rounds.count >= state.config.rounds }
+    public var budgetPerRound: Int { budget }
+
+    /// A seed for one purpose in one round, derived from the experiment's seed (so a resumed run repeats it).
+    func seed(round: Int, purpose: String) -> UInt64 {
+        var h = FNV64(); h.add(state.config.seed); h.add(UInt64(round)); h.add(purpose)
+        return h.value
+    }
+
+    /// The classifier of the current model: zero-shot, or the last round's CoOp context.
+    func currentClassifier() throws -> Classifier { try classifier(context: state.context) }
+
+    func classifier(context: [Float]?) throws -> Classifier {
+        guard let context, case let .coop(_, _, _, _, n, phrase) = state.config.trainer else { return zeroShot }
+        let learner = try PromptLearner(model: model, classNames: pool.classNames, options: PromptOptions(contextLength: n, contextInit: phrase))
+        learner.context = context
+        return Classifier(learner: learner)
+    }
+
+    var probe: LinearProbe?
+
+    func probabilities(_ features: [Float], classifier: Classifier) throws -> [Float] {
+        if let probe { return probe.probabilities(features) }
+        return try classifier.probabilities(features)
+    }
+
+    /// Runs one round. `oracle` answers the queries; `progress` hears what happens.
+    @discardableResult
+    public func step(oracle: Oracle = SimulatedOracle(), progress: ((String) -> Void)? = nil, cancel: CancellationToken? = nil) throws -> RoundRecord {
+        guard !finished else { throw EngineError(.argument, "the experiment has finished its \(state.config.rounds) rounds") }
+        let round = state.rounds.count + 1
+        var seconds: [String: Double] = [:]
+        func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+            let t0 = DispatchTime.now()
+            defer { seconds[name] = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9 }
+            return try body()
+        }
+        // Select.
+        let classifier = try currentClassifier()
+        let ids = trainFeatures.ids
+        let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+        let unlabeled = ids.indices.filter { state.labeled[ids[$0]] == nil }
+        var labeledRows: [Int: Int] = [:]
+        for (id, label) in state.labeled { if let r = rowOf[id] { labeledRows[r] = label } }
+        progress?("round \(round): selecting \(budget) of \(unlabeled.count) with \(strategy.name)")
+        let context = try SelectionContext(features: trainFeatures.values, width: trainFeatures.width, unlabeled: unlabeled,
+                                           labeled: labeledRows, probabilities: try probabilities(trainFeatures.values, classifier: classifier),
+                                           textFeatures: classifier.textFeatures, scale: Float(exp(Double(classifier.logitScale))))
+        var rng = SeededRandom(seed: seed(round: round, purpose: "select"))
+        let selection = try timed("select") { try strategy.select(context, budget: budget, rng: &rng, cancel: cancel) }
+        let queried = selection.rows.map { ids[$0] }
+        // Label: journaled before the state changes.
+        // Labels already journaled (a round interrupted after labelling) are not asked again.
+        var answers: [Int: Int] = [:]
+        if let journal { for (id, label) in try journal.replay() where queried.contains(id) { answers[id] = label } }
+        let missing = queried.filter { answers[$0] == nil }
+        if !missing.isEmpty {
+            progress?("round \(round): asking for \(missing.count) labels")
+            let fresh = try oracle.labels(for: missing, pool: pool)
+            try journal?.append(missing.compactMap { id in fresh[id].map { (id, $0) } }, source: "round \(round)")
+            answers.merge(fresh) { _, new in new }
+        }
+        // Train on the labelled set (fresh from zero-shot), then evaluate.
+        var next = state
+        for (id, label) in answers { next.labeled[id] = label }
+        let labeledIDs = next.labeled.keys.sorted()
+        let features = try trainFeatures.rows(for: labeledIDs)
+        let labels = labeledIDs.map { next.labeled[$0]! }
+        var trainedProbe: LinearProbe? = nil
+        try timed("train") {
+            switch state.config.trainer {
+            case let .coop(epochs, lr, batch, wd, n, phrase):
+                progress?("round \(round): training CoOp on \(labels.count) labels")
+                let learner = try PromptLearner(model: model, classNames: pool.classNames, options: PromptOptions(contextLength: n, contextInit: phrase))
+                var options = TrainerOptions()
+                options.epochs = epochs; options.learningRate = lr; options.batchSize = batch; options.weightDecay = wd
+                options.seed = seed(round: round, purpose: "train")
+                try CoOpTrainer.train(learner, on: TrainingSet(features: features, labels: labels), options: options, cancel: cancel)
+                next.context = learner.context
+            case .linearProbe:
+                trainedProbe = try LinearProbe.fitSelectingL2(features: features, labels: labels, classes: pool.classes,
+                                                               seed: seed(round: round, purpose: "train"))
+            case .none:
+                break
+            }
+        }
+        let evaluation = try timed("evaluate") {
+            let p = try trainedProbe.map { $0.probabilities(testFeatures.values) }
+                ?? self.classifier(context: next.context).probabilities(testFeatures.values)
+            return try Evaluation(probabilities: p, labels: try pool.evaluationLabels(testFeatures.ids), classes: pool.classes)
+        }
+        // Nothing failed: commit the round.
+        probe = trainedProbe
+        state = next
+        let record = RoundRecord(
+            round: round, labelsUsed: labels.count, accuracy: evaluation.accuracy, perClassAccuracy: evaluation.perClassAccuracy,
+            expectedCalibrationError: evaluation.expectedCalibrationError, classesCovered: Set(labels).count,
+            queried: queried, scores: selection.scores.map { $0.isFinite ? $0 : nil }, note: selection.note,
+            seconds: seconds, seed: seed(round: round, purpose: "select"))
+        state.rounds.append(record)
+        if let statePath { try save(to: statePath) }
+        progress?(String(format: "round %d: %d labels, accuracy %.2f%%", round, labels.count, 100 * evaluation.accuracy))
+        return record
+    }
+
+    /// Runs the remaining rounds.
+    public func finish(oracle: Oracle = SimulatedOracle(), progress: ((String) -> Void)? = nil, cancel: CancellationToken? = nil) throws {
+        while !finished {
+            if cancel?.isCancelled == true { throw EngineError(.cancelled, "experiment cancelled after round \(state.rounds.count)") }
+            try step(oracle: oracle, progress: progress, cancel: cancel)
+        }
+    }
+
+    public func save(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeAtomically(try encoder.encode(state), to: path)
+    }
+
+    public static func loadState(from path: String) throws -> ExperimentState {
+        guard let data = FileManager.default.contents(atPath: (path as NSString).expandingTildeInPath) else {
+            throw EngineError(.io, "cannot read the experiment file", path: path)
+        }
+        do { return try JSONDecoder().decode(ExperimentState.self, from: data) } catch {
+            throw EngineError(.format, "not an alvlm experiment file: \(error)", path: path)
+        }
+    }
+
+    /// Resuming a linear-probe experiment refits the last round's probe (deterministic from its seed).
+    public func restoreProbe() throws {
+        guard case .linearProbe = state.config.trainer, let last = state.rounds.last else { return }
+        let ids = state.labeled.keys.sorted()
+        probe = try LinearProbe.fitSelectingL2(features: try trainFeatures.rows(for: ids), labels: ids.map { state.labeled[$0]! },
+                                               classes: pool.classes, seed: seed(round: last.round, purpose: "train"))
+    }
+}

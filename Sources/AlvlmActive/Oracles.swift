@@ -1,0 +1,168 @@
+import AlvlmEngine
+import Foundation
+
+/// Who answers "what is this image?". Answers may leave ids out (skipped).
+public protocol Oracle {
+    func labels(for ids: [Int], pool: Pool) throws -> [Int: Int]
+}
+
+/// The pool's own ground truth: the simulation every paper runs.
+public struct SimulatedOracle: Oracle {
+    public init() {}
+    public func labels(for ids: [Int], pool: Pool) throws -> [Int: Int] {
+        var out: [Int: Int] = [:]
+        for id in ids {
+            guard let label = pool.groundTruth(id) else { throw EngineError(.argument, "unknown sample id \(id)") }
+            out[id] = label
+        }
+        return out
+    }
+}
+
+/// A person, through a callback the REPL implements (or a file round trip: see `AnnotationExchange`).
+public struct HumanOracle: Oracle {
+    public let ask: ([Int], Pool) throws -> [Int: Int]
+    public init(ask: @escaping ([Int], Pool) throws -> [Int: Int]) { self.ask = ask }
+    public func labels(for ids: [Int], pool: Pool) throws -> [Int: Int] {
+        let answers = try ask(ids, pool)
+        let asked = Set(ids)
+        for (id, label) in answers {
+            guard asked.contains(id) else { throw EngineError(.argument, "an answer for id \(id), which was not asked") }
+            guard label >= 0, label < pool.classes else { throw EngineError(.argument, "label \(label) for id \(id) is not a class") }
+        }
+        return answers
+    }
+}
+
+/// An append-only, fsync'ed log of every label received, written before the labels change any state,
+/// so a crash loses no annotation. Each line: `id<TAB>label<TAB>source`.
+public final class LabelJournal {
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = (path as NSString).expandingTildeInPath
+        if !FileManager.default.fileExists(atPath: self.path) {
+            guard FileManager.default.createFile(atPath: self.path, contents: nil) else {
+                throw EngineError(.io, "cannot create the label journal", path: path)
+            }
+        }
+    }
+
+    public func append(_ labels: [(id: Int, label: Int)], source: String) throws {
+        guard !labels.isEmpty else { return }
+        let text = labels.map { "\($0.id)\t\($0.label)\t\(source.replacingOccurrences(of: "\t", with: " "))\n" }.joined()
+        let fd = open(path, O_WRONLY | O_APPEND)
+        guard fd >= 0 else { throw EngineError(.io, "cannot open the label journal: \(String(cString: strerror(errno)))", path: path) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        var written = 0
+        while written < bytes.count {
+            let r = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard r > 0 else { throw EngineError(.io, "cannot write the label journal: \(String(cString: strerror(errno)))", path: path) }
+            written += r
+        }
+        guard fsync(fd) == 0 else { throw EngineError(.io, "cannot sync the label journal", path: path) }
+    }
+
+    /// Every journaled label in order (a later line for the same id wins); a torn last line is ignored.
+    public func replay() throws -> [(id: Int, label: Int)] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw EngineError(.io, "cannot read the label journal", path: path) }
+        var out: [(Int, Int)] = []
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: "\t")
+            if f.count >= 2, let id = Int(f[0]), let label = Int(f[1]) { out.append((id, label)) }
+        }
+        return out
+    }
+}
+
+/// Query batches out to annotators and their answers back in: CSV and Label Studio formats.
+public enum AnnotationExchange {
+    public struct Query {
+        public let id: Int
+        public let score: Double
+        public let predicted: Int?
+        public init(id: Int, score: Double, predicted: Int?) { self.id = id; self.score = score; self.predicted = predicted }
+    }
+
+    /// `id,path,score,predicted` (predicted as a class name).
+    public static func exportCSV(_ queries: [Query], pool: Pool, to path: String) throws {
+        var out = "id,path,score,predicted\n"
+        for q in queries {
+            guard let s = pool.sample(q.id) else { throw EngineError(.argument, "unknown sample id \(q.id)") }
+            let predicted = q.predicted.map { pool.classNames[$0] } ?? ""
+            out += "\(q.id),\(CSV.quote(s.path)),\(q.score.isFinite ? String(q.score) : ""),\(CSV.quote(predicted))\n"
+        }
+        try writeAtomically(Data(out.utf8), to: path)
+    }
+
+    /// Label Studio tasks: `data.image`, `data.id`, and one prediction whose score is the query score.
+    public static func exportLabelStudio(_ queries: [Query], pool: Pool, to path: String, modelVersion: String = "alvlm") throws {
+        let tasks: [[String: Any]] = try queries.map { q in
+            guard let s = pool.sample(q.id) else { throw EngineError(.argument, "unknown sample id \(q.id)") }
+            var task: [String: Any] = ["data": ["image": s.path, "id": q.id]]
+            if let p = q.predicted {
+                task["predictions"] = [["model_version": modelVersion, "score": q.score.isFinite ? q.score : 0,
+                                        "result": [["from_name": "label", "to_name": "image", "type": "choices",
+                                                    "value": ["choices": [pool.classNames[p]]]]]]]
+            }
+            return task
+        }
+        try writeAtomically(try JSONSerialization.data(withJSONObject: tasks, options: [.prettyPrinted, .sortedKeys]), to: path)
+    }
+
+    public struct Import {
+        public var labels: [(id: Int, label: Int)] = []
+        public var skipped: [Int] = []
+        /// Problems found (unknown ids, unknown labels, malformed rows): reported, never silently dropped.
+        public var problems: [String] = []
+    }
+
+    /// Reads answers: CSV `id,label` (label a class name or index; empty = skipped), Label Studio JSON
+    /// (full export: `annotations[].result[].value.choices`, `was_cancelled` = skipped) or JSON_MIN.
+    public static func importAnswers(from path: String, pool: Pool) throws -> Import {
+        guard let data = FileManager.default.contents(atPath: (path as NSString).expandingTildeInPath) else {
+            throw EngineError(.io, "cannot read answers file", path: path)
+        }
+        var result = Import()
+        func classIndex(_ value: String) -> Int? {
+            if let i = pool.classNames.firstIndex(of: value) { return i }
+            if let i = Int(value), i >= 0, i < pool.classes { return i }
+            return pool.classNames.firstIndex { $0.lowercased() == value.lowercased() }
+        }
+        func accept(id: Int?, label: String?, cancelled: Bool, at: String) {
+            guard let id else { result.problems.append("\(at): no id"); return }
+            guard pool.contains(id) else { result.problems.append("\(at): unknown id \(id)"); return }
+            guard !cancelled, let label, !label.isEmpty else { result.skipped.append(id); return }
+            guard let c = classIndex(label) else { result.problems.append("\(at): unknown label \"\(label)\" for id \(id)"); return }
+            result.labels.append((id, c))
+        }
+        if let json = try? JSONSerialization.jsonObject(with: data) {
+            guard let tasks = json as? [[String: Any]] else { throw EngineError(.format, "a Label Studio export is a JSON list of tasks", path: path) }
+            for (i, task) in tasks.enumerated() {
+                let data = task["data"] as? [String: Any] ?? task
+                let id = (data["id"] as? NSNumber)?.intValue ?? (data["alvlm_id"] as? NSNumber)?.intValue ?? (task["id"] as? NSNumber)?.intValue
+                if let annotations = task["annotations"] as? [[String: Any]] {
+                    let live = annotations.last { !($0["was_cancelled"] as? Bool ?? false) }
+                    let choice = ((live?["result"] as? [[String: Any]])?.first?["value"] as? [String: Any])?["choices"] as? [String]
+                    accept(id: id, label: choice?.first, cancelled: live == nil, at: "task \(i + 1)")
+                } else {
+                    // JSON_MIN: data fields plus one key per from_name (a string or a {"choices": [...]}).
+                    let value = task["label"] ?? task["choice"] ?? task["choices"]
+                    let label = (value as? String) ?? (value as? [String])?.first ?? ((value as? [String: Any])?["choices"] as? [String])?.first
+                    accept(id: id, label: label, cancelled: false, at: "task \(i + 1)")
+                }
+            }
+        } else {
+            guard let text = String(data: data, encoding: .utf8) else { throw EngineError(.format, "answers file is neither JSON nor UTF-8 CSV", path: path) }
+            for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let line = raw.trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
+                if line.isEmpty { continue }
+                let f = CSV.split(line)
+                if n == 0, f.first?.lowercased() == "id" { continue }
+                accept(id: Int(f[0]), label: f.count > 1 ? f[1] : nil, cancelled: false, at: "line \(n + 1)")
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,60 @@
+import AlvlmEngine
+
+/// A strategy by name with its options: what experiments save, compare and rebuild.
+public struct StrategySpec: Codable, Equatable, Sendable {
+    public var name: String
+    public var pcb = false
+    // CEC's named parameters (METHOD.md §2): defaults are the paper's / the reconstruction's.
+    public var support = 10
+    public var neighbours = 10
+    public var rho = 1.0
+    public var beta = 1.0
+    public var prior = CECStrategy.Prior.union.rawValue
+    public var kernel = CECStrategy.Kernel.rbf.rawValue
+    public var calibrate = true
+    public var clustering = CECStrategy.Clustering.weighted.rawValue
+    public var gcnEpochs = 200
+
+    public init(name: String) { self.name = name }
+
+    public var label: String { pcb ? "pcb(\(name))" : name }
+
+    public func make() throws -> Strategy {
+        var cec = CECStrategy()
+        cec.support = support; cec.neighbours = neighbours; cec.rho = rho; cec.beta = beta; cec.calibrate = calibrate
+        guard let p = CECStrategy.Prior(rawValue: prior) else { throw EngineError(.argument, "prior must be union or per-class (got \(prior))") }
+        guard let k = CECStrategy.Kernel(rawValue: kernel) else { throw EngineError(.argument, "kernel must be rbf, cosine or uniform (got \(kernel))") }
+        guard let c = CECStrategy.Clustering(rawValue: clustering) else {
+            throw EngineError(.argument, "clustering must be weighted, unweighted-nearest or unweighted-most-uncertain (got \(clustering))")
+        }
+        cec.prior = p; cec.kernel = k; cec.clustering = c
+        var strategy = try Strategies.make(name, cec: cec)
+        if var g = strategy as? GCNStrategy { g.epochs = gcnEpochs; strategy = g }
+        return pcb ? PCBStrategy(base: strategy) : strategy
+    }
+}
+
+/// How many samples a round queries.
+public enum Budget: Codable, Equatable, Sendable {
+    case count(Int)
+    /// Percent of the initial unlabelled pool, truncated (as PCB's code does with int()), at least 1.
+    case percent(Double)
+
+    public func resolve(poolSize: Int) throws -> Int {
+        switch self {
+        case .count(let n):
+            guard n >= 1 else { throw EngineError(.argument, "budget must be at least 1 (got \(n))") }
+            return n
+        case .percent(let p):
+            guard p > 0, p <= 100 else { throw EngineError(.argument, "budget percent must be in (0, 100] (got \(p))") }
+            return max(1, Int(p / 100 * Double(poolSize)))
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .count(let n): "\(n) per round"
+        case .percent(let p): "\(p)% of the initial pool per round (truncated, at least 1)"
+        }
+    }
+}

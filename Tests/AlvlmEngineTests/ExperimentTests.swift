@@ -1,0 +1,115 @@
+import XCTest
+@testable import AlvlmActive
+@testable import AlvlmEngine
+
+final class ExperimentTests: XCTestCase {
+    static let model = try! CLIPModel.load(directory: Fixtures.path("tiny-clip"))
+    let names = ["banded", "honeycombed", "polka_dotted", "zigzagged"]
+
+    /// A synthetic pool whose image features cluster by class (the tiny random model's text is unrelated).
+    func setup(train: Int = 80, test: Int = 40) throws -> (Pool, PoolFeatures, PoolFeatures) {
+        var rng = SeededRandom(seed: 11)
+        let centres = rng.normals(4 * 16, std: 1)
+        var samples: [Sample] = [], values: [Float] = []
+        for i in 0..<(train + test) {
+            let c = (i * 7) % 4
+            samples.append(Sample(id: 1000 + i, path: "/nowhere/\(i).png", split: i < train ? .train : .test, label: c))
+            for j in 0..<16 { values.append(centres[c * 16 + j] + Float(rng.normal() * 0.6)) }
+        }
+        let pool = try Pool(name: "synthetic", classNames: names, samples: samples)
+        let all = PoolFeatures(ids: samples.map(\.id), values: values, width: 16)
+        return (pool, PoolFeatures(ids: pool.ids(.train), values: try all.rows(for: pool.ids(.train)), width: 16),
+                PoolFeatures(ids: pool.ids(.test), values: try all.rows(for: pool.ids(.test)), width: 16))
+    }
+
+    /// States compare equal but for how long each phase took.
+    func withoutTimings(_ s: ExperimentState) -> ExperimentState {
+        var s = s
+        for i in s.rounds.indices { s.rounds[i].seconds = [:] }
+        return s
+    }
+
+    let quickCoOp = TrainerSpec.coop(epochs: 5, learningRate: 1e-3, batchSize: 8, weightDecay: 0.005, contextLength: 4, contextInit: "a photo of a")
+
+    func testRoundsAreRecordedAndDeterministic() throws {
+        let (pool, train, test) = try setup()
+        let config = ExperimentConfig(strategy: StrategySpec(name: "cec"), rounds: 3, budget: .percent(5), trainer: quickCoOp, seed: 4)
+        func run() throws -> ExperimentState {
+            let e = try Experiment(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, config: config)
+            try e.finish()
+            return e.state
+        }
+        let a = try run(), b = try run()
+        XCTAssertEqual(a.rounds.map(\.queried), b.rounds.map(\.queried))
+        XCTAssertEqual(a.labeled, b.labeled)
+        XCTAssertEqual(a.context, b.context)
+        XCTAssertEqual(a.rounds.map(\.labelsUsed), [4, 8, 12], "5% of 80, truncated")
+        XCTAssertEqual(Set(a.rounds.flatMap(\.queried)).count, 12, "no sample is queried twice")
+        XCTAssertTrue(a.rounds.allSatisfy { $0.accuracy >= 0 && $0.accuracy <= 1 && $0.seconds["train"] != nil })
+        for (id, label) in a.labeled { XCTAssertEqual(pool.groundTruth(id), label) }
+    }
+
+    func testResumeGivesTheSameResultAsAnUninterruptedRun() throws {
+        let (pool, train, test) = try setup()
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for trainer in [quickCoOp, .linearProbe, TrainerSpec.none] {
+            let config = ExperimentConfig(strategy: StrategySpec(name: "entropy"), rounds: 3, budget: .count(5), trainer: trainer, seed: 9)
+            let whole = try Experiment(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, config: config)
+            try whole.finish()
+            let first = try Experiment(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, config: config)
+            first.statePath = dir + "/run.json"
+            try first.step()
+            let saved = try Experiment.loadState(from: dir + "/run.json")
+            let resumed = try Experiment(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, config: config, resumeFrom: saved)
+            try resumed.restoreProbe()
+            try resumed.finish()
+            XCTAssertEqual(withoutTimings(resumed.state), withoutTimings(whole.state), "\(trainer)")
+        }
+    }
+
+    func testInterruptedLabellingIsNotAskedTwice() throws {
+        let (pool, train, test) = try setup()
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = ExperimentConfig(strategy: StrategySpec(name: "margin"), rounds: 1, budget: .count(3), trainer: .none, seed: 2)
+        let e = try Experiment(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, config: config)
+        e.journal = try LabelJournal(path: dir + "/labels.journal")
+        struct Failing: Error {}
+        var asked: [Int] = []
+        // The oracle answers, then the round fails later (here: the oracle's second call would fail).
+        let human = HumanOracle { ids, pool in asked += ids; return try SimulatedOracle().labels(for: ids, pool: pool) }
+        let cancel = CancellationToken()
+        _ = cancel
+        try e.step(oracle: human)
+        XCTAssertEqual(asked.count, 3)
+        let again = try Experiment(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, config: config)
+        again.journal = e.journal
+        try again.step(oracle: HumanOracle { ids, _ in XCTFail("asked again for \(ids)"); return [:] })
+        XCTAssertEqual(again.state.labeled, e.state.labeled)
+    }
+
+    func testBadConfigurationsAreRejected() throws {
+        let (pool, train, test) = try setup()
+        func make(_ config: ExperimentConfig) throws { _ = try Experiment(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, config: config) }
+        XCTAssertThrowsError(try make(ExperimentConfig(strategy: StrategySpec(name: "cec"), rounds: 0)))
+        XCTAssertThrowsError(try make(ExperimentConfig(strategy: StrategySpec(name: "cec"), rounds: 3, budget: .count(50))))
+        XCTAssertThrowsError(try make(ExperimentConfig(strategy: StrategySpec(name: "cec"), budget: .percent(0))))
+        XCTAssertThrowsError(try make(ExperimentConfig(strategy: StrategySpec(name: "nope"))))
+        var spec = StrategySpec(name: "cec"); spec.kernel = "gaussian"
+        XCTAssertThrowsError(try make(ExperimentConfig(strategy: spec)))
+    }
+
+    func testComparisonTable() throws {
+        let (pool, train, test) = try setup()
+        let cmp = try Comparison.run(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test,
+                                     strategies: [StrategySpec(name: "random"), StrategySpec(name: "cec")], seeds: 2, masterSeed: 1,
+                                     rounds: 2, budget: .count(4), trainer: .linearProbe)
+        XCTAssertEqual(cmp.runs.count, 4)
+        XCTAssertEqual(cmp.curve("cec").mean.count, 2)
+        XCTAssertEqual(cmp.pairedDifference("random")!.mean, [0, 0])
+        let table = cmp.table()
+        XCTAssertTrue(table.contains("round 2") && table.contains("cec") && table.contains("±"), table)
+        XCTAssertEqual(Comparison.childSeeds(master: 1, count: 2), cmp.seeds)
+    }
+}
