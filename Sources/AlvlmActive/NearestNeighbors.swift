@@ -1,39 +1,57 @@
 import AlvlmEngine
 import Foundation
 
-/// Exact k-nearest neighbours by cosine similarity over unit rows, computed in row blocks
-/// (a block's similarities to all rows by one GEMM, then a bounded top-k scan), so memory stays
-/// O(N·k + block·N), never O(N²).
+/// Exact k-nearest neighbours by cosine similarity over unit rows. The similarity matrix is symmetric, so
+/// only blocks on and above the diagonal are computed (one GEMM each); every block updates the running
+/// top-k lists of both its row block and its column block. Memory stays O(N·k + workers·block²), never O(N²).
 public enum NearestNeighbors {
-    /// For each query row, the `k` most similar rows of `z` (ids and similarities, best first), self excluded.
+    /// For each row of `z`, the `k` most similar other rows (ids and similarities, best first).
     /// `z`: [n, d] unit rows. Ties go to the smaller row index.
-    public static func search(_ z: [Float], rows n: Int, width d: Int, k: Int, block: Int = 256,
+    public static func search(_ z: [Float], rows n: Int, width d: Int, k: Int, block: Int = 512,
                               cancel: CancellationToken? = nil) throws -> (ids: [Int32], similarities: [Float]) {
         guard k >= 1, k < n else { throw EngineError(.argument, "k = \(k) neighbours: k must be in 1...\(n - 1) for a pool of \(n) samples") }
         var ids = [Int32](repeating: -1, count: n * k)
-        var sims = [Float](repeating: 0, count: n * k)
+        var sims = [Float](repeating: -.infinity, count: n * k)
         let blocks = (n + block - 1) / block
-        let workers = min(Engine.cores, blocks)
+        var pairs: [(Int, Int)] = []
+        for i in 0..<blocks { for j in i..<blocks { pairs.append((i, j)) } }
+        let locks = (0..<blocks).map { _ in NSLock() }
+        let workers = min(Engine.cores, pairs.count)
         var cancelled = false
-        let lock = NSLock()
+        let flag = NSLock()
         ids.withUnsafeMutableBufferPointer { idp in
         sims.withUnsafeMutableBufferPointer { sp in
         z.withUnsafeBufferPointer { zp in
             let idBase = idp.baseAddress!, simBase = sp.baseAddress!, zBase = zp.baseAddress!
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                var scratch = [Float](repeating: 0, count: block * n)
-                var b = w
-                while b < blocks {
-                    if cancel?.isCancelled == true { lock.lock(); cancelled = true; lock.unlock(); return }
-                    let lo = b * block, rows = min(block, n - lo)
-                    scratch.withUnsafeMutableBufferPointer { s in
-                        BLAS.gemm(transB: true, m: rows, n: n, k: d, a: zBase + lo * d, lda: d, b: zBase, ldb: d, c: s.baseAddress!, ldc: n)
-                        for r in 0..<rows {
-                            topK(s.baseAddress! + r * n, count: n, exclude: lo + r, k: k,
-                                 ids: idBase + (lo + r) * k, values: simBase + (lo + r) * k)
+                var g = [Float](repeating: 0, count: block * block), gt = g
+                var p = w
+                while p < pairs.count {
+                    if cancel?.isCancelled == true { flag.lock(); cancelled = true; flag.unlock(); return }
+                    let (bi, bj) = pairs[p]
+                    let ri = bi * block, rj = bj * block
+                    let ni = min(block, n - ri), nj = min(block, n - rj)
+                    g.withUnsafeMutableBufferPointer { gb in
+                    gt.withUnsafeMutableBufferPointer { tb in
+                        let gp = gb.baseAddress!, tp = tb.baseAddress!
+                        BLAS.gemm(transB: true, m: ni, n: nj, k: d, a: zBase + ri * d, lda: d, b: zBase + rj * d, ldb: d, c: gp, ldc: nj)
+                        locks[bi].lock()
+                        for r in 0..<ni {
+                            merge(gp + r * nj, count: nj, firstColumn: rj, exclude: ri + r, k: k,
+                                  ids: idBase + (ri + r) * k, values: simBase + (ri + r) * k)
                         }
-                    }
-                    b += workers
+                        locks[bi].unlock()
+                        if bi != bj {
+                            for r in 0..<ni { for c in 0..<nj { tp[c * ni + r] = gp[r * nj + c] } }
+                            locks[bj].lock()
+                            for c in 0..<nj {
+                                merge(tp + c * ni, count: ni, firstColumn: ri, exclude: rj + c, k: k,
+                                      ids: idBase + (rj + c) * k, values: simBase + (rj + c) * k)
+                            }
+                            locks[bj].unlock()
+                        }
+                    }}
+                    p += workers
                 }
             }
         }}}
@@ -41,25 +59,26 @@ public enum NearestNeighbors {
         return (ids, sims)
     }
 
-    /// The k largest of `values` (index `exclude` skipped), sorted descending, ties to the smaller index.
-    /// A sorted insertion list with a threshold test: almost every value is rejected by one comparison.
+    /// Merges candidates (values[j] for column firstColumn + j, `exclude` skipped) into a row's running top-k,
+    /// kept sorted by descending value, ties by ascending column.
     @inline(__always)
-    static func topK(_ values: UnsafePointer<Float>, count: Int, exclude: Int, k: Int,
-                     ids: UnsafeMutablePointer<Int32>, values out: UnsafeMutablePointer<Float>) {
-        var filled = 0
-        var threshold = -Float.infinity
-        for j in 0..<count where j != exclude {
+    static func merge(_ values: UnsafePointer<Float>, count: Int, firstColumn: Int, exclude: Int, k: Int,
+                      ids: UnsafeMutablePointer<Int32>, values out: UnsafeMutablePointer<Float>) {
+        var threshold = out[k - 1]
+        for j in 0..<count {
             let v = values[j]
-            if filled == k && !(v > threshold) { continue }
-            // Insert keeping descending order; equal values keep the earlier (smaller) index first.
-            var pos = filled == k ? k - 1 : filled
-            while pos > 0 && out[pos - 1] < v {
-                if pos < k { out[pos] = out[pos - 1]; ids[pos] = ids[pos - 1] }
+            if v < threshold { continue }
+            let column = Int32(firstColumn + j)
+            if Int(column) == exclude { continue }
+            // Not better than the last kept entry: equal value with a larger column loses.
+            if v == threshold && ids[k - 1] >= 0 && column > ids[k - 1] { continue }
+            var pos = k - 1
+            while pos > 0 && (out[pos - 1] < v || (out[pos - 1] == v && (ids[pos - 1] < 0 || ids[pos - 1] > column))) {
+                out[pos] = out[pos - 1]; ids[pos] = ids[pos - 1]
                 pos -= 1
             }
-            out[pos] = v; ids[pos] = Int32(j)
-            if filled < k { filled += 1 }
-            if filled == k { threshold = out[k - 1] }
+            out[pos] = v; ids[pos] = column
+            threshold = out[k - 1]
         }
     }
 }

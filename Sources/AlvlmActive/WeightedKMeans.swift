@@ -47,18 +47,37 @@ public struct WeightedKMeans {
             let (a, d2) = assign(x, n: n, d: d, norms: norms, centres: centres, k: k)
             assignment = a
             costs.append(zip(d2, weightsUsed).reduce(0) { $0 + Double($1.0) * $1.1 })
-            // Weighted means; an empty (or weightless) cluster keeps its centre.
-            var sums = [Double](repeating: 0, count: k * d), mass = [Double](repeating: 0, count: k)
-            for i in 0..<n {
-                let c = a[i], wi = weightsUsed[i]
-                guard wi > 0 else { continue }
-                mass[c] += wi
-                for j in 0..<d { sums[c * d + j] += wi * Double(x[i * d + j]) }
-            }
+            // Weighted means (per-core partial sums); an empty (or weightless) cluster keeps its centre.
+            let parts = Engine.cores
+            var partial = [[Float]](repeating: [Float](repeating: 0, count: k * d), count: parts)
+            var partialMass = [[Double]](repeating: [Double](repeating: 0, count: k), count: parts)
+            partial.withUnsafeMutableBufferPointer { pp in
+            partialMass.withUnsafeMutableBufferPointer { mp in
+                let ppBase = pp.baseAddress!, mpBase = mp.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    var sums = [Float](repeating: 0, count: k * d), mass = [Double](repeating: 0, count: k)
+                    sums.withUnsafeMutableBufferPointer { sb in
+                        x.withUnsafeBufferPointer { xb in
+                            for i in (n * part / parts)..<(n * (part + 1) / parts) {
+                                let wi = weightsUsed[i]
+                                guard wi > 0 else { continue }
+                                let c = a[i], w = Float(wi)
+                                mass[c] += wi
+                                let dst = sb.baseAddress! + c * d, src = xb.baseAddress! + i * d
+                                for j in 0..<d { dst[j] += w * src[j] }
+                            }
+                        }
+                    }
+                    (ppBase + part).pointee = sums
+                    (mpBase + part).pointee = mass
+                }
+            }}
             var shift = 0.0
-            for c in 0..<k where mass[c] > 0 {
+            for c in 0..<k {
+                let m = partialMass.reduce(0.0) { $0 + $1[c] }
+                guard m > 0 else { continue }
                 for j in 0..<d {
-                    let v = Float(sums[c * d + j] / mass[c])
+                    let v = Float(Double(partial.reduce(Float(0)) { $0 + $1[c * d + j] }) / m)
                     shift += Double((v - centres[c * d + j]) * (v - centres[c * d + j]))
                     centres[c * d + j] = v
                 }
@@ -87,15 +106,35 @@ public struct WeightedKMeans {
         return g
     }
 
+    /// Nearest centre of every row and its squared distance: argmin_c (‖c‖² − 2 x·c), rows split over cores.
     func assign(_ x: [Float], n: Int, d: Int, norms: [Float], centres: [Float], k: Int) -> ([Int], [Float]) {
-        let dist = Self.squaredDistances(x, n: n, d: d, norms: norms, centres: centres, m: k)
-        var a = [Int](repeating: 0, count: n), best = [Float](repeating: 0, count: n)
-        for i in 0..<n {
-            var b = 0
-            for c in 1..<max(1, k) where dist[i * k + c] < dist[i * k + b] { b = c }
-            a[i] = b; best[i] = dist[i * k + b]
+        var g = [Float](repeating: 0, count: n * k)
+        g.withUnsafeMutableBufferPointer { gp in
+            BLAS.parallelGemm(transB: true, m: n, n: k, k: d, alpha: -2, a: x, lda: d, b: centres, ldb: d, c: gp.baseAddress!, ldc: k)
         }
+        var cn = [Float](repeating: 0, count: k)
+        for c in 0..<k { var s: Float = 0; for j in 0..<d { s += centres[c * d + j] * centres[c * d + j] }; cn[c] = s }
+        var a = [Int](repeating: 0, count: n), best = [Float](repeating: 0, count: n)
+        a.withUnsafeMutableBufferPointer { ap in
+        best.withUnsafeMutableBufferPointer { bp in
+            let aBase = ap.baseAddress!, bBase = bp.baseAddress!
+            g.withUnsafeBufferPointer { gb in
+                parallelRows(n) { range in
+                    for i in range {
+                        let row = gb.baseAddress! + i * k
+                        var b = 0, v = row[0] + cn[0]
+                        for c in 1..<max(1, k) { let t = row[c] + cn[c]; if t < v { v = t; b = c } }
+                        aBase[i] = b; bBase[i] = max(0, v + norms[i])
+                    }
+                }
+            }
+        }}
         return (a, best)
+    }
+
+    func parallelRows(_ n: Int, _ body: (Range<Int>) -> Void) {
+        let parts = min(Engine.cores, max(1, n / 1024))
+        DispatchQueue.concurrentPerform(iterations: parts) { p in body((n * p / parts)..<(n * (p + 1) / parts)) }
     }
 
     /// Greedy weighted k-means++.

@@ -33,7 +33,7 @@ public enum Engine {
     nonisolated(unsafe) public static var cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// The engine parallelises GEMMs itself, one BLAS thread per part; every model touches this once.
-    static let singleThreadedBLAS: Void = { BLAS.threads = 1 }()
+    public static let singleThreadedBLAS: Void = { BLAS.threads = 1 }()
 }
 
 enum Kernels {

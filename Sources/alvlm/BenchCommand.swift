@@ -5,7 +5,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print one JSON line.",
-        subcommands: [BenchEncode.self, BenchCoOp.self])
+        subcommands: [BenchEncode.self, BenchCoOp.self, BenchSelect.self])
 }
 
 struct BenchEncode: ParsableCommand {

@@ -1,0 +1,143 @@
+import AlvlmActive
+import AlvlmEngine
+import ArgumentParser
+import Foundation
+
+/// Options shared by `select` and `bench select`: the strategy and CEC's named parameters.
+struct StrategyOptions: ParsableArguments {
+    @Option(name: .long, help: "Strategy: \(Strategies.names.joined(separator: ", ")).") var strategy: String
+    @Flag(name: .long, help: "Wrap the strategy in PCB's class balancer.") var pcb = false
+    @Option(name: .customLong("k"), help: "CEC: nearest neighbours.") var k = 10
+    @Option(name: .customLong("N"), help: "CEC: per-class support size for the prior.") var n = 10
+    @Option(name: .long, help: "CEC: RBF kernel width ρ.") var rho = 1.0
+    @Option(name: .long, help: "CEC: weight β of the neighbour term.") var beta = 1.0
+    @Option(name: .long, help: "CEC: prior, union or per-class.") var prior = "union"
+    @Option(name: .long, help: "CEC: kernel, rbf, cosine or uniform.") var kernel = "rbf"
+    @Flag(name: .customLong("no-calibration"), help: "CEC ablation: raw probabilities instead of calibrated ones.") var noCalibration = false
+    @Option(name: .long, help: "CEC: weighted, unweighted-nearest or unweighted-most-uncertain.") var clustering = "weighted"
+
+    var spec: StrategySpec {
+        var s = StrategySpec(name: strategy)
+        s.pcb = pcb; s.neighbours = k; s.support = n; s.rho = rho; s.beta = beta; s.prior = prior; s.kernel = kernel
+        s.calibrate = !noCalibration; s.clustering = clustering
+        return s
+    }
+}
+
+struct Select: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Choose which samples to label next; prints the selected ids (feature rows), one per line.")
+
+    @OptionGroup var options: StrategyOptions
+    @Option(name: .long, help: "Pool image features (N, D) .npy; row i is sample id i; any scale.") var features: String
+    @Option(name: .long, help: "Class text features (C, D) .npy.") var text: String
+    @Option(name: .long, help: "Labelled sample ids, one per line.") var labeled: String?
+    @Option(name: .long, help: "Their labels, one 0-based class per line (needed by alfa-mix and --pcb).") var labels: String?
+    @Option(name: .long, help: "How many samples to select.") var budget: Int
+    @Option(name: .long) var seed: UInt64 = 0
+    @Option(name: .long, help: "Logit scale exp(logit_scale).") var scale: Float = 100
+    @Option(name: .customLong("scores-out"), help: "Per-sample scores .npy: (N, 3) H, Ĥ, U for cec, (N, 1) otherwise; NaN for labelled rows.") var scoresOut: String?
+
+    func run() throws {
+        try reportingErrors {
+            let f = try NPY.read(features), t = try NPY.read(text)
+            guard f.shape.count == 2 else { throw EngineError(.format, "--features must be a 2-D array (N, D)", path: features) }
+            guard t.shape.count == 2, t.shape[1] == f.shape[1] else {
+                throw EngineError(.format, "--text has shape \(t.shape); (C, \(f.shape[1])) expected to match --features", path: text)
+            }
+            let n = f.shape[0], c = t.shape[0], values = f.floats()
+            if let bad = (0..<n).first(where: { r in (0..<f.shape[1]).contains { !values[r * f.shape[1] + $0].isFinite } }) {
+                throw EngineError(.numeric, "--features row \(bad) holds NaN or infinity", path: features)
+            }
+            var labeledMap: [Int: Int] = [:]
+            if let labeled {
+                let ids = try readLines(labeled, what: "labelled ids").enumerated().map { i, line -> Int in
+                    guard let v = Int(line.trimmingCharacters(in: .whitespaces)), v >= 0, v < n else {
+                        throw EngineError(.format, "line \(i + 1): \"\(line)\" is not a sample id in 0..<\(n)", path: labeled)
+                    }
+                    return v
+                }
+                if let dup = Dictionary(grouping: ids, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+                    throw EngineError(.format, "id \(dup) is listed twice", path: labeled)
+                }
+                let classes = try labels.map { try readLabels($0, count: ids.count, classes: c) }
+                if classes == nil, options.pcb || options.strategy == "alfa-mix" {
+                    throw EngineError(.argument, "--labels is needed with --labeled for \(options.pcb ? "--pcb" : "alfa-mix")")
+                }
+                for (i, id) in ids.enumerated() { labeledMap[id] = classes?[i] ?? 0 }
+            } else if labels != nil {
+                throw EngineError(.argument, "--labels needs --labeled")
+            }
+            let unlabeled = (0..<n).filter { labeledMap[$0] == nil }
+            guard budget >= 1, budget <= unlabeled.count else {
+                throw EngineError(.argument, "--budget \(budget) must be between 1 and the \(unlabeled.count) unlabelled samples")
+            }
+            let classifier = Classifier(classNames: (0..<c).map { "class \($0)" }, textFeatures: t.floats(), logitScale: log(scale))
+            let context = try SelectionContext(features: values, width: f.shape[1], unlabeled: unlabeled, labeled: labeledMap, classifier: classifier)
+            let strategy = try options.spec.make()
+            if let cec = strategy as? CECStrategy, cec.neighbours >= unlabeled.count {
+                throw EngineError(.argument, "--k \(cec.neighbours) must be smaller than the \(unlabeled.count) unlabelled samples")
+            }
+            var rng = SeededRandom(seed: seed)
+            let selection = try strategy.select(context, budget: budget, rng: &rng, cancel: nil)
+            if let note = selection.note { warn(note) }
+            if let scoresOut {
+                if let cec = strategy as? CECStrategy {
+                    let s = try cec.computeScores(context)
+                    var out = [Float](repeating: .nan, count: n * 3)
+                    for (i, row) in unlabeled.enumerated() {
+                        out[row * 3] = Float(s.entropy[i]); out[row * 3 + 1] = Float(s.calibratedEntropy[i]); out[row * 3 + 2] = Float(s.uncertainty[i])
+                    }
+                    try NPY.write(out, shape: [n, 3], to: scoresOut)
+                } else {
+                    var out = [Float](repeating: .nan, count: n)
+                    if let s = try strategy.scores(context) { for (i, row) in unlabeled.enumerated() { out[row] = Float(s[i]) } }
+                    try NPY.write(out, shape: [n, 1], to: scoresOut)
+                }
+            }
+            FileHandle.standardOutput.write(Data(selection.rows.map { "\($0)\n" }.joined().utf8))
+        }
+    }
+}
+
+struct BenchSelect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "select",
+        abstract: "Time a selection on a random clustered pool; one JSON line with seconds and peak memory.")
+
+    @OptionGroup var options: StrategyOptions
+    @Option(name: .long) var pool = 20_000
+    @Option(name: .long) var dim = 512
+    @Option(name: .long) var classes = 100
+    @Option(name: .long) var budget = 200
+    @Option(name: .long) var seed: UInt64 = 0
+
+    func run() throws {
+        try reportingErrors {
+            guard pool > 1, dim > 0, classes > 1, budget >= 1 else { throw EngineError(.argument, "--pool, --dim, --classes and --budget must be positive") }
+            var rng = SeededRandom(seed: seed)
+            let centres = rng.normals(classes * dim, std: 1)
+            var x = [Float](repeating: 0, count: pool * dim)
+            for i in 0..<pool {
+                let c = Int(rng.next() % UInt64(classes))
+                for j in 0..<dim { x[i * dim + j] = centres[c * dim + j] + Float(rng.normal()) }
+            }
+            let text = centres.map { $0 + Float(rng.normal() * 0.5) }
+            let t0 = DispatchTime.now()
+            let classifier = Classifier(classNames: (0..<classes).map { "c\($0)" }, textFeatures: text, logitScale: log(100))
+            let context = try SelectionContext(features: x, width: dim, unlabeled: Array(0..<pool), labeled: [:], classifier: classifier)
+            let t1 = DispatchTime.now()
+            let selection = try options.spec.make().select(context, budget: budget, rng: &rng, cancel: nil)
+            let t2 = DispatchTime.now()
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            func s(_ a: DispatchTime, _ b: DispatchTime) -> Double { Double(b.uptimeNanoseconds - a.uptimeNanoseconds) / 1e9 }
+            let result: [String: Any] = [
+                "bench": "select", "strategy": options.spec.label, "pool": pool, "dim": dim, "classes": classes, "budget": budget,
+                "seconds": s(t0, t2), "phases": ["probabilities": s(t0, t1), "select": s(t1, t2)],
+                "selected": selection.rows.count, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+        }
+    }
+}
