@@ -140,19 +140,25 @@ public struct WeightedKMeans {
     /// Greedy weighted k-means++.
     func seed(_ x: [Float], n: Int, d: Int, norms: [Float], w: [Double], rng: inout SeededRandom) -> [Float] {
         let k = clusters, trials = 2 + Int(log(Double(k)))
-        func draw(_ p: [Double]) -> Int {
-            let total = p.reduce(0, +)
-            guard total > 0 else { return Int(rng.next() % UInt64(n)) }
-            var r = rng.uniform() * total
-            for (i, v) in p.enumerated() { r -= v; if r < 0 { return i } }
-            return p.lastIndex(where: { $0 > 0 }) ?? n - 1
+        /// Draws `count` rows with probability ∝ mass (one prefix sum, then binary searches).
+        func draw(_ mass: [Double], _ count: Int) -> [Int] {
+            var prefix = [Double](repeating: 0, count: n)
+            var total = 0.0
+            for i in 0..<n { total += mass[i]; prefix[i] = total }
+            return (0..<count).map { _ in
+                guard total > 0 else { return Int(rng.next() % UInt64(n)) }
+                let r = rng.uniform() * total
+                var lo = 0, hi = n - 1
+                while lo < hi { let mid = (lo + hi) / 2; if prefix[mid] > r { hi = mid } else { lo = mid + 1 } }
+                return lo
+            }
         }
         var centres: [Float] = []
-        let first = draw(w)
+        let first = draw(w, 1)[0]
         centres += x[(first * d)..<((first + 1) * d)]
         var closest = Self.squaredDistances(x, n: n, d: d, norms: norms, centres: centres, m: 1)
         for _ in 1..<k {
-            let candidates = (0..<trials).map { _ in draw((0..<n).map { w[$0] * Double(closest[$0]) }) }
+            let candidates = draw((0..<n).map { w[$0] * Double(closest[$0]) }, trials)
             let cand = candidates.flatMap { x[($0 * d)..<(($0 + 1) * d)] }
             let dist = Self.squaredDistances(x, n: n, d: d, norms: norms, centres: cand, m: trials)
             var bestTrial = 0, bestPotential = Double.infinity
@@ -171,11 +177,11 @@ public struct WeightedKMeans {
     public static func nearestRows(_ x: [Float], rows n: Int, width d: Int, centres: [Float], count k: Int) -> [Int] {
         let norms = (0..<n).map { i in (0..<d).reduce(Float(0)) { $0 + x[i * d + $1] * x[i * d + $1] } }
         let dist = squaredDistances(x, n: n, d: d, norms: norms, centres: centres, m: k)
-        var taken = Set<Int>(), out: [Int] = []
+        var taken = [Bool](repeating: false, count: n), out: [Int] = []
         for c in 0..<k {
             var best = -1
-            for i in 0..<n where !taken.contains(i) && (best < 0 || dist[i * k + c] < dist[best * k + c]) { best = i }
-            if best >= 0 { taken.insert(best); out.append(best) }
+            for i in 0..<n where !taken[i] && (best < 0 || dist[i * k + c] < dist[best * k + c]) { best = i }
+            if best >= 0 { taken[best] = true; out.append(best) }
         }
         return out
     }

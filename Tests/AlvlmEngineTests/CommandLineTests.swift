@@ -149,4 +149,46 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(r.stderr.contains(message), r.stderr)
         }
     }
+
+    func testSelectCommand() throws {
+        var rng = SeededRandom(seed: 3)
+        try NPY.write(rng.normals(60 * 8, std: 1), shape: [60, 8], to: dir + "/f.npy")
+        try NPY.write(rng.normals(3 * 8, std: 1), shape: [3, 8], to: dir + "/t.npy")
+        try "0\n5\n9\n".write(toFile: dir + "/ids.txt", atomically: true, encoding: .utf8)
+        try "0\n1\n2\n".write(toFile: dir + "/labels.txt", atomically: true, encoding: .utf8)
+        let base = ["select", "--features", dir + "/f.npy", "--text", dir + "/t.npy"]
+        let r = try alvlm(base + ["--strategy", "cec", "--budget", "4", "--labeled", dir + "/ids.txt", "--k", "5", "--scores-out", dir + "/s.npy"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let picked = r.stdout.split(separator: "\n").map { Int($0)! }
+        XCTAssertEqual(picked.count, 4)
+        XCTAssertTrue(picked.allSatisfy { ![0, 5, 9].contains($0) })
+        let scores = try NPY.read(dir + "/s.npy")
+        XCTAssertEqual(scores.shape, [60, 3])
+        XCTAssertTrue(scores.floats()[0].isNaN && scores.floats()[3].isFinite)
+        XCTAssertEqual(try alvlm(base + ["--strategy", "cec", "--budget", "4", "--labeled", dir + "/ids.txt", "--k", "5"]).stdout, r.stdout, "seeded")
+
+        let p = try alvlm(base + ["--strategy", "entropy", "--pcb", "--budget", "3", "--labeled", dir + "/ids.txt", "--labels", dir + "/labels.txt"])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        // Bad input: a clear error naming the argument.
+        try "1\n1\n".write(toFile: dir + "/dup.txt", atomically: true, encoding: .utf8)
+        try NPY.write(rng.normals(3 * 5, std: 1), shape: [3, 5], to: dir + "/t5.npy")
+        var nan = rng.normals(60 * 8, std: 1); nan[17] = .nan
+        try NPY.write(nan, shape: [60, 8], to: dir + "/nan.npy")
+        let bad: [([String], String)] = [
+            (base + ["--strategy", "cec", "--budget", "61"], "--budget 61"),
+            (base + ["--strategy", "cec", "--budget", "0"], "--budget 0"),
+            (base + ["--strategy", "cec", "--budget", "2", "--k", "60"], "--k 60"),
+            (base + ["--strategy", "random", "--budget", "2", "--labeled", dir + "/dup.txt"], "listed twice"),
+            (["select", "--features", dir + "/f.npy", "--text", dir + "/t5.npy", "--strategy", "cec", "--budget", "2"], "--text"),
+            (["select", "--features", dir + "/nan.npy", "--text", dir + "/t.npy", "--strategy", "cec", "--budget", "2"], "row 2"),
+            (base + ["--strategy", "cecc", "--budget", "2"], "unknown strategy"),
+            (base + ["--strategy", "cec", "--budget", "2", "--kernel", "gauss"], "kernel"),
+        ]
+        for (args, message) in bad {
+            let e = try alvlm(args)
+            XCTAssertEqual(e.status, 1, message)
+            XCTAssertTrue(e.stderr.contains(message), "expected \(message): \(e.stderr)")
+            XCTAssertTrue(e.stdout.isEmpty)
+        }
+    }
 }
