@@ -118,11 +118,6 @@ public final class Experiment {
 
     var probe: LinearProbe?
 
-    func probabilities(_ features: [Float], classifier: Classifier) throws -> [Float] {
-        if let probe { return probe.probabilities(features) }
-        return try classifier.probabilities(features)
-    }
-
     /// Runs one round. `oracle` answers the queries; `progress` hears what happens.
     @discardableResult
     public func step(oracle: Oracle = SimulatedOracle(), progress: ((String) -> Void)? = nil, cancel: CancellationToken? = nil) throws -> RoundRecord {
@@ -142,9 +137,15 @@ public final class Experiment {
         var labeledRows: [Int: Int] = [:]
         for (id, label) in state.labeled { if let r = rowOf[id] { labeledRows[r] = label } }
         progress?("round \(round): selecting \(budget) of \(unlabeled.count) with \(strategy.name)")
-        let context = try SelectionContext(features: trainFeatures.values, width: trainFeatures.width, unlabeled: unlabeled,
-                                           labeled: labeledRows, probabilities: try probabilities(trainFeatures.values, classifier: classifier),
+        let context: SelectionContext
+        if let probe {
+            context = try SelectionContext(features: trainFeatures.values, width: trainFeatures.width, unlabeled: unlabeled,
+                                           labeled: labeledRows, probabilities: probe.probabilities(trainFeatures.values).map(Double.init),
                                            textFeatures: classifier.textFeatures, scale: Float(exp(Double(classifier.logitScale))))
+        } else {
+            context = try SelectionContext(features: trainFeatures.values, width: trainFeatures.width, unlabeled: unlabeled,
+                                           labeled: labeledRows, classifier: classifier)
+        }
         var rng = SeededRandom(seed: seed(round: round, purpose: "select"))
         let selection = try timed("select") { try strategy.select(context, budget: budget, rng: &rng, cancel: cancel) }
         let queried = selection.rows.map { ids[$0] }

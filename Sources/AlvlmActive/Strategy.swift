@@ -12,14 +12,14 @@ public struct SelectionContext {
     public let unlabeled: [Int]
     /// Labels obtained so far (row -> class), through the oracle.
     public let labeled: [Int: Int]
-    /// [rows, classes]: the current model's probabilities (zero-shot in round 1).
-    public let probabilities: [Float]
+    /// [rows, classes]: the current model's probabilities (zero-shot in round 1), in double precision.
+    public let probabilities: [Double]
     /// [classes, width] unit rows and the logit scale exp(logit_scale) of the current classifier.
     public let textFeatures: [Float]
     public let scale: Float
     public let classes: Int
 
-    public init(features: [Float], width: Int, unlabeled: [Int], labeled: [Int: Int], probabilities: [Float],
+    public init(features: [Float], width: Int, unlabeled: [Int], labeled: [Int: Int], probabilities: [Double],
                 textFeatures: [Float], scale: Float) throws {
         guard width > 0, !features.isEmpty, features.count % width == 0 else {
             throw EngineError(.argument, "features are not rows of width \(width)")
@@ -49,14 +49,48 @@ public struct SelectionContext {
         self.classes = classes
     }
 
-    /// Convenience: probabilities from the features and a classifier (softmax of scale · cos).
+    /// Probabilities from the features and a classifier: softmax(scale · cos), computed in double precision
+    /// from the raw features (so scores match a float64 reference to ~1e-7 even at scale 100).
     public init(features: [Float], width: Int, unlabeled: [Int], labeled: [Int: Int], classifier: Classifier) throws {
         try self.init(features: features, width: width, unlabeled: unlabeled, labeled: labeled,
-                      probabilities: try classifier.probabilities(features), textFeatures: classifier.textFeatures,
-                      scale: Float(exp(Double(classifier.logitScale))))
+                      probabilities: try Self.probabilities(features, width: width, classifier: classifier),
+                      textFeatures: classifier.textFeatures, scale: Float(exp(Double(classifier.logitScale))))
     }
 
-    public func probabilityRow(_ r: Int) -> ArraySlice<Float> { probabilities[(r * classes)..<((r + 1) * classes)] }
+    static func probabilities(_ features: [Float], width d: Int, classifier: Classifier) throws -> [Double] {
+        guard d > 0, features.count % d == 0, classifier.width == d else {
+            throw EngineError(.argument, "image features of width \(d) do not match class text features of width \(classifier.width)")
+        }
+        let n = features.count / d, c = classifier.classes
+        let z = normalizedRowsDouble(features.map(Double.init), width: d)
+        let t = normalizedRowsDouble(classifier.rawTextFeatures.map(Double.init), width: d)
+        let scale = exp(Double(classifier.logitScale))
+        var logits = [Double](repeating: 0, count: n * c)
+        logits.withUnsafeMutableBufferPointer { l in
+            BLAS.dgemm(transB: true, m: n, n: c, k: d, alpha: scale, a: z, lda: d, b: t, ldb: d, c: l.baseAddress!, ldc: c)
+        }
+        for r in 0..<n {
+            var m = -Double.infinity
+            for k in 0..<c { m = max(m, logits[r * c + k]) }
+            var sum = 0.0
+            for k in 0..<c { let e = exp(logits[r * c + k] - m); logits[r * c + k] = e; sum += e }
+            for k in 0..<c { logits[r * c + k] /= sum }
+        }
+        return logits
+    }
+
+    static func normalizedRowsDouble(_ x: [Double], width: Int) -> [Double] {
+        var out = x
+        for r in 0..<(x.count / width) {
+            var s = 0.0
+            for i in 0..<width { s += x[r * width + i] * x[r * width + i] }
+            let inv = s > 0 ? 1 / s.squareRoot() : 0
+            for i in 0..<width { out[r * width + i] *= inv }
+        }
+        return out
+    }
+
+    public func probabilityRow(_ r: Int) -> ArraySlice<Double> { probabilities[(r * classes)..<((r + 1) * classes)] }
     public func feature(_ r: Int) -> ArraySlice<Float> { features[(r * width)..<((r + 1) * width)] }
 
     /// The features of the given rows, packed.
@@ -115,23 +149,18 @@ extension Strategy {
 /// Per-row uncertainty measures of a probability vector.
 public enum Uncertainty {
     /// −Σ p log p (natural log, 0 log 0 = 0).
-    public static func entropy<S: Sequence>(_ p: S) -> Double where S.Element == Float {
-        var h = 0.0
-        for v in p where v > 0 { h -= Double(v) * log(Double(v)) }
-        return h
-    }
-    public static func entropy(_ p: [Double]) -> Double {
+    public static func entropy<S: Sequence>(_ p: S) -> Double where S.Element == Double {
         var h = 0.0
         for v in p where v > 0 { h -= v * log(v) }
         return h
     }
     /// p(top1) − p(top2).
-    public static func margin(_ p: ArraySlice<Float>) -> Double {
-        var a = -Float.infinity, b = -Float.infinity
+    public static func margin(_ p: ArraySlice<Double>) -> Double {
+        var a = -Double.infinity, b = -Double.infinity
         for v in p { if v > a { b = a; a = v } else if v > b { b = v } }
-        return Double(a - (b.isFinite ? b : 0))
+        return a - (b.isFinite ? b : 0)
     }
-    public static func argmax(_ p: ArraySlice<Float>) -> Int {
+    public static func argmax(_ p: ArraySlice<Double>) -> Int {
         var best = p.startIndex
         for i in p.indices where p[i] > p[best] { best = i }
         return best - p.startIndex

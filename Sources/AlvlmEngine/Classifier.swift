@@ -10,8 +10,12 @@ public struct Classifier {
     public var classes: Int { classNames.count }
     public var width: Int { textFeatures.count / max(1, classes) }
 
+    /// The class features as given (before normalisation), for double-precision consumers.
+    public let rawTextFeatures: [Float]
+
     public init(classNames: [String], textFeatures: [Float], logitScale: Float) {
         self.classNames = classNames
+        self.rawTextFeatures = textFeatures
         self.textFeatures = normalizedRows(textFeatures, width: textFeatures.count / max(1, classNames.count))
         self.logitScale = logitScale
     }

@@ -2,7 +2,7 @@ import Foundation
 
 /// numpy `.npy` files, format version 1.0, little-endian, C order.
 public enum NPY {
-    public enum DType: String { case float32 = "<f4", uint8 = "|u1", float64 = "<f8", int64 = "<i8" }
+    public enum DType: String { case float32 = "<f4", uint8 = "|u1", float64 = "<f8", int64 = "<i8", int32 = "<i4" }
 
     public struct Array {
         public var shape: [Int]
@@ -16,6 +16,16 @@ public enum NPY {
             case .float64: return data.withUnsafeBytes { $0.bindMemory(to: Double.self).map(Float.init) }
             case .uint8: return data.map { Float($0) }
             case .int64: return data.withUnsafeBytes { $0.bindMemory(to: Int64.self).map { Float($0) } }
+            case .int32: return data.withUnsafeBytes { $0.bindMemory(to: Int32.self).map { Float($0) } }
+            }
+        }
+        /// Values as doubles (exact for float64 and integer arrays).
+        public func doubles() -> [Double] {
+            switch dtype {
+            case .float64: return data.withUnsafeBytes { Swift.Array($0.bindMemory(to: Double.self)) }
+            case .int64: return data.withUnsafeBytes { $0.bindMemory(to: Int64.self).map { Double($0) } }
+            case .int32: return data.withUnsafeBytes { $0.bindMemory(to: Int32.self).map { Double($0) } }
+            default: return floats().map(Double.init)
             }
         }
         public func bytes() -> [UInt8] { [UInt8](data) }
@@ -71,7 +81,7 @@ public enum NPY {
         let dims = header[header.index(after: lp)..<rp].split(separator: ",").compactMap {
             Int($0.trimmingCharacters(in: .whitespaces))
         }
-        let size: Int = switch dtype { case .float32: 4; case .uint8: 1; case .float64, .int64: 8 }
+        let size: Int = switch dtype { case .float32, .int32: 4; case .uint8: 1; case .float64, .int64: 8 }
         let payload = data.subdata(in: headerStart + headerLength..<data.count)
         let count = dims.reduce(1, *)
         guard payload.count == count * size else {

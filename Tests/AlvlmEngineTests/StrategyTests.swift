@@ -24,7 +24,7 @@ final class StrategyTests: XCTestCase {
             for c in 0..<classes { p[i * classes + c] /= z }
         }
         let unlabeled = (0..<n).filter { labeled[$0] == nil }
-        return (try SelectionContext(features: x, width: d, unlabeled: unlabeled, labeled: labeled, probabilities: p,
+        return (try SelectionContext(features: x, width: d, unlabeled: unlabeled, labeled: labeled, probabilities: p.map(Double.init),
                                      textFeatures: centres, scale: scale), truth)
     }
 
@@ -54,12 +54,12 @@ final class StrategyTests: XCTestCase {
         }
         let labeled = [0: 0, 1: 0, 2: 0]
         let ctx = try SelectionContext(features: x, width: 4, unlabeled: (3..<45).map { $0 }, labeled: labeled,
-                                       probabilities: [Float](repeating: 0.5, count: 90), textFeatures: [1, 0, 0, 0, 0, 1, 0, 0], scale: 100)
+                                       probabilities: [Double](repeating: 0.5, count: 90), textFeatures: [1, 0, 0, 0, 0, 1, 0, 0], scale: 100)
         let s = try CoreSetStrategy().select(ctx, budget: 2, rng: &rng, cancel: nil)
         XCTAssertGreaterThanOrEqual(s.rows[0], 40)
         XCTAssertLessThan(s.rows[1], 40, "the second pick covers the near group, not the far one again")
         let noLabels = try SelectionContext(features: x, width: 4, unlabeled: Array(0..<45), labeled: [:],
-                                            probabilities: [Float](repeating: 0.5, count: 90), textFeatures: [1, 0, 0, 0, 0, 1, 0, 0], scale: 100)
+                                            probabilities: [Double](repeating: 0.5, count: 90), textFeatures: [1, 0, 0, 0, 0, 1, 0, 0], scale: 100)
         XCTAssertNotNil(try CoreSetStrategy().select(noLabels, budget: 2, rng: &rng, cancel: nil).note, "random fallback is reported")
     }
 

@@ -73,7 +73,7 @@ public struct ALFAMixStrategy: Strategy {
             predicted.append(y)
             var g = [Float](repeating: 0, count: d)
             for k in 0..<c {
-                let coef = s * (p[p.startIndex + k] - (k == y ? 1 : 0))
+                let coef = s * Float(p[p.startIndex + k] - (k == y ? 1 : 0))
                 for j in 0..<d { g[j] += coef * context.textFeatures[k * d + j] }
             }
             let z = context.feature(row)

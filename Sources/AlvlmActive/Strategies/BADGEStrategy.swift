@@ -15,7 +15,7 @@ public struct BADGEStrategy: Strategy {
         for (i, row) in context.unlabeled.enumerated() {
             let p = context.probabilityRow(row)
             let top = Uncertainty.argmax(p)
-            for c in 0..<context.classes { r[i * context.classes + c] = (c == top ? 1 : 0) - p[p.startIndex + c] }
+            for c in 0..<context.classes { r[i * context.classes + c] = Float((c == top ? 1 : 0) - p[p.startIndex + c]) }
         }
         return r
     }
