@@ -19,6 +19,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+        // libedit behind a small C layer (completion needs a C trampoline).
+        .target(name: "CLineEdit", dependencies: ["CEdit"]),
         // setjmp-based error handling of libjpeg/libpng must live in C.
         .target(name: "CImageCodec", dependencies: ["CJPEG", "CPNG"]),
         .target(
@@ -33,13 +36,18 @@ let package = Package(
             dependencies: ["AlvlmEngine"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // The alvlm language: lexer, parser, evaluator, builtin registry (no numerics, no I/O).
+        .target(name: "AlvlmLanguage"),
+        // The engine exposed to the language (builtins and object members).
+        .target(name: "AlvlmBindings", dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage"]),
         .executableTarget(
             name: "alvlm",
-            dependencies: ["AlvlmEngine", "AlvlmActive", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings", "CLineEdit",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "AlvlmEngineTests",
-            dependencies: ["AlvlmEngine", "AlvlmActive"]
+            dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings"]
         ),
     ],
     swiftLanguageModes: [.v5]

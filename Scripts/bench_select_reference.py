@@ -60,6 +60,7 @@ ap.add_argument("--n-top", type=int, default=10)
 ap.add_argument("--rho", type=float, default=1.0)
 ap.add_argument("--beta", type=float, default=1.0)
 ap.add_argument("--seed", type=int, default=0)
+ap.add_argument("--save-pool", default=None, help="also write the pool as DIR/features.npy and DIR/text.npy (for `alvlm bench select --features --text`)")
 ap.add_argument("--block-elements", type=int, default=1 << 25,
                 help="kNN block size in similarity entries (default 2^25 = 128 MB float32)")
 args = ap.parse_args()
@@ -204,6 +205,10 @@ def main():
     tp_limit = threadpoolctl.threadpool_limits(limits=args.threads)
     load = os.getloadavg()
     x, text = make_pool(args.pool, args.dim, args.classes, args.seed)
+    if args.save_pool:
+        os.makedirs(args.save_pool, exist_ok=True)
+        np.save(os.path.join(args.save_pool, "features.npy"), x)
+        np.save(os.path.join(args.save_pool, "text.npy"), text)
     rss_after_pool = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     phases = {}

@@ -1,12 +1,13 @@
 import Foundation
 
 /// A flag another thread (the REPL's Ctrl-C handler) sets; long loops poll it between steps.
-public final class CancellationToken: @unchecked Sendable {
+open class CancellationToken: @unchecked Sendable {
     private let lock = NSLock()
     private var cancelled = false
     public init() {}
     public func cancel() { lock.lock(); cancelled = true; lock.unlock() }
-    public var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+    /// Subclasses may also consult another source (the REPL's interrupt flag).
+    open var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
 }
 
 /// CoOp's optimisation (Dassl defaults as the paper uses them): SGD with momentum, one warm-up epoch at a

@@ -111,18 +111,32 @@ struct BenchSelect: ParsableCommand {
     @Option(name: .long) var classes = 100
     @Option(name: .long) var budget = 200
     @Option(name: .long) var seed: UInt64 = 0
+    @Option(name: .long, help: "Use this pool (N, D) instead of a random one (e.g. one saved by Scripts/bench_select_reference.py --save-pool).") var features: String?
+    @Option(name: .long, help: "Class text features (C, D) for --features.") var text: String?
 
     func run() throws {
         try reportingErrors {
-            guard pool > 1, dim > 0, classes > 1, budget >= 1 else { throw EngineError(.argument, "--pool, --dim, --classes and --budget must be positive") }
             var rng = SeededRandom(seed: seed)
-            let centres = rng.normals(classes * dim, std: 1)
-            var x = [Float](repeating: 0, count: pool * dim)
-            for i in 0..<pool {
-                let c = Int(rng.next() % UInt64(classes))
-                for j in 0..<dim { x[i * dim + j] = centres[c * dim + j] + Float(rng.normal()) }
+            var pool = self.pool, dim = self.dim, classes = self.classes
+            var x: [Float], text: [Float]
+            if let features, let textPath = self.text {
+                let f = try NPY.read(features), t = try NPY.read(textPath)
+                guard f.shape.count == 2, t.shape.count == 2, f.shape[1] == t.shape[1] else {
+                    throw EngineError(.format, "--features (N, D) and --text (C, D) must share D")
+                }
+                (pool, dim, classes) = (f.shape[0], f.shape[1], t.shape[0])
+                x = f.floats(); text = t.floats()
+            } else {
+                guard pool > 1, dim > 0, classes > 1 else { throw EngineError(.argument, "--pool, --dim and --classes must be positive") }
+                let centres = rng.normals(classes * dim, std: 1)
+                x = [Float](repeating: 0, count: pool * dim)
+                for i in 0..<pool {
+                    let c = Int(rng.next() % UInt64(classes))
+                    for j in 0..<dim { x[i * dim + j] = centres[c * dim + j] + Float(rng.normal()) }
+                }
+                text = centres.map { $0 + Float(rng.normal() * 0.5) }
             }
-            let text = centres.map { $0 + Float(rng.normal() * 0.5) }
+            guard budget >= 1, budget <= pool else { throw EngineError(.argument, "--budget must be in 1...\(pool)") }
             let t0 = DispatchTime.now()
             let classifier = Classifier(classNames: (0..<classes).map { "c\($0)" }, textFeatures: text, logitScale: log(100))
             let context = try SelectionContext(features: x, width: dim, unlabeled: Array(0..<pool), labeled: [:], classifier: classifier)

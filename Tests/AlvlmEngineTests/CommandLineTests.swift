@@ -191,4 +191,49 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(e.stdout.isEmpty)
         }
     }
+
+    /// The language without a terminal: scripts on standard input, files and -c, with located errors.
+    func testScriptsAndTranscript() throws {
+        let transcript = try alvlm([], stdin: "x = 2 + 3\nx * 2\ns = cec(k: 5)\ns\nfn twice(v) { return v * 2 }\nfor i in 1..3 {\n  print(twice(i))\n}\n")
+        XCTAssertEqual(transcript.status, 0, transcript.stderr)
+        XCTAssertEqual(transcript.stdout, "10\nstrategy cec (N 10, k 5, rho 1, beta 1, prior union, kernel rbf, calibration on, clustering weighted) - Safaei & Patel, WACV 2025\n2\n4\n")
+        let failing = try alvlm(["-c", "a = 1\nb = cec(kk: 3)\nprint(\"not reached\")"])
+        XCTAssertEqual(failing.status, 1)
+        XCTAssertEqual(failing.stderr, """
+            error: unknown argument `kk` for `cec`, did you mean `k`?
+             --> -c, line 2, column 9
+              |
+            2 | b = cec(kk: 3)
+              |         ^^
+
+            """)
+        XCTAssertEqual(failing.stdout, "")
+        try "print(len([1, 2, 3]))\nhelp(\"coop\")\n".write(toFile: dir + "/s.al", atomically: true, encoding: .utf8)
+        let file = try alvlm([dir + "/s.al"])
+        XCTAssertEqual(file.status, 0, file.stderr)
+        XCTAssertTrue(file.stdout.hasPrefix("3\ncoop(epochs: 200"), file.stdout)
+        let missing = try alvlm([dir + "/nope.al"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("nope.al"))
+        // Binary garbage is an error message, not a crash.
+        let garbage = try alvlm(["-c", "\u{1}\u{2}(((]]]\"x"])
+        XCTAssertEqual(garbage.status, 1)
+        XCTAssertTrue(garbage.stderr.hasPrefix("error: "), garbage.stderr)
+    }
+
+    func testPlotsThroughGnuplot() throws {
+        let png = dir + "/curve.png"
+        let r = try alvlm(["-c", "plot([0.3, 0.5, 0.6], to: \"\(png)\")\nhist([1, 2, 2, 3], bins: 3, range: [0, 4])"])
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/gnuplot") {
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertGreaterThan((try FileManager.default.attributesOfItem(atPath: png)[.size] as? NSNumber)?.intValue ?? 0, 1000)
+            XCTAssertTrue(r.stdout.contains("histogram"), r.stdout)
+        } else {
+            XCTAssertEqual(r.status, 1)
+            XCTAssertTrue(r.stderr.contains("gnuplot is not installed"))
+        }
+        let bad = try alvlm(["-c", "plot([1, 2], to: \"\(dir)/x.gif\")"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains(".png or .svg"), bad.stderr)
+    }
 }

@@ -1,0 +1,331 @@
+import AlvlmActive
+import AlvlmEngine
+import AlvlmLanguage
+import Foundation
+
+/// The engine exposed to the language: every builtin and member, registered once with its signature and help.
+public enum Bindings {
+    /// Where image features are cached on disk: $ALVLM_CACHE, else ~/.cache/alvlm/features.
+    public static var cacheDirectory: String {
+        if let env = ProcessInfo.processInfo.environment["ALVLM_CACHE"], !env.isEmpty { return env }
+        return (NSHomeDirectory() as NSString).appendingPathComponent(".cache/alvlm/features")
+    }
+
+    /// Wraps engine errors as language errors (the call site adds the location).
+    static func engine<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as EngineError {
+            throw LanguageError(e.kind == .cancelled ? .interrupted : .engine, e.kind == .cancelled ? "interrupted" : e.description)
+        }
+    }
+
+    static func budget(_ v: Value) -> Budget {
+        switch v {
+        case .percent(let p): return .percent(p)
+        case .number(let n): return .count(Int(n))
+        default: return .percent(1)
+        }
+    }
+
+    static let strategyParameter = Parameter("strategy", .object("strategy"), "an active-learning strategy, e.g. cec()")
+    static let poolParameter = Parameter("pool", .object("pool"), "a pool, e.g. dtd(\"~/data\")")
+    static let modelParameter = Parameter("model", .object("model"), "a CLIP model, e.g. clip(\"~/models/clip-vit-base-patch16\")")
+
+    public static func register(into r: Registry) {
+        registerModelsAndPools(r)
+        registerStrategies(r)
+        registerExperiments(r)
+    }
+
+    // MARK: models and pools
+
+    static func registerModelsAndPools(_ r: Registry) {
+        r.register(Builtin("clip", [Parameter("source", .string, "a model folder (Hugging Face or open_clip), or random:ARCH[:SEED]")],
+                           summary: "load a CLIP model",
+                           details: "Hugging Face CLIPModel folders (config.json + model.safetensors + tokenizer files) or open_clip folders.\n" +
+                               "random:vit-b-16 (or vit-b-32, vit-l-14, tiny-test) builds random weights for trying things out.") { args, _ in
+            let source = args.string("source")
+            let model: CLIPModel = try engine {
+                if source.hasPrefix("random:") {
+                    let parts = source.dropFirst(7).split(separator: ":")
+                    return try CLIPModel.random(String(parts.first ?? ""), seed: parts.count > 1 ? UInt64(parts[1]) ?? 0 : 0)
+                }
+                if source == "tiny" {
+                    throw EngineError(.argument, "the embedded tiny CLIP is not built yet; give a model folder or random:ARCH")
+                }
+                return try CLIPModel.load(directory: source)
+            }
+            return .object(ModelObject(model, cache: try? FeatureCache(directory: cacheDirectory)))
+        })
+        r.register(Builtin("coop_dataset", [Parameter("name", .choice(DatasetLoader.CoOpDataset.allCases.map(\.rawValue)), "the dataset"),
+                                            Parameter("root", .string, "the data root holding CoOp's folders")],
+                           summary: "load one of the paper's datasets in CoOp's layout") { args, _ in
+            let ds = DatasetLoader.CoOpDataset(rawValue: args.string("name"))!
+            return .object(PoolObject(try engine { try DatasetLoader.coop(ds, root: args.string("root")) }))
+        })
+        for (name, ds) in [("dtd", DatasetLoader.CoOpDataset.dtd), ("caltech101", .caltech101), ("eurosat", .eurosat),
+                           ("aircraft", .fgvcAircraft), ("flowers", .oxfordFlowers), ("ucf101", .ucf101)] {
+            r.register(Builtin(name, [Parameter("root", .string, "the data root (or the dataset's own folder)")],
+                               summary: "load \(ds.rawValue) from CoOp's layout (split_zhou_*.json)") { args, _ in
+                .object(PoolObject(try engine { try DatasetLoader.coop(ds, root: args.string("root")) }))
+            })
+        }
+        r.register(Builtin("folder", [Parameter("root", .string, "ROOT/<class>/<image> folders"),
+                                      Parameter("split", .oneOf([.list, .nilValue]), default: .null, "fractions [train, val, test], e.g. [0.6, 0.2, 0.2]"),
+                                      Parameter("seed", .integer, default: .number(0))],
+                           summary: "a pool from a folder per class") { args, _ in
+            var fractions: (Double, Double, Double)? = nil
+            if case .list(let items) = args["split"] {
+                let f = items.compactMap { if case .number(let v) = $0 { return v }; return nil }
+                guard f.count == 3 else { throw args.error("split", "split needs three fractions [train, val, test]") }
+                fractions = (f[0], f[1], f[2])
+            }
+            return .object(PoolObject(try engine { try DatasetLoader.folder(args.string("root"), fractions: fractions, seed: UInt64(args.int("seed"))) }))
+        })
+        r.register(Builtin("csv", [Parameter("path", .string, "a CSV file of path,label[,split]")], summary: "a pool from a CSV list") { args, _ in
+            .object(PoolObject(try engine { try DatasetLoader.csv(args.string("path")) }))
+        })
+        r.register(type: "pool", summary: "images with stable ids, class names and splits", [
+            .property("train", "the training split (the unlabelled pool)") { .object(SplitObject($0 as! PoolObject, .train)) },
+            .property("val", "the validation split") { .object(SplitObject($0 as! PoolObject, .val)) },
+            .property("test", "the test split") { .object(SplitObject($0 as! PoolObject, .test)) },
+            .property("classes", "the class names") { .list(($0 as! PoolObject).pool.classNames.map { .string($0) }) },
+            .property("size", "number of images") { .number(Double(($0 as! PoolObject).pool.samples.count)) },
+            .property("name", "the pool's name") { .string(($0 as! PoolObject).pool.name) },
+        ])
+        r.register(type: "split", summary: "one split of a pool", [
+            .property("size", "number of images") { o in let s = o as! SplitObject; return .number(Double(s.pool.pool.ids(s.split).count)) },
+            .property("ids", "the sample ids") { o in let s = o as! SplitObject; return .list(s.pool.pool.ids(s.split).map { .number(Double($0)) }) },
+        ])
+        r.register(type: "model", summary: "a CLIP model", [
+            .method("zeroshot", [Parameter("split", .object("split"), "e.g. pool.test"),
+                                 Parameter("template", .string, default: .string("a photo of a {}."), "prompt template, {} is the class name")],
+                    "zero-shot accuracy, per-class table and calibration on a split") { o, args, interp in
+                let model = o as! ModelObject, split = args.object("split", as: SplitObject.self)!
+                guard split.split != .train else {
+                    throw args.error("split", "the training pool's labels come only from an oracle: evaluate on pool.test or pool.val")
+                }
+                let f = try engine { try split.pool.features(split.split, model: model, host: interp.host) }
+                return try engine {
+                    let classifier = try Classifier.zeroShot(model: model.model, classNames: split.pool.pool.classNames, templates: [args.string("template")])
+                    let e = try Evaluation(probabilities: try classifier.probabilities(f.values),
+                                           labels: try split.pool.pool.evaluationLabels(f.ids),
+                                           classes: split.pool.pool.classes)
+                    return .object(EvaluationObject(e, classNames: split.pool.pool.classNames, title: "zero-shot on \(split.pool.pool.name) \(split.split.rawValue)"))
+                }
+            },
+        ])
+        r.register(type: "evaluation", summary: "accuracy, per-class accuracy and calibration", [
+            .property("accuracy", "fraction correct") { .number(($0 as! EvaluationObject).evaluation.accuracy) },
+            .property("ece", "expected calibration error (15 bins)") { .number(($0 as! EvaluationObject).evaluation.expectedCalibrationError) },
+            .property("per_class", "accuracy per class (nil for absent classes)") {
+                .list(($0 as! EvaluationObject).evaluation.perClassAccuracy.map { $0.map { .number($0) } ?? .null })
+            },
+            .property("predicted", "how often each class is predicted") { .list(($0 as! EvaluationObject).evaluation.predictedHistogram.map { .number(Double($0)) }) },
+        ])
+    }
+
+    // MARK: strategies
+
+    static func registerStrategies(_ r: Registry) {
+        let simple: [(String, String, String)] = [
+            ("random", "random", "uniform sampling without replacement"),
+            ("entropy", "entropy", "highest predictive entropy (Wang & Shang 2014)"),
+            ("margin", "margin", "smallest gap between the two most probable classes"),
+            ("least_confidence", "least-confidence", "lowest top-class probability"),
+            ("coreset", "coreset", "k-center greedy on image features (Sener & Savarese 2018)"),
+            ("badge", "badge", "k-means++ on gradient embeddings (Ash et al. 2020)"),
+            ("alfa_mix", "alfa-mix", "feature mixing with closed-form alpha (Parvaneh et al. 2022)"),
+            ("core_gcn", "core-gcn", "k-center on GCN features (Caramalau et al. 2021)"),
+            ("uncertain_gcn", "uncertain-gcn", "GCN labelled-vs-unlabelled score near 0.1 (Caramalau et al. 2021)"),
+        ]
+        for (builtin, name, summary) in simple {
+            r.register(Builtin(builtin, [], summary: "strategy: \(summary)") { _, _ in .object(StrategyObject(StrategySpec(name: name))) })
+        }
+        r.register(Builtin("cec", [
+            Parameter("k", .integer, default: .number(10), "nearest unlabelled neighbours"),
+            Parameter("N", .integer, default: .number(10), "per-class support size for the prior"),
+            Parameter("rho", .number, default: .number(1), "RBF kernel width"),
+            Parameter("beta", .number, default: .number(1), "weight of the neighbour term"),
+            Parameter("prior", .choice(["union", "per-class"]), default: .string("union")),
+            Parameter("kernel", .choice(["rbf", "cosine", "uniform"]), default: .string("rbf")),
+            Parameter("calibrate", .bool, default: .bool(true), "divide out the contextualised prior"),
+            Parameter("clustering", .choice(["weighted", "unweighted-nearest", "unweighted-most-uncertain"]), default: .string("weighted")),
+        ], summary: "strategy: Calibrated Entropy-weighted Clustering (Safaei & Patel, WACV 2025)",
+           details: "U = calibrated entropy + beta * mean kernel-weighted calibrated entropy of the k nearest unlabelled neighbours;\n" +
+               "then k-means weighted by U with one cluster per query, and the sample nearest each centre.") { args, _ in
+            var s = StrategySpec(name: "cec")
+            s.neighbours = args.int("k"); s.support = args.int("N"); s.rho = args.number("rho"); s.beta = args.number("beta")
+            s.prior = args.string("prior"); s.kernel = args.string("kernel"); s.calibrate = args.bool("calibrate"); s.clustering = args.string("clustering")
+            guard s.neighbours >= 1 else { throw args.error("k", "k must be at least 1") }
+            guard s.support >= 1 else { throw args.error("N", "N must be at least 1") }
+            guard s.rho >= 0, s.beta >= 0 else { throw args.error(s.rho < 0 ? "rho" : "beta", "rho and beta must not be negative") }
+            return .object(StrategyObject(s))
+        })
+        r.register(Builtin("pcb", [strategyParameter], summary: "wrap a strategy in PCB's class balancer (Bang et al. 2024)") { args, _ in
+            var s = args.object("strategy", as: StrategyObject.self)!.spec
+            s.pcb = true
+            return .object(StrategyObject(s))
+        })
+        r.register(type: "strategy", summary: "an active-learning query strategy", [
+            .method("scores", [poolParameter, modelParameter], "per-sample scores on the training pool (zero-shot model), for hist()") { o, args, interp in
+                let (context, ids, _) = try selection(args, interp)
+                let s = (o as! StrategyObject).spec
+                let values: [Double] = try engine {
+                    let strategy = try s.make()
+                    if let cec = strategy as? CECStrategy { return try cec.computeScores(context).uncertainty }
+                    return try strategy.scores(context) ?? context.unlabeled.map { Uncertainty.entropy(context.probabilityRow($0)) }
+                }
+                return .object(ScoresObject(name: s.label, values: values, ids: ids))
+            },
+            .method("query", [poolParameter, modelParameter, Parameter("budget", .countOrPercent, default: .percent(1), "a count or a percentage of the pool"),
+                              Parameter("seed", .integer, default: .number(0))],
+                    "the samples the strategy would label next (zero-shot model)") { o, args, interp in
+                let (context, ids, poolObject) = try selection(args, interp)
+                let s = (o as! StrategyObject).spec
+                let n = try engine { try budget(args["budget"]).resolve(poolSize: ids.count) }
+                var rng = SeededRandom(seed: UInt64(args.int("seed")))
+                let selection = try engine { try s.make().select(context, budget: n, rng: &rng, cancel: HostCancellation.token(for: interp.host)) }
+                return .object(QueryObject(pool: poolObject, strategy: s.label, ids: selection.rows.map { ids[$0] }, scores: selection.scores,
+                                           predicted: selection.rows.map { Uncertainty.argmax(context.probabilityRow($0)) }, note: selection.note))
+            },
+        ])
+        r.register(type: "scores", summary: "per-sample scores", [
+            .property("values", "the scores") { .list(($0 as! ScoresObject).values.map { .number($0) }) },
+            .property("ids", "the sample ids") { .list(($0 as! ScoresObject).ids.map { .number(Double($0)) }) },
+        ])
+        r.register(type: "query", summary: "samples chosen for labelling", [
+            .property("ids", "the chosen sample ids") { .list(($0 as! QueryObject).ids.map { .number(Double($0)) }) },
+            .property("scores", "the score that chose each") { .list(($0 as! QueryObject).scores.map { $0.isFinite ? .number($0) : .null }) },
+            .property("paths", "their image files") { o in let q = o as! QueryObject; return .list(q.ids.map { .string(q.pool.pool.sample($0)?.path ?? "") }) },
+        ])
+    }
+
+    /// The selection context of a pool's training split under the zero-shot model.
+    static func selection(_ args: Arguments, _ interp: Interpreter) throws -> (SelectionContext, [Int], PoolObject) {
+        let pool = args.object("pool", as: PoolObject.self)!, model = args.object("model", as: ModelObject.self)!
+        let f = try engine { try pool.features(.train, model: model, host: interp.host) }
+        let context = try engine {
+            let classifier = try Classifier.zeroShot(model: model.model, classNames: pool.pool.classNames)
+            return try SelectionContext(features: f.values, width: f.width, unlabeled: Array(0..<f.ids.count), labeled: [:], classifier: classifier)
+        }
+        return (context, f.ids, pool)
+    }
+
+    // MARK: trainers, experiments, comparisons
+
+    static func registerExperiments(_ r: Registry) {
+        r.register(Builtin("coop", [
+            Parameter("epochs", .integer, default: .number(200)), Parameter("lr", .number, default: .number(0.002)),
+            Parameter("batch", .integer, default: .number(32)), Parameter("weight_decay", .number, default: .number(0.005)),
+            Parameter("n_ctx", .integer, default: .number(4)), Parameter("init", .oneOf([.string, .nilValue]), default: .string("a photo of a")),
+        ], summary: "trainer: CoOp prompt tuning, re-initialised every round") { args, _ in
+            guard args.int("epochs") >= 1 else { throw args.error("epochs", "epochs must be at least 1") }
+            guard args.int("batch") >= 1 else { throw args.error("batch", "batch must be at least 1") }
+            guard args.number("lr") > 0 else { throw args.error("lr", "lr must be positive") }
+            let phrase: String? = args.has("init") ? args.string("init") : nil
+            return .object(TrainerObject(.coop(epochs: args.int("epochs"), learningRate: args.number("lr"), batchSize: args.int("batch"),
+                                               weightDecay: args.number("weight_decay"), contextLength: args.int("n_ctx"), contextInit: phrase)))
+        })
+        r.register(Builtin("linear_probe", [], summary: "trainer: logistic regression on image features") { _, _ in .object(TrainerObject(.linearProbe)) })
+        r.register(Builtin("zeroshot_only", [], summary: "trainer: none, the zero-shot model throughout") { _, _ in .object(TrainerObject(TrainerSpec.none)) })
+
+        let experimentParameters = [
+            Parameter("rounds", .integer, default: .number(6)), Parameter("budget", .countOrPercent, default: .percent(1), "per round"),
+            Parameter("trainer", .object("trainer"), default: .null, "default: coop() with the paper's settings"),
+        ]
+        func trainer(_ args: Arguments) -> TrainerSpec { args.object("trainer", as: TrainerObject.self)?.spec ?? .paper }
+        func features(_ args: Arguments, _ interp: Interpreter) throws -> (PoolObject, ModelObject, PoolFeatures, PoolFeatures) {
+            let pool = args.object("pool", as: PoolObject.self)!, model = args.object("model", as: ModelObject.self)!
+            return (pool, model, try engine { try pool.features(.train, model: model, host: interp.host) },
+                    try engine { try pool.features(.test, model: model, host: interp.host) })
+        }
+        r.register(Builtin("experiment", [poolParameter, modelParameter, strategyParameter] + experimentParameters + [Parameter("seed", .integer, default: .number(1))],
+                           summary: "an active-learning run: rounds of select, label, train, evaluate") { args, interp in
+            let (pool, model, train, test) = try features(args, interp)
+            let config = ExperimentConfig(strategy: args.object("strategy", as: StrategyObject.self)!.spec, rounds: args.int("rounds"),
+                                          budget: budget(args["budget"]), trainer: trainer(args), seed: UInt64(args.int("seed")))
+            let e = try engine { try Experiment(pool: pool.pool, model: model.model, trainFeatures: train, testFeatures: test, config: config) }
+            return .object(ExperimentObject(e, pool: pool, model: model))
+        })
+        r.register(type: "experiment", summary: "an active-learning run", [
+            .method("step", [], "run one round") { o, _, interp in
+                let e = o as! ExperimentObject
+                _ = try engine { try e.experiment.step(progress: { interp.host.progress($0) }, cancel: HostCancellation.token(for: interp.host)) }
+                return .object(e)
+            },
+            .method("finish", [], "run the remaining rounds") { o, _, interp in
+                let e = o as! ExperimentObject
+                try engine { try e.experiment.finish(progress: { interp.host.progress($0) }, cancel: HostCancellation.token(for: interp.host)) }
+                return .object(e)
+            },
+            .property("accuracy", "accuracy after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number($0.accuracy) }) },
+            .property("labels", "labels used after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number(Double($0.labelsUsed)) }) },
+            .property("rounds", "the round records") { o in
+                .list((o as! ExperimentObject).experiment.state.rounds.map { r in
+                    .record([("round", .number(Double(r.round))), ("labels", .number(Double(r.labelsUsed))), ("accuracy", .number(r.accuracy)),
+                             ("ece", .number(r.expectedCalibrationError)), ("covered", .number(Double(r.classesCovered))),
+                             ("queried", .list(r.queried.map { .number(Double($0)) }))])
+                })
+            },
+        ])
+        r.register(Builtin("compare", [Parameter("strategies", .list, "a list of strategies"), poolParameter, modelParameter] + experimentParameters +
+                           [Parameter("seeds", .integer, default: .number(3)), Parameter("seed", .integer, default: .number(0), "the master seed")],
+                           summary: "several strategies x seeds: mean ± sd per round, AULC, paired differences") { args, interp in
+            guard case .list(let items) = args["strategies"], !items.isEmpty else { throw args.error("strategies", "give a non-empty list of strategies") }
+            let specs = try items.map { v -> StrategySpec in
+                guard case .object(let o) = v, let s = o as? StrategyObject else { throw args.error("strategies", "every item must be a strategy, e.g. cec()") }
+                return s.spec
+            }
+            guard args.int("seeds") >= 1 else { throw args.error("seeds", "seeds must be at least 1") }
+            let (pool, model, train, test) = try features(args, interp)
+            let c = try engine {
+                try Comparison.run(pool: pool.pool, model: model.model, trainFeatures: train, testFeatures: test, strategies: specs,
+                                   seeds: args.int("seeds"), masterSeed: UInt64(args.int("seed")), rounds: args.int("rounds"),
+                                   budget: budget(args["budget"]), trainer: trainer(args),
+                                   progress: { interp.host.progress($0) }, cancel: HostCancellation.token(for: interp.host))
+            }
+            return .object(ComparisonObject(c))
+        })
+        r.register(type: "comparison", summary: "strategies compared over seeds", [
+            .property("strategies", "the strategies' names") { .list(($0 as! ComparisonObject).comparison.strategies.map { .string($0) }) },
+            .method("auc", [Parameter("strategy", .string)], "area under the mean learning curve (a mean accuracy)") { o, args, _ in
+                .number((o as! ComparisonObject).comparison.areaUnderCurve(args.string("strategy")))
+            },
+            .method("labels_to_reach", [Parameter("target", .oneOf([.number, .countOrPercent]), "an accuracy, e.g. 60%"), Parameter("strategy", .string)],
+                    "mean labels at the first round whose mean accuracy reaches the target (nil if never)") { o, args, _ in
+                let target: Double = { if case .percent(let p) = args["target"] { return p / 100 }; return args.number("target") }()
+                return (o as! ComparisonObject).comparison.labelsToReach(target, strategy: args.string("strategy")).map { .number($0) } ?? .null
+            },
+        ])
+        r.register(Builtin("table", [Parameter("comparison", .object("comparison"))], summary: "the paper's Table 1 layout: mean ± sd per round") { args, _ in
+            .string(args.object("comparison", as: ComparisonObject.self)!.comparison.table())
+        })
+        r.register(Builtin("save", [Parameter("experiment", .object("experiment")), Parameter("path", .string)],
+                           summary: "save an experiment's state (resume with load)") { args, _ in
+            try engine { try args.object("experiment", as: ExperimentObject.self)!.experiment.save(to: (args.string("path") as NSString).expandingTildeInPath) }
+            return .null
+        })
+        r.register(Builtin("load", [Parameter("path", .string), poolParameter, modelParameter],
+                           summary: "resume a saved experiment on the same pool and model") { args, interp in
+            let state = try engine { try Experiment.loadState(from: args.string("path")) }
+            let (pool, model, train, test) = try features(args, interp)
+            let e = try engine {
+                let e = try Experiment(pool: pool.pool, model: model.model, trainFeatures: train, testFeatures: test, config: state.config, resumeFrom: state)
+                try e.restoreProbe()
+                return e
+            }
+            return .object(ExperimentObject(e, pool: pool, model: model))
+        })
+        r.register(Builtin("export", [Parameter("query", .object("query")), Parameter("path", .string, "a .csv, or .json for Label Studio")],
+                           summary: "write a query batch for annotators (CSV id,path,score,predicted or Label Studio tasks)") { args, _ in
+            let q = args.object("query", as: QueryObject.self)!
+            let items = zip(q.ids.indices, q.ids).map { AnnotationExchange.Query(id: $1, score: q.scores[$0], predicted: q.predicted[$0]) }
+            let path = (args.string("path") as NSString).expandingTildeInPath
+            try engine {
+                if path.hasSuffix(".json") { try AnnotationExchange.exportLabelStudio(items, pool: q.pool.pool, to: path) }
+                else { try AnnotationExchange.exportCSV(items, pool: q.pool.pool, to: path) }
+            }
+            return .null
+        })
+    }
+}

@@ -1,0 +1,180 @@
+import AlvlmActive
+import AlvlmEngine
+import AlvlmLanguage
+import Foundation
+
+/// A pool in the language, with its image features per model (computed once, cached on disk too).
+public final class PoolObject: LanguageObject {
+    public let pool: Pool
+    var featureCache: [ObjectIdentifier: [Split: PoolFeatures]] = [:]
+    public var typeName: String { "pool" }
+    public init(_ pool: Pool) { self.pool = pool }
+    public var summary: String {
+        let train = pool.ids(.train).count
+        return "\(pool.summary)\n  budget 1% of the training pool = \(max(1, train / 100)) images per round"
+    }
+
+    func features(_ split: Split, model: ModelObject, host: LanguageHost) throws -> PoolFeatures {
+        if let f = featureCache[ObjectIdentifier(model)]?[split] { return f }
+        let ids = pool.ids(split)
+        guard !ids.isEmpty else { throw LanguageError(.runtime, "pool \(pool.name) has no \(split.rawValue) images") }
+        let total = ids.count
+        var lastReport = Date.distantPast
+        let f = try PoolFeatures.compute(pool: pool, ids: ids, model: model.model, cache: model.cache, progress: { done, all in
+            if done == all || Date().timeIntervalSince(lastReport) > 0.5 {
+                lastReport = Date()
+                host.progress("encoding \(split.rawValue) images \(done)/\(total)")
+            }
+        }, cancel: model.cancelToken(host))
+        featureCache[ObjectIdentifier(model), default: [:]][split] = f
+        return f
+    }
+}
+
+/// A split of a pool (`pool.test`).
+public final class SplitObject: LanguageObject {
+    public let pool: PoolObject
+    public let split: Split
+    public var typeName: String { "split" }
+    init(_ pool: PoolObject, _ split: Split) { self.pool = pool; self.split = split }
+    public var summary: String { "\(split.rawValue) split of \(pool.pool.name): \(pool.pool.ids(split).count) images" }
+}
+
+public final class ModelObject: LanguageObject {
+    public let model: CLIPModel
+    public let cache: FeatureCache?
+    public var typeName: String { "model" }
+    init(_ model: CLIPModel, cache: FeatureCache?) { self.model = model; self.cache = cache }
+    public var summary: String {
+        let c = model.config
+        return "model \(model.source): ViT \(c.vision.width)w x \(c.vision.layers)L patch \(c.patchSize) at \(c.imageSize)px, " +
+            "text \(c.text.width)w x \(c.text.layers)L, embedding \(c.embedDim), logit scale \(formatNumber(Double(exp(model.logitScale))))"
+    }
+    func cancelToken(_ host: LanguageHost) -> CancellationToken { HostCancellation.token(for: host) }
+}
+
+/// Bridges the host's cancellation flag to the engine's token (polled by long loops).
+enum HostCancellation {
+    static func token(for host: LanguageHost) -> CancellationToken { WatchingToken(host: host) }
+}
+
+/// A cancellation token that also asks the host.
+final class WatchingToken: CancellationToken, @unchecked Sendable {
+    weak var host: LanguageHost?
+    init(host: LanguageHost) { self.host = host }
+    override var isCancelled: Bool { super.isCancelled || (host?.isCancelled ?? false) }
+}
+
+public final class StrategyObject: LanguageObject {
+    public let spec: StrategySpec
+    public var typeName: String { "strategy" }
+    init(_ spec: StrategySpec) { self.spec = spec }
+    public var summary: String {
+        var s = "strategy \(spec.label)"
+        if spec.name == "cec" {
+            s += " (N \(spec.support), k \(spec.neighbours), rho \(formatNumber(spec.rho)), beta \(formatNumber(spec.beta)), prior \(spec.prior), kernel \(spec.kernel), " +
+                "calibration \(spec.calibrate ? "on" : "off"), clustering \(spec.clustering))"
+        }
+        return s + " - " + ((try? spec.make().citation) ?? "")
+    }
+}
+
+public final class TrainerObject: LanguageObject {
+    public let spec: TrainerSpec
+    public var typeName: String { "trainer" }
+    init(_ spec: TrainerSpec) { self.spec = spec }
+    public var summary: String {
+        switch spec {
+        case let .coop(epochs, lr, batch, wd, n, phrase):
+            return "trainer coop: \(epochs) epochs, lr \(formatNumber(lr)), batch \(batch), weight decay \(formatNumber(wd)), \(n) context vectors from \(phrase.map { "\"\($0)\"" } ?? "random")"
+        case .linearProbe: return "trainer linear probe (logistic regression, L2 chosen on held-out labels)"
+        case TrainerSpec.none: return "no training (zero-shot throughout)"
+        }
+    }
+}
+
+/// Per-sample scores of a strategy on a pool (for histograms).
+public final class ScoresObject: LanguageObject {
+    public let name: String
+    public let values: [Double]
+    public let ids: [Int]
+    public var typeName: String { "scores" }
+    init(name: String, values: [Double], ids: [Int]) { self.name = name; self.values = values; self.ids = ids }
+    public var summary: String {
+        guard !values.isEmpty else { return "scores \(name): none" }
+        let mean = values.reduce(0, +) / Double(values.count)
+        return "scores \(name) for \(values.count) samples: min \(formatNumber(values.min()!)), mean \(formatNumber(mean)), max \(formatNumber(values.max()!))"
+    }
+}
+
+/// The samples a strategy asked for.
+public final class QueryObject: LanguageObject {
+    public let pool: PoolObject
+    public let strategy: String
+    public let ids: [Int]
+    public let scores: [Double]
+    public let predicted: [Int?]
+    public let note: String?
+    public var typeName: String { "query" }
+    init(pool: PoolObject, strategy: String, ids: [Int], scores: [Double], predicted: [Int?], note: String?) {
+        self.pool = pool; self.strategy = strategy; self.ids = ids; self.scores = scores; self.predicted = predicted; self.note = note
+    }
+    public var summary: String {
+        var lines = ["query by \(strategy): \(ids.count) samples" + (note.map { " (\($0))" } ?? "")]
+        for (i, id) in ids.prefix(10).enumerated() {
+            let p = predicted[i].map { pool.pool.classNames[$0] } ?? "?"
+            let s = scores[i].isFinite ? formatNumber(scores[i]) : "-"
+            lines.append("  id \(id)  score \(s)  predicted \(p)  \(pool.pool.sample(id)?.path ?? "")")
+        }
+        if ids.count > 10 { lines.append("  ... \(ids.count - 10) more") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+public final class EvaluationObject: LanguageObject {
+    public let evaluation: Evaluation
+    public let classNames: [String]
+    public let title: String
+    public var typeName: String { "evaluation" }
+    init(_ e: Evaluation, classNames: [String], title: String) { evaluation = e; self.classNames = classNames; self.title = title }
+    public var summary: String {
+        let e = evaluation
+        var lines = [String(format: "%@: accuracy %.2f%% on %d images, ECE %.3f", title, 100 * e.accuracy, e.count, e.expectedCalibrationError)]
+        let width = min(28, classNames.map(\.count).max() ?? 8)
+        lines.append("  " + "class".padding(toLength: width, withPad: " ", startingAt: 0) + "  accuracy  true  predicted")
+        for k in 0..<min(classNames.count, 60) {
+            let acc = e.perClassAccuracy[k].map { String(format: "%6.1f%%", 100 * $0) } ?? "     - "
+            lines.append("  " + String(classNames[k].prefix(width)).padding(toLength: width, withPad: " ", startingAt: 0)
+                + "  \(acc)  \(String(format: "%4d", e.trueHistogram[k]))  \(String(format: "%9d", e.predictedHistogram[k]))")
+        }
+        if classNames.count > 60 { lines.append("  ... \(classNames.count - 60) more classes") }
+        let ratio = zip(e.predictedHistogram, e.trueHistogram).map { $1 > 0 ? Double($0) / Double($1) : 0 }.max() ?? 0
+        lines.append(String(format: "  largest predicted/true count ratio %.2f", ratio))
+        return lines.joined(separator: "\n")
+    }
+}
+
+public final class ExperimentObject: LanguageObject {
+    public let experiment: Experiment
+    let poolObject: PoolObject
+    let modelObject: ModelObject
+    public var typeName: String { "experiment" }
+    init(_ e: Experiment, pool: PoolObject, model: ModelObject) { experiment = e; poolObject = pool; modelObject = model }
+    public var summary: String {
+        let s = experiment.state
+        var lines = ["experiment: \(s.config.strategy.label) on \(s.pool), \(s.rounds.count)/\(s.config.rounds) rounds of \(experiment.budgetPerRound), seed \(s.config.seed)"]
+        for r in s.rounds {
+            lines.append(String(format: "  round %d: %4d labels, accuracy %6.2f%%, %d classes covered", r.round, r.labelsUsed, 100 * r.accuracy, r.classesCovered))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+public final class ComparisonObject: LanguageObject {
+    public let comparison: Comparison
+    public var typeName: String { "comparison" }
+    init(_ c: Comparison) { comparison = c }
+    public var summary: String {
+        "comparison of \(comparison.strategies.joined(separator: ", ")) over \(comparison.seeds.count) seeds\n" + comparison.table()
+    }
+}

@@ -1,0 +1,62 @@
+/// Where something is in the source: 1-based line and column, and how many characters it spans.
+public struct SourceLocation: Equatable, Sendable {
+    public var line: Int
+    public var column: Int
+    public var length: Int
+    public init(line: Int, column: Int, length: Int = 1) { self.line = line; self.column = column; self.length = max(1, length) }
+}
+
+/// A language error: a message and the place it points at. One mistake gives one error.
+public struct LanguageError: Error, Equatable, CustomStringConvertible, Sendable {
+    public enum Kind: String, Sendable { case syntax, name, type, argument, runtime, engine, interrupted }
+    public var kind: Kind
+    public var message: String
+    public var location: SourceLocation?
+    /// True when the input simply ended too early (the REPL then asks for a continuation line).
+    public var incomplete = false
+
+    public init(_ kind: Kind, _ message: String, at location: SourceLocation? = nil, incomplete: Bool = false) {
+        self.kind = kind; self.message = message; self.location = location; self.incomplete = incomplete
+    }
+
+    public var description: String { "error: \(message)" }
+
+    /// `error: message`, then the source line and a caret under the spot (`source` is the whole input;
+    /// `name` labels it, e.g. a file or "cell 3").
+    public func render(source: String, name: String? = nil) -> String {
+        var out = "error: \(message)"
+        guard let loc = location else { return out }
+        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+        guard loc.line >= 1, loc.line <= lines.count else { return out }
+        let text = String(lines[loc.line - 1])
+        let gutter = String(loc.line)
+        let pad = String(repeating: " ", count: gutter.count)
+        out += "\n\(pad)--> \(name.map { "\($0), " } ?? "")line \(loc.line), column \(loc.column)"
+        out += "\n\(pad) |\n\(gutter) | \(text)\n\(pad) | "
+        let prefix = text.prefix(max(0, loc.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
+        let width = max(1, min(loc.length, max(1, text.count - loc.column + 1)))
+        out += prefix + String(repeating: "^", count: width)
+        return out
+    }
+}
+
+/// The closest candidate by edit distance, for "did you mean" hints (nil when nothing is close).
+public func closestMatch(_ word: String, in candidates: [String]) -> String? {
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var row = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...max(1, b.count) where !b.isEmpty {
+                let saved = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = saved
+            }
+        }
+        return a.isEmpty ? b.count : b.isEmpty ? a.count : row[b.count]
+    }
+    let w = Array(word.lowercased())
+    let scored = candidates.map { ($0, distance(w, Array($0.lowercased()))) }.sorted { $0.1 < $1.1 }
+    guard let best = scored.first, best.1 <= max(1, word.count / 3) else { return nil }
+    return best.0
+}

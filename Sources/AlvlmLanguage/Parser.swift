@@ -1,0 +1,337 @@
+/// Recursive-descent parser. Each function's comment gives the grammar rule it implements.
+public struct Parser {
+    var tokens: [Token]
+    var position = 0
+    /// Nesting of (), [] and record {}: newlines inside them are not statement ends.
+    var bracketDepth = 0
+    var expressionDepth = 0
+    static let maxDepth = 200
+
+    public static func parse(_ source: String) throws -> [Stmt] {
+        var p = Parser(tokens: try Lexer.tokenize(source))
+        return try p.program()
+    }
+
+    var current: Token {
+        var i = position
+        if bracketDepth > 0 { while tokens[i].kind == .newline { i += 1 } }
+        return tokens[i]
+    }
+
+    mutating func advance() -> Token {
+        if bracketDepth > 0 { while tokens[position].kind == .newline { position += 1 } }
+        let t = tokens[position]
+        if t.kind != .end { position += 1 }
+        return t
+    }
+
+    func isSymbol(_ s: String) -> Bool { current.kind == .symbol(s) }
+    func isKeyword(_ s: String) -> Bool { current.kind == .keyword(s) }
+
+    mutating func skipNewlines() { while tokens[position].kind == .newline { position += 1 } }
+
+    func unexpected(_ expected: String) -> LanguageError {
+        let t = current
+        if t.kind == .end { return LanguageError(.syntax, "expected \(expected), but the input ended", at: t.location, incomplete: true) }
+        return LanguageError(.syntax, "expected \(expected), found \(describe(t))", at: t.location)
+    }
+
+    func describe(_ t: Token) -> String {
+        switch t.kind {
+        case .number(let v): return "number \(format(v))"
+        case .percent(let v): return "\(format(v))%"
+        case .string: return "a string"
+        case .name(let n): return "`\(n)`"
+        case .keyword(let k): return "`\(k)`"
+        case .symbol(let s): return "`\(s)`"
+        case .newline: return "end of line"
+        case .end: return "end of input"
+        }
+    }
+
+    mutating func expect(_ symbol: String, _ what: String? = nil) throws -> Token {
+        guard isSymbol(symbol) else { throw unexpected(what ?? "`\(symbol)`") }
+        return advance()
+    }
+
+    /// program := (statement (NEWLINE | ';')*)* END
+    mutating func program() throws -> [Stmt] {
+        var out: [Stmt] = []
+        skipNewlines()
+        while current.kind != .end {
+            out.append(try statement())
+            guard current.kind == .newline || current.kind == .end else { throw unexpected("end of line") }
+            skipNewlines()
+        }
+        return out
+    }
+
+    /// block := '{' (statement NEWLINE*)* '}'
+    mutating func block() throws -> [Stmt] {
+        _ = try expect("{", "`{` to start a block")
+        var out: [Stmt] = []
+        skipNewlines()
+        while !isSymbol("}") {
+            if current.kind == .end { throw LanguageError(.syntax, "expected `}` to close the block, but the input ended", at: current.location, incomplete: true) }
+            out.append(try statement())
+            if !isSymbol("}") {
+                guard current.kind == .newline else { throw unexpected("end of line or `}`") }
+            }
+            skipNewlines()
+        }
+        _ = advance()
+        return out
+    }
+
+    /// statement := 'fn' NAME '(' names ')' block | 'if' ifRest | 'for' NAME 'in' expr block
+    ///            | 'return' expr? | NAME '=' expr | expr
+    mutating func statement() throws -> Stmt {
+        let t = current
+        switch t.kind {
+        case .keyword("fn"):
+            _ = advance()
+            guard case .name(let name) = current.kind else { throw unexpected("a function name") }
+            _ = advance()
+            _ = try expect("(")
+            bracketDepth += 1
+            var params: [String] = []
+            while !isSymbol(")") {
+                guard case .name(let p) = current.kind else { bracketDepth -= 1; throw unexpected("a parameter name") }
+                if params.contains(p) { bracketDepth -= 1; throw LanguageError(.syntax, "parameter `\(p)` appears twice", at: current.location) }
+                params.append(p); _ = advance()
+                if !isSymbol(")") { _ = try expect(",", "`,` or `)`") }
+            }
+            bracketDepth -= 1
+            _ = advance()
+            return .function(name, params, try block(), t.location)
+        case .keyword("if"):
+            return try ifStatement()
+        case .keyword("for"):
+            _ = advance()
+            guard case .name(let name) = current.kind else { throw unexpected("a loop variable") }
+            _ = advance()
+            guard isKeyword("in") else { throw unexpected("`in`") }
+            _ = advance()
+            let sequence = try expression()
+            return .forIn(name, sequence, try block(), t.location)
+        case .keyword("return"):
+            _ = advance()
+            if current.kind == .newline || current.kind == .end || isSymbol("}") { return .returnValue(nil, t.location) }
+            return .returnValue(try expression(), t.location)
+        case .name(let name) where tokens[position + 1].kind == .symbol("="):
+            _ = advance(); _ = advance()
+            return .assign(name, try expression(), t.location)
+        default:
+            return .expression(try expression())
+        }
+    }
+
+    /// ifRest := 'if' expr block ('else' (block | ifRest))?
+    mutating func ifStatement() throws -> Stmt {
+        let t = advance()
+        let condition = try expression()
+        let then = try block()
+        // `else` may follow on the next line.
+        var look = position
+        while tokens[look].kind == .newline { look += 1 }
+        if tokens[look].kind == .keyword("else") {
+            position = look
+            _ = advance()
+            if isKeyword("if") { return .ifElse(condition, then, [try ifStatement()], t.location) }
+            return .ifElse(condition, then, try block(), t.location)
+        }
+        return .ifElse(condition, then, nil, t.location)
+    }
+
+    /// expression := or
+    mutating func expression() throws -> Expr {
+        expressionDepth += 1
+        defer { expressionDepth -= 1 }
+        guard expressionDepth < Self.maxDepth else { throw LanguageError(.syntax, "expression nested too deeply", at: current.location) }
+        return try or()
+    }
+
+    /// or := and ('or' and)*
+    mutating func or() throws -> Expr {
+        var e = try and()
+        while isKeyword("or") { let t = advance(); e = .binary("or", e, try and(), t.location) }
+        return e
+    }
+
+    /// and := not ('and' not)*
+    mutating func and() throws -> Expr {
+        var e = try not()
+        while isKeyword("and") { let t = advance(); e = .binary("and", e, try not(), t.location) }
+        return e
+    }
+
+    /// not := 'not' not | comparison
+    mutating func not() throws -> Expr {
+        if isKeyword("not") {
+            let t = advance()
+            expressionDepth += 1
+            defer { expressionDepth -= 1 }
+            guard expressionDepth < Self.maxDepth else { throw LanguageError(.syntax, "expression nested too deeply", at: t.location) }
+            return .unary("not", try not(), t.location)
+        }
+        return try comparison()
+    }
+
+    /// comparison := range (('==' | '!=' | '<' | '<=' | '>' | '>=') range)?
+    mutating func comparison() throws -> Expr {
+        let e = try range()
+        for op in ["==", "!=", "<", "<=", ">", ">="] where isSymbol(op) {
+            let t = advance()
+            return .binary(op, e, try range(), t.location)
+        }
+        return e
+    }
+
+    /// range := additive ('..' additive)?
+    mutating func range() throws -> Expr {
+        let e = try additive()
+        if isSymbol("..") { let t = advance(); return .range(e, try additive(), t.location) }
+        return e
+    }
+
+    /// additive := multiplicative (('+' | '-') multiplicative)*
+    mutating func additive() throws -> Expr {
+        var e = try multiplicative()
+        while isSymbol("+") || isSymbol("-") {
+            let t = advance()
+            guard case .symbol(let op) = t.kind else { break }
+            e = .binary(op, e, try multiplicative(), t.location)
+        }
+        return e
+    }
+
+    /// multiplicative := unary (('*' | '/' | '%') unary)*
+    mutating func multiplicative() throws -> Expr {
+        var e = try unary()
+        while isSymbol("*") || isSymbol("/") || isSymbol("%") {
+            let t = advance()
+            guard case .symbol(let op) = t.kind else { break }
+            e = .binary(op, e, try unary(), t.location)
+        }
+        return e
+    }
+
+    /// unary := '-' unary | postfix
+    mutating func unary() throws -> Expr {
+        if isSymbol("-") {
+            let t = advance()
+            expressionDepth += 1
+            defer { expressionDepth -= 1 }
+            guard expressionDepth < Self.maxDepth else { throw LanguageError(.syntax, "expression nested too deeply", at: t.location) }
+            return .unary("-", try unary(), t.location)
+        }
+        return try postfix()
+    }
+
+    /// postfix := primary ('(' arguments ')' | '.' NAME | '[' expression ']')*
+    mutating func postfix() throws -> Expr {
+        var e = try primary()
+        while true {
+            if isSymbol("(") {
+                let t = advance()
+                bracketDepth += 1
+                defer { bracketDepth -= 1 }
+                e = .call(e, try arguments(), t.location)
+                _ = try expect(")", "`,` or `)` to close the call")
+            } else if isSymbol(".") {
+                _ = advance()
+                guard case .name(let m) = current.kind else { throw unexpected("a member name after `.`") }
+                let t = advance()
+                e = .member(e, m, t.location)
+            } else if isSymbol("[") {
+                let t = advance()
+                bracketDepth += 1
+                defer { bracketDepth -= 1 }
+                e = .index(e, try expression(), t.location)
+                _ = try expect("]")
+            } else {
+                return e
+            }
+        }
+    }
+
+    /// arguments := (argument (',' argument)*)?   argument := NAME ':' expression | expression
+    mutating func arguments() throws -> [CallArgument] {
+        var out: [CallArgument] = []
+        while !isSymbol(")") {
+            if current.kind == .end { throw unexpected("`)`") }
+            if case .name(let label) = current.kind, tokens[nextIndex(after: position)].kind == .symbol(":") {
+                let t = advance(); _ = advance()
+                if out.contains(where: { $0.label == label }) { throw LanguageError(.argument, "argument `\(label)` is given twice", at: t.location) }
+                out.append(CallArgument(label: label, labelLocation: t.location, value: try expression()))
+            } else {
+                if out.contains(where: { $0.label != nil }) { throw LanguageError(.syntax, "positional arguments must come before named ones", at: current.location) }
+                out.append(CallArgument(label: nil, labelLocation: nil, value: try expression()))
+            }
+            if !isSymbol(")") { _ = try expect(",", "`,` or `)`") }
+        }
+        return out
+    }
+
+    func nextIndex(after i: Int) -> Int {
+        var j = i + 1
+        while bracketDepth > 0 && tokens[j].kind == .newline { j += 1 }
+        return j
+    }
+
+    /// primary := NUMBER | PERCENT | STRING | 'true' | 'false' | 'nil' | NAME | '(' expression ')'
+    ///          | '[' (expression (',' expression)*)? ']' | '{' (NAME ':' expression (',' ...)*)? '}'
+    mutating func primary() throws -> Expr {
+        let t = current
+        switch t.kind {
+        case .number(let v): _ = advance(); return .number(v, t.location)
+        case .percent(let v): _ = advance(); return .percent(v, t.location)
+        case .string(let s): _ = advance(); return .string(s, t.location)
+        case .keyword("true"): _ = advance(); return .bool(true, t.location)
+        case .keyword("false"): _ = advance(); return .bool(false, t.location)
+        case .keyword("nil"): _ = advance(); return .nilLiteral(t.location)
+        case .name(let n): _ = advance(); return .name(n, t.location)
+        case .symbol("("):
+            _ = advance()
+            bracketDepth += 1
+            defer { bracketDepth -= 1 }
+            let e = try expression()
+            _ = try expect(")")
+            return e
+        case .symbol("["):
+            _ = advance()
+            bracketDepth += 1
+            defer { bracketDepth -= 1 }
+            var items: [Expr] = []
+            while !isSymbol("]") {
+                if current.kind == .end { throw unexpected("`]`") }
+                items.append(try expression())
+                if !isSymbol("]") { _ = try expect(",", "`,` or `]`") }
+            }
+            _ = advance()
+            return .list(items, t.location)
+        case .symbol("{"):
+            _ = advance()
+            bracketDepth += 1
+            defer { bracketDepth -= 1 }
+            var fields: [(String, Expr)] = []
+            while !isSymbol("}") {
+                guard case .name(let key) = current.kind else { throw unexpected("a field name") }
+                let k = advance()
+                if fields.contains(where: { $0.0 == key }) { throw LanguageError(.syntax, "field `\(key)` appears twice", at: k.location) }
+                _ = try expect(":")
+                fields.append((key, try expression()))
+                if !isSymbol("}") { _ = try expect(",", "`,` or `}`") }
+            }
+            _ = advance()
+            return .record(fields, t.location)
+        default:
+            throw unexpected("an expression")
+        }
+    }
+}
+
+func format(_ v: Double) -> String {
+    if v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
+    return String(v)
+}

@@ -1,0 +1,230 @@
+/// The types a parameter accepts; argument checking, help and completion all read them.
+public enum ParameterType: Sendable {
+    case any, number, integer, string, bool, list
+    /// A number (a count) or a percentage.
+    case countOrPercent
+    /// One of the named choices (given as strings).
+    case choice([String])
+    /// A host object of the given type name.
+    case object(String)
+    /// One of several types.
+    case oneOf([ParameterType])
+    case function
+    /// nil (for optional arguments: `.oneOf([.string, .nilValue])`).
+    case nilValue
+
+    public var text: String {
+        switch self {
+        case .any: "any"
+        case .number: "number"
+        case .integer: "integer"
+        case .string: "string"
+        case .bool: "bool"
+        case .list: "list"
+        case .countOrPercent: "count or percentage"
+        case .choice(let c): c.map { "\"\($0)\"" }.joined(separator: "|")
+        case .object(let t): t
+        case .oneOf(let ts): ts.map(\.text).joined(separator: " or ")
+        case .function: "function"
+        case .nilValue: "nil"
+        }
+    }
+
+    func accepts(_ v: Value) -> Bool {
+        switch (self, v) {
+        case (.any, _): return true
+        case (.number, .number): return true
+        case (.integer, .number(let d)): return d == d.rounded() && abs(d) < 1e15
+        case (.string, .string): return true
+        case (.bool, .bool): return true
+        case (.list, .list), (.list, .range): return true
+        case (.countOrPercent, .percent): return true
+        case (.countOrPercent, .number(let d)): return d == d.rounded() && abs(d) < 1e15
+        case (.choice(let c), .string(let s)): return c.contains(s)
+        case (.object(let t), .object(let o)): return o.typeName == t
+        case (.oneOf(let ts), _): return ts.contains { $0.accepts(v) }
+        case (.function, .function), (.function, .builtin), (.function, .method): return true
+        case (.nilValue, .null): return true
+        default: return false
+        }
+    }
+}
+
+public struct Parameter: Sendable {
+    public var name: String
+    public var type: ParameterType
+    /// nil: required.
+    public var defaultValue: Value?
+    public var help: String
+    public init(_ name: String, _ type: ParameterType, default value: Value? = nil, _ help: String = "") {
+        self.name = name; self.type = type; self.defaultValue = value; self.help = help
+    }
+}
+
+/// Arguments bound to a signature: every parameter has a value (given or default), already type-checked.
+public struct Arguments {
+    public let values: [String: Value]
+    public let locations: [String: SourceLocation]
+    public let callLocation: SourceLocation?
+
+    public subscript(_ name: String) -> Value { values[name] ?? .null }
+    public func number(_ name: String) -> Double { if case .number(let v) = self[name] { return v }; return .nan }
+    public func int(_ name: String) -> Int { Int(number(name)) }
+    public func string(_ name: String) -> String { if case .string(let s) = self[name] { return s }; return "" }
+    public func bool(_ name: String) -> Bool { if case .bool(let b) = self[name] { return b }; return false }
+    public func object<T>(_ name: String, as: T.Type) -> T? { if case .object(let o) = self[name] { return o as? T }; return nil }
+    public func has(_ name: String) -> Bool { !(values[name]?.isNone ?? true) }
+
+    /// An error pointing at the argument (or the call).
+    public func error(_ name: String?, _ message: String) -> LanguageError {
+        LanguageError(.argument, message, at: name.flatMap { locations[$0] } ?? callLocation)
+    }
+}
+
+/// Something callable with a checked signature: a builtin function or an object's method.
+public protocol Callable {
+    var name: String { get }
+    var parameters: [Parameter] { get }
+}
+
+extension Callable {
+    public var signatureText: String {
+        "(" + parameters.map { p in
+            p.defaultValue.map { "\(p.name): \($0.isNone ? "nil" : $0.quoted)" } ?? p.name
+        }.joined(separator: ", ") + ")"
+    }
+
+    /// Binds positional then named arguments, fills defaults, checks types. Errors name the argument.
+    func bind(_ given: [(label: String?, value: Value, location: SourceLocation)], call: SourceLocation?, owner: String) throws -> Arguments {
+        var values: [String: Value] = [:], locations: [String: SourceLocation] = [:]
+        var position = 0
+        for arg in given {
+            let param: Parameter
+            if let label = arg.label {
+                guard let p = parameters.first(where: { $0.name == label }) else {
+                    let hint = closestMatch(label, in: parameters.map(\.name)).map { ", did you mean `\($0)`?" } ?? ""
+                    let known = parameters.isEmpty ? " (it takes no arguments)" : hint.isEmpty ? " (it takes \(parameters.map { "`\($0.name)`" }.joined(separator: ", ")))" : ""
+                    throw LanguageError(.argument, "unknown argument `\(label)` for \(owner)\(hint)\(known)", at: arg.location)
+                }
+                param = p
+            } else {
+                guard position < parameters.count else {
+                    throw LanguageError(.argument, "\(owner) takes at most \(parameters.count) argument\(parameters.count == 1 ? "" : "s")", at: arg.location)
+                }
+                param = parameters[position]
+                position += 1
+            }
+            guard values[param.name] == nil else { throw LanguageError(.argument, "argument `\(param.name)` is given twice", at: arg.location) }
+            guard param.type.accepts(arg.value) || (arg.value.isNone && param.defaultValue?.isNone == true) else {
+                throw LanguageError(.type, "argument `\(param.name)` of \(owner) must be \(article(param.type.text)), not \(article(arg.value.typeName))", at: arg.location)
+            }
+            values[param.name] = arg.value
+            locations[param.name] = arg.location
+        }
+        for p in parameters where values[p.name] == nil {
+            guard let d = p.defaultValue else {
+                throw LanguageError(.argument, "\(owner) needs argument `\(p.name)` (\(p.type.text))", at: call)
+            }
+            values[p.name] = d
+        }
+        return Arguments(values: values, locations: locations, callLocation: call)
+    }
+}
+
+func article(_ word: String) -> String {
+    guard let first = word.first else { return word }
+    if word.hasPrefix("\"") { return "one of \(word)" }
+    return ("aeiou".contains(first) ? "an " : "a ") + word
+}
+
+/// The host's context for a call: output, progress and cancellation.
+public protocol LanguageHost: AnyObject {
+    func print(_ text: String)
+    /// Long-running work reports here (the REPL draws a progress bar or prints lines).
+    func progress(_ text: String)
+    var isCancelled: Bool { get }
+}
+
+public struct Builtin: Callable, @unchecked Sendable {
+    public var name: String
+    public var parameters: [Parameter]
+    public var summary: String
+    public var details: String
+    public var run: (Arguments, Interpreter) throws -> Value
+    public init(_ name: String, _ parameters: [Parameter], summary: String, details: String = "",
+                run: @escaping (Arguments, Interpreter) throws -> Value) {
+        self.name = name; self.parameters = parameters; self.summary = summary; self.details = details; self.run = run
+    }
+}
+
+/// A member of a host object type: a property (no parentheses) or a method (called with arguments).
+public struct Member: Callable, @unchecked Sendable {
+    public var name: String
+    public var parameters: [Parameter]
+    public var isProperty: Bool
+    public var summary: String
+    public var details: String
+    public var run: (LanguageObject, Arguments, Interpreter) throws -> Value
+
+    public static func property(_ name: String, _ summary: String, _ get: @escaping (LanguageObject) throws -> Value) -> Member {
+        Member(name: name, parameters: [], isProperty: true, summary: summary, details: "", run: { o, _, _ in try get(o) })
+    }
+    public static func method(_ name: String, _ parameters: [Parameter], _ summary: String, details: String = "",
+                              _ run: @escaping (LanguageObject, Arguments, Interpreter) throws -> Value) -> Member {
+        Member(name: name, parameters: parameters, isProperty: false, summary: summary, details: details, run: run)
+    }
+}
+
+/// Every builtin and every member, registered once: help, completion and argument checking read it.
+public final class Registry {
+    public private(set) var builtins: [String: Builtin] = [:]
+    public private(set) var members: [String: [String: Member]] = [:]
+    public private(set) var typeSummaries: [String: String] = [:]
+
+    public init() {}
+
+    public func register(_ b: Builtin) { builtins[b.name] = b }
+    public func register(type: String, summary: String, _ list: [Member]) {
+        typeSummaries[type] = summary
+        var table = members[type] ?? [:]
+        for m in list { table[m.name] = m }
+        members[type] = table
+    }
+
+    /// Help text for a builtin, a type, or `type.member`.
+    public func help(_ topic: String?) -> String? {
+        guard let topic, !topic.isEmpty else {
+            let width = (builtins.keys.map(\.count).max() ?? 8) + 2
+            let lines = builtins.keys.sorted().map { "  " + $0.padding(toLength: width, withPad: " ", startingAt: 0) + builtins[$0]!.summary }
+            let types = typeSummaries.keys.sorted().map { "  " + $0.padding(toLength: width, withPad: " ", startingAt: 0) + typeSummaries[$0]! }
+            return "builtins:\n" + lines.joined(separator: "\n") + "\n\nobject types (help TYPE lists their members):\n" + types.joined(separator: "\n")
+                + "\n\nlanguage: x = expr, f(a, name: v), obj.member, [lists], {records}, 1..5, 2%, if/else, for x in xs { }, fn f(a) { return a }, # comments"
+        }
+        if let b = builtins[topic] { return describe(b, b.summary, b.details) }
+        if let table = members[topic] {
+            let width = (table.keys.map(\.count).max() ?? 8) + 2
+            return "\(topic): \(typeSummaries[topic] ?? "")\n" + table.keys.sorted().map { name in
+                let m = table[name]!
+                return "  ." + (name + (m.isProperty ? "" : "(...)")).padding(toLength: width + 5, withPad: " ", startingAt: 0) + m.summary
+            }.joined(separator: "\n")
+        }
+        let parts = topic.split(separator: ".", maxSplits: 1).map(String.init)
+        if parts.count == 2, let m = members[parts[0]]?[parts[1]] {
+            return m.isProperty ? "\(topic): \(m.summary)" : describe(m, m.summary, m.details, prefix: parts[0] + ".")
+        }
+        return nil
+    }
+
+    func describe(_ c: Callable, _ summary: String, _ details: String, prefix: String = "") -> String {
+        var out = "\(prefix)\(c.name)\(c.signatureText)\n  \(summary)"
+        if !c.parameters.isEmpty {
+            out += "\n  arguments:"
+            for p in c.parameters {
+                out += "\n    \(p.name): \(p.type.text)" + (p.defaultValue.map { " = \($0.isNone ? "nil" : $0.quoted)" } ?? " (required)")
+                if !p.help.isEmpty { out += " - \(p.help)" }
+            }
+        }
+        if !details.isEmpty { out += "\n\n" + details }
+        return out
+    }
+}

@@ -1,0 +1,147 @@
+import AlvlmActive
+import AlvlmBindings
+import AlvlmEngine
+import AlvlmLanguage
+import Foundation
+
+/// The interrupt flag the SIGINT handler sets (an atomic-enough Int32 read by polling loops).
+nonisolated(unsafe) var interruptRequested: Int32 = 0
+
+/// One interpreter state with its host: output, progress on stderr, Ctrl-C cancellation.
+final class Session: LanguageHost {
+    let registry = Registry()
+    lazy var interpreter = Interpreter(registry: registry, host: self)
+    let progressIsInteractive = isatty(2) != 0
+    var progressShown = false
+    var lastProgressLine = Date.distantPast
+    var output: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+
+    init() {
+        Bindings.register(into: registry)
+        registerSessionBuiltins()
+    }
+
+    func print(_ text: String) { endProgress(); output(text) }
+
+    func progress(_ text: String) {
+        if progressIsInteractive {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+            progressShown = true
+        } else if Date().timeIntervalSince(lastProgressLine) >= 2 || text.contains("accuracy") {
+            lastProgressLine = Date()
+            FileHandle.standardError.write(Data("\(text)\n".utf8))
+        }
+    }
+
+    func endProgress() {
+        if progressShown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)); progressShown = false }
+    }
+
+    var isCancelled: Bool { interruptRequested != 0 }
+
+    /// Runs source; prints expression values; returns the error rendered against the source, if any.
+    func evaluate(_ source: String, name: String? = nil) -> LanguageError? {
+        interruptRequested = 0
+        defer { endProgress() }
+        do {
+            try interpreter.run(source) { value in
+                if !value.isNone { self.print(value.description) }
+            }
+            return nil
+        } catch let e as LanguageError {
+            return e
+        } catch {
+            return LanguageError(.runtime, "\(error)")
+        }
+    }
+
+    func registerSessionBuiltins() {
+        registry.register(Builtin("help", [Parameter("topic", .oneOf([.string, .nilValue]), default: .null, "a builtin, a type, or type.member")],
+                                  summary: "help on builtins, object types and members") { [unowned self] args, _ in
+            let topic = args.has("topic") ? args.string("topic") : nil
+            guard let text = self.registry.help(topic) else {
+                let all = Array(self.registry.builtins.keys) + Array(self.registry.members.keys)
+                throw args.error("topic", "no help for `\(topic ?? "")`" + (closestMatch(topic ?? "", in: all).map { ", did you mean `\($0)`?" } ?? ""))
+            }
+            self.print(text)
+            return .null
+        })
+        registry.register(Builtin("vars", [], summary: "the variables defined so far, with their types") { [unowned self] _, interp in
+            let vars = interp.variables
+            self.print(vars.isEmpty ? "no variables yet" : vars.map { "  \($0.name): \($0.value.typeName)" }.joined(separator: "\n"))
+            return .null
+        })
+        registry.register(Builtin("print", [Parameter("value", .any)], summary: "print a value") { [unowned self] args, _ in
+            self.print(args["value"].description)
+            return .null
+        })
+        registry.register(Builtin("len", [Parameter("value", .oneOf([.list, .string]))], summary: "number of items (or characters)") { args, _ in
+            if case .string(let s) = args["value"] { return .number(Double(s.count)) }
+            return .number(Double(args["value"].elements?.count ?? 0))
+        })
+        let to = Parameter("to", .oneOf([.string, .nilValue]), default: .null, "a .png or .svg file; the terminal otherwise")
+        registry.register(Builtin("plot", [Parameter("data", .any, "a comparison, an experiment, an evaluation or a list of numbers"), to],
+                                  summary: "learning curves (mean ± sd over seeds), accuracy per round, per-class bars, or a line") { [unowned self] args, _ in
+            let figure = try Self.figure(for: args["data"], args: args)
+            self.print(try Plotter.render(figure, output: args.has("to") ? args.string("to") : nil))
+            return .null
+        })
+        registry.register(Builtin("hist", [Parameter("data", .oneOf([.object("scores"), .list]), "scores (s.scores(pool, model)) or a list of numbers"),
+                                           Parameter("bins", .integer, default: .number(30)),
+                                           Parameter("range", .oneOf([.list, .nilValue]), default: .null, "[lo, hi], fixed so that histograms compare"), to],
+                                  summary: "histogram of scores (entropy, calibrated entropy, U, ...)") { [unowned self] args, _ in
+            guard args.int("bins") >= 1, args.int("bins") <= 1000 else { throw args.error("bins", "bins must be in 1...1000") }
+            var values: [Double], title = "histogram"
+            if let s = args.object("data", as: ScoresObject.self) { values = s.values; title = "\(s.name) scores" } else {
+                values = try Self.numbers(args["data"], args, "data")
+            }
+            guard !values.isEmpty else { throw args.error("data", "nothing to plot") }
+            var range: (Double, Double)? = nil
+            if case .list = args["range"] {
+                let r = try Self.numbers(args["range"], args, "range")
+                guard r.count == 2, r[0] < r[1] else { throw args.error("range", "range must be [lo, hi] with lo < hi") }
+                range = (r[0], r[1])
+            }
+            self.print(try Plotter.render(.histogram(title: title, values: values, bins: args.int("bins"), range: range), output: args.has("to") ? args.string("to") : nil))
+            return .null
+        })
+    }
+
+    static func numbers(_ v: Value, _ args: Arguments, _ name: String) throws -> [Double] {
+        guard let items = v.elements else { throw args.error(name, "a list of numbers is needed") }
+        return try items.map { item in
+            switch item {
+            case .number(let d): return d
+            case .percent(let p): return p / 100
+            default: throw args.error(name, "a list of numbers is needed, found \(item.typeName)")
+            }
+        }
+    }
+
+    static func figure(for data: Value, args: Arguments) throws -> Plotter.Figure {
+        if case .object(let o) = data {
+            if let c = o as? ComparisonObject {
+                let series = c.comparison.strategies.map { name -> Plotter.Series in
+                    let curve = c.comparison.curve(name)
+                    return Plotter.Series(title: name, x: curve.labels, y: curve.mean.map { 100 * $0 }, sd: curve.sd.map { 100 * $0 })
+                }
+                return .curves(title: "accuracy per round (mean ± sd over \(c.comparison.seeds.count) seeds)", xlabel: "labels", ylabel: "accuracy (%)", series: series)
+            }
+            if let e = o as? ExperimentObject {
+                let rounds = e.experiment.state.rounds
+                return .curves(title: "accuracy per round", xlabel: "labels", ylabel: "accuracy (%)",
+                               series: [Plotter.Series(title: e.experiment.state.config.strategy.label, x: rounds.map { Double($0.labelsUsed) },
+                                                       y: rounds.map { 100 * $0.accuracy }, sd: nil)])
+            }
+            if let e = o as? EvaluationObject {
+                return .bars(title: "\(e.title): accuracy per class (%)", labels: e.classNames, values: e.evaluation.perClassAccuracy.map { 100 * ($0 ?? 0) })
+            }
+            if let s = o as? ScoresObject {
+                return .histogram(title: "\(s.name) scores", values: s.values, bins: 30, range: nil)
+            }
+        }
+        let ys = try numbers(data, args, "data")
+        guard !ys.isEmpty else { throw args.error("data", "nothing to plot") }
+        return .curves(title: "", xlabel: "", ylabel: "", series: [Plotter.Series(title: "values", x: ys.indices.map(Double.init), y: ys, sd: nil)])
+    }
+}

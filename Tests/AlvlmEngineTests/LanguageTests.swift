@@ -1,0 +1,161 @@
+import XCTest
+@testable import AlvlmLanguage
+@testable import AlvlmEngine
+
+/// A host that records output.
+final class RecordingHost: LanguageHost {
+    var lines: [String] = []
+    var cancelled = false
+    func print(_ text: String) { lines.append(text) }
+    func progress(_ text: String) {}
+    var isCancelled: Bool { cancelled }
+}
+
+final class LexerParserTests: XCTestCase {
+    func kinds(_ s: String) throws -> [Token.Kind] { try Lexer.tokenize(s).map(\.kind) }
+
+    func testTokens() throws {
+        XCTAssertEqual(try kinds("x = 1% + 2.5e3 % 4 # comment"),
+                       [.name("x"), .symbol("="), .percent(1), .symbol("+"), .number(2500), .symbol("%"), .number(4), .end])
+        XCTAssertEqual(try kinds("for i in 1..3 { f(a: \"s\\n\") }\n"),
+                       [.keyword("for"), .name("i"), .keyword("in"), .number(1), .symbol(".."), .number(3), .symbol("{"),
+                        .name("f"), .symbol("("), .name("a"), .symbol(":"), .string("s\n"), .symbol(")"), .symbol("}"), .newline, .end])
+        XCTAssertEqual(try kinds("a.b[0] != 'x'"), [.name("a"), .symbol("."), .name("b"), .symbol("["), .number(0), .symbol("]"), .symbol("!="), .string("x"), .end])
+        XCTAssertEqual(try kinds(".5 1_000"), [.number(0.5), .number(1000), .end])
+    }
+
+    func testLexerErrorsPointAtTheProblem() {
+        XCTAssertThrowsError(try Lexer.tokenize("x = \"open")) { e in
+            XCTAssertEqual((e as! LanguageError).message, "unterminated string")
+            XCTAssertEqual((e as! LanguageError).location, SourceLocation(line: 1, column: 5))
+        }
+        XCTAssertThrowsError(try Lexer.tokenize("a $ b")) { XCTAssertEqual(($0 as! LanguageError).message, "unexpected character $") }
+        XCTAssertThrowsError(try Lexer.tokenize("1e999")) { XCTAssertTrue(($0 as! LanguageError).message.contains("finite")) }
+        XCTAssertThrowsError(try Lexer.tokenize("\u{7}")) { XCTAssertEqual(($0 as! LanguageError).message, "unexpected character U+0007") }
+    }
+
+    func testIncompleteInputIsMarked() {
+        for source in ["f(1,", "if x {", "[1, 2", "fn g(a) {\n  a"] {
+            XCTAssertThrowsError(try Parser.parse(source), source) { XCTAssertTrue(($0 as! LanguageError).incomplete, source) }
+        }
+        XCTAssertThrowsError(try Parser.parse("f(1))")) { XCTAssertFalse(($0 as! LanguageError).incomplete) }
+    }
+
+    func testDiagnosticRendering() {
+        let source = "s = cec(kk: 10)"
+        let e = LanguageError(.argument, "unknown argument `kk` for `cec`, did you mean `k`?", at: SourceLocation(line: 1, column: 9, length: 2))
+        XCTAssertEqual(e.render(source: source, name: "cell 2"), """
+            error: unknown argument `kk` for `cec`, did you mean `k`?
+             --> cell 2, line 1, column 9
+              |
+            1 | s = cec(kk: 10)
+              |         ^^
+            """)
+    }
+
+    /// Random and mutated input: an error or a program, never a crash.
+    func testParserFuzz() {
+        var rng = SeededRandom(seed: 1)
+        let seeds = ["x = cec(k: 10, beta: 1)", "for i in 1..5 { if i > 2 { print(i) } else { y = [i, {a: 1}] } }",
+                     "fn f(a, b) { return a * b % 3 }", "q = s.query(pool, model, budget: 1%)\nplot(cmp, to: \"x.png\")"]
+        let alphabet = Array("(){}[],.:=+-*/%<>!\"'#\n abc019_é\u{0}")
+        for _ in 0..<3000 {
+            var chars = Array(seeds[Int(rng.next() % UInt64(seeds.count))])
+            for _ in 0..<(1 + Int(rng.next() % 5)) {
+                let op = rng.next() % 3, at = Int(rng.next() % UInt64(chars.count + 1))
+                if op == 0, !chars.isEmpty, at < chars.count { chars.remove(at: at) }
+                else if op == 1 { chars.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at) }
+                else if at < chars.count { chars[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+            }
+            _ = try? Parser.parse(String(chars))
+        }
+        // Deep nesting is an error, not a stack overflow.
+        XCTAssertThrowsError(try Parser.parse(String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000)))
+        XCTAssertThrowsError(try Parser.parse(String(repeating: "-", count: 100_000) + "1"))
+        XCTAssertThrowsError(try Parser.parse(String(repeating: "[", count: 5000)))
+    }
+}
+
+final class InterpreterTests: XCTestCase {
+    func make() -> (Interpreter, RecordingHost, Registry) {
+        let host = RecordingHost(), registry = Registry()
+        registry.register(Builtin("add", [Parameter("a", .number), Parameter("b", .number, default: .number(10), "second")],
+                                  summary: "adds") { args, _ in .number(args.number("a") + args.number("b")) })
+        registry.register(Builtin("pick", [Parameter("k", .integer, default: .number(10)), Parameter("kernel", .choice(["rbf", "cosine"]), default: .string("rbf")),
+                                           Parameter("budget", .countOrPercent, default: .percent(1))],
+                                  summary: "checks arguments") { args, _ in .string("\(args.int("k")) \(args.string("kernel")) \(args["budget"])") })
+        let interp = Interpreter(registry: registry, host: host)
+        return (interp, host, registry)
+    }
+
+    func value(_ source: String) throws -> String {
+        let (interp, _, _) = make()
+        return try interp.run(source)?.description ?? "none"
+    }
+
+    func testExpressionsAndStatements() throws {
+        XCTAssertEqual(try value("1 + 2 * 3"), "7")
+        XCTAssertEqual(try value("(1 + 2) * 3 / 2"), "4.5")
+        XCTAssertEqual(try value("2% * 300"), "6")
+        XCTAssertEqual(try value("1% + 2%"), "3%")
+        XCTAssertEqual(try value("\"a\" + 1"), "a1")
+        XCTAssertEqual(try value("[1, 2] + [3]"), "[1, 2, 3]")
+        XCTAssertEqual(try value("{a: 1, b: \"x\"}.b"), "x")
+        XCTAssertEqual(try value("[10, 20, 30][-1]"), "30")
+        XCTAssertEqual(try value("not (1 < 2) or 3 >= 3 and true"), "true")
+        XCTAssertEqual(try value("t = 0\nfor i in 1..5 { t = t + i }\nt"), "10")
+        XCTAssertEqual(try value("fn fact(n) {\n  if n <= 1 { return 1 }\n  return n * fact(n - 1)\n}\nfact(10)"), "3628800")
+        XCTAssertEqual(try value("x = 3\nif x > 5 { y = 1 } else if x > 2 { y = 2 } else { y = 3 }\ny"), "2")
+        XCTAssertEqual(try value("add(1)"), "11")
+        XCTAssertEqual(try value("add(1, b: 2)"), "3")
+        XCTAssertEqual(try value("pick(kernel: \"cosine\", budget: 5)"), "10 cosine 5")
+    }
+
+    func expectError(_ source: String, _ message: String, line: Int = 1, column: Int, file: StaticString = #filePath, l: UInt = #line) {
+        let (interp, _, _) = make()
+        XCTAssertThrowsError(try interp.run(source), file: file, line: l) { e in
+            let error = e as! LanguageError
+            XCTAssertEqual(error.message, message, file: file, line: l)
+            XCTAssertEqual(error.location?.line, line, file: file, line: l)
+            XCTAssertEqual(error.location?.column, column, file: file, line: l)
+        }
+    }
+
+    func testArgumentCheckingBeforeAnythingRuns() {
+        expectError("pick(kk: 10)", "unknown argument `kk` for `pick`, did you mean `k`?", column: 6)
+        expectError("pick(k: 2.5)", "argument `k` of `pick` must be an integer, not a number", column: 6)
+        expectError("pick(kernel: \"gauss\")", "argument `kernel` of `pick` must be one of \"rbf\"|\"cosine\", not a string", column: 6)
+        expectError("pick(budget: \"x\")", "argument `budget` of `pick` must be a count or percentage, not a string", column: 6)
+        expectError("add()", "`add` needs argument `a` (number)", column: 4)
+        expectError("add(1, 2, 3)", "`add` takes at most 2 arguments", column: 11)
+        expectError("add(a: 1, a: 2)", "argument `a` is given twice", column: 11)
+        expectError("add(b: 1, 2)", "positional arguments must come before named ones", column: 11)
+        expectError("ad(1)", "unknown name `ad`, did you mean `add`?", column: 1)
+        expectError("x = 1\nx(2)", "a number cannot be called", line: 2, column: 2)
+        expectError("1 / 0", "division by zero", column: 3)
+        expectError("[1][5]", "index 5 is out of range for 1 items", column: 5)
+        expectError("for i in 3 { }", "cannot loop over a number (a list or a range is needed)", column: 10)
+        expectError("add = 3", "`add` is a builtin and cannot be reassigned", column: 1)
+        expectError("fn f() { return f() }\nf()", "too many nested calls (recursion deeper than 200)", column: 18)
+        expectError("if 1 { }", "a condition must be true or false, not a number", column: 4)
+    }
+
+    func testStateSurvivesErrorsAndInterruptsStopLoops() throws {
+        let (interp, host, _) = make()
+        try interp.run("a = 1")
+        XCTAssertThrowsError(try interp.run("b = 2\nc = nope"))
+        XCTAssertEqual(interp.variable("a")?.description, "1")
+        XCTAssertEqual(interp.variable("b")?.description, "2", "statements before the error ran")
+        host.cancelled = true
+        XCTAssertThrowsError(try interp.run("for i in 0..1000000 { a = a + 1 }")) { XCTAssertEqual(($0 as! LanguageError).kind, .interrupted) }
+        host.cancelled = false
+        XCTAssertEqual(try interp.run("a")?.description, "1")
+    }
+
+    func testHelpComesFromTheRegistry() {
+        let (_, _, registry) = make()
+        XCTAssertEqual(registry.help("add"), "add(a, b: 10)\n  adds\n  arguments:\n    a: number (required)\n    b: number = 10 - second")
+        XCTAssertTrue(registry.help(nil)!.contains("pick"))
+        XCTAssertNil(registry.help("nothing"))
+    }
+}
