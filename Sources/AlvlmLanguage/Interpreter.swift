@@ -68,6 +68,16 @@ public final class Interpreter {
             }
         case .forIn(let name, let sequence, let body, let loc):
             let v = try evaluate(sequence, env)
+            if case .range(let lo, let hi) = v {   // lazily: a long range costs no memory and stays interruptible
+                var i = lo
+                while i < hi {
+                    try checkInterrupt(loc)
+                    env.values[name] = .number(Double(i))
+                    for s in body { try execute(s, env) }
+                    i += 1
+                }
+                return
+            }
             guard let items = v.elements else {
                 throw LanguageError(.type, "cannot loop over \(article(v.typeName)) (a list or a range is needed)", at: sequence.location)
             }

@@ -57,7 +57,7 @@ public indirect enum Value: @unchecked Sendable {
     public var elements: [Value]? {
         switch self {
         case .list(let items): items
-        case .range(let lo, let hi): lo < hi ? (lo..<hi).map { .number(Double($0)) } : []
+        case .range(let lo, let hi): lo < hi ? (hi - lo <= 10_000_000 ? (lo..<hi).map { .number(Double($0)) } : nil) : []
         default: nil
         }
     }

@@ -31,6 +31,7 @@ static char *generator(const char *text, int state) {
 
 static char **complete(const char *text, int start, int end) {
     rl_attempted_completion_over = 1;
+    rl_completion_append_character = '\0';   // `pool` then `.`: no space in between
     if (!swift_completer) return NULL;
     le_clear_candidates();
     swift_completer(rl_line_buffer, start, end, text);
@@ -42,7 +43,7 @@ void le_init(const char *name, le_completer completer) {
     rl_readline_name = (char *)name;
     swift_completer = completer;
     rl_attempted_completion_function = complete;
-    rl_basic_word_break_characters = " \t\n\"'(),[]{}=+-*/<>:";
+    rl_basic_word_break_characters = " \t\n\"'(),[]{}=+-*/<>:.";
     using_history();
 }
 

@@ -120,8 +120,13 @@ enum Completion {
     }
 
     static func candidates(before: String, prefix: String, session: Session) -> [String] {
-        // Inside an unterminated string: complete a file path.
-        if before.filter({ $0 == "\"" }).count % 2 == 1 { return paths(prefix) }
+        // Inside an unterminated string: complete a file path. The editor replaces only the word after the last
+        // break character (`/` and `.` among them), so candidates are cut to that word.
+        if before.filter({ $0 == "\"" }).count % 2 == 1 {
+            let full = String((before + prefix).split(separator: "\"", omittingEmptySubsequences: false).last ?? "")
+            let cut = full.count - prefix.count
+            return paths(full).map { String($0.dropFirst(cut)) }
+        }
         if before.hasSuffix(".") {
             let target = before.dropLast().reversed().prefix { $0.isLetter || $0.isNumber || $0 == "_" }
             let name = String(target.reversed())

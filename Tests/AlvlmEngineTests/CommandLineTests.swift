@@ -236,4 +236,50 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(bad.status, 1)
         XCTAssertTrue(bad.stderr.contains(".png or .svg"), bad.stderr)
     }
+
+    /// The interactive REPL in a real pseudo-terminal (tmux): completion, Ctrl-C cancelling a long loop with the
+    /// state intact, Ctrl-C clearing the line, and the history file written on Ctrl-D.
+    func testInteractiveSessionInAPseudoTerminal() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else {
+            throw XCTSkip("tmux is not installed (Scripts/deps.sh installs it)")
+        }
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("alvlm").path
+        let session = "alvlm-test-\(getpid())"
+        // Through system(3) and a file: Foundation's Process does not reap the tmux client that daemonises a server.
+        func tmux(_ args: [String]) throws -> String {
+            let capture = dir + "/tmux.out"
+            let quoted = args.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+            _ = system("/usr/bin/tmux \(quoted) > '\(capture)' 2>/dev/null < /dev/null")
+            return (try? String(contentsOfFile: capture, encoding: .utf8)) ?? ""
+        }
+        func keys(_ k: String...) throws { _ = try tmux(["-L", session, "send-keys", "-t", session] + k); usleep(400_000) }
+        func screen() throws -> String { try tmux(["-L", session, "capture-pane", "-t", session, "-p"]) }
+        let history = dir + "/history"
+        _ = try tmux(["-L", session, "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "env ALVLM_HISTORY=\(history) \(binary)"])
+        defer { _ = try? tmux(["-L", session, "kill-server"]) }
+        usleep(800_000)
+        try keys("strategy_one = cec(k: 3)", "Enter")
+        try keys("strategy_o", "Tab")
+        try keys(".", "Tab", "Tab")
+        let completed = try screen()
+        XCTAssertTrue(completed.split(separator: "\n").contains { $0.contains("query") && $0.contains("scores") && !$0.contains(">") }, completed)
+        XCTAssertTrue(completed.contains("alvlm> strategy_one."), "the variable name was completed")
+        try keys("C-u")
+        try keys("for i in 0..100000000 { x = i }", "Enter")
+        usleep(1_000_000)
+        try keys("C-c")
+        usleep(500_000)
+        try keys("x > 0", "Enter")
+        try keys("half typed", "C-c")
+        try keys("40 + 2", "Enter")
+        let text = try screen()
+        XCTAssertTrue(text.contains("error: interrupted"), text)
+        XCTAssertTrue(text.contains("true\n"), text)
+        XCTAssertTrue(text.contains("42"), text)
+        try keys("C-d")
+        usleep(500_000)
+        let saved = try String(contentsOfFile: history, encoding: .utf8)
+        XCTAssertTrue(saved.hasPrefix("_HiStOrY_V2_"), saved)
+        XCTAssertTrue(saved.contains("40\\040+\\0402"), saved)
+    }
 }
