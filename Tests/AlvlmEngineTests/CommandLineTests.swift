@@ -9,7 +9,7 @@ final class CommandLineTests: XCTestCase {
 
     struct Result { let status: Int32; let stdout: String; let stderr: String }
 
-    func alvlm(_ arguments: [String], stdin: String? = nil) throws -> Result {
+    func alvlm(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("alvlm")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             XCTFail("alvlm binary not found beside the test bundle at \(binary.path)")
@@ -18,6 +18,7 @@ final class CommandLineTests: XCTestCase {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out; process.standardError = err; process.standardInput = input
         try process.run()
@@ -281,5 +282,49 @@ final class CommandLineTests: XCTestCase {
         let saved = try String(contentsOfFile: history, encoding: .utf8)
         XCTAssertTrue(saved.hasPrefix("_HiStOrY_V2_"), saved)
         XCTAssertTrue(saved.contains("40\\040+\\0402"), saved)
+    }
+
+    /// The engine through the language: a folder pool, the fixture model, scores, a query, an experiment, a comparison.
+    func testLanguageDrivesTheEngine() throws {
+        let names = ["jpeg_baseline_320x240.jpg", "jpeg_progressive_exif6_229x256.jpg", "jpeg_baseline_224x224.jpg", "jpeg_gray_300x199.jpg",
+                     "jpeg_cmyk_160x120.jpg", "png_rgb_120x90.png", "png_rgba_160x120.png", "png_gray_224x231.png", "png_palette_120x160.png",
+                     "png_gray16_150x100.png", "png_rgb16_96x128.png"]
+        for (i, name) in names.enumerated() {
+            let cls = ["banded", "dotted", "striped"][i % 3]
+            for copy in 0..<3 {
+                let target = dir + "/photos/\(cls)/\(copy)_\(name)"
+                try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: Fixtures.path("images/" + name), toPath: target)
+            }
+        }
+        let script = """
+            pool = folder("\(dir)/photos", split: [0.7, 0.0, 0.3], seed: 1)
+            model = clip("\(model)")
+            e = model.zeroshot(pool.test)
+            print(e.accuracy >= 0 and e.accuracy <= 1)
+            s = cec(k: 3, N: 2)
+            sc = s.scores(pool, model)
+            print(len(sc.values) == pool.train.size)
+            q = s.query(pool, model, budget: 3)
+            print(len(q.ids))
+            export(q, "\(dir)/batch.csv")
+            run = experiment(pool, model, entropy(), rounds: 2, budget: 2, trainer: coop(epochs: 2, lr: 0.0001, batch: 4), seed: 3)
+            r = run.step()
+            print(run.labels)
+            r = run.finish()
+            save(run, "\(dir)/run.json")
+            again = load("\(dir)/run.json", pool, model)
+            print(again.accuracy == run.accuracy)
+            cmp = compare([random(), cec(k: 3, N: 2)], pool, model, rounds: 2, budget: 2, seeds: 2, trainer: linear_probe())
+            print(cmp.strategies)
+            model.zeroshot(pool.train)
+            """
+        let r = try alvlm(["-c", script], environment: ["ALVLM_CACHE": dir + "/cache"])
+        XCTAssertEqual(r.status, 1, "the last line must fail: training labels come only from an oracle")
+        XCTAssertTrue(r.stdout.hasPrefix("true\ntrue\n3\n[2]\ntrue\n[\"random\", \"cec\"]\n"), r.stdout + r.stderr)
+        XCTAssertTrue(r.stderr.contains("the training pool's labels come only from an oracle"), r.stderr)
+        XCTAssertTrue(try String(contentsOfFile: dir + "/batch.csv", encoding: .utf8).hasPrefix("id,path,score,predicted\n"))
+        let cached = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").filter { $0.hasSuffix(".feat") }
+        XCTAssertEqual(cached.count, 33, "every image encoded once, cached on disk")
     }
 }
