@@ -146,7 +146,7 @@ enum Completion {
         let shownDir = prefix.hasSuffix("/") ? prefix : String(prefix.dropLast(base.count))
         return entries.filter { $0.hasPrefix(base) && !$0.hasPrefix(".") }.sorted().map { entry in
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent(entry), isDirectory: &isDir)
+            _ = FileManager.default.fileExists(atPath: ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent(entry), isDirectory: &isDir)
             return shownDir + entry + (isDir.boolValue ? "/" : "")
         }
     }
