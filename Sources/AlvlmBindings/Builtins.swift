@@ -11,12 +11,17 @@ public enum Bindings {
         return (NSHomeDirectory() as NSString).appendingPathComponent(".cache/alvlm/features")
     }
 
+    public static func engineCall<T>(_ body: () throws -> T) throws -> T { try engine(body) }
+
     /// Wraps engine errors as language errors (the call site adds the location).
     static func engine<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as EngineError {
             throw LanguageError(e.kind == .cancelled ? .interrupted : .engine, e.kind == .cancelled ? "interrupted" : e.description)
         }
     }
+
+    /// How a person labels images: the REPL installs a terminal labeller here (nil in non-interactive hosts).
+    nonisolated(unsafe) public static var humanLabeller: (([Int], Pool) throws -> [Int: Int])?
 
     static func budget(_ v: Value) -> Budget {
         switch v {
@@ -248,9 +253,18 @@ public enum Bindings {
             return .object(ExperimentObject(e, pool: pool, model: model))
         })
         r.register(type: "experiment", summary: "an active-learning run", [
-            .method("step", [], "run one round") { o, _, interp in
+            .method("step", [Parameter("oracle", .choice(["simulated", "human"]), default: .string("simulated"),
+                                       "simulated: the pool's ground truth; human: you label the queries in the terminal"),
+                              Parameter("journal", .string, default: .string("alvlm-labels.journal"), "where human labels are journaled")],
+                    "run one round") { o, args, interp in
                 let e = o as! ExperimentObject
-                _ = try engine { try e.experiment.step(progress: { interp.host.progress($0) }, cancel: HostCancellation.token(for: interp.host)) }
+                var oracle: Oracle = SimulatedOracle()
+                if args.string("oracle") == "human" {
+                    guard let labeller = humanLabeller else { throw args.error("oracle", "human labelling needs the interactive REPL") }
+                    oracle = HumanOracle(ask: labeller)
+                    e.experiment.journal = try engine { try LabelJournal(path: (args.string("journal") as NSString).expandingTildeInPath) }
+                }
+                _ = try engine { try e.experiment.step(oracle: oracle, progress: { interp.host.progress($0) }, cancel: HostCancellation.token(for: interp.host)) }
                 return .object(e)
             },
             .method("finish", [], "run the remaining rounds") { o, _, interp in
@@ -315,6 +329,14 @@ public enum Bindings {
                 return e
             }
             return .object(ExperimentObject(e, pool: pool, model: model))
+        })
+        r.register(Builtin("import", [Parameter("path", .string, "answers: CSV id,label, or a Label Studio JSON / JSON_MIN export"), poolParameter],
+                           summary: "read annotators' answers; unknown ids and labels are reported") { args, interp in
+            let pool = args.object("pool", as: PoolObject.self)!
+            let answers = try engine { try AnnotationExchange.importAnswers(from: args.string("path"), pool: pool.pool) }
+            for p in answers.problems { interp.host.print("warning: \(p)") }
+            if !answers.skipped.isEmpty { interp.host.print("skipped: \(answers.skipped.map(String.init).joined(separator: ", "))") }
+            return .list(answers.labels.map { .record([("id", .number(Double($0.id))), ("label", .string(pool.pool.classNames[$0.label]))]) })
         })
         r.register(Builtin("export", [Parameter("query", .object("query")), Parameter("path", .string, "a .csv, or .json for Label Studio")],
                            summary: "write a query batch for annotators (CSV id,path,score,predicted or Label Studio tasks)") { args, _ in

@@ -1,3 +1,5 @@
+import AlvlmActive
+import AlvlmBindings
 import AlvlmLanguage
 import ArgumentParser
 import CLineEdit
@@ -59,6 +61,13 @@ struct Interactive {
 
     func loop() {
         Completion.session = session
+        let reader: (String) -> String? = { prompt in
+            guard let raw = le_readline(prompt) else { return nil }
+            defer { free(raw) }
+            return String(cString: raw)
+        }
+        Bindings.humanLabeller = { [session] ids, pool in try session.labelInTerminal(ids, pool, journal: nil, read: reader) }
+        session.registerLabel(read: reader)
         le_init("alvlm", { line, start, end, word in Completion.complete(line: line, start: start, end: end, word: word) })
         _ = le_read_history(historyPath)   // a missing or foreign file is fine
         installInterruptHandler()

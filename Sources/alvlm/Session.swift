@@ -55,6 +55,40 @@ final class Session: LanguageHost {
         }
     }
 
+    /// Asks for labels in the terminal: the image path, the class list; a class name, number or unique prefix;
+    /// `s` skips, `u` undoes the previous answer. Every answer is journaled before it is used.
+    func labelInTerminal(_ ids: [Int], _ pool: Pool, journal: LabelJournal?, read: (String) -> String?) throws -> [Int: Int] {
+        print("classes: " + pool.classNames.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", "))
+        var answers: [Int: Int] = [:], order: [Int] = []
+        var i = 0
+        while i < ids.count {
+            if isCancelled { throw LanguageError(.interrupted, "interrupted") }
+            let id = ids[i]
+            print("[\(i + 1)/\(ids.count)] id \(id): \(pool.sample(id)?.path ?? "?")")
+            guard let line = read("label (name, number, s skip, u undo)> ")?.trimmingCharacters(in: .whitespaces) else { break }
+            if line == "s" { i += 1; continue }
+            if line == "u" {
+                if let last = order.popLast() { answers[last] = nil; i = ids.firstIndex(of: last) ?? i; print("undone: id \(last)") }
+                continue
+            }
+            let lower = line.lowercased()
+            let matches = pool.classNames.indices.filter { pool.classNames[$0].lowercased().hasPrefix(lower) }
+            let label: Int?
+            if let n = Int(line), n >= 0, n < pool.classes { label = n }
+            else if let exact = pool.classNames.firstIndex(where: { $0.lowercased() == lower }) { label = exact }
+            else if matches.count == 1 { label = matches[0] }
+            else { label = nil }
+            guard let label else {
+                print(matches.count > 1 ? "ambiguous: " + matches.map { pool.classNames[$0] }.joined(separator: ", ") : "not a class: \(line)")
+                continue
+            }
+            try journal?.append([(id, label)], source: "terminal")
+            answers[id] = label; order.append(id)
+            i += 1
+        }
+        return answers
+    }
+
     func registerSessionBuiltins() {
         registry.register(Builtin("help", [Parameter("topic", .oneOf([.string, .nilValue]), default: .null, "a builtin, a type, or type.member")],
                                   summary: "help on builtins, object types and members") { [unowned self] args, _ in
@@ -143,5 +177,17 @@ final class Session: LanguageHost {
         let ys = try numbers(data, args, "data")
         guard !ys.isEmpty else { throw args.error("data", "nothing to plot") }
         return .curves(title: "", xlabel: "", ylabel: "", series: [Plotter.Series(title: "values", x: ys.indices.map(Double.init), y: ys, sd: nil)])
+    }
+
+    /// `label(q)`: label a query batch in the terminal (interactive REPL only).
+    func registerLabel(read: @escaping (String) -> String?) {
+        registry.register(Builtin("label", [Parameter("query", .object("query")),
+                                            Parameter("journal", .string, default: .string("alvlm-labels.journal"), "append-only record of every answer")],
+                                  summary: "label a query batch in the terminal (class name, number or prefix; s skips, u undoes)") { [unowned self] args, _ in
+            let q = args.object("query", as: QueryObject.self)!
+            let journal = try Bindings.engineCall { try LabelJournal(path: (args.string("journal") as NSString).expandingTildeInPath) }
+            let answers = try self.labelInTerminal(q.ids, q.pool.pool, journal: journal, read: read)
+            return .list(q.ids.compactMap { id in answers[id].map { .record([("id", .number(Double(id))), ("label", .string(q.pool.pool.classNames[$0]))]) } })
+        })
     }
 }

@@ -308,6 +308,7 @@ final class CommandLineTests: XCTestCase {
             q = s.query(pool, model, budget: 3)
             print(len(q.ids))
             export(q, "\(dir)/batch.csv")
+            print(import("\(dir)/answers.csv", pool))
             run = experiment(pool, model, entropy(), rounds: 2, budget: 2, trainer: coop(epochs: 2, lr: 0.0001, batch: 4), seed: 3)
             r = run.step()
             print(run.labels)
@@ -319,9 +320,10 @@ final class CommandLineTests: XCTestCase {
             print(cmp.strategies)
             model.zeroshot(pool.train)
             """
+        try "id,label\n0,dotted\n1,\n999,banded\n".write(toFile: dir + "/answers.csv", atomically: true, encoding: .utf8)
         let r = try alvlm(["-c", script], environment: ["ALVLM_CACHE": dir + "/cache"])
         XCTAssertEqual(r.status, 1, "the last line must fail: training labels come only from an oracle")
-        XCTAssertTrue(r.stdout.hasPrefix("true\ntrue\n3\n[2]\ntrue\n[\"random\", \"cec\"]\n"), r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("true\ntrue\n3\nwarning: line 4: unknown id 999\nskipped: 1\n[{id: 0, label: \"dotted\"}]\n[2]\ntrue\n[\"random\", \"cec\"]\n"), r.stdout + r.stderr)
         XCTAssertTrue(r.stderr.contains("the training pool's labels come only from an oracle"), r.stderr)
         XCTAssertTrue(try String(contentsOfFile: dir + "/batch.csv", encoding: .utf8).hasPrefix("id,path,score,predicted\n"))
         let cached = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").filter { $0.hasSuffix(".feat") }
