@@ -25,12 +25,20 @@ final class Session: LanguageHost {
 
     func progress(_ text: String) {
         if progressIsInteractive {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(Self.withBar(text))".utf8))
             progressShown = true
         } else if Date().timeIntervalSince(lastProgressLine) >= 2 || text.contains("accuracy") {
             lastProgressLine = Date()
             FileHandle.standardError.write(Data("\(text)\n".utf8))
         }
+    }
+
+    /// "encoding train images 30/120" gets a bar: "[#####...............]  25%".
+    static func withBar(_ text: String) -> String {
+        guard let slash = text.lastIndex(of: "/"), let space = text[..<slash].lastIndex(of: " "),
+              let done = Double(text[text.index(after: space)..<slash]), let total = Double(text[text.index(after: slash)...]), total > 0 else { return text }
+        let width = 24, filled = Int(Double(width) * min(1, done / total))
+        return text + "  [" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + String(format: "%3.0f%%", 100 * done / total)
     }
 
     func endProgress() {
@@ -114,7 +122,9 @@ final class Session: LanguageHost {
             return .number(Double(args["value"].elements?.count ?? 0))
         })
         let to = Parameter("to", .oneOf([.string, .nilValue]), default: .null, "a .png or .svg file; the terminal otherwise")
-        registry.register(Builtin("plot", [Parameter("data", .any, "a comparison, an experiment, an evaluation or a list of numbers"), to],
+        registry.register(Builtin("plot", [Parameter("data", .any, "a comparison, an experiment, an evaluation or a list of numbers"), to,
+                                           Parameter("kind", .choice(["per-class", "reliability", "predicted"]), default: .string("per-class"),
+                                                     "for an evaluation: accuracy per class, reliability diagram, or predicted vs true class counts")],
                                   summary: "learning curves (mean ± sd over seeds), accuracy per round, per-class bars, or a line") { [unowned self] args, _ in
             let figure = try Self.figure(for: args["data"], args: args)
             self.print(try Plotter.render(figure, output: args.has("to") ? args.string("to") : nil))
@@ -168,7 +178,19 @@ final class Session: LanguageHost {
                                                        y: rounds.map { 100 * $0.accuracy }, sd: nil)])
             }
             if let e = o as? EvaluationObject {
-                return .bars(title: "\(e.title): accuracy per class (%)", labels: e.classNames, values: e.evaluation.perClassAccuracy.map { 100 * ($0 ?? 0) })
+                switch args.string("kind") {
+                case "reliability":
+                    let bins = e.evaluation.reliability.enumerated().filter { $0.element.count > 0 }
+                    return .curves(title: "\(e.title): reliability (ECE \(String(format: "%.3f", e.evaluation.expectedCalibrationError)))",
+                                   xlabel: "confidence", ylabel: "accuracy",
+                                   series: [Plotter.Series(title: "model", x: bins.map { $0.element.confidence }, y: bins.map { $0.element.accuracy }, sd: nil),
+                                            Plotter.Series(title: "perfectly calibrated", x: [0, 1], y: [0, 1], sd: nil)])
+                case "predicted":
+                    return .bars(title: "\(e.title): predicted / true count per class", labels: e.classNames,
+                                 values: zip(e.evaluation.predictedHistogram, e.evaluation.trueHistogram).map { $1 > 0 ? Double($0) / Double($1) : 0 })
+                default:
+                    return .bars(title: "\(e.title): accuracy per class (%)", labels: e.classNames, values: e.evaluation.perClassAccuracy.map { 100 * ($0 ?? 0) })
+                }
             }
             if let s = o as? ScoresObject {
                 return .histogram(title: "\(s.name) scores", values: s.values, bins: 30, range: nil)

@@ -1,6 +1,7 @@
 import XCTest
 @testable import AlvlmLanguage
 @testable import AlvlmEngine
+import AlvlmBindings
 
 /// A host that records output.
 final class RecordingHost: LanguageHost {
@@ -157,5 +158,41 @@ final class InterpreterTests: XCTestCase {
         XCTAssertEqual(registry.help("add"), "add(a, b: 10)\n  adds\n  arguments:\n    a: number (required)\n    b: number = 10 - second")
         XCTAssertTrue(registry.help(nil)!.contains("pick"))
         XCTAssertNil(registry.help("nothing"))
+    }
+}
+
+/// Every registered builtin and method checks its arguments before running: an unknown argument name is
+/// reported with the call's name, and a value of the wrong type names the parameter.
+final class RegistryContractTests: XCTestCase {
+    func testEveryBuiltinRejectsUnknownAndMistypedArguments() throws {
+        let registry = Registry()
+        AlvlmBindings.Bindings.register(into: registry)
+        let host = RecordingHost()
+        let interp = Interpreter(registry: registry, host: host)
+        XCTAssertGreaterThan(registry.builtins.count, 20)
+        for (name, builtin) in registry.builtins {
+            XCTAssertFalse(builtin.summary.isEmpty, "\(name) has help text")
+            XCTAssertThrowsError(try interp.run("\(name)(zzz_unknown: 1)"), name) { e in
+                let message = (e as! LanguageError).message
+                XCTAssertTrue(message.contains("unknown argument `zzz_unknown` for `\(name)`"), "\(name): \(message)")
+            }
+            for p in builtin.parameters {
+                let wrong: String
+                switch p.type {
+                case .string, .choice: wrong = "[1]"
+                case .any: continue
+                default: wrong = "\"text\""
+                }
+                if case .oneOf(let types) = p.type, types.contains(where: { if case .string = $0 { return true }; return false }) { continue }
+                XCTAssertThrowsError(try interp.run("\(name)(\(p.name): \(wrong))"), "\(name).\(p.name)") { e in
+                    let message = (e as! LanguageError).message
+                    XCTAssertTrue(message.contains("argument `\(p.name)` of `\(name)` must be"), "\(name).\(p.name): \(message)")
+                }
+            }
+        }
+        for (type, members) in registry.members {
+            XCTAssertNotNil(registry.typeSummaries[type])
+            for (name, m) in members { XCTAssertFalse(m.summary.isEmpty, "\(type).\(name) has help text") }
+        }
     }
 }
