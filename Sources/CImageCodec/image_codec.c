@@ -187,3 +187,27 @@ int ac_decode_png(const uint8_t *data, size_t length, ac_image *out) {
     out->pixels = (uint8_t *)pixels;
     return 0;
 }
+
+// ---------------------------------------------------------------- PNG writing
+
+int ac_write_png(const char *path, const uint8_t *rgb, int width, int height, char *error) {
+    FILE *volatile file = fopen(path, "wb");
+    if (!file) { snprintf(error, 256, "cannot open for writing"); return 1; }
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, error, png_fail, png_warn);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info || setjmp(png_jmpbuf(png))) {
+        if (png) png_destroy_write_struct(&png, info ? &info : NULL);
+        fclose((FILE *)file);
+        if (!error[0]) snprintf(error, 256, "cannot write PNG");
+        return 1;
+    }
+    png_init_io(png, (FILE *)file);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < height; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * (size_t)width * 3));
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    if (fclose((FILE *)file) != 0) { snprintf(error, 256, "cannot finish writing"); return 1; }
+    return 0;
+}

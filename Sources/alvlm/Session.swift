@@ -19,6 +19,7 @@ final class Session: LanguageHost {
     init() {
         Bindings.register(into: registry)
         registerSessionBuiltins()
+        registerShow()
     }
 
     func print(_ text: String) { endProgress(); output(text) }
@@ -199,6 +200,46 @@ final class Session: LanguageHost {
         let ys = try numbers(data, args, "data")
         guard !ys.isEmpty else { throw args.error("data", "nothing to plot") }
         return .curves(title: "", xlabel: "", ylabel: "", series: [Plotter.Series(title: "values", x: ys.indices.map(Double.init), y: ys, sd: nil)])
+    }
+
+    /// `show(q)`: a thumbnail sheet of a query batch as a PNG; shown inline in terminals that speak the kitty
+    /// graphics protocol, otherwise the path is printed.
+    func registerShow() {
+        registry.register(Builtin("show", [Parameter("query", .object("query")),
+                                           Parameter("to", .string, default: .string("query-sheet.png"), "the PNG to write"),
+                                           Parameter("columns", .integer, default: .number(6))],
+                                  summary: "a thumbnail sheet of a query batch (PNG; inline in kitty-compatible terminals)") { [unowned self] args, _ in
+            let q = args.object("query", as: QueryObject.self)!
+            guard args.int("columns") >= 1 else { throw args.error("columns", "columns must be at least 1") }
+            let path = (args.string("to") as NSString).expandingTildeInPath
+            let sheet = ContactSheet.render(paths: q.ids.map { q.pool.pool.sample($0)?.path ?? "" }, columns: args.int("columns"))
+            try Bindings.engineCall { try ContactSheet.writePNG(sheet.pixels, width: sheet.width, height: sheet.height, to: path) }
+            let env = ProcessInfo.processInfo.environment
+            if isatty(1) != 0, env["KITTY_WINDOW_ID"] != nil || (env["TERM"] ?? "").contains("kitty"),
+               let data = FileManager.default.contents(atPath: path) {
+                Self.kittyImage(data)
+            }
+            var lines = ["wrote \(path): \(q.ids.count) images in reading order"]
+            for (i, id) in q.ids.enumerated() {
+                lines.append("  \(i + 1). id \(id)  predicted \(q.predicted[i].map { q.pool.pool.classNames[$0] } ?? "?")")
+            }
+            self.print(lines.joined(separator: "\n"))
+            return .null
+        })
+    }
+
+    /// The kitty graphics protocol: a PNG sent base64-encoded in chunks of at most 4096 characters.
+    static func kittyImage(_ png: Data) {
+        let payload = Array(png.base64EncodedString())
+        var start = 0
+        var out = ""
+        while start < payload.count {
+            let end = min(payload.count, start + 4096)
+            let more = end < payload.count ? 1 : 0
+            out += "\u{1B}_G" + (start == 0 ? "a=T,f=100,q=2,m=\(more)" : "m=\(more)") + ";" + String(payload[start..<end]) + "\u{1B}\\"
+            start = end
+        }
+        FileHandle.standardOutput.write(Data((out + "\n").utf8))
     }
 
     /// `label(q)`: label a query batch in the terminal (interactive REPL only).

@@ -33,4 +33,7 @@ int ac_decode_jpeg(const uint8_t *data, size_t length, ac_image *out);
 int ac_decode_png(const uint8_t *data, size_t length, ac_image *out);
 void ac_image_free(ac_image *image);
 
+// Writes 8-bit RGB pixels as a PNG file. Returns 0 on success, otherwise fills `error` (256 bytes).
+int ac_write_png(const char *path, const uint8_t *rgb, int width, int height, char *error);
+
 #endif
