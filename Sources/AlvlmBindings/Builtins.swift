@@ -11,6 +11,9 @@ public enum Bindings {
         return (NSHomeDirectory() as NSString).appendingPathComponent(".cache/alvlm/features")
     }
 
+    /// The default label journal: beside the feature cache, never in the working directory.
+    public static var defaultJournal: String { ((cacheDirectory as NSString).deletingLastPathComponent as NSString).appendingPathComponent("labels.journal") }
+
     public static func engineCall<T>(_ body: () throws -> T) throws -> T { try engine(body) }
 
     /// Wraps engine errors as language errors (the call site adds the location).
@@ -190,8 +193,13 @@ public enum Bindings {
                 let n = try engine { try budget(args["budget"]).resolve(poolSize: ids.count) }
                 var rng = SeededRandom(seed: UInt64(args.int("seed")))
                 let selection = try engine { try s.make().select(context, budget: n, rng: &rng, cancel: HostCancellation.token(for: interp.host)) }
+                let guesses = selection.rows.map { row -> [(label: Int, probability: Double)] in
+                    let p = Array(context.probabilityRow(row))
+                    return p.indices.sorted { p[$0] > p[$1] }.prefix(3).map { ($0, p[$0]) }
+                }
                 return .object(QueryObject(pool: poolObject, strategy: s.label, ids: selection.rows.map { ids[$0] }, scores: selection.scores,
-                                           predicted: selection.rows.map { Uncertainty.argmax(context.probabilityRow($0)) }, note: selection.note))
+                                           predicted: selection.rows.map { Uncertainty.argmax(context.probabilityRow($0)) }, guesses: guesses,
+                                           note: selection.note))
             },
         ])
         r.register(type: "scores", summary: "per-sample scores", [
@@ -255,14 +263,18 @@ public enum Bindings {
         r.register(type: "experiment", summary: "an active-learning run", [
             .method("step", [Parameter("oracle", .choice(["simulated", "human"]), default: .string("simulated"),
                                        "simulated: the pool's ground truth; human: you label the queries in the terminal"),
-                              Parameter("journal", .string, default: .string("alvlm-labels.journal"), "where human labels are journaled")],
+                              Parameter("journal", .oneOf([.string, .nilValue]), default: .null, "where human labels are journaled (default ~/.cache/alvlm/labels.journal)")],
                     "run one round") { o, args, interp in
                 let e = o as! ExperimentObject
                 var oracle: Oracle = SimulatedOracle()
                 if args.string("oracle") == "human" {
                     guard let labeller = humanLabeller else { throw args.error("oracle", "human labelling needs the interactive REPL") }
                     oracle = HumanOracle(ask: labeller)
-                    e.experiment.journal = try engine { try LabelJournal(path: (args.string("journal") as NSString).expandingTildeInPath) }
+                    let path = args.has("journal") ? (args.string("journal") as NSString).expandingTildeInPath : defaultJournal
+                    e.experiment.journal = try engine {
+                        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                        return try LabelJournal(path: path)
+                    }
                 }
                 _ = try engine { try e.experiment.step(oracle: oracle, progress: { interp.host.progress($0) }, cancel: HostCancellation.token(for: interp.host)) }
                 return .object(e)

@@ -114,10 +114,14 @@ public final class QueryObject: LanguageObject {
     public let ids: [Int]
     public let scores: [Double]
     public let predicted: [Int?]
+    /// The model's three most probable classes for each sample, with probabilities.
+    public let guesses: [[(label: Int, probability: Double)]]
     public let note: String?
     public var typeName: String { "query" }
-    init(pool: PoolObject, strategy: String, ids: [Int], scores: [Double], predicted: [Int?], note: String?) {
-        self.pool = pool; self.strategy = strategy; self.ids = ids; self.scores = scores; self.predicted = predicted; self.note = note
+    init(pool: PoolObject, strategy: String, ids: [Int], scores: [Double], predicted: [Int?],
+         guesses: [[(label: Int, probability: Double)]] = [], note: String?) {
+        self.pool = pool; self.strategy = strategy; self.ids = ids; self.scores = scores; self.predicted = predicted
+        self.guesses = guesses; self.note = note
     }
     public var summary: String {
         var lines = ["query by \(strategy): \(ids.count) samples" + (note.map { " (\($0))" } ?? "")]

@@ -66,7 +66,8 @@ final class Session: LanguageHost {
 
     /// Asks for labels in the terminal: the image path, the class list; a class name, number or unique prefix;
     /// `s` skips, `u` undoes the previous answer. Every answer is journaled before it is used.
-    func labelInTerminal(_ ids: [Int], _ pool: Pool, journal: LabelJournal?, read: (String) -> String?) throws -> [Int: Int] {
+    func labelInTerminal(_ ids: [Int], _ pool: Pool, journal: LabelJournal?, guesses: [[(label: Int, probability: Double)]] = [],
+                         read: (String) -> String?) throws -> [Int: Int] {
         print("classes: " + pool.classNames.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", "))
         var answers: [Int: Int] = [:], order: [Int] = []
         var i = 0
@@ -74,6 +75,9 @@ final class Session: LanguageHost {
             if isCancelled { throw LanguageError(.interrupted, "interrupted") }
             let id = ids[i]
             print("[\(i + 1)/\(ids.count)] id \(id): \(pool.sample(id)?.path ?? "?")")
+            if i < guesses.count {
+                print("  model guesses: " + guesses[i].map { "\($0.label) \(pool.classNames[$0.label]) \(String(format: "%.0f%%", 100 * $0.probability))" }.joined(separator: ", "))
+            }
             guard let line = read("label (name, number, s skip, u undo)> ")?.trimmingCharacters(in: .whitespaces) else { break }
             if line == "s" { i += 1; continue }
             if line == "u" {
@@ -206,7 +210,7 @@ final class Session: LanguageHost {
     /// graphics protocol, otherwise the path is printed.
     func registerShow() {
         registry.register(Builtin("show", [Parameter("query", .object("query")),
-                                           Parameter("to", .string, default: .string("query-sheet.png"), "the PNG to write"),
+                                           Parameter("to", .string, "the PNG to write"),
                                            Parameter("columns", .integer, default: .number(6))],
                                   summary: "a thumbnail sheet of a query batch (PNG; inline in kitty-compatible terminals)") { [unowned self] args, _ in
             let q = args.object("query", as: QueryObject.self)!
@@ -245,11 +249,15 @@ final class Session: LanguageHost {
     /// `label(q)`: label a query batch in the terminal (interactive REPL only).
     func registerLabel(read: @escaping (String) -> String?) {
         registry.register(Builtin("label", [Parameter("query", .object("query")),
-                                            Parameter("journal", .string, default: .string("alvlm-labels.journal"), "append-only record of every answer")],
+                                            Parameter("journal", .oneOf([.string, .nilValue]), default: .null, "append-only record of every answer (default ~/.cache/alvlm/labels.journal)")],
                                   summary: "label a query batch in the terminal (class name, number or prefix; s skips, u undoes)") { [unowned self] args, _ in
             let q = args.object("query", as: QueryObject.self)!
-            let journal = try Bindings.engineCall { try LabelJournal(path: (args.string("journal") as NSString).expandingTildeInPath) }
-            let answers = try self.labelInTerminal(q.ids, q.pool.pool, journal: journal, read: read)
+            let path = args.has("journal") ? (args.string("journal") as NSString).expandingTildeInPath : Bindings.defaultJournal
+            let journal = try Bindings.engineCall {
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                return try LabelJournal(path: path)
+            }
+            let answers = try self.labelInTerminal(q.ids, q.pool.pool, journal: journal, guesses: q.guesses, read: read)
             return .list(q.ids.compactMap { id in answers[id].map { .record([("id", .number(Double(id))), ("label", .string(q.pool.pool.classNames[$0]))]) } })
         })
     }
