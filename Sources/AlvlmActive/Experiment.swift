@@ -175,7 +175,9 @@ public final class Experiment {
                 var options = TrainerOptions()
                 options.epochs = epochs; options.learningRate = lr; options.batchSize = batch; options.weightDecay = wd
                 options.seed = seed(round: round, purpose: "train")
-                try CoOpTrainer.train(learner, on: TrainingSet(features: features, labels: labels), options: options, cancel: cancel)
+                try CoOpTrainer.train(learner, on: TrainingSet(features: features, labels: labels), options: options, cancel: cancel) { r in
+                    progress?(String(format: "round %d: training CoOp, loss %.4f, epoch %d/%d", round, r.loss, r.epoch, epochs))
+                }
                 next.context = learner.context
             case .linearProbe:
                 trainedProbe = try LinearProbe.fitSelectingL2(features: features, labels: labels, classes: pool.classes,

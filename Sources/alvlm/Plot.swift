@@ -15,7 +15,16 @@ enum Plotter {
     }
 
     /// The gnuplot script for a figure, with the terminal chosen from the output path (nil: the terminal).
-    static func script(_ figure: Figure, output: String?, columns: Int = 80, rows: Int = 24) throws -> String {
+    /// Sixel graphics in the terminal: ALVLM_PLOT_TERMINAL=sixel, or a terminal known to speak it (TERM mlterm,
+    /// foot, contour, yaft), on a terminal stdout. Otherwise plots use gnuplot's text terminal.
+    static var terminalSupportsSixel: Bool {
+        let env = ProcessInfo.processInfo.environment
+        if let choice = env["ALVLM_PLOT_TERMINAL"] { return choice == "sixel" }
+        let term = env["TERM"] ?? ""
+        return isatty(1) != 0 && ["mlterm", "foot", "contour", "yaft"].contains { term.hasPrefix($0) }
+    }
+
+    static func script(_ figure: Figure, output: String?, columns: Int = 80, rows: Int = 24, sixel: Bool = false) throws -> String {
         var s = ""
         if let output {
             let ext = (output as NSString).pathExtension.lowercased()
@@ -25,6 +34,8 @@ enum Plotter {
             default: throw LanguageError(.argument, "plots are written as .png or .svg, not .\(ext)")
             }
             s += "set output '\(output.replacingOccurrences(of: "'", with: "''"))'\n"
+        } else if sixel {
+            s += "set terminal sixelgd size 800,480 truecolor\n"
         } else {
             s += "set terminal dumb size \(columns),\(rows)\(isatty(1) != 0 ? " ansi" : " mono")\n"
         }
@@ -84,7 +95,7 @@ enum Plotter {
             return text + "\n(gnuplot is not installed: apt-get install gnuplot-nox for real plots)"
         }
         let columns = Int(ProcessInfo.processInfo.environment["COLUMNS"] ?? "") ?? 80
-        let script = try self.script(figure, output: path, columns: max(40, min(200, columns)), rows: 24)
+        let script = try self.script(figure, output: path, columns: max(40, min(200, columns)), rows: 24, sixel: path == nil && terminalSupportsSixel)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: gnuplot)
         let input = Pipe(), out = Pipe(), err = Pipe()

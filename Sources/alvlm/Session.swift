@@ -75,6 +75,15 @@ final class Session: LanguageHost {
             if isCancelled { throw LanguageError(.interrupted, "interrupted") }
             let id = ids[i]
             print("[\(i + 1)/\(ids.count)] id \(id): \(pool.sample(id)?.path ?? "?")")
+            if Self.kittyTerminal, let path = pool.sample(id)?.path {
+                let sheet = ContactSheet.render(paths: [path], thumbnail: 160, columns: 1)
+                let temp = NSTemporaryDirectory() + "/alvlm-thumb-\(getpid()).png"
+                if (try? ContactSheet.writePNG(sheet.pixels, width: sheet.width, height: sheet.height, to: temp)) != nil,
+                   let data = FileManager.default.contents(atPath: temp) {
+                    Self.kittyImage(data)
+                    try? FileManager.default.removeItem(atPath: temp)
+                }
+            }
             if i < guesses.count {
                 print("  model guesses: " + guesses[i].map { "\($0.label) \(pool.classNames[$0.label]) \(String(format: "%.0f%%", 100 * $0.probability))" }.joined(separator: ", "))
             }
@@ -218,9 +227,7 @@ final class Session: LanguageHost {
             let path = (args.string("to") as NSString).expandingTildeInPath
             let sheet = ContactSheet.render(paths: q.ids.map { q.pool.pool.sample($0)?.path ?? "" }, columns: args.int("columns"))
             try Bindings.engineCall { try ContactSheet.writePNG(sheet.pixels, width: sheet.width, height: sheet.height, to: path) }
-            let env = ProcessInfo.processInfo.environment
-            if isatty(1) != 0, env["KITTY_WINDOW_ID"] != nil || (env["TERM"] ?? "").contains("kitty"),
-               let data = FileManager.default.contents(atPath: path) {
+            if Self.kittyTerminal, let data = FileManager.default.contents(atPath: path) {
                 Self.kittyImage(data)
             }
             var lines = ["wrote \(path): \(q.ids.count) images in reading order"]
@@ -230,6 +237,12 @@ final class Session: LanguageHost {
             self.print(lines.joined(separator: "\n"))
             return .null
         })
+    }
+
+    /// A terminal that speaks the kitty graphics protocol (kitty itself, or one announcing it).
+    static var kittyTerminal: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return isatty(1) != 0 && (env["KITTY_WINDOW_ID"] != nil || (env["TERM"] ?? "").contains("kitty") || env["ALVLM_PLOT_TERMINAL"] == "kitty")
     }
 
     /// The kitty graphics protocol: a PNG sent base64-encoded in chunks of at most 4096 characters.
