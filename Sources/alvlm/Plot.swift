@@ -87,6 +87,13 @@ enum Plotter {
     /// Renders a figure: the terminal text (dumb terminal or fallback), or a message naming the written file.
     static func render(_ figure: Figure, output: String?) throws -> String {
         let path = output.map { ($0 as NSString).expandingTildeInPath }
+        // ALVLM_GNUPLOT_SCRIPT=FILE keeps a copy of every script sent to gnuplot (for tests and debugging).
+        if let keep = ProcessInfo.processInfo.environment["ALVLM_GNUPLOT_SCRIPT"], !keep.isEmpty {
+            let script = try self.script(figure, output: path)
+            if let handle = FileHandle(forWritingAtPath: keep) ?? (FileManager.default.createFile(atPath: keep, contents: nil) ? FileHandle(forWritingAtPath: keep) : nil) {
+                handle.seekToEndOfFile(); handle.write(Data(script.utf8)); try? handle.close()
+            }
+        }
         guard let gnuplot = gnuplotPath() else {
             let text = fallback(figure)
             if path != nil {

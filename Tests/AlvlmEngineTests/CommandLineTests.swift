@@ -224,7 +224,12 @@ final class CommandLineTests: XCTestCase {
 
     func testPlotsThroughGnuplot() throws {
         let png = dir + "/curve.png"
-        let r = try alvlm(["-c", "plot([0.3, 0.5, 0.6], to: \"\(png)\")\nhist([1, 2, 2, 3], bins: 3, range: [0, 4])"])
+        let r = try alvlm(["-c", "plot([0.3, 0.5, 0.6], to: \"\(png)\")\nhist([1, 2, 2, 3], bins: 3, range: [0, 4])"],
+                          environment: ["ALVLM_GNUPLOT_SCRIPT": dir + "/plots.gp"])
+        let script = try String(contentsOfFile: dir + "/plots.gp", encoding: .utf8)
+        XCTAssertTrue(script.contains("set terminal pngcairo") && script.contains("set output '\(png)'") && script.contains("unset output"), script)
+        XCTAssertTrue(script.contains("$S0 << EOD\n0 0.29999999999999999 0\n1 0.5 0\n2 0.59999999999999998 0\nEOD"), script)
+        XCTAssertTrue(script.contains("$H << EOD\n1\n2\n2\n3\nEOD\nplot $H using 1 bins=3 binrange [0:4] with boxes"), script)
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/gnuplot") {
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertGreaterThan((try FileManager.default.attributesOfItem(atPath: png)[.size] as? NSNumber)?.intValue ?? 0, 1000)
