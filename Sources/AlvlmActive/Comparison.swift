@@ -25,17 +25,24 @@ public struct Comparison: Codable, Sendable {
                            progress: ((String) -> Void)? = nil, cancel: CancellationToken? = nil) throws -> Comparison {
         guard !strategies.isEmpty, count >= 1 else { throw EngineError(.argument, "a comparison needs strategies and at least one seed") }
         let seeds = childSeeds(master: masterSeed, count: count)
-        var runs: [Run] = []
+        // Two strategies with the same name (e.g. cec with two values of k) get distinct labels.
+        var labels: [String] = []
         for spec in strategies {
+            var label = spec.label, n = 2
+            while labels.contains(label) { label = "\(spec.label) #\(n)"; n += 1 }
+            labels.append(label)
+        }
+        var runs: [Run] = []
+        for (spec, label) in zip(strategies, labels) {
             for seed in seeds {
                 if cancel?.isCancelled == true { throw EngineError(.cancelled, "comparison cancelled after \(runs.count) runs") }
                 let config = ExperimentConfig(strategy: spec, rounds: rounds, budget: budget, trainer: trainer, seed: seed)
                 let e = try Experiment(pool: pool, model: model, trainFeatures: trainFeatures, testFeatures: testFeatures, config: config)
-                try e.finish(progress: { progress?("\(spec.label) seed \(seed): \($0)") }, cancel: cancel)
-                runs.append(Run(strategy: spec.label, seed: seed, rounds: e.state.rounds))
+                try e.finish(progress: { progress?("\(label) seed \(seed): \($0)") }, cancel: cancel)
+                runs.append(Run(strategy: label, seed: seed, rounds: e.state.rounds))
             }
         }
-        return Comparison(runs: runs, strategies: strategies.map(\.label), seeds: seeds, masterSeed: masterSeed)
+        return Comparison(runs: runs, strategies: labels, seeds: seeds, masterSeed: masterSeed)
     }
 
     public struct Curve: Sendable {

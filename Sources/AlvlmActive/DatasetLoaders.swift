@@ -174,10 +174,11 @@ public enum DatasetLoader {
         if let given { for (i, n) in given.enumerated() { names[i] = n } }
         for e in entries {
             if e.label < 0 { problems.add("negative label \(e.label) for \(e.path)"); continue }
+            if e.label >= max(entries.count, given?.count ?? 0) { problems.add("label \(e.label) for \(e.path) is larger than the number of images"); continue }
             if let known = names[e.label], known != e.name { problems.add("label \(e.label) is named both \"\(known)\" and \"\(e.name)\"") }
             else { names[e.label] = e.name }
         }
-        let count = (names.keys.max() ?? -1) + 1
+        let count = (names.keys.filter { $0 < max(entries.count, given?.count ?? 0) }.max() ?? -1) + 1
         let classNames = (0..<count).map { names[$0] ?? "" }
         for (i, n) in classNames.enumerated() where n.isEmpty { problems.add("class \(i) has no name (no sample carries label \(i))") }
         var seen = Set<String>()

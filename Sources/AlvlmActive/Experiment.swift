@@ -53,6 +53,8 @@ public struct ExperimentState: Codable, Equatable, Sendable {
     public var rounds: [RoundRecord] = []
     /// The CoOp context trained in the last round (nil: zero-shot).
     public var context: [Float]?
+    /// A hash of the pool's ids, paths, splits and classes: a resumed run must use the same pool.
+    public var poolFingerprint: UInt64?
     public var version = 1
 }
 
@@ -82,7 +84,8 @@ public final class Experiment {
         self.trainFeatures = trainFeatures; self.testFeatures = testFeatures
         self.strategy = try config.strategy.make()
         self.budget = try config.budget.resolve(poolSize: trainFeatures.ids.count)
-        guard budget * config.rounds <= trainFeatures.ids.count else {
+        guard budget <= trainFeatures.ids.count, budget.multipliedReportingOverflow(by: config.rounds).partialValue <= trainFeatures.ids.count,
+              !budget.multipliedReportingOverflow(by: config.rounds).overflow else {
             throw EngineError(.argument, "\(config.rounds) rounds of \(budget) need \(budget * config.rounds) samples; the pool has \(trainFeatures.ids.count)")
         }
         self.zeroShot = try Classifier.zeroShot(model: model, classNames: pool.classNames, templates: [config.template])
@@ -91,9 +94,13 @@ public final class Experiment {
             guard s.pool == pool.name, s.model == model.source else {
                 throw EngineError(.argument, "the saved experiment used pool \(s.pool) and model \(s.model)")
             }
+            if let saved = s.poolFingerprint, saved != pool.fingerprint {
+                throw EngineError(.argument, "the pool \(pool.name) is not the one the experiment was saved with (its samples or splits differ)")
+            }
             self.state = s
         } else {
             self.state = ExperimentState(config: config, pool: pool.name, model: model.source)
+            self.state.poolFingerprint = pool.fingerprint
         }
     }
 
@@ -152,12 +159,14 @@ public final class Experiment {
         // Label: journaled before the state changes.
         // Labels already journaled (a round interrupted after labelling) are not asked again.
         var answers: [Int: Int] = [:]
-        if let journal { for (id, label) in try journal.replay() where queried.contains(id) { answers[id] = label } }
+        if let journal {
+            for e in try journal.replay(pool: pool.name) where queried.contains(e.id) && e.label < pool.classes { answers[e.id] = e.label }
+        }
         let missing = queried.filter { answers[$0] == nil }
         if !missing.isEmpty {
             progress?("round \(round): asking for \(missing.count) labels")
             let fresh = try oracle.labels(for: missing, pool: pool)
-            try journal?.append(missing.compactMap { id in fresh[id].map { (id, $0) } }, source: "round \(round)")
+            try journal?.append(missing.compactMap { id in fresh[id].map { (id, $0) } }, pool: pool.name, source: "round \(round)")
             answers.merge(fresh) { _, new in new }
         }
         // Train on the labelled set (fresh from zero-shot), then evaluate.

@@ -35,12 +35,15 @@ public struct HumanOracle: Oracle {
 }
 
 /// An append-only, fsync'ed log of every label received, written before the labels change any state,
-/// so a crash loses no annotation. Each line: `id<TAB>label<TAB>source`.
+/// so a crash loses no annotation. Each line: `id<TAB>label<TAB>pool<TAB>source`; label -1 retracts an earlier answer.
 public final class LabelJournal {
     public let path: String
 
-    public init(path: String) throws {
+    public init(path: String, createDirectory: Bool = false) throws {
         self.path = (path as NSString).expandingTildeInPath
+        if createDirectory {
+            try? FileManager.default.createDirectory(atPath: (self.path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        }
         if !FileManager.default.fileExists(atPath: self.path) {
             guard FileManager.default.createFile(atPath: self.path, contents: nil) else {
                 throw EngineError(.io, "cannot create the label journal", path: path)
@@ -48,9 +51,10 @@ public final class LabelJournal {
         }
     }
 
-    public func append(_ labels: [(id: Int, label: Int)], source: String) throws {
+    public func append(_ labels: [(id: Int, label: Int)], pool: String, source: String) throws {
         guard !labels.isEmpty else { return }
-        let text = labels.map { "\($0.id)\t\($0.label)\t\(source.replacingOccurrences(of: "\t", with: " "))\n" }.joined()
+        func clean(_ s: String) -> String { s.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ") }
+        let text = labels.map { "\($0.id)\t\($0.label)\t\(clean(pool))\t\(clean(source))\n" }.joined()
         let fd = open(path, O_WRONLY | O_APPEND)
         guard fd >= 0 else { throw EngineError(.io, "cannot open the label journal: \(String(cString: strerror(errno)))", path: path) }
         defer { close(fd) }
@@ -64,15 +68,17 @@ public final class LabelJournal {
         guard fsync(fd) == 0 else { throw EngineError(.io, "cannot sync the label journal", path: path) }
     }
 
-    /// Every journaled label in order (a later line for the same id wins); a torn last line is ignored.
-    public func replay() throws -> [(id: Int, label: Int)] {
+    /// The current label of every id journaled for `pool` (a later line wins, -1 retracts); a torn last line is ignored.
+    public func replay(pool: String) throws -> [(id: Int, label: Int)] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw EngineError(.io, "cannot read the label journal", path: path) }
-        var out: [(Int, Int)] = []
-        for line in text.split(separator: "\n") {
-            let f = line.split(separator: "\t")
-            if f.count >= 2, let id = Int(f[0]), let label = Int(f[1]) { out.append((id, label)) }
+        var current: [Int: Int] = [:], order: [Int] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {   // the last piece is empty, or a torn line
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
+            guard f.count >= 4, f[2] == pool, let id = Int(f[0]), let label = Int(f[1]) else { continue }
+            if current[id] == nil { order.append(id) }
+            current[id] = label
         }
-        return out
+        return order.compactMap { id in current[id].flatMap { $0 >= 0 ? (id, $0) : nil } }
     }
 }
 

@@ -37,6 +37,14 @@ public final class Pool {
     }
 
     public var classes: Int { classNames.count }
+
+    /// A hash of ids, paths, splits and class names.
+    public var fingerprint: UInt64 {
+        var h = FNV64()
+        for c in classNames { h.add(c) }
+        for s in samples { h.add(UInt64(bitPattern: Int64(s.id))); h.add(s.path); h.add(s.split.rawValue) }
+        return h.value
+    }
     public func ids(_ split: Split) -> [Int] { samples.filter { $0.split == split }.map(\.id) }
     public func sample(_ id: Int) -> Sample? { byID[id].map { samples[$0] } }
     public func contains(_ id: Int) -> Bool { byID[id] != nil }

@@ -47,7 +47,7 @@ public enum Budget: Codable, Equatable, Sendable {
             return n
         case .percent(let p):
             guard p > 0, p <= 100 else { throw EngineError(.argument, "budget percent must be in (0, 100] (got \(p))") }
-            return max(1, Int(p / 100 * Double(poolSize)))
+            return max(1, Int(p * Double(poolSize) / 100 + 1e-9))
         }
     }
 

@@ -87,7 +87,7 @@ public enum Bindings {
                 guard f.count == 3 else { throw args.error("split", "split needs three fractions [train, val, test]") }
                 fractions = (f[0], f[1], f[2])
             }
-            return .object(PoolObject(try engine { try DatasetLoader.folder(args.string("root"), fractions: fractions, seed: UInt64(args.int("seed"))) }))
+            return .object(PoolObject(try engine { try DatasetLoader.folder(args.string("root"), fractions: fractions, seed: UInt64(bitPattern: Int64(args.int("seed")))) }))
         })
         r.register(Builtin("csv", [Parameter("path", .string, "a CSV file of path,label[,split]")], summary: "a pool from a CSV list") { args, _ in
             .object(PoolObject(try engine { try DatasetLoader.csv(args.string("path")) }))
@@ -175,15 +175,30 @@ public enum Bindings {
             return .object(StrategyObject(s))
         })
         r.register(type: "strategy", summary: "an active-learning query strategy", [
-            .method("scores", [poolParameter, modelParameter], "per-sample scores on the training pool (zero-shot model), for hist()") { o, args, interp in
+            .method("scores", [poolParameter, modelParameter,
+                               Parameter("kind", .choice(["u", "entropy", "calibrated", "neighbour"]), default: .string("u"),
+                                         "for cec: U, the raw entropy H, the calibrated entropy Ĥ, or the neighbour term H_nn")],
+                    "per-sample scores on the training pool (zero-shot model), for hist()") { o, args, interp in
                 let (context, ids, _) = try selection(args, interp)
                 let s = (o as! StrategyObject).spec
-                let values: [Double] = try engine {
+                let lnC = log(Double(context.classes))
+                let kind = args.string("kind")
+                let (values, range): ([Double], (Double, Double)?) = try engine {
                     let strategy = try s.make()
-                    if let cec = strategy as? CECStrategy { return try cec.computeScores(context).uncertainty }
-                    return try strategy.scores(context) ?? context.unlabeled.map { Uncertainty.entropy(context.probabilityRow($0)) }
+                    if let cec = strategy as? CECStrategy {
+                        let c = try cec.computeScores(context)
+                        switch kind {
+                        case "entropy": return (c.entropy, (0, lnC))
+                        case "calibrated": return (c.calibratedEntropy, (0, lnC))
+                        case "neighbour": return (c.neighbourUncertainty, (0, lnC))
+                        default: return (c.uncertainty, (0, (1 + cec.beta) * lnC))
+                        }
+                    }
+                    if kind != "u" { return (context.unlabeled.map { Uncertainty.entropy(context.probabilityRow($0)) }, (0, lnC)) }
+                    if let v = try strategy.scores(context) { return (v, nil) }
+                    return (context.unlabeled.map { Uncertainty.entropy(context.probabilityRow($0)) }, (0, lnC))
                 }
-                return .object(ScoresObject(name: s.label, values: values, ids: ids))
+                return .object(ScoresObject(name: kind == "u" ? s.label : "\(s.label) \(kind)", values: values, ids: ids, range: range))
             },
             .method("query", [poolParameter, modelParameter, Parameter("budget", .countOrPercent, default: .percent(1), "a count or a percentage of the pool"),
                               Parameter("seed", .integer, default: .number(0))],
@@ -191,7 +206,7 @@ public enum Bindings {
                 let (context, ids, poolObject) = try selection(args, interp)
                 let s = (o as! StrategyObject).spec
                 let n = try engine { try budget(args["budget"]).resolve(poolSize: ids.count) }
-                var rng = SeededRandom(seed: UInt64(args.int("seed")))
+                var rng = SeededRandom(seed: UInt64(bitPattern: Int64(args.int("seed"))))
                 let selection = try engine { try s.make().select(context, budget: n, rng: &rng, cancel: HostCancellation.token(for: interp.host)) }
                 let guesses = selection.rows.map { row -> [(label: Int, probability: Double)] in
                     let p = Array(context.probabilityRow(row))
@@ -236,6 +251,10 @@ public enum Bindings {
             guard args.int("batch") >= 1 else { throw args.error("batch", "batch must be at least 1") }
             guard args.number("lr") > 0 else { throw args.error("lr", "lr must be positive") }
             let phrase: String? = args.has("init") ? args.string("init") : nil
+            guard args.int("n_ctx") >= 1, args.int("n_ctx") <= 72 else { throw args.error("n_ctx", "n_ctx must be in 1...72") }
+            if let phrase, phrase.split(separator: " ").count != args.int("n_ctx") {
+                throw args.error("n_ctx", "n_ctx \(args.int("n_ctx")) does not match the \(phrase.split(separator: " ").count) words of init \"\(phrase)\" (init: nil for random context)")
+            }
             return .object(TrainerObject(.coop(epochs: args.int("epochs"), learningRate: args.number("lr"), batchSize: args.int("batch"),
                                                weightDecay: args.number("weight_decay"), contextLength: args.int("n_ctx"), contextInit: phrase)))
         })
@@ -252,12 +271,15 @@ public enum Bindings {
             return (pool, model, try engine { try pool.features(.train, model: model, host: interp.host) },
                     try engine { try pool.features(.test, model: model, host: interp.host) })
         }
-        r.register(Builtin("experiment", [poolParameter, modelParameter, strategyParameter] + experimentParameters + [Parameter("seed", .integer, default: .number(1))],
+        r.register(Builtin("experiment", [poolParameter, modelParameter, strategyParameter] + experimentParameters +
+                           [Parameter("seed", .integer, default: .number(1)),
+                            Parameter("save", .oneOf([.string, .nilValue]), default: .null, "a file the state is written to (atomically) after every round")],
                            summary: "an active-learning run: rounds of select, label, train, evaluate") { args, interp in
             let (pool, model, train, test) = try features(args, interp)
             let config = ExperimentConfig(strategy: args.object("strategy", as: StrategyObject.self)!.spec, rounds: args.int("rounds"),
-                                          budget: budget(args["budget"]), trainer: trainer(args), seed: UInt64(args.int("seed")))
+                                          budget: budget(args["budget"]), trainer: trainer(args), seed: UInt64(bitPattern: Int64(args.int("seed"))))
             let e = try engine { try Experiment(pool: pool.pool, model: model.model, trainFeatures: train, testFeatures: test, config: config) }
+            if args.has("save") { e.statePath = (args.string("save") as NSString).expandingTildeInPath }
             return .object(ExperimentObject(e, pool: pool, model: model))
         })
         r.register(type: "experiment", summary: "an active-learning run", [
@@ -302,11 +324,11 @@ public enum Bindings {
                 guard case .object(let o) = v, let s = o as? StrategyObject else { throw args.error("strategies", "every item must be a strategy, e.g. cec()") }
                 return s.spec
             }
-            guard args.int("seeds") >= 1 else { throw args.error("seeds", "seeds must be at least 1") }
+            guard args.int("seeds") >= 1, args.int("seeds") <= 1000 else { throw args.error("seeds", "seeds must be in 1...1000") }
             let (pool, model, train, test) = try features(args, interp)
             let c = try engine {
                 try Comparison.run(pool: pool.pool, model: model.model, trainFeatures: train, testFeatures: test, strategies: specs,
-                                   seeds: args.int("seeds"), masterSeed: UInt64(args.int("seed")), rounds: args.int("rounds"),
+                                   seeds: args.int("seeds"), masterSeed: UInt64(bitPattern: Int64(args.int("seed"))), rounds: args.int("rounds"),
                                    budget: budget(args["budget"]), trainer: trainer(args),
                                    progress: { interp.host.progress($0) }, cancel: HostCancellation.token(for: interp.host))
             }

@@ -6,7 +6,8 @@ import Foundation
 /// A pool in the language, with its image features per model (computed once, cached on disk too).
 public final class PoolObject: LanguageObject {
     public let pool: Pool
-    var featureCache: [ObjectIdentifier: [Split: PoolFeatures]] = [:]
+    /// Keyed by the model object's serial number (never reused, unlike an object's address).
+    var featureCache: [Int: [Split: PoolFeatures]] = [:]
     public var typeName: String { "pool" }
     public init(_ pool: Pool) { self.pool = pool }
     public var summary: String {
@@ -15,7 +16,7 @@ public final class PoolObject: LanguageObject {
     }
 
     func features(_ split: Split, model: ModelObject, host: LanguageHost) throws -> PoolFeatures {
-        if let f = featureCache[ObjectIdentifier(model)]?[split] { return f }
+        if let f = featureCache[model.serial]?[split] { return f }
         let ids = pool.ids(split)
         guard !ids.isEmpty else { throw LanguageError(.runtime, "pool \(pool.name) has no \(split.rawValue) images") }
         let total = ids.count
@@ -26,7 +27,7 @@ public final class PoolObject: LanguageObject {
                 host.progress("encoding \(split.rawValue) images \(done)/\(total)")
             }
         }, cancel: model.cancelToken(host))
-        featureCache[ObjectIdentifier(model), default: [:]][split] = f
+        featureCache[model.serial, default: [:]][split] = f
         return f
     }
 }
@@ -43,8 +44,14 @@ public final class SplitObject: LanguageObject {
 public final class ModelObject: LanguageObject {
     public let model: CLIPModel
     public let cache: FeatureCache?
+    let serial: Int
+    nonisolated(unsafe) static var nextSerial = 0
     public var typeName: String { "model" }
-    init(_ model: CLIPModel, cache: FeatureCache?) { self.model = model; self.cache = cache }
+    init(_ model: CLIPModel, cache: FeatureCache?) {
+        self.model = model; self.cache = cache
+        Self.nextSerial += 1
+        serial = Self.nextSerial
+    }
     public var summary: String {
         let c = model.config
         return "model \(model.source): ViT \(c.vision.width)w x \(c.vision.layers)L patch \(c.patchSize) at \(c.imageSize)px, " +
@@ -98,8 +105,12 @@ public final class ScoresObject: LanguageObject {
     public let name: String
     public let values: [Double]
     public let ids: [Int]
+    /// The natural fixed range for histograms (e.g. [0, ln C] for entropies), so rounds compare.
+    public let range: (Double, Double)?
     public var typeName: String { "scores" }
-    init(name: String, values: [Double], ids: [Int]) { self.name = name; self.values = values; self.ids = ids }
+    init(name: String, values: [Double], ids: [Int], range: (Double, Double)? = nil) {
+        self.name = name; self.values = values; self.ids = ids; self.range = range
+    }
     public var summary: String {
         guard !values.isEmpty else { return "scores \(name): none" }
         let mean = values.reduce(0, +) / Double(values.count)

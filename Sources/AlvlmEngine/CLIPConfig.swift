@@ -90,6 +90,17 @@ public struct CLIPConfig: Equatable, Sendable {
         if vc["layers"] is [Any] { throw EngineError(.model, "ResNet image towers are not supported (ViT only)", path: path) }
         let act: Activation = (model["quick_gelu"] as? Bool ?? false) ? .quickGELU : .gelu
         func n(_ d: [String: Any], _ k: String, _ def: Int) -> Int { (d[k] as? NSNumber)?.intValue ?? def }
+        for (d, k, def) in [(vc, "width", 768), (vc, "layers", 12), (vc, "head_width", 64), (vc, "patch_size", 16), (vc, "image_size", 224),
+                            (tc, "width", 512), (tc, "layers", 12), (tc, "heads", 8), (tc, "context_length", 77), (tc, "vocab_size", 49408)] {
+            guard n(d, k, def) > 0, n(d, k, def) < 1 << 24 else { throw EngineError(.format, "\(k) must be a positive integer", path: path) }
+        }
+        for (d, k) in [(vc, "mlp_ratio"), (tc, "mlp_ratio")] {
+            if let r = (d[k] as? NSNumber)?.doubleValue, !(r > 0 && r < 64) { throw EngineError(.format, "\(k) must be positive", path: path) }
+        }
+        guard n(vc, "width", 768) % n(vc, "head_width", 64) == 0, n(tc, "width", 512) % n(tc, "heads", 8) == 0,
+              n(vc, "image_size", 224) % n(vc, "patch_size", 16) == 0 else {
+            throw EngineError(.format, "widths must divide into heads and the image size into patches", path: path)
+        }
         let vw = n(vc, "width", 768), tw = n(tc, "width", 512)
         let vratio = (vc["mlp_ratio"] as? NSNumber)?.doubleValue ?? 4, tratio = (tc["mlp_ratio"] as? NSNumber)?.doubleValue ?? 4
         let vision = TowerShape(width: vw, layers: n(vc, "layers", 12), heads: vw / n(vc, "head_width", 64),

@@ -87,6 +87,7 @@ public final class CLIPModel {
                              progress: ((Int) -> Void)? = nil) -> [Float] {
         let s = config.imageSize
         precondition(pixels.count == count * 3 * s * s, "pixels do not match \(count) images of \(s)x\(s)")
+        let batch = max(1, batch)
         var out = [Float](repeating: 0, count: count * config.embedDim)
         var start = 0
         while start < count {
@@ -156,7 +157,8 @@ public final class CLIPModel {
 
     /// Projected text embeddings (not normalised) for token id sequences (SOT ... EOT, unpadded or padded).
     /// Each batch is truncated after its last pooling position: exact under the causal mask.
-    public func encodeTexts(_ ids: [[Int]], batch: Int = 64) throws -> [Float] {
+    public func encodeTexts(_ ids: [[Int]], batch requested: Int = 64) throws -> [Float] {
+        let batch = max(1, requested)
         for (i, seq) in ids.enumerated() {
             guard !seq.isEmpty, seq.count <= config.contextLength else {
                 throw EngineError(.argument, "text \(i) has \(seq.count) tokens (1...\(config.contextLength) allowed)")

@@ -97,6 +97,10 @@ public enum ImageDecoder {
         }
         defer { ac_image_free(&raw) }
         let w = Int(raw.width), h = Int(raw.height), ch = Int(raw.channels)
+        // Resizing the short side to 224 would blow a 1 x 65000 image up to gigabytes: refuse such shapes.
+        guard max(w, h) <= 1000 * min(w, h) else {
+            throw EngineError(.image, "image of \(w)x\(h) pixels has an extreme aspect ratio (more than 1000:1)")
+        }
         let samples = w * h * ch
         if raw.bit_depth == 16 {
             let wide = Array(UnsafeBufferPointer(start: UnsafeRawPointer(raw.pixels)!.assumingMemoryBound(to: UInt16.self), count: samples))

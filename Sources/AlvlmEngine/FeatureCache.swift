@@ -90,7 +90,8 @@ public final class FeatureCache {
         payload.withUnsafeBytes { h.add($0) }
         let stored = bytes[(offset + rows * width * 4)...].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
         guard UInt64(littleEndian: stored) == h.value else { return nil }
-        let values = payload.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        var values = [Float](repeating: 0, count: rows * width)
+        values.withUnsafeMutableBytes { dst in payload.withUnsafeBytes { dst.copyMemory(from: $0) } }
         return values.allSatisfy(\.isFinite) ? values : nil
     }
 
@@ -151,7 +152,7 @@ public final class ImageFeatureExtractor {
                     pixels += pre.pixels(image)
                 } else {
                     // Each image's views come from its own generator: independent of order and batching.
-                    var h = FNV64(); h.add(seed); h.add(path)
+                    var h = FNV64(); h.add(seed); h.add(URL(fileURLWithPath: path).standardizedFileURL.path)
                     var rng = SeededRandom(seed: h.value)
                     let aug = Augmentation(size: pre.size)
                     for _ in 0..<views { pixels += pre.normalize(aug.view(image, rng: &rng)) }

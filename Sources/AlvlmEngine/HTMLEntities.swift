@@ -55,7 +55,10 @@ enum HTMLEntities {
     private static func numeric(_ n: UInt64) -> String {
         if n == 0 { return "\u{FFFD}" }
         if n == 0x0D { return "\r" }
-        if (0x80...0x9F).contains(n), let w = TextCleaner.windows1252[UInt32(n)] { return String(w) }
+        if (0x80...0x9F).contains(n) {
+            // Python maps the Windows-1252 code points and keeps the five it leaves undefined.
+            return TextCleaner.windows1252[UInt32(n)].map { String($0) } ?? String(Unicode.Scalar(UInt32(n))!)
+        }
         if (0xD800...0xDFFF).contains(n) || n > 0x10FFFF { return "\u{FFFD}" }
         if (0x1...0x8).contains(n) || (0xE...0x1F).contains(n) || (0x7F...0x9F).contains(n) ||
             (0xFDD0...0xFDEF).contains(n) || n == 0xB || n & 0xFFFE == 0xFFFE { return "" }

@@ -20,11 +20,17 @@ public enum Activation: String, Sendable {
 /// Splits `count` items into contiguous chunks run concurrently on the available cores.
 @inline(__always)
 func parallelChunks(_ count: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    parallelChunksIndexed(count, minimumPerChunk: minimumPerChunk) { _, range in body(range) }
+}
+
+/// The same, telling each chunk its worker index (0..<cores), for per-worker scratch memory.
+@inline(__always)
+func parallelChunksIndexed(_ count: Int, minimumPerChunk: Int = 1, _ body: (Int, Range<Int>) -> Void) {
     let workers = min(Engine.cores, max(1, count / max(1, minimumPerChunk)))
-    if workers <= 1 { body(0..<count); return }
+    if workers <= 1 { body(0, 0..<count); return }
     DispatchQueue.concurrentPerform(iterations: workers) { w in
         let lo = count * w / workers, hi = count * (w + 1) / workers
-        if lo < hi { body(lo..<hi) }
+        if lo < hi { body(w, lo..<hi) }
     }
 }
 
@@ -124,9 +130,8 @@ enum Kernels {
         let d = c / heads
         let scale = 1 / Float(d).squareRoot()
         let pairs = batch * heads
-        parallelChunks(pairs) { range in
-            // Each worker owns a t*t scratch block, indexed by its first pair.
-            let worker = range.lowerBound * Engine.cores / max(1, pairs)
+        parallelChunksIndexed(pairs) { worker, range in
+            // Each worker owns a t*t scratch block.
             for pair in range {
                 let b = pair / heads, h = pair % heads
                 let s = probs.map { $0 + pair * t * t } ?? scratch + worker * t * t
@@ -152,8 +157,7 @@ enum Kernels {
         let d = c / heads
         let scale = 1 / Float(d).squareRoot()
         let pairs = batch * heads
-        parallelChunks(pairs) { range in
-            let worker = range.lowerBound * Engine.cores / max(1, pairs)
+        parallelChunksIndexed(pairs) { worker, range in
             let ds = scratch + worker * t * t
             for pair in range {
                 let b = pair / heads, h = pair % heads

@@ -78,12 +78,20 @@ public enum NPY {
         if field("fortran_order", in: header) == "True" { throw fail("Fortran order is not supported") }
         guard let open = header.range(of: "'shape':"), let lp = header[open.upperBound...].firstIndex(of: "("),
               let rp = header[lp...].firstIndex(of: ")") else { throw fail("no shape") }
-        let dims = header[header.index(after: lp)..<rp].split(separator: ",").compactMap {
-            Int($0.trimmingCharacters(in: .whitespaces))
+        var dims: [Int] = []
+        for part in header[header.index(after: lp)..<rp].split(separator: ",") {
+            let text = part.trimmingCharacters(in: .whitespaces)
+            guard let d = Int(text), d >= 0 else { throw fail("bad dimension \(text) in the shape") }
+            dims.append(d)
         }
         let size: Int = switch dtype { case .float32, .int32: 4; case .uint8: 1; case .float64, .int64: 8 }
         let payload = data.subdata(in: headerStart + headerLength..<data.count)
-        let count = dims.reduce(1, *)
+        var count = 1
+        for d in dims {
+            let (c, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, c <= Int(Int32.max) * 16 else { throw fail("shape \(dims) is too large") }
+            count = c
+        }
         guard payload.count == count * size else {
             throw fail("payload has \(payload.count) bytes, shape \(dims) needs \(count * size)")
         }

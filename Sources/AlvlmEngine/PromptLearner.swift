@@ -49,7 +49,9 @@ public final class PromptLearner {
         }
         guard !classNames.isEmpty else { throw EngineError(.argument, "no class names") }
         let n = options.contextLength, c = model.config.text.width
-        guard n >= 1 else { throw EngineError(.argument, "the context length must be at least 1") }
+        guard n >= 1, n + 3 <= model.config.contextLength else {
+            throw EngineError(.argument, "the context length must be between 1 and \(model.config.contextLength - 3) (got \(n))")
+        }
         var prefix = Array(repeating: "X", count: n).joined(separator: " ")
         var initial: [Float]
         if let phrase = options.contextInit?.trimmingCharacters(in: .whitespaces), !phrase.isEmpty {

@@ -73,7 +73,8 @@ public final class SafetensorsFile {
                 let (numel, overflow) = shape.reduce((1, false)) { acc, d in
                     let r = acc.0.multipliedReportingOverflow(by: d); return (r.partialValue, acc.1 || r.overflow)
                 }
-                guard !overflow, numel * dtype.size == end - begin else {
+                let (bytes, byteOverflow) = numel.multipliedReportingOverflow(by: dtype.size)
+                guard !overflow, !byteOverflow, bytes == end - begin else {
                     throw fail("tensor \(name) has \(end - begin) bytes, its shape \(shape) of \(dtypeName) needs \(numel &* dtype.size)")
                 }
                 entries[name] = Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end)

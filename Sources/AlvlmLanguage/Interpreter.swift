@@ -102,7 +102,12 @@ public final class Interpreter {
         }
     }
 
+    var evaluationDepth = 0
+
     func evaluate(_ e: Expr, _ env: Environment) throws -> Value {
+        evaluationDepth += 1
+        defer { evaluationDepth -= 1 }
+        guard evaluationDepth < 3000 else { throw LanguageError(.runtime, "evaluation nested too deeply", at: e.location) }
         switch e {
         case .number(let v, _): return .number(v)
         case .percent(let v, _): return .percent(v)
@@ -181,7 +186,10 @@ public final class Interpreter {
             let scope = Environment(parent: fn.closure)
             var position = 0
             for arg in given {
-                if let label = arg.label { scope.values[label] = arg.value } else { scope.values[fn.parameters[position]] = arg.value; position += 1 }
+                let name = arg.label ?? fn.parameters[position]
+                if arg.label == nil { position += 1 }
+                guard scope.values[name] == nil else { throw LanguageError(.argument, "argument `\(name)` of `\(fn.name)` is given twice", at: arg.location) }
+                scope.values[name] = arg.value
             }
             do {
                 for s in fn.body { try execute(s, scope) }

@@ -5,7 +5,15 @@ public struct Parser {
     /// Nesting of (), [] and record {}: newlines inside them are not statement ends.
     var bracketDepth = 0
     var expressionDepth = 0
+    /// Operators chained at one level also deepen the tree (left-nested): counted against the same limit.
+    var chainLength = 0
     static let maxDepth = 200
+    static let maxChain = 2000
+
+    mutating func chained(_ location: SourceLocation) throws {
+        chainLength += 1
+        guard chainLength < Self.maxChain else { throw LanguageError(.syntax, "expression too long (more than \(Self.maxChain) operators)", at: location) }
+    }
 
     public static func parse(_ source: String) throws -> [Stmt] {
         var p = Parser(tokens: try Lexer.tokenize(source))
@@ -54,11 +62,12 @@ public struct Parser {
         return advance()
     }
 
-    /// program := (statement (NEWLINE | ';')*)* END
+    /// program := (statement NEWLINE*)* END
     mutating func program() throws -> [Stmt] {
         var out: [Stmt] = []
         skipNewlines()
         while current.kind != .end {
+            chainLength = 0
             out.append(try statement())
             guard current.kind == .newline || current.kind == .end else { throw unexpected("end of line") }
             skipNewlines()
@@ -154,14 +163,14 @@ public struct Parser {
     /// or := and ('or' and)*
     mutating func or() throws -> Expr {
         var e = try and()
-        while isKeyword("or") { let t = advance(); e = .binary("or", e, try and(), t.location) }
+        while isKeyword("or") { let t = advance(); try chained(t.location); e = .binary("or", e, try and(), t.location) }
         return e
     }
 
     /// and := not ('and' not)*
     mutating func and() throws -> Expr {
         var e = try not()
-        while isKeyword("and") { let t = advance(); e = .binary("and", e, try not(), t.location) }
+        while isKeyword("and") { let t = advance(); try chained(t.location); e = .binary("and", e, try not(), t.location) }
         return e
     }
 
@@ -199,6 +208,7 @@ public struct Parser {
         var e = try multiplicative()
         while isSymbol("+") || isSymbol("-") {
             let t = advance()
+            try chained(t.location)
             guard case .symbol(let op) = t.kind else { break }
             e = .binary(op, e, try multiplicative(), t.location)
         }
@@ -210,6 +220,7 @@ public struct Parser {
         var e = try unary()
         while isSymbol("*") || isSymbol("/") || isSymbol("%") {
             let t = advance()
+            try chained(t.location)
             guard case .symbol(let op) = t.kind else { break }
             e = .binary(op, e, try unary(), t.location)
         }
@@ -232,6 +243,7 @@ public struct Parser {
     mutating func postfix() throws -> Expr {
         var e = try primary()
         while true {
+            if isSymbol("(") || isSymbol(".") || isSymbol("[") { try chained(current.location) }
             if isSymbol("(") {
                 let t = advance()
                 bracketDepth += 1
@@ -260,7 +272,9 @@ public struct Parser {
         var out: [CallArgument] = []
         while !isSymbol(")") {
             if current.kind == .end { throw unexpected("`)`") }
-            if case .name(let label) = current.kind, tokens[nextIndex(after: position)].kind == .symbol(":") {
+            var here = position
+            while tokens[here].kind == .newline { here += 1 }   // inside the call's parentheses newlines do not count
+            if case .name(let label) = current.kind, tokens[nextIndex(after: here)].kind == .symbol(":") {
                 let t = advance(); _ = advance()
                 if out.contains(where: { $0.label == label }) { throw LanguageError(.argument, "argument `\(label)` is given twice", at: t.location) }
                 out.append(CallArgument(label: label, labelLocation: t.location, value: try expression()))

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 
 static const size_t kMaxPixels = (size_t)1 << 28; // 268 M pixels: refuse decompression bombs
@@ -19,6 +20,7 @@ typedef struct {
     struct jpeg_error_mgr base;
     jmp_buf jump;
     char *message;
+    int truncated;
 } jpeg_failure;
 
 static void jpeg_fail(j_common_ptr cinfo) {
@@ -30,7 +32,8 @@ static void jpeg_fail(j_common_ptr cinfo) {
 }
 
 static void jpeg_warn(j_common_ptr cinfo, int level) {
-    (void)cinfo; (void)level; // warnings (e.g. premature end of data) are tolerated like Pillow does
+    // Data ending before the image does is an error (Pillow: "image file is truncated"); other warnings pass.
+    if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) ((jpeg_failure *)cinfo->err)->truncated = 1;
 }
 
 int ac_decode_jpeg(const uint8_t *data, size_t length, ac_image *out) {
@@ -41,7 +44,8 @@ int ac_decode_jpeg(const uint8_t *data, size_t length, ac_image *out) {
     failure.base.error_exit = jpeg_fail;
     failure.base.emit_message = jpeg_warn;
     failure.message = out->error;
-    volatile uint8_t *pixels = NULL;
+    failure.truncated = 0;
+    uint8_t *volatile pixels = NULL;
     if (setjmp(failure.jump)) {
         jpeg_destroy_decompress(&cinfo);
         free((void *)pixels);
@@ -91,6 +95,12 @@ int ac_decode_jpeg(const uint8_t *data, size_t length, ac_image *out) {
         JSAMPROW row = (JSAMPROW)(pixels + stride * cinfo.output_scanline);
         jpeg_read_scanlines(&cinfo, &row, 1);
     }
+    if (failure.truncated) {
+        snprintf(out->error, sizeof(out->error), "truncated JPEG: the image data ends early");
+        jpeg_destroy_decompress(&cinfo);
+        free((void *)pixels);
+        return 1;
+    }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     out->pixels = (uint8_t *)pixels;
@@ -128,7 +138,7 @@ int ac_decode_png(const uint8_t *data, size_t length, ac_image *out) {
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, out->error, png_fail, png_warn);
     if (!png) { snprintf(out->error, sizeof(out->error), "out of memory"); return 1; }
     png_infop info = png_create_info_struct(png);
-    volatile uint8_t *pixels = NULL;
+    uint8_t *volatile pixels = NULL;
     png_bytep *volatile rows = NULL;
     if (!info || setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, info ? &info : NULL, NULL);

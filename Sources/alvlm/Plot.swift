@@ -72,7 +72,8 @@ enum Plotter {
         return s
     }
 
-    static func quote(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+    /// Single-quoted: gnuplot expands backquotes (shell commands) inside double quotes, never inside single ones.
+    static func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''").replacingOccurrences(of: "\n", with: " ") + "'" }
 
     /// The gnuplot program: $GNUPLOT, else `gnuplot` on PATH.
     static func gnuplotPath() -> String? {
@@ -139,7 +140,10 @@ enum Plotter {
             let lo = range?.0 ?? (values.min() ?? 0), hi = range?.1 ?? (values.max() ?? 1)
             let width = max((hi - lo) / Double(bins), 1e-12)
             var counts = [Int](repeating: 0, count: bins)
-            for v in values { counts[min(bins - 1, max(0, Int((v - lo) / width)))] += 1 }
+            for v in values where v.isFinite {
+                let slot = max(0, min(Double(bins - 1), ((v - lo) / width).rounded(.down)))
+                counts[Int(slot)] += 1
+            }
             let top = max(1, counts.max()!)
             return ([title] + counts.enumerated().map { i, c in
                 String(format: "%8.3f | ", lo + Double(i) * width) + String(repeating: "#", count: c * 50 / top) + " \(c)"

@@ -66,7 +66,11 @@ struct Interactive {
             defer { free(raw) }
             return String(cString: raw)
         }
-        Bindings.humanLabeller = { [session] ids, pool in try session.labelInTerminal(ids, pool, journal: nil, read: reader) }
+        // Each answer is journaled as it is given (the experiment journals the batch again; replay takes the last).
+        Bindings.humanLabeller = { [session] ids, pool in
+            let journal = try? LabelJournal(path: Bindings.defaultJournal, createDirectory: true)
+            return try session.labelInTerminal(ids, pool, journal: journal, read: reader)
+        }
         session.registerLabel(read: reader)
         le_init("alvlm", { line, start, end, word in Completion.complete(line: line, start: start, end: end, word: word) })
         _ = le_read_history(historyPath)   // a missing or foreign file is fine

@@ -45,6 +45,7 @@ struct Select: ParsableCommand {
             guard t.shape.count == 2, t.shape[1] == f.shape[1] else {
                 throw EngineError(.format, "--text has shape \(t.shape); (C, \(f.shape[1])) expected to match --features", path: text)
             }
+            guard scale.isFinite, scale > 0 else { throw EngineError(.argument, "--scale must be a positive number (exp of the logit scale, 100 for CLIP)") }
             let n = f.shape[0], c = t.shape[0], values = f.floats()
             if let bad = (0..<n).first(where: { r in (0..<f.shape[1]).contains { !values[r * f.shape[1] + $0].isFinite } }) {
                 throw EngineError(.numeric, "--features row \(bad) holds NaN or infinity", path: features)

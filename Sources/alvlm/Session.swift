@@ -90,7 +90,10 @@ final class Session: LanguageHost {
             guard let line = read("label (name, number, s skip, u undo)> ")?.trimmingCharacters(in: .whitespaces) else { break }
             if line == "s" { i += 1; continue }
             if line == "u" {
-                if let last = order.popLast() { answers[last] = nil; i = ids.firstIndex(of: last) ?? i; print("undone: id \(last)") }
+                if let last = order.popLast() {
+                    try journal?.append([(last, -1)], pool: pool.name, source: "terminal undo")
+                    answers[last] = nil; i = ids.firstIndex(of: last) ?? i; print("undone: id \(last)")
+                }
                 continue
             }
             let lower = line.lowercased()
@@ -104,7 +107,7 @@ final class Session: LanguageHost {
                 print(matches.count > 1 ? "ambiguous: " + matches.map { pool.classNames[$0] }.joined(separator: ", ") : "not a class: \(line)")
                 continue
             }
-            try journal?.append([(id, label)], source: "terminal")
+            try journal?.append([(id, label)], pool: pool.name, source: "terminal")
             answers[id] = label; order.append(id)
             i += 1
         }
@@ -150,11 +153,12 @@ final class Session: LanguageHost {
                                   summary: "histogram of scores (entropy, calibrated entropy, U, ...)") { [unowned self] args, _ in
             guard args.int("bins") >= 1, args.int("bins") <= 1000 else { throw args.error("bins", "bins must be in 1...1000") }
             var values: [Double], title = "histogram"
-            if let s = args.object("data", as: ScoresObject.self) { values = s.values; title = "\(s.name) scores" } else {
+            var range: (Double, Double)? = nil
+            if let s = args.object("data", as: ScoresObject.self) { values = s.values; title = "\(s.name) scores"; range = s.range } else {
                 values = try Self.numbers(args["data"], args, "data")
             }
+            values = values.filter(\.isFinite)
             guard !values.isEmpty else { throw args.error("data", "nothing to plot") }
-            var range: (Double, Double)? = nil
             if case .list = args["range"] {
                 let r = try Self.numbers(args["range"], args, "range")
                 guard r.count == 2, r[0] < r[1] else { throw args.error("range", "range must be [lo, hi] with lo < hi") }

@@ -238,6 +238,9 @@ final class CommandLineTests: XCTestCase {
             XCTAssertEqual(r.status, 1)
             XCTAssertTrue(r.stderr.contains("gnuplot is not installed"))
         }
+        // Huge and non-finite values, and titles that would run a shell inside double quotes, are harmless.
+        let odd = try alvlm(["-c", "hist([1e300, -1e300, 5], bins: 4)\nhist([1e10], range: [0, 1])"], environment: ["GNUPLOT": "/nonexistent"])
+        XCTAssertEqual(odd.status, 0, odd.stderr)
         let bad = try alvlm(["-c", "plot([1, 2], to: \"\(dir)/x.gif\")"])
         XCTAssertEqual(bad.status, 1)
         XCTAssertTrue(bad.stderr.contains(".png or .svg"), bad.stderr)
@@ -315,14 +318,14 @@ final class CommandLineTests: XCTestCase {
             export(q, "\(dir)/batch.csv")
             show(q, to: "\(dir)/sheet.png")
             print(import("\(dir)/answers.csv", pool))
-            run = experiment(pool, model, entropy(), rounds: 2, budget: 2, trainer: coop(epochs: 2, lr: 0.0001, batch: 4), seed: 3)
+            run = experiment(pool, model, entropy(), rounds: 2, budget: 2, trainer: coop(epochs: 2, lr: 0.0001, batch: 4), seed: -3)
             r = run.step()
             print(run.labels)
             r = run.finish()
             save(run, "\(dir)/run.json")
             again = load("\(dir)/run.json", pool, model)
             print(again.accuracy == run.accuracy)
-            cmp = compare([random(), cec(k: 3, N: 2)], pool, model, rounds: 2, budget: 2, seeds: 2, trainer: linear_probe())
+            cmp = compare([random(), cec(k: 3, N: 2), cec(k: 2, N: 2)], pool, model, rounds: 2, budget: 2, seeds: 2, trainer: linear_probe())
             print(cmp.strategies)
             model.zeroshot(pool.train)
             """
@@ -333,7 +336,7 @@ final class CommandLineTests: XCTestCase {
         let sheet = try ImageDecoder.decode(path: dir + "/sheet.png")
         XCTAssertEqual(sheet.width, 3 * 112 + 4 * 4)
         XCTAssertTrue(r.stdout.hasPrefix("true\ntrue\n3\nwrote "), r.stdout + r.stderr)
-        XCTAssertTrue(r.stdout.contains("warning: line 4: unknown id 999\nskipped: 1\n[{id: 0, label: \"dotted\"}]\n[2]\ntrue\n[\"random\", \"cec\"]\n"), r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("warning: line 4: unknown id 999\nskipped: 1\n[{id: 0, label: \"dotted\"}]\n[2]\ntrue\n[\"random\", \"cec\", \"cec #2\"]\n"), r.stdout + r.stderr)
         XCTAssertTrue(r.stderr.contains("the training pool's labels come only from an oracle"), r.stderr)
         XCTAssertTrue(try String(contentsOfFile: dir + "/batch.csv", encoding: .utf8).hasPrefix("id,path,score,predicted\n"))
         let cached = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").filter { $0.hasSuffix(".feat") }

@@ -60,6 +60,7 @@ final class ImageTests: XCTestCase {
             ("empty.jpg", Data(), "empty"),
             ("text.png", Data("hello, not an image".utf8), "not a JPEG or PNG"),
             ("truncated.jpg", good.prefix(200), "JPEG"),
+            ("cut-in-the-data.jpg", good.prefix(8000), "truncated JPEG"),
             ("truncated.png", png.prefix(300), "PNG"),
             ("header-only.png", png.prefix(8), "PNG"),
         ]

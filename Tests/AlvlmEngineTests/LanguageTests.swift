@@ -141,6 +141,17 @@ final class InterpreterTests: XCTestCase {
         expectError("if 1 { }", "a condition must be true or false, not a number", column: 4)
     }
 
+    func testReviewRegressions() throws {
+        XCTAssertEqual(try value("add(1,\n    b: 2)"), "3", "a named argument on a continuation line")
+        XCTAssertThrowsError(try Parser.parse(Array(repeating: "1", count: 100_000).joined(separator: "+"))) {
+            XCTAssertTrue(($0 as! LanguageError).message.contains("too long"))
+        }
+        XCTAssertEqual(try value(Array(repeating: "1", count: 500).joined(separator: " + ")), "500")
+        let (interp, _, _) = make()
+        try interp.run("fn f(a, b) { return a }")
+        XCTAssertThrowsError(try interp.run("f(1, a: 2)")) { XCTAssertTrue(($0 as! LanguageError).message.contains("given twice")) }
+    }
+
     func testStateSurvivesErrorsAndInterruptsStopLoops() throws {
         let (interp, host, _) = make()
         try interp.run("a = 1")

@@ -100,11 +100,13 @@ final class OracleTests: XCTestCase {
 
     func testJournalSurvivesATornLine() throws {
         let j = try LabelJournal(path: dir + "/labels.journal")
-        try j.append([(1, 2), (3, 0)], source: "round 1")
-        try j.append([(4, 1)], source: "import")
+        try j.append([(1, 2), (3, 0)], pool: "p", source: "round 1")
+        try j.append([(4, 1)], pool: "p", source: "import")
+        try j.append([(4, 2)], pool: "other pool", source: "import")
+        try j.append([(3, -1)], pool: "p", source: "undo")
         let handle = FileHandle(forWritingAtPath: j.path)!
-        handle.seekToEndOfFile(); handle.write(Data("5\t".utf8)); handle.closeFile()
-        XCTAssertEqual(try j.replay().map { [$0.id, $0.label] }, [[1, 2], [3, 0], [4, 1]])
+        handle.seekToEndOfFile(); handle.write(Data("5\t1\tp\tround".utf8)); handle.closeFile()
+        XCTAssertEqual(try j.replay(pool: "p").map { [$0.id, $0.label] }, [[1, 2], [4, 1]], "other pools, retractions and a torn line are left out")
     }
 
     func testCSVAndLabelStudioRoundTrips() throws {

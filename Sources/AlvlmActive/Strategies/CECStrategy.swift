@@ -91,7 +91,7 @@ public struct CECStrategy: Strategy {
                 let kappa: Double
                 switch kernel {
                 case .rbf: kappa = exp(-rho * max(0, 2 - 2 * sim))
-                case .cosine: kappa = sim
+                case .cosine: kappa = max(0, sim)   // opposite neighbours add nothing (U stays a valid k-means weight)
                 case .uniform: kappa = 1
                 }
                 s += kappa * hHat[nb]
