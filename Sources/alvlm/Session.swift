@@ -15,6 +15,18 @@ final class Session: LanguageHost {
     var progressShown = false
     var lastProgressLine = Date.distantPast
     var output: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+    /// Notebook runs: plots without `to:` become PNG files here (their paths collected in `figures`).
+    var figureDirectory: String?
+    var figures: [String] = []
+
+    /// Where a plot goes: the path given, a new figure file in notebook runs, or the terminal (nil).
+    func plotTarget(_ args: Arguments) -> String? {
+        if args.has("to") { return args.string("to") }
+        guard let dir = figureDirectory else { return nil }
+        let path = (dir as NSString).appendingPathComponent("figure-\(figures.count + 1).png")
+        figures.append(path)
+        return path
+    }
 
     init() {
         Bindings.register(into: registry)
@@ -144,7 +156,9 @@ final class Session: LanguageHost {
                                                      "for an evaluation: accuracy per class, reliability diagram, or predicted vs true class counts")],
                                   summary: "learning curves (mean ± sd over seeds), accuracy per round, per-class bars, or a line") { [unowned self] args, _ in
             let figure = try Self.figure(for: args["data"], args: args)
-            self.print(try Plotter.render(figure, output: args.has("to") ? args.string("to") : nil))
+            let target = self.plotTarget(args)
+            let text = try Plotter.render(figure, output: target)
+            if args.has("to") || target == nil { self.print(text) }   // notebook figures appear as images, not as a message
             return .null
         })
         registry.register(Builtin("hist", [Parameter("data", .oneOf([.object("scores"), .list]), "scores (s.scores(pool, model)) or a list of numbers"),
@@ -164,7 +178,9 @@ final class Session: LanguageHost {
                 guard r.count == 2, r[0] < r[1] else { throw args.error("range", "range must be [lo, hi] with lo < hi") }
                 range = (r[0], r[1])
             }
-            self.print(try Plotter.render(.histogram(title: title, values: values, bins: args.int("bins"), range: range), output: args.has("to") ? args.string("to") : nil))
+            let target = self.plotTarget(args)
+            let text = try Plotter.render(.histogram(title: title, values: values, bins: args.int("bins"), range: range), output: target)
+            if args.has("to") || target == nil { self.print(text) }
             return .null
         })
     }

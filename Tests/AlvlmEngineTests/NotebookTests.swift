@@ -1,0 +1,125 @@
+import XCTest
+import AlvlmEngine
+
+/// `alvlm run`: the notebook format, parameters, expectations, reports and their failure modes.
+final class NotebookTests: XCTestCase {
+    var dir = ""
+    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    func alvlm(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("alvlm")
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out; process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    let notebook = """
+        # %% [markdown]
+        # # Title
+        # Prose.
+
+        # %% tags=["parameters"]
+        seed = 1
+        name = "demo"
+
+        # %% id="compute"
+        x = 40 + 2
+        print(x)
+        # expect: 42
+
+        # %%
+        hist([1, 2, 2, 3], bins: 3, range: [0, 4])
+        print(name + " " + seed)
+
+        # %% id="mistake"
+        cec(kk: 1)
+        # expect error: unknown argument `kk`
+        """
+
+    func write(_ text: String, _ name: String = "nb.alnb") throws -> String {
+        let path = dir + "/" + name
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func testRunWritesReportsAndChecksExpectations() throws {
+        let nb = try write(notebook)
+        let r = try alvlm(["run", nb, "-o", dir + "/report.md", "-p", "seed=7", "-p", "name=hello", "--ipynb", dir + "/report.ipynb", "--check"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
+        XCTAssertTrue(md.hasPrefix("---\nnotebook: \(nb)\n"), md)
+        XCTAssertTrue(md.contains("parameters:\n  seed: 7\n  name: \"hello\"\nstatus: ok"), md)
+        XCTAssertTrue(md.contains("# cell 2 (injected parameters)\nseed = 7\nname = \"hello\""), md)
+        XCTAssertTrue(md.contains("```text\n42\n```"), md)
+        XCTAssertTrue(md.contains("```text\nhello 7\n```"), md)
+        XCTAssertTrue(md.contains("![cell 4 figure 1](report_files/cell-4-1.png)"), md)
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/gnuplot") {
+            let png = try ImageDecoder.decode(path: dir + "/report_files/cell-4-1.png")
+            XCTAssertGreaterThan(png.width, 100)
+        }
+        // nbformat 4.5: required keys, unique valid ids, outputs and execution counts on code cells, base64 PNG.
+        let nb45 = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/report.ipynb"))) as? [String: Any])
+        XCTAssertEqual(nb45["nbformat"] as? Int, 4)
+        XCTAssertEqual(nb45["nbformat_minor"] as? Int, 5)
+        XCTAssertNotNil(nb45["metadata"] as? [String: Any])
+        let cells = try XCTUnwrap(nb45["cells"] as? [[String: Any]])
+        let ids = cells.map { $0["id"] as! String }
+        XCTAssertEqual(Set(ids).count, ids.count)
+        XCTAssertTrue(ids.allSatisfy { (1...64).contains($0.count) && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } })
+        XCTAssertTrue(ids.contains("compute") && ids.contains("mistake") && ids.contains("injected-parameters"))
+        for cell in cells where cell["cell_type"] as? String == "code" {
+            XCTAssertNotNil(cell["outputs"] as? [Any]); XCTAssertNotNil(cell["execution_count"])
+        }
+        let images = cells.flatMap { ($0["outputs"] as? [[String: Any]]) ?? [] }.compactMap { ($0["data"] as? [String: Any])?["image/png"] as? String }
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/gnuplot") {
+            XCTAssertEqual(images.count, 1)
+            XCTAssertEqual(Data(base64Encoded: images[0])?.prefix(4), Data([0x89, 0x50, 0x4E, 0x47]))
+        }
+    }
+
+    func testFailingCellStopsWithItsNumberAndLine() throws {
+        let nb = try write("# %%\na = 1\n# %%\nb = nope + 1\n# %%\nprint(\"never\")\n")
+        let r = try alvlm(["run", nb, "-o", dir + "/r.md"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("error: cell 2, line 4 of \(nb): unknown name `nope`"), r.stderr)
+        let md = try String(contentsOfFile: dir + "/r.md", encoding: .utf8)
+        XCTAssertTrue(md.contains("status: failed at cell 2") && md.contains("*(not run)*"), md)
+        let allowed = try alvlm(["run", nb, "-o", dir + "/r2.md", "--allow-errors"])
+        XCTAssertEqual(allowed.status, 1, "the failure is still reported")
+        XCTAssertTrue(try String(contentsOfFile: dir + "/r2.md", encoding: .utf8).contains("never"))
+        let mismatch = try write("# %%\nprint(1)\n# expect: 2\n", "m.alnb")
+        XCTAssertEqual(try alvlm(["run", mismatch, "-o", dir + "/m.md"]).status, 0)
+        let checked = try alvlm(["run", mismatch, "-o", dir + "/m.md", "--check"])
+        XCTAssertEqual(checked.status, 1)
+        XCTAssertTrue(checked.stderr.contains("expected output containing \"2\""), checked.stderr)
+    }
+
+    func testBadNotebooksFailBeforeAnyCellRuns() throws {
+        let good = try write(notebook)
+        let cases: [([String], String)] = [
+            (["run", try write("# %% [markdwn]\nx\n", "t.alnb")], "unknown cell type [markdwn]"),
+            (["run", try write("# %% tags=[parameters]\nx = 1\n", "u.alnb")], "malformed tag"),
+            (["run", try write("# %% id=\"a b\"\nx = 1\n", "v.alnb")], "cell id"),
+            (["run", good, "-p", "budget=3"], "unknown parameter budget"),
+            (["run", good, "-p", "seed=abc"], "parameter seed is a number, not string"),
+            (["run", good, "-p", "seed"], "-p takes NAME=VALUE"),
+            (["run", dir + "/missing.alnb"], "cannot read the notebook"),
+        ]
+        for (args, message) in cases {
+            let r = try alvlm(args + ["-o", dir + "/out.md"])
+            XCTAssertEqual(r.status, 1, message)
+            XCTAssertTrue(r.stderr.contains(message), "expected \(message): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out.md"), "nothing ran, nothing was written")
+        }
+        try Data([0x23, 0x20, 0xFF, 0xFE, 0x0A]).write(to: URL(fileURLWithPath: dir + "/binary.alnb"))
+        let binary = try alvlm(["run", dir + "/binary.alnb", "-o", dir + "/out.md"])
+        XCTAssertEqual(binary.status, 1)
+        XCTAssertTrue(binary.stderr.contains("not UTF-8"), binary.stderr)
+    }
+}
