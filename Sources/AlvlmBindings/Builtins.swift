@@ -336,6 +336,12 @@ public enum Bindings {
         })
         r.register(type: "comparison", summary: "strategies compared over seeds", [
             .property("strategies", "the strategies' names") { .list(($0 as! ComparisonObject).comparison.strategies.map { .string($0) }) },
+            .method("mean", [Parameter("strategy", .string)], "mean accuracy per round over the seeds") { o, args, _ in
+                .list((o as! ComparisonObject).comparison.curve(args.string("strategy")).mean.map { .number($0) })
+            },
+            .method("sd", [Parameter("strategy", .string)], "standard deviation of the accuracy per round over the seeds") { o, args, _ in
+                .list((o as! ComparisonObject).comparison.curve(args.string("strategy")).sd.map { .number($0) })
+            },
             .method("auc", [Parameter("strategy", .string)], "area under the mean learning curve (a mean accuracy)") { o, args, _ in
                 .number((o as! ComparisonObject).comparison.areaUnderCurve(args.string("strategy")))
             },

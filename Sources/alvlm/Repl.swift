@@ -99,6 +99,8 @@ struct Interactive {
             } catch {}
             if let e = session.evaluate(buffer) {
                 FileHandle.standardError.write(Data((e.render(source: buffer) + "\n").utf8))
+            } else {
+                session.accepted.append(buffer)
             }
             buffer = ""
         }

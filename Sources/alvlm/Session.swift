@@ -15,6 +15,9 @@ final class Session: LanguageHost {
     var progressShown = false
     var lastProgressLine = Date.distantPast
     var output: (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
+    /// Inputs the REPL accepted (ran without error), for save_notebook.
+    var accepted: [String] = []
+
     /// Notebook runs: plots without `to:` become PNG files here (their paths collected in `figures`).
     var figureDirectory: String?
     var figures: [String] = []
@@ -135,6 +138,34 @@ final class Session: LanguageHost {
                 throw args.error("topic", "no help for `\(topic ?? "")`" + (closestMatch(topic ?? "", in: all).map { ", did you mean `\($0)`?" } ?? ""))
             }
             self.print(text)
+            return .null
+        })
+        registry.register(Builtin("save_notebook", [Parameter("path", .string, "an .alnb file")],
+                                  summary: "write the inputs accepted so far in this REPL as notebook cells") { [unowned self] args, _ in
+            let text = self.accepted.map { "# %%\n\($0)\n" }.joined(separator: "\n")
+            try Bindings.engineCall { try writeAtomically(Data(text.utf8), to: (args.string("path") as NSString).expandingTildeInPath) }
+            self.print("wrote \(self.accepted.count) cells to \(args.string("path"))")
+            return .null
+        })
+        registry.register(Builtin("run_notebook", [Parameter("path", .string, "an .alnb notebook")],
+                                  summary: "run a notebook's code cells in this session (alvlm run NOTEBOOK writes reports)") { [unowned self] args, interp in
+            let path = (args.string("path") as NSString).expandingTildeInPath
+            guard let data = FileManager.default.contents(atPath: path) else { throw args.error("path", "cannot read \(args.string("path"))") }
+            let notebook: Notebook
+            do { notebook = try Notebook.parse(data) } catch let e as Notebook.FormatError {
+                throw args.error("path", "\(args.string("path")): \(e)")
+            }
+            var number = 0
+            for cell in notebook.cells where cell.kind == .code {
+                number += 1
+                do {
+                    try interp.run(cell.source) { value in if !value.isNone { self.print(value.description) } }
+                } catch var e as LanguageError {
+                    e.message = "cell \(number) of \(args.string("path"))" + (e.location.map { ", line \(cell.line + $0.line - 1)" } ?? "") + ": " + e.message
+                    e.location = nil
+                    throw e
+                }
+            }
             return .null
         })
         registry.register(Builtin("vars", [], summary: "the variables defined so far, with their types") { [unowned self] _, interp in

@@ -123,3 +123,26 @@ final class NotebookTests: XCTestCase {
         XCTAssertTrue(binary.stderr.contains("not UTF-8"), binary.stderr)
     }
 }
+
+final class ShippedNotebookTests: XCTestCase {
+    /// The reproduction notebook parses, and without the downloads it stops with a clear message.
+    func testReproductionNotebookRefusesWithoutTheDownloads() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let notebook = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Notebooks/05-reproduce-paper.alnb").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("alvlm")
+        process.arguments = ["run", notebook, "-o", dir + "/r.md", "-p", "model_path=\(dir)/no-model", "-p", "data_root=\(dir)"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 1)
+        XCTAssertTrue(text.contains("cell 4, line 41") && text.contains("no-model: model directory not found"), text)
+        let report = try String(contentsOfFile: dir + "/r.md", encoding: .utf8)
+        XCTAssertTrue(report.contains("paper, DescribableTextures: zero-shot 44.3%, CEC at 1/2/5%: [47.9, 52.8, 58.2]"), report)
+    }
+}
