@@ -135,6 +135,12 @@ extension Strategy {
         return Selection(rows: order.map { context.unlabeled[$0] }, scores: order.map { scores[$0] })
     }
 
+    /// What label-needing strategies do before any label exists (METHOD.md §3): random, and say so.
+    func randomFallback(_ context: SelectionContext, budget: Int, rng: inout SeededRandom) -> Selection {
+        let rows = randomRows(context, budget: budget, rng: &rng)
+        return Selection(rows: rows, scores: rows.map { _ in .nan }, note: "no labelled samples yet: random")
+    }
+
     /// Uniform sampling without replacement from the unlabelled rows.
     func randomRows(_ context: SelectionContext, budget: Int, rng: inout SeededRandom) -> [Int] {
         var pool = context.unlabeled

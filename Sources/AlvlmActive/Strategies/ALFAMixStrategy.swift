@@ -50,10 +50,7 @@ public struct ALFAMixStrategy: Strategy {
 
     public func select(_ context: SelectionContext, budget: Int, rng: inout SeededRandom, cancel: CancellationToken?) throws -> Selection {
         try checkBudget(budget, context)
-        guard !context.labeled.isEmpty else {
-            let rows = randomRows(context, budget: budget, rng: &rng)
-            return Selection(rows: rows, scores: rows.map { _ in .nan }, note: "no labelled samples yet: random")
-        }
+        guard !context.labeled.isEmpty else { return randomFallback(context, budget: budget, rng: &rng) }
         let d = context.width, c = context.classes, s = context.scale
         // Anchors: per-class mean of labelled features (all labelled when a class has none).
         var all = [Float](repeating: 0, count: d)

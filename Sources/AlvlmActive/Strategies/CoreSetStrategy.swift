@@ -39,10 +39,7 @@ public struct CoreSetStrategy: Strategy {
 
     public func select(_ context: SelectionContext, budget: Int, rng: inout SeededRandom, cancel: CancellationToken?) throws -> Selection {
         try checkBudget(budget, context)
-        guard !context.labeled.isEmpty else {
-            let rows = randomRows(context, budget: budget, rng: &rng)
-            return Selection(rows: rows, scores: rows.map { _ in .nan }, note: "no labelled samples yet: random")
-        }
+        guard !context.labeled.isEmpty else { return randomFallback(context, budget: budget, rng: &rng) }
         var distance = minimumDistances(context, centres: context.labeled.keys.sorted())
         let u = context.packed(context.unlabeled), d = context.width
         var rows: [Int] = [], scores: [Double] = []

@@ -27,10 +27,7 @@ public struct GCNStrategy: Strategy {
 
     public func select(_ context: SelectionContext, budget: Int, rng: inout SeededRandom, cancel: CancellationToken?) throws -> Selection {
         try checkBudget(budget, context)
-        guard !context.labeled.isEmpty else {
-            let rows = randomRows(context, budget: budget, rng: &rng)
-            return Selection(rows: rows, scores: rows.map { _ in .nan }, note: "no labelled samples yet: random")
-        }
+        guard !context.labeled.isEmpty else { return randomFallback(context, budget: budget, rng: &rng) }
         // Nodes: a random subset of the unlabelled rows, then the labelled rows.
         var unlabeled = context.unlabeled
         if unlabeled.count > maxUnlabeledNodes {
