@@ -207,7 +207,7 @@ public enum Bindings {
                 let s = (o as! StrategyObject).spec
                 let n = try engine { try budget(args["budget"]).resolve(poolSize: ids.count) }
                 var rng = SeededRandom(seed: UInt64(bitPattern: Int64(args.int("seed"))))
-                let selection = try engine { try s.make().select(context, budget: n, rng: &rng, cancel: HostCancellation.token(for: interp.host)) }
+                let selection = try engine { try s.make().select(context, budget: n, rng: &rng, cancel: WatchingToken(host: interp.host)) }
                 let guesses = selection.rows.map { row -> [(label: Int, probability: Double)] in
                     let p = Array(context.probabilityRow(row))
                     return p.indices.sorted { p[$0] > p[$1] }.prefix(3).map { ($0, p[$0]) }
@@ -298,12 +298,12 @@ public enum Bindings {
                         return try LabelJournal(path: path)
                     }
                 }
-                _ = try engine { try e.experiment.step(oracle: oracle, progress: { interp.host.progress($0) }, cancel: HostCancellation.token(for: interp.host)) }
+                _ = try engine { try e.experiment.step(oracle: oracle, progress: { interp.host.progress($0) }, cancel: WatchingToken(host: interp.host)) }
                 return .object(e)
             },
             .method("finish", [], "run the remaining rounds") { o, _, interp in
                 let e = o as! ExperimentObject
-                try engine { try e.experiment.finish(progress: { interp.host.progress($0) }, cancel: HostCancellation.token(for: interp.host)) }
+                try engine { try e.experiment.finish(progress: { interp.host.progress($0) }, cancel: WatchingToken(host: interp.host)) }
                 return .object(e)
             },
             .property("accuracy", "accuracy after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number($0.accuracy) }) },
@@ -330,7 +330,7 @@ public enum Bindings {
                 try Comparison.run(pool: pool.pool, model: model.model, trainFeatures: train, testFeatures: test, strategies: specs,
                                    seeds: args.int("seeds"), masterSeed: UInt64(bitPattern: Int64(args.int("seed"))), rounds: args.int("rounds"),
                                    budget: budget(args["budget"]), trainer: trainer(args),
-                                   progress: { interp.host.progress($0) }, cancel: HostCancellation.token(for: interp.host))
+                                   progress: { interp.host.progress($0) }, cancel: WatchingToken(host: interp.host))
             }
             return .object(ComparisonObject(c))
         })

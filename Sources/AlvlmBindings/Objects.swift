@@ -26,7 +26,7 @@ public final class PoolObject: LanguageObject {
                 lastReport = Date()
                 host.progress("encoding \(split.rawValue) images \(done)/\(total)")
             }
-        }, cancel: model.cancelToken(host))
+        }, cancel: WatchingToken(host: host))
         featureCache[model.serial, default: [:]][split] = f
         return f
     }
@@ -57,15 +57,9 @@ public final class ModelObject: LanguageObject {
         return "model \(model.source): ViT \(c.vision.width)w x \(c.vision.layers)L patch \(c.patchSize) at \(c.imageSize)px, " +
             "text \(c.text.width)w x \(c.text.layers)L, embedding \(c.embedDim), logit scale \(formatNumber(Double(exp(model.logitScale))))"
     }
-    func cancelToken(_ host: LanguageHost) -> CancellationToken { HostCancellation.token(for: host) }
 }
 
-/// Bridges the host's cancellation flag to the engine's token (polled by long loops).
-enum HostCancellation {
-    static func token(for host: LanguageHost) -> CancellationToken { WatchingToken(host: host) }
-}
-
-/// A cancellation token that also asks the host.
+/// The engine's cancellation token, answering from the host's interrupt flag too (polled by long loops).
 final class WatchingToken: CancellationToken, @unchecked Sendable {
     weak var host: LanguageHost?
     init(host: LanguageHost) { self.host = host }

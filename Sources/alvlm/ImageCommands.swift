@@ -2,12 +2,13 @@ import AlvlmEngine
 import ArgumentParser
 import Foundation
 
-/// Decodes and preprocesses images; files inside directories that fail are skipped with a warning.
-func preprocessImages(_ paths: [String], with pre: Preprocessor) throws -> (pixels: [Float], kept: [String]) {
+/// Decodes and preprocesses files: one given explicitly must decode; one found in a directory is skipped
+/// with a warning (counted in `skipped`).
+func preprocess<S: Sequence>(_ files: S, with pre: Preprocessor, skipped: inout Int) throws -> (pixels: [Float], kept: [String])
+    where S.Element == (path: String, explicit: Bool) {
     var pixels: [Float] = []
     var kept: [String] = []
-    var skipped = 0
-    for (path, explicit) in try ImageFiles.expand(paths) {
+    for (path, explicit) in files {
         do {
             pixels += pre.pixels(try ImageDecoder.decode(path: path))
             kept.append(path)
@@ -16,8 +17,11 @@ func preprocessImages(_ paths: [String], with pre: Preprocessor) throws -> (pixe
             skipped += 1
         }
     }
-    if skipped > 0 { warn("skipped \(skipped) unreadable image file\(skipped == 1 ? "" : "s")") }
     return (pixels, kept)
+}
+
+func warnSkipped(_ skipped: Int) {
+    if skipped > 0 { warn("skipped \(skipped) unreadable image file\(skipped == 1 ? "" : "s")") }
 }
 
 struct Preprocess: ParsableCommand {
@@ -36,7 +40,9 @@ struct Preprocess: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let pre = try model.map { Preprocessor(config: try CLIPModel.load(directory: $0).config) } ?? Preprocessor()
-            let (pixels, kept) = try preprocessImages(images, with: pre)
+            var skipped = 0
+            let (pixels, kept) = try preprocess(try ImageFiles.expand(images), with: pre, skipped: &skipped)
+            warnSkipped(skipped)
             try NPY.write(pixels, shape: [kept.count, 3, pre.size, pre.size], to: out)
         }
     }
@@ -70,21 +76,14 @@ struct EncodeImages: ParsableCommand {
             var start = 0
             while start < files.count {
                 let chunk = files[start..<min(files.count, start + batch)]
-                var pixels: [Float] = []
-                var n = 0
-                for (path, explicit) in chunk {
-                    do {
-                        pixels += pre.pixels(try ImageDecoder.decode(path: path)); n += 1
-                    } catch let error as EngineError where !explicit {
-                        warn("\(error) (skipped)"); skipped += 1
-                    }
-                }
+                let (pixels, kept) = try preprocess(chunk, with: pre, skipped: &skipped)
+                let n = kept.count
                 if n > 0 { features += clip.encodeImages(pixels, count: n, batch: batch) }
                 count += n
                 start += chunk.count
                 if files.count > batch { progress.update(start) }
             }
-            if skipped > 0 { warn("skipped \(skipped) unreadable image file\(skipped == 1 ? "" : "s")") }
+            warnSkipped(skipped)
             try NPY.write(features, shape: [count, clip.config.embedDim], to: out)
         }
     }
