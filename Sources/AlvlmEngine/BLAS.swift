@@ -33,11 +33,11 @@ public enum BLAS {
                      beta: bias == nil ? 0 : 1, c: y, ldc: outFeatures)
     }
 
-    /// A GEMM (op(A) not transposed) split by rows of C across the engine's cores, each part on one BLAS thread.
+    /// A GEMM split by rows of C across the engine's cores, each part on one BLAS thread.
     /// With `BLAS.threads == 1` this keeps OpenBLAS's own worker threads (which spin between calls) out of
     /// the way of the engine's other parallel loops.
     public static func parallelGemm(
-        transB: Bool = false, m: Int, n: Int, k: Int,
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
@@ -45,13 +45,14 @@ public enum BLAS {
         // Parts of at least 64 rows; small products are not worth a thread.
         let parts = m * n * k < 1 << 21 ? 1 : min(Engine.cores, max(1, m / 64))
         if parts == 1 {
-            gemm(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
         DispatchQueue.concurrentPerform(iterations: parts) { p in
             let lo = m * p / parts, hi = m * (p + 1) / parts
-            gemm(transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
-                 a: a + lo * lda, lda: lda, b: b, ldb: ldb,
+            // Rows lo..<hi of op(A): rows of A, or columns of A when transposed.
+            gemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
+                 a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb,
                  beta: beta, c: c + lo * ldc, ldc: ldc)
         }
     }

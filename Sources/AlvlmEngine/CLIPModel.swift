@@ -106,25 +106,7 @@ public final class CLIPModel {
     private func encodeImageBatch(_ px: UnsafePointer<Float>, count n: Int, into out: UnsafeMutablePointer<Float>) {
         let c = config.vision.width, p = config.patchSize, g = config.grid, s = config.imageSize
         let t = config.visionTokens, k = 3 * p * p
-        // im2col: one row per patch, ordered (channel, kernel row, kernel column) like conv1's weight.
-        var patches = [Float](repeating: 0, count: n * g * g * k)
-        patches.withUnsafeMutableBufferPointer { pb in
-            let pt = pb.baseAddress!
-            parallelChunks(n * g) { range in
-                for row in range {
-                    let img = row / g, gy = row % g
-                    for gx in 0..<g {
-                        let dst = pt + ((img * g + gy) * g + gx) * k
-                        for ch in 0..<3 {
-                            let plane = px + (img * 3 + ch) * s * s
-                            for ky in 0..<p {
-                                (dst + (ch * p + ky) * p).update(from: plane + (gy * p + ky) * s + gx * p, count: p)
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let patches = Self.im2col(px, count: n, size: s, patch: p)
         var embedded = [Float](repeating: 0, count: n * g * g * c)
         embedded.withUnsafeMutableBufferPointer { e in
             BLAS.linear(patches, rows: n * g * g, inFeatures: k, weight: vision.patch, bias: nil, outFeatures: c, into: e.baseAddress!)
@@ -151,6 +133,31 @@ public final class CLIPModel {
             Kernels.layerNorm(pooled, &normedPooled, rows: n, width: c, weight: vision.postW, bias: vision.postB, eps: config.vision.eps)
             BLAS.linear(normedPooled, rows: n, inFeatures: c, weight: vision.projection, bias: nil, outFeatures: config.embedDim, into: out)
         }
+    }
+
+    /// im2col for the patch embedding: one row per patch [count * grid², 3 * p * p], ordered
+    /// (channel, kernel row, kernel column) like conv1's weight, patches in raster order.
+    static func im2col(_ px: UnsafePointer<Float>, count n: Int, size s: Int, patch p: Int) -> [Float] {
+        let g = s / p, k = 3 * p * p
+        var patches = [Float](repeating: 0, count: n * g * g * k)
+        patches.withUnsafeMutableBufferPointer { pb in
+            let pt = pb.baseAddress!
+            parallelChunks(n * g) { range in
+                for row in range {
+                    let img = row / g, gy = row % g
+                    for gx in 0..<g {
+                        let dst = pt + ((img * g + gy) * g + gx) * k
+                        for ch in 0..<3 {
+                            let plane = px + (img * 3 + ch) * s * s
+                            for ky in 0..<p {
+                                (dst + (ch * p + ky) * p).update(from: plane + (gy * p + ky) * s + gx * p, count: p)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return patches
     }
 
     // MARK: text tower

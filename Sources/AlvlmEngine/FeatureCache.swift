@@ -9,6 +9,7 @@ public struct FNV64: Sendable {
     }
     public mutating func add(_ s: String) { var s = s; s.withUTF8 { add(UnsafeRawBufferPointer($0)) }; add(UInt64(0xff)) }
     public mutating func add(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { add($0) } }
+    public static func hash(_ s: String) -> UInt64 { var h = FNV64(); h.add(s); return h.value }
     /// Word-wise variant for large float arrays (a different, faster function than the byte-wise one).
     public mutating func add(words: [Float]) {
         words.withUnsafeBytes { raw in

@@ -89,6 +89,23 @@ enum Kernels {
         }
     }
 
+    /// Parameter gradients of layer norm, accumulated: dw += Σ_rows dy ⊙ x̂, db += Σ_rows dy.
+    static func layerNormParameterGradient(
+        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+        rows: Int, width c: Int, weight dw: inout [Float], bias db: inout [Float]
+    ) {
+        dw.withUnsafeMutableBufferPointer { w in
+        db.withUnsafeMutableBufferPointer { b in
+            for r in 0..<rows {
+                let xr = x + r * c, dyr = dy + r * c, m = mean[r], rs = rstd[r]
+                for i in 0..<c {
+                    w[i] += dyr[i] * (xr[i] - m) * rs
+                    b[i] += dyr[i]
+                }
+            }
+        }}
+    }
+
     /// y = act(x) over `count` values (y may be x).
     static func activate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int, _ kind: Activation) {
         parallelChunks(count, minimumPerChunk: 1 << 15) { range in

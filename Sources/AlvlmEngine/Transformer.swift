@@ -1,7 +1,8 @@
 /// The pre-LN residual transformer shared by CLIP's two towers:
 ///   x += out_proj(attention(ln_1(x)));  x += fc2(act(fc1(ln_2(x))))
 /// Weights use nn.Linear layout [out, in]; Q, K and V are fused into one [3C, C] matrix.
-/// The forward pass can record what the input-gradient backward pass (beside it) needs.
+/// The forward pass can record what the backward pass (beside it) needs: input gradients always,
+/// weight gradients when the record keeps each linear layer's input too (pretraining).
 
 public struct TowerShape: Equatable, Sendable {
     public var width: Int
@@ -58,10 +59,17 @@ final class SavedActivations {
     var qkv: [Float], probs: [Float]
     var mid: [Float], mean2: [Float], rstd2: [Float]
     var preact: [Float]
+    /// With weight gradients: the inputs of the qkv, out_proj, fc1 and fc2 layers (empty otherwise).
+    let keepsLinearInputs: Bool
+    var ln1: [Float], attended: [Float], ln2: [Float], hidden: [Float]
 
-    init(batch: Int, tokens: Int, shape s: TowerShape) {
+    init(batch: Int, tokens: Int, shape s: TowerShape, linearInputs: Bool = false) {
         self.batch = batch; self.tokens = tokens; self.shape = s
         let rows = batch * tokens, l = s.layers
+        keepsLinearInputs = linearInputs
+        ln1 = linearInputs ? .init(repeating: 0, count: l * rows * s.width) : []
+        attended = ln1; ln2 = ln1
+        hidden = linearInputs ? .init(repeating: 0, count: l * rows * s.mlp) : []
         input = .init(repeating: 0, count: l * rows * s.width)
         mean1 = .init(repeating: 0, count: l * rows); rstd1 = mean1
         qkv = .init(repeating: 0, count: l * rows * 3 * s.width)
@@ -71,8 +79,8 @@ final class SavedActivations {
         preact = .init(repeating: 0, count: l * rows * s.mlp)
     }
 
-    func fits(batch: Int, tokens: Int, shape: TowerShape) -> Bool {
-        self.batch == batch && self.tokens == tokens && self.shape == shape
+    func fits(batch: Int, tokens: Int, shape: TowerShape, linearInputs: Bool = false) -> Bool {
+        self.batch == batch && self.tokens == tokens && self.shape == shape && keepsLinearInputs == linearInputs
     }
 }
 
@@ -85,7 +93,9 @@ enum Transformer {
     ) {
         let rows = batch * tokens, c = s.width, m = s.mlp
         ws.reserve(rows: rows, tokens: tokens, shape: s)
-        if let saved { precondition(saved.fits(batch: batch, tokens: tokens, shape: s), "saved activations sized for another pass") }
+        if let saved {
+            precondition(saved.fits(batch: batch, tokens: tokens, shape: s, linearInputs: saved.keepsLinearInputs), "saved activations sized for another pass")
+        }
         for (l, w) in blocks.enumerated() {
             ws.ln.withUnsafeMutableBufferPointer { ln in
             ws.qkv.withUnsafeMutableBufferPointer { wqkv in
@@ -100,27 +110,34 @@ enum Transformer {
                 Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln1w, bias: w.ln1b, eps: s.eps,
                                   mean: rec?.mean1, rstd: rec?.rstd1)
                 BLAS.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.qkvw, bias: w.qkvb, outFeatures: 3 * c, into: qkv)
+                rec?.ln1?.update(from: ln.baseAddress!, count: rows * c)
                 Kernels.attention(qkv: qkv, out: atty.baseAddress!, batch: batch, tokens: tokens, width: c, heads: s.heads,
                                   causal: causal, scratch: scores.baseAddress!, probs: rec?.probs)
+                rec?.attended?.update(from: atty.baseAddress!, count: rows * c)
                 addBiasRows(x, w.projb, rows: rows, width: c)
                 BLAS.parallelGemm(transB: true, m: rows, n: c, k: c, a: atty.baseAddress!, lda: c, b: w.projw, ldb: c, beta: 1, c: x, ldc: c)
                 rec?.mid.update(from: x, count: rows * c)
                 // MLP half.
                 Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln2w, bias: w.ln2b, eps: s.eps,
                                   mean: rec?.mean2, rstd: rec?.rstd2)
+                rec?.ln2?.update(from: ln.baseAddress!, count: rows * c)
                 BLAS.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.fc1w, bias: w.fc1b, outFeatures: m, into: pre)
                 Kernels.activate(pre, into: hidden.baseAddress!, count: rows * m, s.activation)
+                rec?.hidden?.update(from: hidden.baseAddress!, count: rows * m)
                 addBiasRows(x, w.fc2b, rows: rows, width: c)
                 BLAS.parallelGemm(transB: true, m: rows, n: c, k: m, a: hidden.baseAddress!, lda: m, b: w.fc2w, ldb: m, beta: 1, c: x, ldc: c)
             }}}}}}
         }
     }
 
-    /// Input-gradient backward of all blocks: on entry `dx` holds dLoss/d(output), on exit dLoss/d(input).
-    /// No weight gradients are computed.
+    /// Backward of all blocks: on entry `dx` holds dLoss/d(output), on exit dLoss/d(input).
+    /// With `gradients` (one per block, same layout as the weights), weight gradients are accumulated into it;
+    /// that needs activations saved with `linearInputs`.
     static func backward(
-        _ dx: UnsafeMutablePointer<Float>, blocks: [BlockWeights], saved: SavedActivations, workspace ws: Workspace
+        _ dx: UnsafeMutablePointer<Float>, blocks: [BlockWeights], saved: SavedActivations, workspace ws: Workspace,
+        gradients: UnsafeMutablePointer<BlockWeights>? = nil
     ) {
+        precondition(gradients == nil || saved.keepsLinearInputs, "weight gradients need the linear layers' inputs saved")
         let s = saved.shape, batch = saved.batch, tokens = saved.tokens
         let rows = batch * tokens, c = s.width, m = s.mlp
         ws.reserve(rows: rows, tokens: tokens, shape: s)
@@ -133,26 +150,59 @@ enum Transformer {
             ws.scores.withUnsafeMutableBufferPointer { scores in
             withSaved(saved, layer: l, rows: rows) { rec in
                 let rec = rec!
+                let g = gradients.map { $0 + l }
                 // MLP half: x_out = mid + fc2(act(fc1(ln2(mid)))); dx holds d x_out and becomes d mid.
+                if let g { linearWeightGradient(dy: dx, x: rec.hidden!, rows: rows, out: c, in: m, weight: &g.pointee.fc2w, bias: &g.pointee.fc2b) }
                 BLAS.parallelGemm(m: rows, n: m, k: c, a: dx, lda: c, b: w.fc2w, ldb: m, c: dh.baseAddress!, ldc: m)
                 Kernels.activateBackward(dh.baseAddress!, preactivation: rec.preact, count: rows * m, s.activation)
+                if let g { linearWeightGradient(dy: dh.baseAddress!, x: rec.ln2!, rows: rows, out: m, in: c, weight: &g.pointee.fc1w, bias: &g.pointee.fc1b) }
                 BLAS.parallelGemm(m: rows, n: c, k: m, a: dh.baseAddress!, lda: m, b: w.fc1w, ldb: c, c: dln.baseAddress!, ldc: c)
+                if let g {
+                    Kernels.layerNormParameterGradient(dln.baseAddress!, rec.mid, mean: rec.mean2, rstd: rec.rstd2, rows: rows, width: c,
+                                                       weight: &g.pointee.ln2w, bias: &g.pointee.ln2b)
+                }
                 Kernels.layerNormBackward(dln.baseAddress!, rec.mid, mean: rec.mean2, rstd: rec.rstd2, weight: w.ln2w,
                                           into: dx, rows: rows, width: c)
                 // Attention half: mid = x_in + proj(attn(ln1(x_in))); dx becomes d x_in.
+                if let g { linearWeightGradient(dy: dx, x: rec.attended!, rows: rows, out: c, in: c, weight: &g.pointee.projw, bias: &g.pointee.projb) }
                 BLAS.parallelGemm(m: rows, n: c, k: c, a: dx, lda: c, b: w.projw, ldb: c, c: datty.baseAddress!, ldc: c)
                 Kernels.attentionBackward(dout: datty.baseAddress!, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv.baseAddress!,
                                           batch: batch, tokens: tokens, width: c, heads: s.heads, scratch: scores.baseAddress!)
+                if let g { linearWeightGradient(dy: dqkv.baseAddress!, x: rec.ln1!, rows: rows, out: 3 * c, in: c, weight: &g.pointee.qkvw, bias: &g.pointee.qkvb) }
                 BLAS.parallelGemm(m: rows, n: c, k: 3 * c, a: dqkv.baseAddress!, lda: 3 * c, b: w.qkvw, ldb: c, c: dln.baseAddress!, ldc: c)
+                if let g {
+                    Kernels.layerNormParameterGradient(dln.baseAddress!, rec.input, mean: rec.mean1, rstd: rec.rstd1, rows: rows, width: c,
+                                                       weight: &g.pointee.ln1w, bias: &g.pointee.ln1b)
+                }
                 Kernels.layerNormBackward(dln.baseAddress!, rec.input, mean: rec.mean1, rstd: rec.rstd1, weight: w.ln1w,
                                           into: dx, rows: rows, width: c)
             }}}}}}
         }
     }
 
-    /// Pointers to one layer's slices of the saved activations.
+    /// Weight gradient of y = x Wᵀ + b, accumulated: dW[out, in] += dyᵀ x, db += Σ_rows dy.
+    static func linearWeightGradient(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, out: Int, in k: Int,
+                                     weight: inout [Float], bias: inout [Float]) {
+        weight.withUnsafeMutableBufferPointer { w in
+            BLAS.parallelGemm(transA: true, m: out, n: k, k: rows, a: dy, lda: out, b: x, ldb: k, beta: 1, c: w.baseAddress!, ldc: k)
+        }
+        columnSums(dy, rows: rows, width: out, into: &bias)
+    }
+
+    /// into[i] += Σ_r x[r, i].
+    static func columnSums(_ x: UnsafePointer<Float>, rows: Int, width: Int, into: inout [Float]) {
+        into.withUnsafeMutableBufferPointer { o in
+            for r in 0..<rows {
+                let xr = x + r * width
+                for i in 0..<width { o[i] += xr[i] }
+            }
+        }
+    }
+
+    /// Pointers to one layer's slices of the saved activations (the linear inputs only when kept).
     struct LayerRecord {
         let input, mean1, rstd1, qkv, probs, mid, mean2, rstd2, preact: UnsafeMutablePointer<Float>
+        let ln1, attended, ln2, hidden: UnsafeMutablePointer<Float>?
     }
 
     static func withSaved(_ saved: SavedActivations?, layer l: Int, rows: Int, _ body: (LayerRecord?) -> Void) {
@@ -167,12 +217,19 @@ enum Transformer {
         a.mean2.withUnsafeMutableBufferPointer { mean2 in
         a.rstd2.withUnsafeMutableBufferPointer { rstd2 in
         a.preact.withUnsafeMutableBufferPointer { preact in
+        a.ln1.withUnsafeMutableBufferPointer { ln1 in
+        a.attended.withUnsafeMutableBufferPointer { attended in
+        a.ln2.withUnsafeMutableBufferPointer { ln2 in
+        a.hidden.withUnsafeMutableBufferPointer { hidden in
+            let keep = a.keepsLinearInputs
             body(LayerRecord(
                 input: input.baseAddress! + l * rows * c, mean1: mean1.baseAddress! + l * rows, rstd1: rstd1.baseAddress! + l * rows,
                 qkv: qkv.baseAddress! + l * rows * 3 * c, probs: probs.baseAddress! + l * tt,
                 mid: mid.baseAddress! + l * rows * c, mean2: mean2.baseAddress! + l * rows, rstd2: rstd2.baseAddress! + l * rows,
-                preact: preact.baseAddress! + l * rows * a.shape.mlp))
-        }}}}}}}}}
+                preact: preact.baseAddress! + l * rows * a.shape.mlp,
+                ln1: keep ? ln1.baseAddress! + l * rows * c : nil, attended: keep ? attended.baseAddress! + l * rows * c : nil,
+                ln2: keep ? ln2.baseAddress! + l * rows * c : nil, hidden: keep ? hidden.baseAddress! + l * rows * a.shape.mlp : nil))
+        }}}}}}}}}}}}}
     }
 
     @inline(__always)

@@ -1,0 +1,269 @@
+import Foundation
+
+/// Forward and backward of both CLIP towers with weight gradients, and the contrastive loss, for pretraining.
+/// The forward passes are the ones `CLIPModel.encodeImages` / `encodeTexts` run (same kernels, same order),
+/// recording what the backward passes beside them need.
+final class ContrastivePass {
+    let config: CLIPConfig
+    private let visionWorkspace = Workspace(), textWorkspace = Workspace()
+    private var visionSaved: SavedActivations?, textSaved: SavedActivations?
+
+    // Vision record: patches, the pre-LN input and statistics, the class-token outputs and their LN.
+    private var patches: [Float] = [], embeddedInput: [Float] = [], preMean: [Float] = [], preRstd: [Float] = []
+    private var classTokens: [Float] = [], postMean: [Float] = [], postRstd: [Float] = [], postNormed: [Float] = []
+    private var imageCount = 0
+    // Text record: ids, pooling rows and the final LN.
+    private var textIds: [[Int]] = [], pools: [Int] = [], textTokens = 0
+    private var pooledText: [Float] = [], finalMean: [Float] = [], finalRstd: [Float] = [], finalNormed: [Float] = []
+
+    /// The in-batch retrieval accuracy of the last `lossAndGradient`.
+    private(set) var lastBatchAccuracy = 0.0
+
+    init(config: CLIPConfig) { self.config = config }
+
+    // MARK: image tower
+
+    /// Image embeddings [n, E] (not normalised) of normalised pixels [n, 3, S, S], recording for `imageBackward`.
+    func imageForward(_ w: VisionWeights, pixels: [Float], count n: Int) -> [Float] {
+        let c = config.vision.width, p = config.patchSize, g = config.grid, t = config.visionTokens, e = config.embedDim
+        imageCount = n
+        patches = pixels.withUnsafeBufferPointer { CLIPModel.im2col($0.baseAddress!, count: n, size: config.imageSize, patch: p) }
+        var embedded = [Float](repeating: 0, count: n * g * g * c)
+        embedded.withUnsafeMutableBufferPointer { eb in
+            BLAS.linear(patches, rows: n * g * g, inFeatures: 3 * p * p, weight: w.patch, bias: nil, outFeatures: c, into: eb.baseAddress!)
+        }
+        embeddedInput = [Float](repeating: 0, count: n * t * c)
+        for img in 0..<n {
+            for tok in 0..<t {
+                let dst = (img * t + tok) * c
+                for i in 0..<c {
+                    let token = tok == 0 ? w.classEmbedding[i] : embedded[(img * g * g + tok - 1) * c + i]
+                    embeddedInput[dst + i] = token + w.positions[tok * c + i]
+                }
+            }
+        }
+        preMean = [Float](repeating: 0, count: n * t); preRstd = preMean
+        var x = [Float](repeating: 0, count: n * t * c)
+        Kernels.layerNorm(embeddedInput, &x, rows: n * t, width: c, weight: w.preW, bias: w.preB, eps: config.vision.eps,
+                          mean: &preMean, rstd: &preRstd)
+        if !(visionSaved?.fits(batch: n, tokens: t, shape: config.vision, linearInputs: true) ?? false) {
+            visionSaved = SavedActivations(batch: n, tokens: t, shape: config.vision, linearInputs: true)
+        }
+        x.withUnsafeMutableBufferPointer { xb in
+            Transformer.forward(xb.baseAddress!, batch: n, tokens: t, blocks: w.blocks, shape: config.vision, causal: false,
+                                workspace: visionWorkspace, saving: visionSaved)
+        }
+        classTokens = [Float](repeating: 0, count: n * c)
+        for img in 0..<n { for i in 0..<c { classTokens[img * c + i] = x[img * t * c + i] } }
+        postMean = [Float](repeating: 0, count: n); postRstd = postMean
+        postNormed = [Float](repeating: 0, count: n * c)
+        Kernels.layerNorm(classTokens, &postNormed, rows: n, width: c, weight: w.postW, bias: w.postB, eps: config.vision.eps,
+                          mean: &postMean, rstd: &postRstd)
+        var out = [Float](repeating: 0, count: n * e)
+        out.withUnsafeMutableBufferPointer { o in
+            BLAS.linear(postNormed, rows: n, inFeatures: c, weight: w.projection, bias: nil, outFeatures: e, into: o.baseAddress!)
+        }
+        return out
+    }
+
+    /// Accumulates the image tower's weight gradients for dLoss/d(embeddings) [n, E] of the last `imageForward`.
+    func imageBackward(_ w: VisionWeights, featureGradient df: [Float], into grad: inout VisionWeights) {
+        let n = imageCount, c = config.vision.width, p = config.patchSize, g = config.grid, t = config.visionTokens, e = config.embedDim
+        var unusedBias = [Float](repeating: 0, count: max(e, c))
+        df.withUnsafeBufferPointer { d in
+            Transformer.linearWeightGradient(dy: d.baseAddress!, x: postNormed, rows: n, out: e, in: c, weight: &grad.projection, bias: &unusedBias)
+        }
+        var dnormed = [Float](repeating: 0, count: n * c)
+        dnormed.withUnsafeMutableBufferPointer { d in
+            BLAS.gemm(m: n, n: c, k: e, a: df, lda: e, b: w.projection, ldb: c, c: d.baseAddress!, ldc: c)
+        }
+        Kernels.layerNormParameterGradient(dnormed, classTokens, mean: postMean, rstd: postRstd, rows: n, width: c,
+                                           weight: &grad.postW, bias: &grad.postB)
+        var dclass = [Float](repeating: 0, count: n * c)
+        Kernels.layerNormBackward(dnormed, classTokens, mean: postMean, rstd: postRstd, weight: w.postW, into: &dclass, rows: n, width: c)
+        var dx = [Float](repeating: 0, count: n * t * c)
+        for img in 0..<n { for i in 0..<c { dx[img * t * c + i] = dclass[img * c + i] } }
+        dx.withUnsafeMutableBufferPointer { d in
+            grad.blocks.withUnsafeMutableBufferPointer { gb in
+                Transformer.backward(d.baseAddress!, blocks: w.blocks, saved: visionSaved!, workspace: visionWorkspace, gradients: gb.baseAddress!)
+            }
+        }
+        Kernels.layerNormParameterGradient(dx, embeddedInput, mean: preMean, rstd: preRstd, rows: n * t, width: c,
+                                           weight: &grad.preW, bias: &grad.preB)
+        var dinput = [Float](repeating: 0, count: n * t * c)
+        Kernels.layerNormBackward(dx, embeddedInput, mean: preMean, rstd: preRstd, weight: w.preW, into: &dinput, rows: n * t, width: c)
+        // Class embedding, positions, and the patch embedding (a linear layer over im2col rows).
+        var dembedded = [Float](repeating: 0, count: n * g * g * c)
+        for img in 0..<n {
+            for tok in 0..<t {
+                let src = (img * t + tok) * c
+                for i in 0..<c {
+                    let v = dinput[src + i]
+                    grad.positions[tok * c + i] += v
+                    if tok == 0 { grad.classEmbedding[i] += v } else { dembedded[(img * g * g + tok - 1) * c + i] = v }
+                }
+            }
+        }
+        dembedded.withUnsafeBufferPointer { d in
+            Transformer.linearWeightGradient(dy: d.baseAddress!, x: patches, rows: n * g * g, out: c, in: 3 * p * p,
+                                             weight: &grad.patch, bias: &unusedBias)
+        }
+    }
+
+    // MARK: text tower
+
+    /// Text embeddings [n, E] (not normalised) of token id sequences (SOT ... EOT), recording for `textBackward`.
+    func textForward(_ w: TextWeights, ids: [[Int]]) -> [Float] {
+        let c = config.text.width, e = config.embedDim, n = ids.count
+        textIds = ids
+        pools = ids.map(CLIPModel.poolIndex)
+        let t = pools.max()! + 1
+        textTokens = t
+        var x = [Float](repeating: 0, count: n * t * c)
+        for (b, seq) in ids.enumerated() {
+            for pos in 0..<t {
+                let id = pos < seq.count ? seq[pos] : 0
+                for i in 0..<c { x[(b * t + pos) * c + i] = w.tokens[id * c + i] + w.positions[pos * c + i] }
+            }
+        }
+        if !(textSaved?.fits(batch: n, tokens: t, shape: config.text, linearInputs: true) ?? false) {
+            textSaved = SavedActivations(batch: n, tokens: t, shape: config.text, linearInputs: true)
+        }
+        x.withUnsafeMutableBufferPointer { xb in
+            Transformer.forward(xb.baseAddress!, batch: n, tokens: t, blocks: w.blocks, shape: config.text, causal: true,
+                                workspace: textWorkspace, saving: textSaved)
+        }
+        pooledText = [Float](repeating: 0, count: n * c)
+        for b in 0..<n { for i in 0..<c { pooledText[b * c + i] = x[(b * t + pools[b]) * c + i] } }
+        finalMean = [Float](repeating: 0, count: n); finalRstd = finalMean
+        finalNormed = [Float](repeating: 0, count: n * c)
+        Kernels.layerNorm(pooledText, &finalNormed, rows: n, width: c, weight: w.finalW, bias: w.finalB, eps: config.text.eps,
+                          mean: &finalMean, rstd: &finalRstd)
+        var out = [Float](repeating: 0, count: n * e)
+        out.withUnsafeMutableBufferPointer { o in
+            BLAS.linear(finalNormed, rows: n, inFeatures: c, weight: w.projection, bias: nil, outFeatures: e, into: o.baseAddress!)
+        }
+        return out
+    }
+
+    /// Accumulates the text tower's weight gradients for dLoss/d(embeddings) [n, E] of the last `textForward`.
+    func textBackward(_ w: TextWeights, featureGradient df: [Float], into grad: inout TextWeights) {
+        let n = textIds.count, c = config.text.width, t = textTokens, e = config.embedDim
+        var unusedBias = [Float](repeating: 0, count: e)
+        df.withUnsafeBufferPointer { d in
+            Transformer.linearWeightGradient(dy: d.baseAddress!, x: finalNormed, rows: n, out: e, in: c, weight: &grad.projection, bias: &unusedBias)
+        }
+        var dnormed = [Float](repeating: 0, count: n * c)
+        dnormed.withUnsafeMutableBufferPointer { d in
+            BLAS.gemm(m: n, n: c, k: e, a: df, lda: e, b: w.projection, ldb: c, c: d.baseAddress!, ldc: c)
+        }
+        Kernels.layerNormParameterGradient(dnormed, pooledText, mean: finalMean, rstd: finalRstd, rows: n, width: c,
+                                           weight: &grad.finalW, bias: &grad.finalB)
+        var dpooled = [Float](repeating: 0, count: n * c)
+        Kernels.layerNormBackward(dnormed, pooledText, mean: finalMean, rstd: finalRstd, weight: w.finalW, into: &dpooled, rows: n, width: c)
+        var dx = [Float](repeating: 0, count: n * t * c)
+        for b in 0..<n { for i in 0..<c { dx[(b * t + pools[b]) * c + i] = dpooled[b * c + i] } }
+        dx.withUnsafeMutableBufferPointer { d in
+            grad.blocks.withUnsafeMutableBufferPointer { gb in
+                Transformer.backward(d.baseAddress!, blocks: w.blocks, saved: textSaved!, workspace: textWorkspace, gradients: gb.baseAddress!)
+            }
+        }
+        for (b, seq) in textIds.enumerated() {
+            for pos in 0..<t {
+                let id = pos < seq.count ? seq[pos] : 0
+                for i in 0..<c {
+                    let v = dx[(b * t + pos) * c + i]
+                    grad.tokens[id * c + i] += v
+                    grad.positions[pos * c + i] += v
+                }
+            }
+        }
+    }
+
+    // MARK: the whole step
+
+    /// Loss and gradients of all parameters for one batch of (image, caption) pairs.
+    func lossAndGradient(_ params: CLIPParameters, pixels: [Float], captions: [[Int]], groups: [Int]) -> (loss: Double, gradient: CLIPParameters) {
+        let n = captions.count
+        let image = imageForward(params.vision, pixels: pixels, count: n)
+        let text = textForward(params.text, ids: captions)
+        let l = ContrastiveLoss.evaluate(image: image, text: text, groups: groups, width: config.embedDim, logScale: params.logitScale[0])
+        var grad = params.zeros()
+        imageBackward(params.vision, featureGradient: l.dImage, into: &grad.vision)
+        textBackward(params.text, featureGradient: l.dText, into: &grad.text)
+        grad.logitScale[0] = l.dLogScale
+        lastBatchAccuracy = l.accuracy
+        return (l.loss, grad)
+    }
+}
+
+/// CLIP's symmetric InfoNCE loss, with several positives where captions repeat within a batch:
+/// pairs sharing a `group` (the same caption) are all positives, with equal target weight (as UniCL does),
+/// so a repeated caption is never pushed away from its own images.
+public enum ContrastiveLoss {
+    public struct Result {
+        public let loss: Double
+        public let dImage: [Float], dText: [Float]
+        public let dLogScale: Float
+        /// Fraction of images whose most similar caption in the batch is a positive.
+        public let accuracy: Double
+    }
+
+    public static func evaluate(image: [Float], text: [Float], groups: [Int], width e: Int, logScale: Float) -> Result {
+        let n = groups.count
+        let img = normalizedRows(image, width: e), txt = normalizedRows(text, width: e)
+        let scale = expf(logScale)
+        var logits = [Float](repeating: 0, count: n * n)
+        logits.withUnsafeMutableBufferPointer { l in
+            BLAS.gemm(transB: true, m: n, n: n, k: e, alpha: scale, a: img, lda: e, b: txt, ldb: e, c: l.baseAddress!, ldc: n)
+        }
+        var members: [Int: Int] = [:]
+        for g in groups { members[g, default: 0] += 1 }
+        func target(_ i: Int, _ j: Int) -> Double { groups[i] == groups[j] ? 1 / Double(members[groups[i]]!) : 0 }
+        var loss = 0.0, correct = 0
+        var dlogits = [Float](repeating: 0, count: n * n)
+        // Rows: images against captions; columns: captions against images.
+        for pass in 0..<2 {
+            for i in 0..<n {
+                func at(_ j: Int) -> Int { pass == 0 ? i * n + j : j * n + i }
+                var m = -Float.infinity, best = 0
+                for j in 0..<n where logits[at(j)] > m { m = logits[at(j)]; best = j }
+                if pass == 0, groups[best] == groups[i] { correct += 1 }
+                var z = 0.0
+                for j in 0..<n { z += exp(Double(logits[at(j)] - m)) }
+                let logZ = log(z) + Double(m)
+                for j in 0..<n {
+                    let q = target(i, j), logp = Double(logits[at(j)]) - logZ
+                    if q > 0 { loss -= q * logp }
+                    dlogits[at(j)] += Float((exp(logp) - q) / Double(2 * n))
+                }
+            }
+        }
+        loss /= Double(2 * n)
+        var dScale: Double = 0
+        for k in 0..<(n * n) { dScale += Double(dlogits[k]) * Double(logits[k]) }
+        var dImg = [Float](repeating: 0, count: n * e), dTxt = dImg
+        dImg.withUnsafeMutableBufferPointer { d in
+            BLAS.gemm(m: n, n: e, k: n, alpha: scale, a: dlogits, lda: n, b: txt, ldb: e, c: d.baseAddress!, ldc: e)
+        }
+        dTxt.withUnsafeMutableBufferPointer { d in
+            BLAS.gemm(transA: true, m: n, n: e, k: n, alpha: scale, a: dlogits, lda: n, b: img, ldb: e, c: d.baseAddress!, ldc: e)
+        }
+        return Result(loss: loss, dImage: normalizationBackward(dImg, raw: image, unit: img, width: e),
+                      dText: normalizationBackward(dTxt, raw: text, unit: txt, width: e),
+                      dLogScale: Float(dScale), accuracy: Double(correct) / Double(max(1, n)))
+    }
+
+    /// Gradient through x̂ = x / ‖x‖: dx = (dx̂ − x̂ (x̂ · dx̂)) / ‖x‖.
+    static func normalizationBackward(_ dunit: [Float], raw: [Float], unit: [Float], width e: Int) -> [Float] {
+        var out = dunit
+        for r in 0..<(raw.count / e) {
+            var norm: Float = 0, dot: Float = 0
+            for i in 0..<e { norm += raw[r * e + i] * raw[r * e + i]; dot += unit[r * e + i] * dunit[r * e + i] }
+            norm = norm.squareRoot()
+            guard norm > 0 else { continue }
+            for i in 0..<e { out[r * e + i] = (dunit[r * e + i] - unit[r * e + i] * dot) / norm }
+        }
+        return out
+    }
+}

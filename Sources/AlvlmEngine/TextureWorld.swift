@@ -1,0 +1,204 @@
+import Foundation
+
+/// The embedded default world: procedurally generated texture images of DTD-named classes, with a
+/// pretraining distribution (clean images with captions, for the tiny CLIP) and a shifted target distribution
+/// (the active-learning pool: other palettes, scales and noise, a long-tailed class mix).
+/// Every image is a function of (world seed, domain, stream, index), so a pool is reproducible from its seed.
+public struct TextureWorld: Sendable {
+    public static let classes = TextureClass.allCases
+    public static var classNames: [String] { classes.map(\.name) }
+    /// Bumped whenever generation changes, so caches of older images are not reused.
+    public static let version = 1
+
+    public var seed: UInt64
+    public var imageSize: Int
+    /// Sizes of the target pool's splits: the training pool is long-tailed, val follows it, test is balanced.
+    public var trainSize: Int, valSize: Int, testPerClass: Int
+    /// Ratio between the most and the least frequent class of the training pool.
+    public var imbalance: Double
+
+    public init(seed: UInt64 = 0, imageSize: Int = 64, trainSize: Int = 2400, valSize: Int = 400, testPerClass: Int = 50,
+                imbalance: Double = 10) {
+        self.seed = seed; self.imageSize = imageSize; self.trainSize = trainSize; self.valSize = valSize
+        self.testPerClass = testPerClass; self.imbalance = imbalance
+    }
+
+    func validate() throws {
+        guard imageSize >= 16, imageSize <= 512 else { throw EngineError(.argument, "image size must be between 16 and 512 (got \(imageSize))") }
+        guard trainSize >= Self.classes.count, valSize >= 0, testPerClass >= 1 else {
+            throw EngineError(.argument, "the pool needs at least \(Self.classes.count) training images and one test image per class")
+        }
+        guard imbalance >= 1, imbalance.isFinite else { throw EngineError(.argument, "imbalance must be at least 1 (got \(imbalance))") }
+    }
+
+    // MARK: images
+
+    /// A per-image generator, independent of every other image (so generation parallelises and reorders freely).
+    func rng(_ domain: TextureDomain, stream: UInt64, index: Int) -> SeededRandom {
+        var h = FNV64()
+        h.add(seed); h.add(domain.rawValue); h.add(stream); h.add(UInt64(index))
+        return SeededRandom(seed: h.value)
+    }
+
+    /// One image: RGB bytes, size x size x 3, and the nuisance factors drawn for it.
+    public func image(_ cls: TextureClass, domain: TextureDomain, stream: UInt64, index: Int) -> (rgb: [UInt8], style: TextureStyle) {
+        var r = rng(domain, stream: stream, index: index)
+        let style = domain.sampleStyle(rng: &r)
+        return (TexturePainter.render(cls, style: style, size: imageSize, rng: &r), style)
+    }
+
+    // MARK: pretraining distribution
+
+    /// Caption templates of the pretraining distribution; `{c}` class, `{fg}` / `{bg}` colour words.
+    public static let captionTemplates = [
+        "a photo of a {c} texture.", "a photo of a {fg} {c} texture.", "a {fg} {c} texture.", "a {c} pattern in {fg} and {bg}.",
+        "{fg} and {bg} {c} surface.", "a close-up photo of a {c} pattern.", "a {c} texture.", "{c}.",
+        "a {c} {fg} material.", "a photo of the {c} surface.",
+    ]
+
+    /// Pretraining example `index` of `stream`: a uniformly drawn class, a clean image and one caption.
+    public func pretrainingExample(stream: UInt64, index: Int) -> (rgb: [UInt8], caption: String, label: Int) {
+        var r = rng(.pretraining, stream: stream ^ 0x5EED, index: index)
+        let label = Int(r.next() % UInt64(Self.classes.count))
+        let template = Self.captionTemplates[Int(r.next() % UInt64(Self.captionTemplates.count))]
+        let (rgb, style) = image(Self.classes[label], domain: .pretraining, stream: stream, index: index)
+        let caption = template.replacingOccurrences(of: "{c}", with: Self.classes[label].name)
+            .replacingOccurrences(of: "{fg}", with: style.foreground.name)
+            .replacingOccurrences(of: "{bg}", with: style.background.name)
+        return (rgb, caption, label)
+    }
+
+    /// Every caption the pretraining distribution can produce, for learning the tokenizer's vocabulary.
+    public static func captionCorpus() -> [String] {
+        let colours = Set((RGBColor.pretrainingPalette + RGBColor.neutralBackgrounds).map(\.name)).sorted()
+        var out: [String] = []
+        for t in captionTemplates {
+            for c in classNames {
+                for fg in (t.contains("{fg}") ? colours : [""]) {
+                    for bg in (t.contains("{bg}") ? colours : [""]) {
+                        out.append(t.replacingOccurrences(of: "{c}", with: c).replacingOccurrences(of: "{fg}", with: fg)
+                            .replacingOccurrences(of: "{bg}", with: bg))
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    // MARK: target pool
+
+    /// The training pool's class frequencies: geometric from 1 down to 1/imbalance over a seeded order of the classes.
+    public var classFrequencies: [Double] {
+        var r = SeededRandom(seed: seed ^ 0x7A11)
+        var order = Array(0..<Self.classes.count)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(r.next() % UInt64(i + 1))) }
+        let k = Double(order.count - 1)
+        var f = [Double](repeating: 0, count: order.count)
+        for (rank, cls) in order.enumerated() { f[cls] = pow(imbalance, -Double(rank) / k) }
+        let total = f.reduce(0, +)
+        return f.map { $0 / total }
+    }
+
+    /// Labels of a split, in id order: long-tailed counts (train, val; every class at least twice in train) or
+    /// balanced (test), interleaved by a seeded shuffle.
+    public func labels(_ split: String) -> [Int] {
+        let k = Self.classes.count
+        var counts: [Int]
+        switch split {
+        case "test": counts = [Int](repeating: testPerClass, count: k)
+        default:
+            let total = split == "train" ? trainSize : valSize
+            let f = classFrequencies
+            counts = f.map { max(split == "train" ? 2 : 0, Int(($0 * Double(total)).rounded())) }
+            // Adjust the most frequent class so the split has exactly `total` images.
+            let top = f.indices.max { f[$0] < f[$1] }!
+            counts[top] = max(1, counts[top] + total - counts.reduce(0, +))
+        }
+        var labels = counts.enumerated().flatMap { [Int](repeating: $0.offset, count: $0.element) }
+        var r = SeededRandom(seed: seed ^ FNV64.hash(split))
+        for i in stride(from: labels.count - 1, to: 0, by: -1) { labels.swapAt(i, Int(r.next() % UInt64(i + 1))) }
+        return labels
+    }
+
+    public static let splits = ["train", "val", "test"]
+
+    /// Writes the target pool as PNG files `DIR/<split>/<class>/<split>_<index>.png` (skipping files already
+    /// complete from an earlier run), then `manifest.json` last; returns the manifest's entries.
+    /// Progress counts images; the token cancels between images (files written so far stay valid).
+    public func materialize(into dir: String, progress: ((Int, Int) -> Void)? = nil,
+                            cancel: CancellationToken? = nil) throws -> [(split: String, path: String, label: Int)] {
+        try validate()
+        let manifestPath = (dir as NSString).appendingPathComponent("manifest.json")
+        if let entries = try? Self.readManifest(manifestPath, world: self) { return entries }
+        var jobs: [(split: String, index: Int, label: Int, path: String)] = []
+        for split in Self.splits {
+            for (i, label) in labels(split).enumerated() {
+                let path = (dir as NSString).appendingPathComponent("\(split)/\(Self.classes[label].name)/\(split)_\(String(format: "%05d", i)).png")
+                jobs.append((split, i, label, path))
+            }
+        }
+        for split in Self.splits { for name in Self.classNames {
+            try FileManager.default.createDirectory(atPath: (dir as NSString).appendingPathComponent("\(split)/\(name)"),
+                                                    withIntermediateDirectories: true)
+        } }
+        let lock = NSLock()
+        var done = 0, failure: Error?
+        let chunk = 64
+        for start in stride(from: 0, to: jobs.count, by: chunk) {
+            if cancel?.isCancelled == true { throw EngineError(.cancelled, "generating the texture pool cancelled after \(done) of \(jobs.count) images") }
+            let part = Array(jobs[start..<min(jobs.count, start + chunk)])
+            parallelChunks(part.count) { range in
+                for j in range {
+                    let job = part[j]
+                    if FileManager.default.fileExists(atPath: job.path) { continue }
+                    let rgb = image(Self.classes[job.label], domain: .target, stream: FNV64.hash(job.split), index: job.index).rgb
+                    do { try ContactSheet.writePNG(rgb, width: imageSize, height: imageSize, to: job.path) } catch {
+                        lock.lock(); failure = failure ?? error; lock.unlock()
+                    }
+                }
+            }
+            if let failure { throw failure }
+            done += part.count
+            progress?(done, jobs.count)
+        }
+        let manifest: [String: Any] = [
+            "version": Self.version, "seed": seed, "image_size": imageSize, "train": trainSize, "val": valSize,
+            "test_per_class": testPerClass, "imbalance": imbalance, "classes": Self.classNames,
+            "images": jobs.map { ["split": $0.split, "path": ($0.path as NSString).lastPathComponent, "class": Self.classNames[$0.label]] },
+        ]
+        try writeAtomically(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys]), to: manifestPath)
+        return jobs.map { ($0.split, $0.path, $0.label) }
+    }
+
+    /// The entries of a complete earlier materialisation, if its settings equal this world's.
+    static func readManifest(_ path: String, world: TextureWorld) throws -> [(split: String, path: String, label: Int)] {
+        guard let data = FileManager.default.contents(atPath: path),
+              let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              root["version"] as? Int == version, (root["seed"] as? NSNumber)?.uint64Value == world.seed,
+              root["image_size"] as? Int == world.imageSize, root["train"] as? Int == world.trainSize,
+              root["val"] as? Int == world.valSize, root["test_per_class"] as? Int == world.testPerClass,
+              (root["imbalance"] as? NSNumber)?.doubleValue == world.imbalance,
+              let images = root["images"] as? [[String: String]] else {
+            throw EngineError(.format, "no matching manifest", path: path)
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        return try images.map { e in
+            guard let split = e["split"], let file = e["path"], let cls = e["class"], let label = classNames.firstIndex(of: cls) else {
+                throw EngineError(.format, "malformed manifest entry", path: path)
+            }
+            let full = (dir as NSString).appendingPathComponent("\(split)/\(cls)/\(file)")
+            guard FileManager.default.fileExists(atPath: full) else { throw EngineError(.io, "missing image", path: full) }
+            return (split, full, label)
+        }
+    }
+
+    /// The default cache folder of this world's pool: `$ALVLM_CACHE` or `~/.cache/alvlm`, then a name from the settings.
+    public var cacheDirectory: String {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["ALVLM_CACHE"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (env["XDG_CACHE_HOME"].map { ($0 as NSString).appendingPathComponent("alvlm") }
+                ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/alvlm"))
+        let name = "textures-v\(Self.version)-seed\(seed)-\(imageSize)px-\(trainSize)-\(valSize)-\(testPerClass)-x\(imbalance)"
+        return (base as NSString).appendingPathComponent(name)
+    }
+}

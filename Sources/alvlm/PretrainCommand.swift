@@ -1,0 +1,112 @@
+import AlvlmEngine
+import ArgumentParser
+import Foundation
+
+/// `alvlm pretrain`: trains the texture world's tiny CLIP from scratch with the engine's own backward pass.
+struct Pretrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pretrain",
+        abstract: "Pretrain the embedded texture world's tiny CLIP (contrastive, AdamW) and write it as a model folder.",
+        discussion: """
+        Learns the caption vocabulary (CLIP's BPE format), then trains on fresh batches of the world's pretraining \
+        distribution. Every --eval-every steps it measures zero-shot accuracy on both domains and writes a checkpoint \
+        to --out; Ctrl-C stops after the current step and keeps the latest weights. The log has one JSON object per step.
+        """)
+
+    @Option(name: .long, help: "Output model folder (config.json, model.safetensors, tokenizer files, training.json).")
+    var out: String
+
+    @Option(name: .long, help: "Architecture: \(TinyCLIP.architectureNames.joined(separator: ", ")).")
+    var arch = "tiny"
+
+    @Option(name: .long, help: "Optimisation steps.")
+    var steps = TinyCLIP.Options().steps
+
+    @Option(name: .long, help: "Image-caption pairs per step.")
+    var batch = TinyCLIP.Options().batchSize
+
+    @Option(name: .long, help: "Peak learning rate (after linear warm-up, then cosine).")
+    var lr = TinyCLIP.Options().learningRate
+
+    @Option(name: .long, help: "Warm-up steps.")
+    var warmup = TinyCLIP.Options().warmupSteps
+
+    @Option(name: .long, help: "Seed of the weights and of the data stream.")
+    var seed: UInt64 = 0
+
+    @Option(name: .long, help: "Evaluate and checkpoint every N steps.")
+    var evalEvery = TinyCLIP.Options().evaluateEvery
+
+    @Option(name: .long, help: "Images per domain in each evaluation.")
+    var evalSize = TinyCLIP.Options().evaluationSize
+
+    @Option(name: .long, help: "Write the per-step log (JSON lines) here; default OUT/training-log.jsonl.")
+    var log: String?
+
+    @Option(name: .long, help: "Cores to use (default: all).")
+    var threads: Int?
+
+    func run() throws {
+        try reportingErrors {
+            if let threads { Engine.cores = max(1, threads) }
+            var options = TinyCLIP.Options()
+            options.architecture = arch; options.steps = steps; options.batchSize = batch; options.learningRate = lr
+            options.warmupSteps = warmup; options.seed = seed; options.evaluateEvery = evalEvery; options.evaluationSize = evalSize
+            try options.validate()
+            let world = TextureWorld(seed: 0)
+            let initial = try TinyCLIP.initialModel(options: options, directory: out)
+            let logPath = log ?? (out as NSString).appendingPathComponent("training-log.jsonl")
+            FileManager.default.createFile(atPath: logPath, contents: nil)
+            guard let logFile = FileHandle(forWritingAtPath: logPath) else { throw EngineError(.io, "cannot write the log", path: logPath) }
+            defer { try? logFile.close() }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            var reports: [TinyCLIP.Report] = []
+            installInterruptHandler()
+            let token = InterruptToken()
+            let c = initial.config
+            FileHandle.standardError.write(Data("pretraining \(arch): ViT \(c.vision.width)w x \(c.vision.layers)L patch \(c.patchSize) at \(c.imageSize)px, text \(c.text.width)w x \(c.text.layers)L, vocabulary \(c.vocabSize), \(CLIPParameters(model: initial).count) parameters, \(steps) steps of \(batch)\n".utf8))
+            let model = try TinyCLIP.pretrain(initial, world: world, options: options, cancel: token, onReport: { r in
+                reports.append(r)
+                logFile.write((try? encoder.encode(r)).map { $0 + Data("\n".utf8) } ?? Data())
+                if r.step % 10 == 0 || r.targetAccuracy != nil {
+                    var line = String(format: "step %d/%d  loss %.4f  batch acc %.3f  lr %.2e  scale %.1f  %.0fs", r.step, steps, r.loss, r.batchAccuracy, r.learningRate, r.logitScale, r.seconds)
+                    if let p = r.pretrainingAccuracy, let t = r.targetAccuracy { line += String(format: "  zero-shot: pretraining %.3f, target %.3f", p, t) }
+                    FileHandle.standardError.write(Data((line + "\n").utf8))
+                }
+            }, checkpoint: { model, report in
+                try Self.write(model, options: options, reports: reports, world: world, to: out, complete: false)
+            })
+            try Self.write(model, options: options, reports: reports, world: world, to: out, complete: true)
+            print("wrote \(out) (zero-shot on the target test split: see \((out as NSString).appendingPathComponent("training.json")))")
+        }
+    }
+
+    /// The model folder plus `training.json`: options, the final evaluation and the fixed check set's accuracy
+    /// (the first 200 target test images), which tests recompute from the shipped weights.
+    static func write(_ model: CLIPModel, options: TinyCLIP.Options, reports: [TinyCLIP.Report], world: TextureWorld,
+                      to dir: String, complete: Bool) throws {
+        try model.save(directory: dir)
+        let check = try TinyCLIP.zeroShotAccuracy(model, world: world, domain: .target, count: TinyCLIP.checkSetSize)
+        let last = reports.last(where: { $0.targetAccuracy != nil })
+        var record: [String: Any] = [
+            "complete": complete, "steps_done": reports.last?.step ?? 0,
+            "options": try JSONSerialization.jsonObject(with: JSONEncoder().encode(options)),
+            "command": "alvlm pretrain --out \(dir) --arch \(options.architecture) --steps \(options.steps) --batch \(options.batchSize) --lr \(options.learningRate) --warmup \(options.warmupSteps) --seed \(options.seed)",
+            "check_set": ["domain": "target", "split": "test", "images": TinyCLIP.checkSetSize, "template": TinyCLIP.template, "zero_shot_accuracy": check],
+            "seconds": reports.last?.seconds ?? 0, "parameters": CLIPParameters(model: model).count,
+        ]
+        if let last {
+            record["final_evaluation"] = ["step": last.step, "pretraining_zero_shot": last.pretrainingAccuracy ?? 0,
+                                          "target_zero_shot": last.targetAccuracy ?? 0, "images_per_domain": options.evaluationSize]
+        }
+        try writeAtomically(try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]),
+                            to: (dir as NSString).appendingPathComponent("training.json"))
+    }
+}
+
+/// The engine's cancellation token answering Ctrl-C in command-line runs.
+final class InterruptToken: CancellationToken, @unchecked Sendable {
+    override var isCancelled: Bool { super.isCancelled || interruptRequested != 0 }
+}
