@@ -20,8 +20,8 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var budget: Budget
     public var trainer: TrainerSpec
     public var seed: UInt64
-    /// The zero-shot template (the paper: "a photo of a {}.").
-    public var template = "a photo of a {}."
+    /// The zero-shot template; nil: the pool's (the paper's datasets: "a photo of a {}.").
+    public var template: String? = nil
 
     public init(strategy: StrategySpec, rounds: Int = 6, budget: Budget = .percent(1), trainer: TrainerSpec = .paper, seed: UInt64 = 1) {
         self.strategy = strategy; self.rounds = rounds; self.budget = budget; self.trainer = trainer; self.seed = seed
@@ -88,7 +88,7 @@ public final class Experiment {
               !budget.multipliedReportingOverflow(by: config.rounds).overflow else {
             throw EngineError(.argument, "\(config.rounds) rounds of \(budget) need \(budget * config.rounds) samples; the pool has \(trainFeatures.ids.count)")
         }
-        self.zeroShot = try Classifier.zeroShot(model: model, classNames: pool.classNames, templates: [config.template])
+        self.zeroShot = try Classifier.zeroShot(model: model, classNames: pool.classNames, templates: [config.template ?? pool.template])
         if let s = state {
             guard s.config == config else { throw EngineError(.argument, "the saved experiment was run with another configuration") }
             guard s.pool == pool.name, s.model == model.source else {

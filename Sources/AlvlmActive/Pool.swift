@@ -22,6 +22,8 @@ public final class Pool {
     public let name: String
     public let classNames: [String]
     public let samples: [Sample]
+    /// The zero-shot prompt that suits the dataset ({} is the class name).
+    public var template = "a photo of a {}."
     private let byID: [Int: Int]
 
     public init(name: String, classNames: [String], samples: [Sample]) throws {

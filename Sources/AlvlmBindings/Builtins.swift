@@ -47,9 +47,10 @@ public enum Bindings {
     // MARK: models and pools
 
     static func registerModelsAndPools(_ r: Registry) {
-        r.register(Builtin("clip", [Parameter("source", .string, "a model folder (Hugging Face or open_clip), or random:ARCH[:SEED]")],
+        r.register(Builtin("clip", [Parameter("source", .string, "\"tiny\", a model folder (Hugging Face or open_clip), or random:ARCH[:SEED]")],
                            summary: "load a CLIP model",
-                           details: "Hugging Face CLIPModel folders (config.json + model.safetensors + tokenizer files) or open_clip folders.\n" +
+                           details: "\"tiny\" is the embedded CLIP pretrained on the texture world (see textures()).\n" +
+                               "Hugging Face CLIPModel folders (config.json + model.safetensors + tokenizer files) or open_clip folders.\n" +
                                "random:vit-b-16 (or vit-b-32, vit-l-14, tiny-test) builds random weights for trying things out.") { args, _ in
             let source = args.string("source")
             let model: CLIPModel = try engine {
@@ -57,9 +58,7 @@ public enum Bindings {
                     let parts = source.dropFirst(7).split(separator: ":")
                     return try CLIPModel.random(String(parts.first ?? ""), seed: parts.count > 1 ? UInt64(parts[1]) ?? 0 : 0)
                 }
-                if source == "tiny" {
-                    throw EngineError(.argument, "the embedded tiny CLIP is not built yet; give a model folder or random:ARCH")
-                }
+                if source == "tiny" { return try TinyCLIP.load() }
                 return try CLIPModel.load(directory: source)
             }
             return .object(ModelObject(model, cache: try? FeatureCache(directory: cacheDirectory)))
@@ -89,6 +88,27 @@ public enum Bindings {
             }
             return .object(PoolObject(try engine { try DatasetLoader.folder(args.string("root"), fractions: fractions, seed: UInt64(bitPattern: Int64(args.int("seed")))) }))
         })
+        r.register(Builtin("textures", [Parameter("seed", .integer, default: .number(0), "the world's seed"),
+                                        Parameter("train", .integer, default: .number(2400), "images in the training pool"),
+                                        Parameter("val", .integer, default: .number(400), "validation images"),
+                                        Parameter("test_per_class", .integer, default: .number(50), "test images per class (the test split is balanced)"),
+                                        Parameter("imbalance", .number, default: .number(10), "most / least frequent class in the training pool"),
+                                        Parameter("dir", .oneOf([.string, .nilValue]), default: .null, "where the images are written (default: a cache folder)")],
+                           summary: "the embedded texture world: a generated pool of 20 DTD-named texture classes",
+                           details: "Images are 64x64 PNGs from the world's target distribution (palettes, scales, noise, blur and occlusion shifted\n" +
+                               "from what clip(\"tiny\") was pretrained on), written on first use and reused after. The training pool is\n" +
+                               "long-tailed; val follows it; test is balanced. Deterministic per seed.") { args, interp in
+            var world = TextureWorld(seed: UInt64(bitPattern: Int64(args.int("seed"))))
+            world.trainSize = args.int("train"); world.valSize = args.int("val"); world.testPerClass = args.int("test_per_class")
+            world.imbalance = args.number("imbalance")
+            let dir = args.has("dir") ? args.string("dir") : nil
+            var last = Date.distantPast
+            return .object(PoolObject(try engine {
+                try DatasetLoader.textures(world, directory: dir, progress: { done, total in
+                    if done == total || Date().timeIntervalSince(last) > 0.5 { last = Date(); interp.host.progress("generating texture images \(done)/\(total)") }
+                }, cancel: WatchingToken(host: interp.host))
+            }))
+        })
         r.register(Builtin("csv", [Parameter("path", .string, "a CSV file of path,label[,split]")], summary: "a pool from a CSV list") { args, _ in
             .object(PoolObject(try engine { try DatasetLoader.csv(args.string("path")) }))
         })
@@ -106,7 +126,7 @@ public enum Bindings {
         ])
         r.register(type: "model", summary: "a CLIP model", [
             .method("zeroshot", [Parameter("split", .object("split"), "e.g. pool.test"),
-                                 Parameter("template", .string, default: .string("a photo of a {}."), "prompt template, {} is the class name")],
+                                 Parameter("template", .oneOf([.string, .nilValue]), default: .null, "prompt template, {} is the class name (default: the pool's, e.g. \"a photo of a {}.\")")],
                     "zero-shot accuracy, per-class table and calibration on a split") { o, args, interp in
                 let model = o as! ModelObject, split = args.object("split", as: SplitObject.self)!
                 guard split.split != .train else {
@@ -114,7 +134,7 @@ public enum Bindings {
                 }
                 let f = try engine { try split.pool.features(split.split, model: model, host: interp.host) }
                 return try engine {
-                    let classifier = try Classifier.zeroShot(model: model.model, classNames: split.pool.pool.classNames, templates: [args.string("template")])
+                    let classifier = try Classifier.zeroShot(model: model.model, classNames: split.pool.pool.classNames, templates: [args.has("template") ? args.string("template") : split.pool.pool.template])
                     let e = try Evaluation(probabilities: try classifier.probabilities(f.values),
                                            labels: try split.pool.pool.evaluationLabels(f.ids),
                                            classes: split.pool.pool.classes)

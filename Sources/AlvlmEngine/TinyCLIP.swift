@@ -19,6 +19,21 @@ public enum TinyCLIP {
     }
     public static let architectureNames = ["tiny", "tiny-smoke"]
 
+    /// The shipped model's folder inside the engine's resources (trained by `Scripts/pretrain_tiny.sh`).
+    public static var shippedDirectory: String? {
+        guard let base = Bundle.module.resourceURL?.appendingPathComponent("tiny-clip").path,
+              FileManager.default.fileExists(atPath: (base as NSString).appendingPathComponent("model.safetensors")) else { return nil }
+        return base
+    }
+
+    /// Loads the shipped tiny CLIP.
+    public static func load() throws -> CLIPModel {
+        guard let dir = shippedDirectory else {
+            throw EngineError(.io, "the tiny CLIP is not in this build's resources (Sources/AlvlmEngine/Resources/tiny-clip; Scripts/pretrain_tiny.sh trains it)")
+        }
+        return try CLIPModel.load(directory: dir)
+    }
+
     /// The prompt used for zero-shot evaluation (and the notebooks' default template).
     public static let template = "a photo of a {} texture."
     /// Target test images in the fixed check set whose zero-shot accuracy `training.json` records.

@@ -7,7 +7,7 @@ struct Alvlm: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "alvlm",
         abstract: "Active learning for vision-language models: a native CLIP / CoOp / CEC engine.",
-        subcommands: [Repl.self, RunNotebook.self, Pretrain.self, Tokenize.self, Preprocess.self, EncodeImages.self, EncodeTexts.self, CoOp.self, ZeroShot.self, Select.self,
+        subcommands: [Repl.self, RunNotebook.self, Pretrain.self, WorldPool.self, Tokenize.self, Preprocess.self, EncodeImages.self, EncodeTexts.self, CoOp.self, ZeroShot.self, Select.self,
                       Bench.self, RandomModel.self],
         defaultSubcommand: Repl.self
     )

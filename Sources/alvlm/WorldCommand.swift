@@ -1,0 +1,45 @@
+import AlvlmActive
+import AlvlmEngine
+import ArgumentParser
+import Foundation
+
+/// `alvlm pool --world textures`: writes the embedded world's pool to disk with a CSV list, for the other commands.
+struct WorldPool: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pool",
+        abstract: "Generate a built-in pool (the texture world) as PNG files plus a CSV list (path,label,split).",
+        discussion: "The CSV loads with csv() in the language; encode-images takes the folder. Generation is deterministic per seed and skips images already written.")
+
+    @Option(name: .long, help: "The world: textures.") var world: String
+    @Option(name: .long, help: "Output folder (default: the cache folder textures() uses).") var out: String?
+    @Option(name: .long, help: "The world's seed.") var seed: UInt64 = 0
+    @Option(name: .long, help: "Training pool size.") var train = TextureWorld().trainSize
+    @Option(name: .long, help: "Validation images.") var val = TextureWorld().valSize
+    @Option(name: .customLong("test-per-class"), help: "Test images per class.") var testPerClass = TextureWorld().testPerClass
+    @Option(name: .long, help: "Most / least frequent class in the training pool.") var imbalance = TextureWorld().imbalance
+
+    func run() throws {
+        try reportingErrors {
+            guard world == "textures" else { throw EngineError(.argument, "unknown world \(world) (known: textures)") }
+            var w = TextureWorld(seed: seed)
+            w.trainSize = train; w.valSize = val; w.testPerClass = testPerClass; w.imbalance = imbalance
+            installInterruptHandler()
+            let bar = Progress(total: 1, label: "generating")
+            var last = Date.distantPast
+            let pool = try DatasetLoader.textures(w, directory: out, progress: { done, total in
+                if done == total || Date().timeIntervalSince(last) > 0.5 { last = Date(); Progress(total: total, label: bar.label).update(done) }
+            }, cancel: InterruptToken())
+            let dir = out.map { ($0 as NSString).expandingTildeInPath } ?? w.cacheDirectory
+            let csvPath = (dir as NSString).appendingPathComponent("pool.csv")
+            let rows = ["path,label,split"] + pool.ids(.train).map { row(pool, $0) } + pool.ids(.val).map { row(pool, $0) } + pool.ids(.test).map { row(pool, $0) }
+            try writeAtomically(Data((rows.joined(separator: "\n") + "\n").utf8), to: csvPath)
+            print(pool.summary)
+            print("images in \(dir)\nlist in \(csvPath)")
+        }
+    }
+
+    private func row(_ pool: Pool, _ id: Int) -> String {
+        let s = pool.sample(id)!
+        return "\(s.path),\((s.path as NSString).deletingLastPathComponent.split(separator: "/").last!),\(s.split.rawValue)"
+    }
+}
