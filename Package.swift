@@ -27,7 +27,7 @@ let package = Package(
         .target(
             name: "AlvlmEngine",
             dependencies: ["CBLAS", "CImageCodec"],
-            resources: [.copy("Resources/vocab.json"), .copy("Resources/merges.txt")],
+            resources: [.copy("Resources/vocab.json"), .copy("Resources/merges.txt"), .copy("Resources/tiny-clip")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         // Active learning: pools, oracles, strategies, experiments (numerics, no terminal I/O).

@@ -1,24 +1,13 @@
 #!/usr/bin/env bash
-# The main job, until the quickstart notebook exists: encode a sample of images and texts with a
-# CLIP model (the small random-weight fixture model unless ALVLM_MODEL names a real model folder),
-# and print which text each image is closest to.
+# The main job: runs Notebooks/01-quickstart.alnb on the embedded texture world with the tiny CLIP
+# (zero-shot accuracy and its bias, entropy before and after calibration, a CEC query as a thumbnail sheet,
+# learning curves of CEC against random) and prints where the rendered report with its plots is.
+# Extra arguments go to `alvlm run`, e.g. `Scripts/quickstart.sh -p seeds=5`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/deps.sh
 swift build -c release --product alvlm >&2
-alvlm=.build/release/alvlm
-model="${ALVLM_MODEL:-Tests/Fixtures/tiny-clip}"
 out=.quickstart
 mkdir -p "$out"
-texts=("a photo of a striped texture." "a photo of a dotted texture." "a photo of a gradient." "a photo of a dog.")
-"$alvlm" encode-images --model "$model" --out "$out/images.npy" Tests/Fixtures/images
-"$alvlm" encode-texts --model "$model" --out "$out/texts.npy" "${texts[@]}"
-python3 - "$out" "${texts[@]}" <<'PY' 2>/dev/null || echo "wrote $out/images.npy and $out/texts.npy (numpy not available for the summary)"
-import sys, numpy as np
-out, texts = sys.argv[1], sys.argv[2:]
-i, t = np.load(f"{out}/images.npy"), np.load(f"{out}/texts.npy")
-i /= np.linalg.norm(i, axis=1, keepdims=True); t /= np.linalg.norm(t, axis=1, keepdims=True)
-print(f"encoded {len(i)} images and {len(t)} texts into {i.shape[1]}-d CLIP features ({out}/images.npy, {out}/texts.npy)")
-for k, row in enumerate(i @ t.T):
-    print(f"  image {k:2d}: closest text {texts[row.argmax()]!r} (cosine {row.max():+.3f})")
-PY
+.build/release/alvlm run Notebooks/01-quickstart.alnb -o "$out/01-quickstart.md" --ipynb "$out/01-quickstart.ipynb" "$@"
+echo "report: $out/01-quickstart.md (figures in $out/01-quickstart_files/, notebook $out/01-quickstart.ipynb)"

@@ -125,18 +125,16 @@ public final class Experiment {
 
     var probe: LinearProbe?
 
-    /// Runs one round. `oracle` answers the queries; `progress` hears what happens.
-    @discardableResult
-    public func step(oracle: Oracle = SimulatedOracle(), progress: ((String) -> Void)? = nil, cancel: CancellationToken? = nil) throws -> RoundRecord {
+    /// The next round's selection, before any label is asked: what `step` will query (selection is seeded by
+    /// the round, so the two agree), with the context's probabilities for showing guesses.
+    public func nextQuery(cancel: CancellationToken? = nil) throws -> (ids: [Int], scores: [Double], probabilities: [[Double]], note: String?) {
         guard !finished else { throw EngineError(.argument, "the experiment has finished its \(state.config.rounds) rounds") }
-        let round = state.rounds.count + 1
-        var seconds: [String: Double] = [:]
-        func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
-            let t0 = DispatchTime.now()
-            defer { seconds[name] = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9 }
-            return try body()
-        }
-        // Select.
+        let (context, selection) = try select(round: state.rounds.count + 1, progress: nil, cancel: cancel)
+        return (selection.rows.map { trainFeatures.ids[$0] }, selection.scores,
+                selection.rows.map { Array(context.probabilityRow($0)) }, selection.note)
+    }
+
+    func select(round: Int, progress: ((String) -> Void)?, cancel: CancellationToken?) throws -> (SelectionContext, Selection) {
         let classifier = try currentClassifier()
         let ids = trainFeatures.ids
         let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
@@ -154,7 +152,23 @@ public final class Experiment {
                                            labeled: labeledRows, classifier: classifier)
         }
         var rng = SeededRandom(seed: seed(round: round, purpose: "select"))
-        let selection = try timed("select") { try strategy.select(context, budget: budget, rng: &rng, cancel: cancel) }
+        return (context, try strategy.select(context, budget: budget, rng: &rng, cancel: cancel))
+    }
+
+    /// Runs one round. `oracle` answers the queries; `progress` hears what happens.
+    @discardableResult
+    public func step(oracle: Oracle = SimulatedOracle(), progress: ((String) -> Void)? = nil, cancel: CancellationToken? = nil) throws -> RoundRecord {
+        guard !finished else { throw EngineError(.argument, "the experiment has finished its \(state.config.rounds) rounds") }
+        let round = state.rounds.count + 1
+        var seconds: [String: Double] = [:]
+        func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+            let t0 = DispatchTime.now()
+            defer { seconds[name] = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9 }
+            return try body()
+        }
+        // Select.
+        let (_, selection) = try timed("select") { try select(round: round, progress: progress, cancel: cancel) }
+        let ids = trainFeatures.ids
         let queried = selection.rows.map { ids[$0] }
         // Label: journaled before the state changes.
         // Labels already journaled (a round interrupted after labelling) are not asked again.

@@ -19,6 +19,42 @@ public struct SimulatedOracle: Oracle {
     }
 }
 
+/// Answers collected before the round runs (annotators' files brought back with `importAnswers`):
+/// every queried id must have an answer; answers for ids not queried this round are not used.
+public struct AnswerSheetOracle: Oracle {
+    public let answers: [Int: Int]
+    public init(answers: [Int: Int]) { self.answers = answers }
+    public func labels(for ids: [Int], pool: Pool) throws -> [Int: Int] {
+        let missing = ids.filter { answers[$0] == nil }
+        guard missing.isEmpty else {
+            let shown = missing.prefix(10).map(String.init).joined(separator: ", ") + (missing.count > 10 ? ", ..." : "")
+            throw EngineError(.argument, "the answers lack \(missing.count) of the \(ids.count) ids this round queries (\(shown)): export the round's batch (run.query()) and import its answers")
+        }
+        return Dictionary(uniqueKeysWithValues: ids.map { ($0, answers[$0]!) })
+    }
+}
+
+/// The simulated oracle as an annotator filling in an exported batch: the ground truth, with a seeded
+/// fraction of answers replaced by another class (annotation noise), for what-if studies and headless demos.
+public struct SimulatedAnnotator {
+    public var errorRate: Double
+    public var seed: UInt64
+    public init(errorRate: Double = 0, seed: UInt64 = 0) { self.errorRate = errorRate; self.seed = seed }
+
+    public func answers(for ids: [Int], pool: Pool) throws -> [(id: Int, label: Int)] {
+        guard errorRate >= 0, errorRate <= 1 else { throw EngineError(.argument, "the error rate must be between 0 and 1 (got \(errorRate))") }
+        let truth = try SimulatedOracle().labels(for: ids, pool: pool)
+        var rng = SeededRandom(seed: seed)
+        return ids.map { id in
+            var label = truth[id]!
+            if pool.classes > 1, rng.uniform() < errorRate {
+                label = (label + 1 + Int(rng.next() % UInt64(pool.classes - 1))) % pool.classes
+            }
+            return (id, label)
+        }
+    }
+}
+
 /// A person, through a callback the REPL implements (or a file round trip: see `AnnotationExchange`).
 public struct HumanOracle: Oracle {
     public let ask: ([Int], Pool) throws -> [Int: Int]
@@ -99,6 +135,13 @@ public enum AnnotationExchange {
             let predicted = q.predicted.map { pool.classNames[$0] } ?? ""
             out += "\(q.id),\(CSV.quote(s.path)),\(q.score.isFinite ? String(q.score) : ""),\(CSV.quote(predicted))\n"
         }
+        try writeAtomically(Data(out.utf8), to: path)
+    }
+
+    /// Answers as an annotator returns them: `id,label` with class names (what `importAnswers` reads).
+    public static func exportAnswersCSV(_ answers: [(id: Int, label: Int)], pool: Pool, to path: String) throws {
+        var out = "id,label\n"
+        for a in answers { out += "\(a.id),\(CSV.quote(pool.classNames[a.label]))\n" }
         try writeAtomically(Data(out.utf8), to: path)
     }
 

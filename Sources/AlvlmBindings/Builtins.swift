@@ -149,6 +149,11 @@ public enum Bindings {
                 .list(($0 as! EvaluationObject).evaluation.perClassAccuracy.map { $0.map { .number($0) } ?? .null })
             },
             .property("predicted", "how often each class is predicted") { .list(($0 as! EvaluationObject).evaluation.predictedHistogram.map { .number(Double($0)) }) },
+            .property("actual", "how often each class truly occurs") { .list(($0 as! EvaluationObject).evaluation.trueHistogram.map { .number(Double($0)) }) },
+            .property("skew", "the largest ratio of predicted to true count over the classes present (1 = unbiased)") {
+                let e = ($0 as! EvaluationObject).evaluation
+                return .number(zip(e.predictedHistogram, e.trueHistogram).filter { $0.1 > 0 }.map { Double($0.0) / Double($0.1) }.max() ?? .nan)
+            },
         ])
     }
 
@@ -253,7 +258,7 @@ public enum Bindings {
         let pool = args.object("pool", as: PoolObject.self)!, model = args.object("model", as: ModelObject.self)!
         let f = try engine { try pool.features(.train, model: model, host: interp.host) }
         let context = try engine {
-            let classifier = try Classifier.zeroShot(model: model.model, classNames: pool.pool.classNames)
+            let classifier = try Classifier.zeroShot(model: model.model, classNames: pool.pool.classNames, templates: [pool.pool.template])
             return try SelectionContext(features: f.values, width: f.width, unlabeled: Array(0..<f.ids.count), labeled: [:], classifier: classifier)
         }
         return (context, f.ids, pool)
@@ -303,13 +308,31 @@ public enum Bindings {
             return .object(ExperimentObject(e, pool: pool, model: model))
         })
         r.register(type: "experiment", summary: "an active-learning run", [
+            .method("query", [], "the next round's query batch, before any label is asked (what step() will query): for export") { o, _, interp in
+                let e = o as! ExperimentObject
+                let q = try engine { try e.experiment.nextQuery(cancel: WatchingToken(host: interp.host)) }
+                return .object(QueryObject(pool: e.poolObject, strategy: e.experiment.state.config.strategy.label, ids: q.ids, scores: q.scores,
+                                           probabilities: q.probabilities, note: q.note))
+            },
             .method("step", [Parameter("oracle", .choice(["simulated", "human"]), default: .string("simulated"),
                                        "simulated: the pool's ground truth; human: you label the queries in the terminal"),
+                              Parameter("answers", .oneOf([.list, .nilValue]), default: .null, "answers imported with import(): they label this round's queries"),
                               Parameter("journal", .oneOf([.string, .nilValue]), default: .null, "where human labels are journaled (default ~/.cache/alvlm/labels.journal)")],
                     "run one round") { o, args, interp in
                 let e = o as! ExperimentObject
                 var oracle: Oracle = SimulatedOracle()
-                if args.string("oracle") == "human" {
+                if case .list(let items) = args["answers"] {
+                    var answers: [Int: Int] = [:]
+                    for item in items {
+                        guard case .record(let fields) = item, let id = fields.first(where: { $0.0 == "id" })?.1,
+                              let label = fields.first(where: { $0.0 == "label" })?.1, case .number(let n) = id, case .string(let name) = label,
+                              let index = e.poolObject.pool.classNames.firstIndex(of: name) else {
+                            throw args.error("answers", "answers must be records {id, label} as import() returns them")
+                        }
+                        answers[Int(n)] = index
+                    }
+                    oracle = AnswerSheetOracle(answers: answers)
+                } else if args.string("oracle") == "human" {
                     guard let labeller = humanLabeller else { throw args.error("oracle", "human labelling needs the interactive REPL") }
                     oracle = HumanOracle(ask: labeller)
                     let path = args.has("journal") ? (args.string("journal") as NSString).expandingTildeInPath : defaultJournal
@@ -398,16 +421,40 @@ public enum Bindings {
             if !answers.skipped.isEmpty { interp.host.print("skipped: \(answers.skipped.map(String.init).joined(separator: ", "))") }
             return .list(answers.labels.map { .record([("id", .number(Double($0.id))), ("label", .string(pool.pool.classNames[$0.label]))]) })
         })
+        r.register(Builtin("annotate", [Parameter("query", .object("query")), Parameter("path", .string, "the answers CSV to write (id,label)"),
+                                        Parameter("error_rate", .number, default: .number(0), "fraction of answers given as a wrong class"),
+                                        Parameter("seed", .integer, default: .number(0))],
+                           summary: "a simulated annotator: writes the ground-truth answers to a query batch, as a person would return them",
+                           details: "For headless demos and what-if studies of annotation noise; read the file back with import().") { args, _ in
+            let q = args.object("query", as: QueryObject.self)!
+            let path = (args.string("path") as NSString).expandingTildeInPath
+            try engine {
+                try createParentDirectory(path)
+                let answers = try SimulatedAnnotator(errorRate: args.number("error_rate"), seed: UInt64(bitPattern: Int64(args.int("seed"))))
+                    .answers(for: q.ids, pool: q.pool.pool)
+                try AnnotationExchange.exportAnswersCSV(answers, pool: q.pool.pool, to: path)
+            }
+            return .null
+        })
         r.register(Builtin("export", [Parameter("query", .object("query")), Parameter("path", .string, "a .csv, or .json for Label Studio")],
                            summary: "write a query batch for annotators (CSV id,path,score,predicted or Label Studio tasks)") { args, _ in
             let q = args.object("query", as: QueryObject.self)!
             let items = zip(q.ids.indices, q.ids).map { AnnotationExchange.Query(id: $1, score: q.scores[$0], predicted: q.predicted[$0]) }
             let path = (args.string("path") as NSString).expandingTildeInPath
             try engine {
+                try createParentDirectory(path)
                 if path.hasSuffix(".json") { try AnnotationExchange.exportLabelStudio(items, pool: q.pool.pool, to: path) }
                 else { try AnnotationExchange.exportCSV(items, pool: q.pool.pool, to: path) }
             }
             return .null
         })
     }
+}
+
+/// Creates the folder a file is about to be written into (a report's or an export's subfolder).
+func createParentDirectory(_ path: String) throws {
+    let parent = (path as NSString).deletingLastPathComponent
+    guard !parent.isEmpty else { return }
+    do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+    catch { throw EngineError(.io, "cannot create the folder: \(error.localizedDescription)", path: parent) }
 }

@@ -123,6 +123,15 @@ public final class QueryObject: LanguageObject {
     public let guesses: [[(label: Int, probability: Double)]]
     public let note: String?
     public var typeName: String { "query" }
+    /// From each sample's class probabilities: the top class as the prediction and the top three as guesses.
+    convenience init(pool: PoolObject, strategy: String, ids: [Int], scores: [Double], probabilities: [[Double]], note: String?) {
+        let guesses = probabilities.map { p -> [(label: Int, probability: Double)] in
+            let order = p.indices.sorted { p[$0] > p[$1] }.prefix(3)
+            return order.map { (label: $0, probability: p[$0]) }
+        }
+        self.init(pool: pool, strategy: strategy, ids: ids, scores: scores, predicted: guesses.map { $0.first?.label }, guesses: guesses, note: note)
+    }
+
     init(pool: PoolObject, strategy: String, ids: [Int], scores: [Double], predicted: [Int?],
          guesses: [[(label: Int, probability: Double)]] = [], note: String?) {
         self.pool = pool; self.strategy = strategy; self.ids = ids; self.scores = scores; self.predicted = predicted

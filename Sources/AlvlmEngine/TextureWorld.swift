@@ -1,14 +1,19 @@
 import Foundation
 
 /// The embedded default world: procedurally generated texture images of DTD-named classes, with a
-/// pretraining distribution (clean images with captions, for the tiny CLIP) and a shifted target distribution
-/// (the active-learning pool: other palettes, scales and noise, a long-tailed class mix).
+/// pretraining distribution (mostly clean images with web-like captions, for the tiny CLIP) and a shifted target
+/// distribution (the active-learning pool: other palettes, scales and noise, a long-tailed class mix).
+///
+/// The captions carry a naming bias, as alt-text on the web does: half the classes have a more popular
+/// related name (`popularName`) that captions use for most of their images. The pretrained model therefore
+/// leans towards the popular names: zero-shot predictions are skewed towards a few classes although the image
+/// features still separate them, the miscalibration that labels (CoOp) and CEC's calibration correct.
 /// Every image is a function of (world seed, domain, stream, index), so a pool is reproducible from its seed.
 public struct TextureWorld: Sendable {
     public static let classes = TextureClass.allCases
     public static var classNames: [String] { classes.map(\.name) }
     /// Bumped whenever generation changes, so caches of older images are not reused.
-    public static let version = 1
+    public static let version = 2
 
     public var seed: UInt64
     public var imageSize: Int
@@ -56,13 +61,27 @@ public struct TextureWorld: Sendable {
         "a {c} {fg} material.", "a photo of the {c} surface.",
     ]
 
-    /// Pretraining example `index` of `stream`: a uniformly drawn class, a clean image and one caption.
+    /// The related, more popular name captions often use instead of the class's own.
+    public static let popularName: [TextureClass: TextureClass] = [
+        .banded: .striped, .stratified: .striped, .polkaDotted: .dotted, .sprinkled: .dotted, .bubbly: .dotted,
+        .crosshatched: .grid, .woven: .chequered, .swirly: .marbled, .blotchy: .marbled, .veined: .cracked,
+    ]
+    /// How often a caption uses the popular name instead of the class's own.
+    public static let popularNameRate = 0.6
+    /// The fraction of pretraining images drawn with the target domain's nuisance factors.
+    public static let pretrainingTargetStyleRate = 0.2
+
+    /// Pretraining example `index` of `stream`: a uniformly drawn class, an image (mostly clean) and one caption,
+    /// which names the class by its popular name at `popularNameRate` where it has one.
     public func pretrainingExample(stream: UInt64, index: Int) -> (rgb: [UInt8], caption: String, label: Int) {
         var r = rng(.pretraining, stream: stream ^ 0x5EED, index: index)
         let label = Int(r.next() % UInt64(Self.classes.count))
         let template = Self.captionTemplates[Int(r.next() % UInt64(Self.captionTemplates.count))]
-        let (rgb, style) = image(Self.classes[label], domain: .pretraining, stream: stream, index: index)
-        let caption = template.replacingOccurrences(of: "{c}", with: Self.classes[label].name)
+        var named = Self.classes[label]
+        if let popular = Self.popularName[named], r.uniform() < Self.popularNameRate { named = popular }
+        let domain: TextureDomain = r.uniform() < Self.pretrainingTargetStyleRate ? .target : .pretraining
+        let (rgb, style) = image(Self.classes[label], domain: domain, stream: stream, index: index)
+        let caption = template.replacingOccurrences(of: "{c}", with: named.name)
             .replacingOccurrences(of: "{fg}", with: style.foreground.name)
             .replacingOccurrences(of: "{bg}", with: style.background.name)
         return (rgb, caption, label)
@@ -70,7 +89,8 @@ public struct TextureWorld: Sendable {
 
     /// Every caption the pretraining distribution can produce, for learning the tokenizer's vocabulary.
     public static func captionCorpus() -> [String] {
-        let colours = Set((RGBColor.pretrainingPalette + RGBColor.neutralBackgrounds).map(\.name)).sorted()
+        let colours = Set((RGBColor.pretrainingPalette + RGBColor.neutralBackgrounds + RGBColor.pastelPalette + RGBColor.darkPalette
+                           + RGBColor.mutedPalette).map(\.name)).sorted()
         var out: [String] = []
         for t in captionTemplates {
             for c in classNames {

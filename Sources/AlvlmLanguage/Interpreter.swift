@@ -261,6 +261,7 @@ public final class Interpreter {
         case ("*", .percent(let p), .number(let n)), ("*", .number(let n), .percent(let p)): return .number(p / 100 * n)
         case ("+", .string(let x), .string(let y)): return .string(x + y)
         case ("+", .string(let x), _): return .string(x + b.description)
+        case ("+", .number, .string(let y)), ("+", .percent, .string(let y)), ("+", .bool, .string(let y)): return .string(a.description + y)
         case ("+", .list(let x), .list(let y)): return .list(x + y)
         case ("<", .string(let x), .string(let y)): return .bool(x < y)
         case (">", .string(let x), .string(let y)): return .bool(x > y)

@@ -2,11 +2,15 @@ import AlvlmEngine
 import ArgumentParser
 import Foundation
 
+/// The release this build calls itself (reports and `alvlm --version`).
+let alvlmVersion = "0.7.0"
+
 @main
 struct Alvlm: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "alvlm",
         abstract: "Active learning for vision-language models: a native CLIP / CoOp / CEC engine.",
+        version: alvlmVersion,
         subcommands: [Repl.self, RunNotebook.self, Pretrain.self, WorldPool.self, Tokenize.self, Preprocess.self, EncodeImages.self, EncodeTexts.self, CoOp.self, ZeroShot.self, Select.self,
                       Bench.self, RandomModel.self],
         defaultSubcommand: Repl.self

@@ -76,6 +76,21 @@ enum Plotter {
     static func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''").replacingOccurrences(of: "\n", with: " ") + "'" }
 
     /// The gnuplot program: $GNUPLOT, else `gnuplot` on PATH.
+    /// `gnuplot --version` (e.g. "gnuplot 6.0 patchlevel 2"), or nil without gnuplot.
+    static let gnuplotVersion: String? = {
+        guard let path = gnuplotPath() else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["--version"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }()
+
     static func gnuplotPath() -> String? {
         if let env = ProcessInfo.processInfo.environment["GNUPLOT"], !env.isEmpty { return FileManager.default.isExecutableFile(atPath: env) ? env : nil }
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
@@ -114,7 +129,9 @@ enum Plotter {
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        if process.terminationStatus != 0 || !errors.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        // gnuplot exits non-zero on errors in a piped script; what it prints otherwise are warnings (such as an
+        // empty y range it widened itself), not failures.
+        if process.terminationStatus != 0 {
             throw LanguageError(.runtime, "gnuplot failed: " + errors.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         if let path {

@@ -68,6 +68,8 @@ struct NotebookRunner {
         var started: Date
         var seconds: Double
         var figureDirectory: String?
+        /// Front-matter lines about the run: versions, the models used, the seeds of experiments and comparisons.
+        var provenance: [(String, String)] = []
     }
 
     init(path: String, overrides: [String]) throws {
@@ -168,8 +170,10 @@ struct NotebookRunner {
             }
             results.append(result)
         }
-        return Report(path: path, parameters: injected, results: results, failure: failure.map { (cell: $0.0, message: $0.1) },
-                      mismatches: mismatches, started: started, seconds: Date().timeIntervalSince(started), figureDirectory: figures)
+        var report = Report(path: path, parameters: injected, results: results, failure: failure.map { (cell: $0.0, message: $0.1) },
+                            mismatches: mismatches, started: started, seconds: Date().timeIntervalSince(started), figureDirectory: figures)
+        report.provenance = session.provenance()
+        return report
     }
 }
 
@@ -192,6 +196,7 @@ extension NotebookRunner.Report {
         try FileManager.default.createDirectory(atPath: tempDir, withIntermediateDirectories: true)
         var md = "---\nnotebook: \(path)\nstarted: \(ISO8601DateFormatter().string(from: started))\nseconds: \(String(format: "%.2f", seconds))\n"
         md += "parameters:\(parameters.isEmpty ? " {}" : "")\n" + parameters.map { "  \($0.0): \($0.1)\n" }.joined()
+        md += provenance.map { "\($0.0):" + ($0.1.hasPrefix("\n") ? "" : " ") + "\($0.1)\n" }.joined()
         md += "status: \(failure == nil ? "ok" : "failed at cell \(failure!.cell)")\n---\n\n"
         var code = 0
         for r in results {

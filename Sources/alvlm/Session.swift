@@ -31,6 +31,23 @@ final class Session: LanguageHost {
         return path
     }
 
+    /// What a notebook report records about the run, from the variables it ended with: the alvlm and gnuplot
+    /// versions, each model (source and image-tower hash) and the seeds of experiments and comparisons.
+    func provenance() -> [(String, String)] {
+        var models: [String] = [], seeds: [String] = []
+        for (name, value) in interpreter.variables {
+            guard case .object(let o) = value else { continue }
+            if let m = o as? ModelObject { models.append("\(name) = \(m.model.source) (image tower \(String(m.model.imageTowerHash, radix: 16)))") }
+            if let e = o as? ExperimentObject { seeds.append("\(name): experiment seed \(e.experiment.state.config.seed)") }
+            if let c = o as? ComparisonObject {
+                seeds.append("\(name): master seed \(c.comparison.masterSeed), run seeds \(c.comparison.seeds.map(String.init).joined(separator: " "))")
+            }
+        }
+        func list(_ items: [String]) -> String { items.isEmpty ? "[]" : "\n" + items.map { "  - \"\($0)\"" }.joined(separator: "\n") }
+        return [("alvlm", alvlmVersion), ("gnuplot", Plotter.gnuplotVersion ?? "not installed"),
+                ("models", list(models)), ("seeds", list(seeds))]
+    }
+
     init() {
         Bindings.register(into: registry)
         registerSessionBuiltins()
@@ -181,6 +198,19 @@ final class Session: LanguageHost {
             if case .string(let s) = args["value"] { return .number(Double(s.count)) }
             return .number(Double(args["value"].elements?.count ?? 0))
         })
+        registry.register(Builtin("round", [Parameter("value", .number), Parameter("digits", .integer, default: .number(0), "decimal places")],
+                                  summary: "a number rounded to some decimal places (half away from zero)") { args, _ in
+            let digits = args.int("digits")
+            guard (0...12).contains(digits) else { throw args.error("digits", "digits must be between 0 and 12") }
+            let scale = pow(10.0, Double(digits))
+            return .number((args.number("value") * scale).rounded() / scale)
+        })
+        registry.register(Builtin("percent", [Parameter("value", .number, "a fraction, e.g. an accuracy"), Parameter("digits", .integer, default: .number(1))],
+                                  summary: "a fraction as a percentage string, e.g. percent(0.4567) is \"45.7%\"") { args, _ in
+            let digits = args.int("digits")
+            guard (0...12).contains(digits) else { throw args.error("digits", "digits must be between 0 and 12") }
+            return .string(String(format: "%.\(digits)f%%", 100 * args.number("value")))
+        })
         let to = Parameter("to", .oneOf([.string, .nilValue]), default: .null, "a .png or .svg file; the terminal otherwise")
         registry.register(Builtin("plot", [Parameter("data", .any, "a comparison, an experiment, an evaluation or a list of numbers"), to,
                                            Parameter("kind", .choice(["per-class", "reliability", "predicted"]), default: .string("per-class"),
@@ -270,18 +300,21 @@ final class Session: LanguageHost {
     /// graphics protocol, otherwise the path is printed.
     func registerShow() {
         registry.register(Builtin("show", [Parameter("query", .object("query")),
-                                           Parameter("to", .string, "the PNG to write"),
+                                           Parameter("to", .oneOf([.string, .nilValue]), default: .null, "the PNG to write (in notebooks, default: a figure of the report)"),
                                            Parameter("columns", .integer, default: .number(6))],
                                   summary: "a thumbnail sheet of a query batch (PNG; inline in kitty-compatible terminals)") { [unowned self] args, _ in
             let q = args.object("query", as: QueryObject.self)!
             guard args.int("columns") >= 1 else { throw args.error("columns", "columns must be at least 1") }
-            let path = (args.string("to") as NSString).expandingTildeInPath
+            guard let target = self.plotTarget(args) else {
+                throw args.error("to", "give the PNG file to write, e.g. show(q, to: \"query.png\")")
+            }
+            let path = (target as NSString).expandingTildeInPath
             let sheet = ContactSheet.render(paths: q.ids.map { q.pool.pool.sample($0)?.path ?? "" }, columns: args.int("columns"))
             try Bindings.engineCall { try ContactSheet.writePNG(sheet.pixels, width: sheet.width, height: sheet.height, to: path) }
             if Self.kittyTerminal, let data = FileManager.default.contents(atPath: path) {
                 Self.kittyImage(data)
             }
-            var lines = ["wrote \(path): \(q.ids.count) images in reading order"]
+            var lines = [args.has("to") || self.figureDirectory == nil ? "wrote \(path): \(q.ids.count) images in reading order" : "\(q.ids.count) images in reading order"]
             for (i, id) in q.ids.enumerated() {
                 lines.append("  \(i + 1). id \(id)  predicted \(q.predicted[i].map { q.pool.pool.classNames[$0] } ?? "?")")
             }

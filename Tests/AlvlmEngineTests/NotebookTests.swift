@@ -145,4 +145,41 @@ final class ShippedNotebookTests: XCTestCase {
         let report = try String(contentsOfFile: dir + "/r.md", encoding: .utf8)
         XCTAssertTrue(report.contains("paper, DescribableTextures: zero-shot 44.3%, CEC at 1/2/5%: [47.9, 52.8, 58.2]"), report)
     }
+
+    /// Notebooks 01-04 run headless on the texture world with their expectations checked, at reduced sizes
+    /// (parameters), each writing a Markdown report with figures and an nbformat notebook.
+    func testTeachingNotebooksRunAndPassTheirChecks() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Notebooks").path
+        let small = ["train=400", "test_per_class=5", "epochs=3"]
+        let runs: [(String, [String])] = [
+            ("01-quickstart", small + ["seeds=1", "rounds=2"]),
+            ("02-budget-what-if", small + ["seeds=1", "rounds=2", "budgets=[1%, 5%]"]),
+            ("03-calibration", small + ["seeds=1", "rounds=2"]),
+            ("04-human-in-the-loop", small + ["workdir=\(dir)/hitl"]),
+        ]
+        for (name, parameters) in runs {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("alvlm")
+            process.arguments = ["run", "\(folder)/\(name).alnb", "-o", "\(dir)/\(name).md", "--ipynb", "\(dir)/\(name).ipynb", "--check"]
+                + parameters.flatMap { ["-p", $0] }
+            process.environment = ProcessInfo.processInfo.environment.merging(["ALVLM_CACHE": dir + "/cache"]) { _, new in new }
+            process.currentDirectoryURL = URL(fileURLWithPath: dir)
+            let err = Pipe()
+            process.standardError = err
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, "\(name): \(text.suffix(2000))")
+            let report = try String(contentsOfFile: "\(dir)/\(name).md", encoding: .utf8)
+            XCTAssertTrue(report.contains("status: ok"), name)
+            XCTAssertTrue(report.contains("_files/cell-"), "\(name) has figures")
+            let notebook = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name).ipynb"))) as? [String: Any]
+            XCTAssertEqual(notebook?["nbformat"] as? Int, 4, name)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/hitl/round-1-label-studio.json"))
+    }
 }
