@@ -4,14 +4,16 @@ import Foundation
 /// What adapts the model to the labelled set after each round.
 public enum TrainerSpec: Codable, Equatable, Sendable {
     /// CoOp from a fresh "a photo of a" context every round (the paper's protocol).
-    case coop(epochs: Int, learningRate: Double, batchSize: Int, weightDecay: Double, contextLength: Int, contextInit: String?)
+    /// `classSpecific`: one context per class (CoOp's CSC variant) instead of one shared by all classes.
+    case coop(epochs: Int, learningRate: Double, batchSize: Int, weightDecay: Double, contextLength: Int, contextInit: String?,
+              classSpecific: Bool = false)
     /// Logistic regression on the image features (L2 chosen on held-out labelled samples).
     case linearProbe
     /// No training: the zero-shot model throughout.
     case none
 
     public static let paper = TrainerSpec.coop(epochs: 200, learningRate: 0.002, batchSize: 32, weightDecay: 0.005,
-                                               contextLength: 4, contextInit: "a photo of a")
+                                               contextLength: 4, contextInit: "a photo of a", classSpecific: false)
 }
 
 public struct ExperimentConfig: Codable, Equatable, Sendable {
@@ -117,8 +119,9 @@ public final class Experiment {
     func currentClassifier() throws -> Classifier { try classifier(context: state.context) }
 
     func classifier(context: [Float]?) throws -> Classifier {
-        guard let context, case let .coop(_, _, _, _, n, phrase) = state.config.trainer else { return zeroShot }
-        let learner = try PromptLearner(model: model, classNames: pool.classNames, options: PromptOptions(contextLength: n, contextInit: phrase))
+        guard let context, case let .coop(_, _, _, _, n, phrase, csc) = state.config.trainer else { return zeroShot }
+        let learner = try PromptLearner(model: model, classNames: pool.classNames,
+                                        options: PromptOptions(contextLength: n, contextInit: phrase, classSpecific: csc))
         learner.context = context
         return Classifier(learner: learner)
     }
@@ -192,9 +195,10 @@ public final class Experiment {
         var trainedProbe: LinearProbe? = nil
         try timed("train") {
             switch state.config.trainer {
-            case let .coop(epochs, lr, batch, wd, n, phrase):
+            case let .coop(epochs, lr, batch, wd, n, phrase, csc):
                 progress?("round \(round): training CoOp on \(labels.count) labels")
-                let learner = try PromptLearner(model: model, classNames: pool.classNames, options: PromptOptions(contextLength: n, contextInit: phrase))
+                let learner = try PromptLearner(model: model, classNames: pool.classNames,
+                                                options: PromptOptions(contextLength: n, contextInit: phrase, classSpecific: csc))
                 var options = TrainerOptions()
                 options.epochs = epochs; options.learningRate = lr; options.batchSize = batch; options.weightDecay = wd
                 options.seed = seed(round: round, purpose: "train")

@@ -271,6 +271,7 @@ public enum Bindings {
             Parameter("epochs", .integer, default: .number(200)), Parameter("lr", .number, default: .number(0.002)),
             Parameter("batch", .integer, default: .number(32)), Parameter("weight_decay", .number, default: .number(0.005)),
             Parameter("n_ctx", .integer, default: .number(4)), Parameter("init", .oneOf([.string, .nilValue]), default: .string("a photo of a")),
+            Parameter("csc", .bool, default: .bool(false), "class-specific contexts (CoOp's CSC) instead of one shared context"),
         ], summary: "trainer: CoOp prompt tuning, re-initialised every round") { args, _ in
             guard args.int("epochs") >= 1 else { throw args.error("epochs", "epochs must be at least 1") }
             guard args.int("batch") >= 1 else { throw args.error("batch", "batch must be at least 1") }
@@ -281,7 +282,8 @@ public enum Bindings {
                 throw args.error("n_ctx", "n_ctx \(args.int("n_ctx")) does not match the \(phrase.split(separator: " ").count) words of init \"\(phrase)\" (init: nil for random context)")
             }
             return .object(TrainerObject(.coop(epochs: args.int("epochs"), learningRate: args.number("lr"), batchSize: args.int("batch"),
-                                               weightDecay: args.number("weight_decay"), contextLength: args.int("n_ctx"), contextInit: phrase)))
+                                               weightDecay: args.number("weight_decay"), contextLength: args.int("n_ctx"), contextInit: phrase,
+                                               classSpecific: args.bool("csc"))))
         })
         r.register(Builtin("linear_probe", [], summary: "trainer: logistic regression on image features") { _, _ in .object(TrainerObject(.linearProbe)) })
         r.register(Builtin("zeroshot_only", [], summary: "trainer: none, the zero-shot model throughout") { _, _ in .object(TrainerObject(TrainerSpec.none)) })

@@ -86,8 +86,8 @@ public final class TrainerObject: LanguageObject {
     init(_ spec: TrainerSpec) { self.spec = spec }
     public var summary: String {
         switch spec {
-        case let .coop(epochs, lr, batch, wd, n, phrase):
-            return "trainer coop: \(epochs) epochs, lr \(formatNumber(lr)), batch \(batch), weight decay \(formatNumber(wd)), \(n) context vectors from \(phrase.map { "\"\($0)\"" } ?? "random")"
+        case let .coop(epochs, lr, batch, wd, n, phrase, csc):
+            return "trainer coop: \(epochs) epochs, lr \(formatNumber(lr)), batch \(batch), weight decay \(formatNumber(wd)), \(n) context vectors\(csc ? " per class" : "") from \(phrase.map { "\"\($0)\"" } ?? "random")"
         case .linearProbe: return "trainer linear probe (logistic regression, L2 chosen on held-out labels)"
         case TrainerSpec.none: return "no training (zero-shot throughout)"
         }

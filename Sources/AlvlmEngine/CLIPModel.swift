@@ -75,7 +75,7 @@ public final class CLIPModel {
         }
         let file = try SafetensorsFile(path: weightsFile)
         let (vision, text, scale) = try naming.load(from: file, config: finalConfig)
-        let tokenizer = try CLIPTokenizer.inDirectory(dir)
+        let tokenizer = try CLIPTokenizer.inDirectory(dir, contextLength: finalConfig.contextLength)
         return CLIPModel(config: finalConfig, vision: vision, text: text, logitScale: scale, tokenizer: tokenizer, source: dir)
     }
 

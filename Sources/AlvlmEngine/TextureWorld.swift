@@ -4,16 +4,17 @@ import Foundation
 /// pretraining distribution (mostly clean images with web-like captions, for the tiny CLIP) and a shifted target
 /// distribution (the active-learning pool: other palettes, scales and noise, a long-tailed class mix).
 ///
-/// The captions carry a naming bias, as alt-text on the web does: half the classes have a more popular
-/// related name (`popularName`) that captions use for most of their images. The pretrained model therefore
-/// leans towards the popular names: zero-shot predictions are skewed towards a few classes although the image
-/// features still separate them, the miscalibration that labels (CoOp) and CEC's calibration correct.
+/// The captions speak everyday language, as alt-text on the web does: for several classes they almost always use
+/// an everyday word (`everydayName`: "checkered", "spotted", "zigzag", ...) rather than the DTD name the pool's
+/// classes carry. The image tower still learns those patterns, but the text tower rarely sees the DTD names, so
+/// zero-shot classification with them is weak and biased (the situation of real CLIP with DTD's unusual class
+/// names), which labels (CoOp) and CEC's calibration are there to correct.
 /// Every image is a function of (world seed, domain, stream, index), so a pool is reproducible from its seed.
 public struct TextureWorld: Sendable {
     public static let classes = TextureClass.allCases
     public static var classNames: [String] { classes.map(\.name) }
     /// Bumped whenever generation changes, so caches of older images are not reused.
-    public static let version = 2
+    public static let version = 4
 
     public var seed: UInt64
     public var imageSize: Int
@@ -61,27 +62,27 @@ public struct TextureWorld: Sendable {
         "a {c} {fg} material.", "a photo of the {c} surface.",
     ]
 
-    /// The related, more popular name captions often use instead of the class's own.
-    public static let popularName: [TextureClass: TextureClass] = [
-        .banded: .striped, .stratified: .striped, .polkaDotted: .dotted, .sprinkled: .dotted, .bubbly: .dotted,
-        .crosshatched: .grid, .woven: .chequered, .swirly: .marbled, .blotchy: .marbled, .veined: .cracked,
+    /// The everyday word captions mostly use instead of the DTD class name.
+    public static let everydayName: [TextureClass: String] = [
+        .chequered: "checkered", .polkaDotted: "spotted", .zigzagged: "zigzag", .honeycombed: "hexagonal",
+        .spiralled: "spiral", .crosshatched: "hatched", .stratified: "layered", .sprinkled: "speckled",
     ]
-    /// How often a caption uses the popular name instead of the class's own.
-    public static let popularNameRate = 0.6
+    /// How often a caption uses the everyday word instead of the DTD name.
+    public static let everydayNameRate = 0.99
     /// The fraction of pretraining images drawn with the target domain's nuisance factors.
-    public static let pretrainingTargetStyleRate = 0.2
+    public static let pretrainingTargetStyleRate = 0.3
 
     /// Pretraining example `index` of `stream`: a uniformly drawn class, an image (mostly clean) and one caption,
-    /// which names the class by its popular name at `popularNameRate` where it has one.
+    /// which names the class by its everyday word at `everydayNameRate` where it has one.
     public func pretrainingExample(stream: UInt64, index: Int) -> (rgb: [UInt8], caption: String, label: Int) {
         var r = rng(.pretraining, stream: stream ^ 0x5EED, index: index)
         let label = Int(r.next() % UInt64(Self.classes.count))
         let template = Self.captionTemplates[Int(r.next() % UInt64(Self.captionTemplates.count))]
-        var named = Self.classes[label]
-        if let popular = Self.popularName[named], r.uniform() < Self.popularNameRate { named = popular }
+        var named = Self.classes[label].name
+        if let everyday = Self.everydayName[Self.classes[label]], r.uniform() < Self.everydayNameRate { named = everyday }
         let domain: TextureDomain = r.uniform() < Self.pretrainingTargetStyleRate ? .target : .pretraining
         let (rgb, style) = image(Self.classes[label], domain: domain, stream: stream, index: index)
-        let caption = template.replacingOccurrences(of: "{c}", with: named.name)
+        let caption = template.replacingOccurrences(of: "{c}", with: named)
             .replacingOccurrences(of: "{fg}", with: style.foreground.name)
             .replacingOccurrences(of: "{bg}", with: style.background.name)
         return (rgb, caption, label)
@@ -93,7 +94,7 @@ public struct TextureWorld: Sendable {
                            + RGBColor.mutedPalette).map(\.name)).sorted()
         var out: [String] = []
         for t in captionTemplates {
-            for c in classNames {
+            for c in classNames + everydayName.values.sorted() {
                 for fg in (t.contains("{fg}") ? colours : [""]) {
                     for bg in (t.contains("{bg}") ? colours : [""]) {
                         out.append(t.replacingOccurrences(of: "{c}", with: c).replacingOccurrences(of: "{fg}", with: fg)

@@ -58,7 +58,7 @@ public enum TinyCLIP {
                 throw EngineError(.argument, "unknown architecture \(architecture) (known: \(TinyCLIP.architectureNames.joined(separator: ", ")))")
             }
             guard steps >= 1, batchSize >= 2, warmupSteps >= 0, evaluateEvery >= 1, evaluationSize >= TextureWorld.classes.count else {
-                throw EngineError(.argument, "steps, evaluation interval must be positive, the batch at least 2 and the evaluation set at least one image per class")
+                throw EngineError(.argument, "steps and the evaluation interval must be positive, the batch at least 2, and the evaluation set at least one image per class")
             }
             guard learningRate > 0, learningRate.isFinite, weightDecay >= 0 else { throw EngineError(.argument, "learning rate must be positive, weight decay non-negative") }
         }

@@ -56,8 +56,7 @@ struct Pretrain: ParsableCommand {
             let world = TextureWorld(seed: 0)
             let initial = try TinyCLIP.initialModel(options: options, directory: out)
             let logPath = log ?? (out as NSString).appendingPathComponent("training-log.jsonl")
-            FileManager.default.createFile(atPath: logPath, contents: nil)
-            guard let logFile = FileHandle(forWritingAtPath: logPath) else { throw EngineError(.io, "cannot write the log", path: logPath) }
+            guard FileManager.default.createFile(atPath: logPath, contents: nil), let logFile = FileHandle(forWritingAtPath: logPath) else { throw EngineError(.io, "cannot write the log", path: logPath) }
             defer { try? logFile.close() }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

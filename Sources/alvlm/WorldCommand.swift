@@ -24,10 +24,9 @@ struct WorldPool: ParsableCommand {
             var w = TextureWorld(seed: seed)
             w.trainSize = train; w.valSize = val; w.testPerClass = testPerClass; w.imbalance = imbalance
             installInterruptHandler()
-            let bar = Progress(total: 1, label: "generating")
             var last = Date.distantPast
             let pool = try DatasetLoader.textures(w, directory: out, progress: { done, total in
-                if done == total || Date().timeIntervalSince(last) > 0.5 { last = Date(); Progress(total: total, label: bar.label).update(done) }
+                if done == total || Date().timeIntervalSince(last) > 0.5 { last = Date(); Progress(total: total, label: "generating").update(done) }
             }, cancel: InterruptToken())
             let dir = out.map { ($0 as NSString).expandingTildeInPath } ?? w.cacheDirectory
             let csvPath = (dir as NSString).appendingPathComponent("pool.csv")

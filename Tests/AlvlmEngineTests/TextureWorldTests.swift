@@ -21,7 +21,13 @@ final class TextureWorldTests: XCTestCase {
         }
         let p = a.pretrainingExample(stream: 1, index: 5), q = b.pretrainingExample(stream: 1, index: 5)
         XCTAssertEqual(p.rgb, q.rgb); XCTAssertEqual(p.caption, q.caption); XCTAssertEqual(p.label, q.label)
-        XCTAssertTrue(p.caption.contains(TextureWorld.classNames[p.label]), p.caption)
+        let names = [TextureWorld.classNames[p.label], TextureWorld.everydayName[TextureWorld.classes[p.label]]].compactMap { $0 }
+        XCTAssertTrue(names.contains { p.caption.contains($0) }, p.caption)
+        // Classes with an everyday word are called by it in most captions, by their DTD name in the rest.
+        let chequered = (0..<2000).map { a.pretrainingExample(stream: 2, index: $0) }.filter { $0.label == TextureClass.chequered.rawValue }
+        let dtd = chequered.filter { $0.caption.contains("chequered") }.count, everyday = chequered.filter { $0.caption.contains("checkered") }.count
+        XCTAssertEqual(dtd + everyday, chequered.count)
+        XCTAssertGreaterThan(everyday, 10 * dtd)
     }
 
     /// Images not all alike: every class differs from every other on average (a painter that ignores its class fails).
@@ -123,5 +129,23 @@ final class TextureWorldTests: XCTestCase {
             XCTAssertEqual((error as? EngineError)?.kind, .cancelled)
         }
         XCTAssertNotNil(saved)
+    }
+
+    /// The shipped tiny CLIP loads, fits the size budget, and its zero-shot accuracy on the fixed check set (the first
+    /// 200 target test images) equals the value its training run recorded.
+    func testShippedModelReproducesItsRecordedAccuracy() throws {
+        let dir = try XCTUnwrap(TinyCLIP.shippedDirectory, "the tiny CLIP is missing from the resources")
+        let model = try TinyCLIP.load()
+        XCTAssertEqual(model.config.imageSize, 64)
+        let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/training.json"))) as? [String: Any]
+        let check = try XCTUnwrap(record?["check_set"] as? [String: Any])
+        XCTAssertEqual(record?["complete"] as? Bool, true)
+        let recorded = try XCTUnwrap(check["zero_shot_accuracy"] as? Double)
+        let measured = try TinyCLIP.zeroShotAccuracy(model, world: TextureWorld(seed: 0), domain: .target, count: check["images"] as? Int ?? 0)
+        XCTAssertEqual(measured, recorded, accuracy: 1e-9)
+        let bytes = try FileManager.default.contentsOfDirectory(atPath: dir).reduce(0) { total, name in
+            total + ((try FileManager.default.attributesOfItem(atPath: dir + "/" + name)[.size] as? Int) ?? 0)
+        }
+        XCTAssertLessThanOrEqual(bytes, 20_000_000)
     }
 }
