@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 out="${1:-/tmp/tiny-run}"
 bash Scripts/deps.sh
 swift build -c release --product alvlm >&2
-.build/release/alvlm pretrain --out "$out" --arch tiny --steps 5500 --batch 128 --lr 1e-3 --warmup 300 --seed 0 \
+.build/release/alvlm pretrain --out "$out" --arch tiny --steps 4000 --batch 128 --lr 1e-3 --warmup 300 --seed 0 \
     --eval-every 250 --eval-size 400

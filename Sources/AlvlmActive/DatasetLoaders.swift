@@ -255,3 +255,12 @@ extension DatasetLoader {
         return pool
     }
 }
+
+extension DatasetLoader {
+    /// Writes a pool as the CSV list `csv()` reads back: `path,label,split`, labels as class names, ids in order.
+    public static func writeCSV(_ pool: Pool, to path: String) throws {
+        var out = "path,label,split\n"
+        for s in pool.samples { out += "\(CSV.quote(s.path)),\(CSV.quote(pool.classNames[s.label])),\(s.split.rawValue)\n" }
+        try writeAtomically(Data(out.utf8), to: path)
+    }
+}

@@ -4,9 +4,10 @@ import Foundation
 /// What adapts the model to the labelled set after each round.
 public enum TrainerSpec: Codable, Equatable, Sendable {
     /// CoOp from a fresh "a photo of a" context every round (the paper's protocol).
-    /// `classSpecific`: one context per class (CoOp's CSC variant) instead of one shared by all classes.
+    /// `classSpecific`: one context per class (CoOp's CSC variant) instead of one shared by all classes
+    /// (optional so that experiment files saved before it existed still load; nil is shared).
     case coop(epochs: Int, learningRate: Double, batchSize: Int, weightDecay: Double, contextLength: Int, contextInit: String?,
-              classSpecific: Bool = false)
+              classSpecific: Bool? = nil)
     /// Logistic regression on the image features (L2 chosen on held-out labelled samples).
     case linearProbe
     /// No training: the zero-shot model throughout.
@@ -121,7 +122,7 @@ public final class Experiment {
     func classifier(context: [Float]?) throws -> Classifier {
         guard let context, case let .coop(_, _, _, _, n, phrase, csc) = state.config.trainer else { return zeroShot }
         let learner = try PromptLearner(model: model, classNames: pool.classNames,
-                                        options: PromptOptions(contextLength: n, contextInit: phrase, classSpecific: csc))
+                                        options: PromptOptions(contextLength: n, contextInit: phrase, classSpecific: csc ?? false))
         learner.context = context
         return Classifier(learner: learner)
     }
@@ -198,7 +199,7 @@ public final class Experiment {
             case let .coop(epochs, lr, batch, wd, n, phrase, csc):
                 progress?("round \(round): training CoOp on \(labels.count) labels")
                 let learner = try PromptLearner(model: model, classNames: pool.classNames,
-                                                options: PromptOptions(contextLength: n, contextInit: phrase, classSpecific: csc))
+                                                options: PromptOptions(contextLength: n, contextInit: phrase, classSpecific: csc ?? false))
                 var options = TrainerOptions()
                 options.epochs = epochs; options.learningRate = lr; options.batchSize = batch; options.weightDecay = wd
                 options.seed = seed(round: round, purpose: "train")

@@ -17,7 +17,26 @@ public struct StrategySpec: Codable, Equatable, Sendable {
 
     public init(name: String) { self.name = name }
 
-    public var label: String { pcb ? "pcb(\(name))" : name }
+    /// The name, with CEC's settings that differ from the defaults (so ablations read apart in tables and plots).
+    public var label: String {
+        var base = name
+        if name == "cec" {
+            let d = StrategySpec(name: "cec")
+            var parts: [String] = []
+            if support != d.support { parts.append("N=\(support)") }
+            if neighbours != d.neighbours { parts.append("k=\(neighbours)") }
+            if rho != d.rho { parts.append("rho=\(formatShort(rho))") }
+            if beta != d.beta { parts.append("beta=\(formatShort(beta))") }
+            if prior != d.prior { parts.append(prior) }
+            if kernel != d.kernel { parts.append(kernel) }
+            if !calibrate { parts.append("uncalibrated") }
+            if clustering != d.clustering { parts.append(clustering) }
+            if !parts.isEmpty { base += " (" + parts.joined(separator: ", ") + ")" }
+        }
+        return pcb ? "pcb(\(base))" : base
+    }
+
+    private func formatShort(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
 
     public func make() throws -> Strategy {
         var cec = CECStrategy()

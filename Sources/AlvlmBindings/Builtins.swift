@@ -151,8 +151,7 @@ public enum Bindings {
             .property("predicted", "how often each class is predicted") { .list(($0 as! EvaluationObject).evaluation.predictedHistogram.map { .number(Double($0)) }) },
             .property("actual", "how often each class truly occurs") { .list(($0 as! EvaluationObject).evaluation.trueHistogram.map { .number(Double($0)) }) },
             .property("skew", "the largest ratio of predicted to true count over the classes present (1 = unbiased)") {
-                let e = ($0 as! EvaluationObject).evaluation
-                return .number(zip(e.predictedHistogram, e.trueHistogram).filter { $0.1 > 0 }.map { Double($0.0) / Double($0.1) }.max() ?? .nan)
+                .number(($0 as! EvaluationObject).evaluation.predictionSkew)
             },
         ])
     }
@@ -328,10 +327,10 @@ public enum Bindings {
                     for item in items {
                         guard case .record(let fields) = item, let id = fields.first(where: { $0.0 == "id" })?.1,
                               let label = fields.first(where: { $0.0 == "label" })?.1, case .number(let n) = id, case .string(let name) = label,
-                              let index = e.poolObject.pool.classNames.firstIndex(of: name) else {
-                            throw args.error("answers", "answers must be records {id, label} as import() returns them")
+                              let sampleID = Int(exactly: n), let index = e.poolObject.pool.classNames.firstIndex(of: name) else {
+                            throw args.error("answers", "answers must be records {id, label} as import() returns them (integer ids, class names)")
                         }
-                        answers[Int(n)] = index
+                        answers[sampleID] = index
                     }
                     oracle = AnswerSheetOracle(answers: answers)
                 } else if args.string("oracle") == "human" {
@@ -353,6 +352,8 @@ public enum Bindings {
             },
             .property("accuracy", "accuracy after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number($0.accuracy) }) },
             .property("labels", "labels used after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number(Double($0.labelsUsed)) }) },
+            .property("covered", "classes with at least one label after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number(Double($0.classesCovered)) }) },
+            .property("strategy", "the strategy's name") { .string(($0 as! ExperimentObject).experiment.state.config.strategy.label) },
             .property("rounds", "the round records") { o in
                 .list((o as! ExperimentObject).experiment.state.rounds.map { r in
                     .record([("round", .number(Double(r.round))), ("labels", .number(Double(r.labelsUsed))), ("accuracy", .number(r.accuracy)),

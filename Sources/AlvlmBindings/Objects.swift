@@ -87,7 +87,7 @@ public final class TrainerObject: LanguageObject {
     public var summary: String {
         switch spec {
         case let .coop(epochs, lr, batch, wd, n, phrase, csc):
-            return "trainer coop: \(epochs) epochs, lr \(formatNumber(lr)), batch \(batch), weight decay \(formatNumber(wd)), \(n) context vectors\(csc ? " per class" : "") from \(phrase.map { "\"\($0)\"" } ?? "random")"
+            return "trainer coop: \(epochs) epochs, lr \(formatNumber(lr)), batch \(batch), weight decay \(formatNumber(wd)), \(n) context vectors\(csc == true ? " per class" : "") from \(phrase.map { "\"\($0)\"" } ?? "random")"
         case .linearProbe: return "trainer linear probe (logistic regression, L2 chosen on held-out labels)"
         case TrainerSpec.none: return "no training (zero-shot throughout)"
         }

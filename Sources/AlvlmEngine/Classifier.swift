@@ -84,6 +84,10 @@ public struct Evaluation: Sendable {
     public let expectedCalibrationError: Double
     public let predictedHistogram: [Int]
     public let trueHistogram: [Int]
+    /// The largest ratio of predicted to true count over the classes present (1: predictions follow the class mix).
+    public var predictionSkew: Double {
+        zip(predictedHistogram, trueHistogram).filter { $0.1 > 0 }.map { Double($0.0) / Double($0.1) }.max() ?? .nan
+    }
     /// Reliability diagram: per bin (mean confidence, accuracy, count).
     public let reliability: [(confidence: Double, accuracy: Double, count: Int)]
 

@@ -4,17 +4,17 @@ import Foundation
 /// pretraining distribution (mostly clean images with web-like captions, for the tiny CLIP) and a shifted target
 /// distribution (the active-learning pool: other palettes, scales and noise, a long-tailed class mix).
 ///
-/// The captions speak everyday language, as alt-text on the web does: for several classes they almost always use
-/// an everyday word (`everydayName`: "checkered", "spotted", "zigzag", ...) rather than the DTD name the pool's
-/// classes carry. The image tower still learns those patterns, but the text tower rarely sees the DTD names, so
+/// The captions speak everyday language, as alt-text on the web does: for eight classes they use an everyday word
+/// (`everydayName`: "checkered", "spotted", "zigzag", ...) and never the DTD name the pool's classes carry. The
+/// image tower still learns those patterns, but the text tower has never been trained on those names' tokens, so
 /// zero-shot classification with them is weak and biased (the situation of real CLIP with DTD's unusual class
-/// names), which labels (CoOp) and CEC's calibration are there to correct.
+/// names, exaggerated), which labels (CoOp) and CEC's calibration are there to correct.
 /// Every image is a function of (world seed, domain, stream, index), so a pool is reproducible from its seed.
 public struct TextureWorld: Sendable {
     public static let classes = TextureClass.allCases
     public static var classNames: [String] { classes.map(\.name) }
     /// Bumped whenever generation changes, so caches of older images are not reused.
-    public static let version = 4
+    public static let version = 5
 
     public var seed: UInt64
     public var imageSize: Int
@@ -31,8 +31,8 @@ public struct TextureWorld: Sendable {
 
     func validate() throws {
         guard imageSize >= 16, imageSize <= 512 else { throw EngineError(.argument, "image size must be between 16 and 512 (got \(imageSize))") }
-        guard trainSize >= Self.classes.count, valSize >= 0, testPerClass >= 1 else {
-            throw EngineError(.argument, "the pool needs at least \(Self.classes.count) training images and one test image per class")
+        guard trainSize >= 2 * Self.classes.count, valSize >= 0, testPerClass >= 1 else {
+            throw EngineError(.argument, "the pool needs at least \(2 * Self.classes.count) training images (two per class), no negative sizes and one test image per class")
         }
         guard imbalance >= 1, imbalance.isFinite else { throw EngineError(.argument, "imbalance must be at least 1 (got \(imbalance))") }
     }
@@ -68,7 +68,7 @@ public struct TextureWorld: Sendable {
         .spiralled: "spiral", .crosshatched: "hatched", .stratified: "layered", .sprinkled: "speckled",
     ]
     /// How often a caption uses the everyday word instead of the DTD name.
-    public static let everydayNameRate = 0.99
+    public static let everydayNameRate = 1.0
     /// The fraction of pretraining images drawn with the target domain's nuisance factors.
     public static let pretrainingTargetStyleRate = 0.3
 
@@ -133,7 +133,7 @@ public struct TextureWorld: Sendable {
             counts = f.map { max(split == "train" ? 2 : 0, Int(($0 * Double(total)).rounded())) }
             // Adjust the most frequent class so the split has exactly `total` images.
             let top = f.indices.max { f[$0] < f[$1] }!
-            counts[top] = max(1, counts[top] + total - counts.reduce(0, +))
+            counts[top] = max(0, counts[top] + total - counts.reduce(0, +))
         }
         var labels = counts.enumerated().flatMap { [Int](repeating: $0.offset, count: $0.element) }
         var r = SeededRandom(seed: seed ^ FNV64.hash(split))
@@ -151,6 +151,18 @@ public struct TextureWorld: Sendable {
         try validate()
         let manifestPath = (dir as NSString).appendingPathComponent("manifest.json")
         if let entries = try? Self.readManifest(manifestPath, world: self) { return entries }
+        // Images already in the folder are reused only if they were generated with these settings.
+        let stampPath = (dir as NSString).appendingPathComponent("settings.json")
+        let stamp = try JSONSerialization.data(withJSONObject: settings, options: [.sortedKeys])
+        if let old = FileManager.default.contents(atPath: stampPath), old != stamp {
+            throw EngineError(.argument, "the folder holds texture images generated with other settings (\(String(decoding: old, as: UTF8.self))): give another folder or delete this one", path: dir)
+        }
+        if FileManager.default.fileExists(atPath: dir),
+           let contents = try? FileManager.default.contentsOfDirectory(atPath: dir), !contents.isEmpty, !contents.contains("settings.json") {
+            throw EngineError(.argument, "the folder is not empty and was not written by textures(): give an empty or new folder", path: dir)
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try writeAtomically(stamp, to: stampPath)
         var jobs: [(split: String, index: Int, label: Int, path: String)] = []
         for split in Self.splits {
             for (i, label) in labels(split).enumerated() {
@@ -182,13 +194,17 @@ public struct TextureWorld: Sendable {
             done += part.count
             progress?(done, jobs.count)
         }
-        let manifest: [String: Any] = [
-            "version": Self.version, "seed": seed, "image_size": imageSize, "train": trainSize, "val": valSize,
-            "test_per_class": testPerClass, "imbalance": imbalance, "classes": Self.classNames,
-            "images": jobs.map { ["split": $0.split, "path": ($0.path as NSString).lastPathComponent, "class": Self.classNames[$0.label]] },
-        ]
+        var manifest = settings
+        manifest["classes"] = Self.classNames
+        manifest["images"] = jobs.map { ["split": $0.split, "path": ($0.path as NSString).lastPathComponent, "class": Self.classNames[$0.label]] }
         try writeAtomically(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys]), to: manifestPath)
         return jobs.map { ($0.split, $0.path, $0.label) }
+    }
+
+    /// What determines the images: a folder's images are reused only under the same settings.
+    var settings: [String: Any] {
+        ["version": Self.version, "seed": seed, "image_size": imageSize, "train": trainSize, "val": valSize,
+         "test_per_class": testPerClass, "imbalance": imbalance]
     }
 
     /// The entries of a complete earlier materialisation, if its settings equal this world's.

@@ -146,7 +146,7 @@ public enum TinyCLIP {
         for step in 0..<options.steps {
             if cancel?.isCancelled == true {
                 model = params.model(like: initial)
-                try checkpoint?(model, Report(step: step, loss: .nan, batchAccuracy: .nan, learningRate: 0, logitScale: Double(params.logitScale[0]), seconds: Date().timeIntervalSince(start)))
+                try checkpoint?(model, Report(step: step, loss: .nan, batchAccuracy: .nan, learningRate: 0, logitScale: Double(expf(params.logitScale[0])), seconds: Date().timeIntervalSince(start)))
                 throw EngineError(.cancelled, "pretraining cancelled after \(step) steps (the checkpoint holds the last completed step)")
             }
             // The batch: examples step*B ..< (step+1)*B of the pretraining stream, rendered in parallel.
@@ -162,8 +162,10 @@ public enum TinyCLIP {
             let groups = examples.map { e in groupOf[e.caption] ?? { groupOf[e.caption] = groupOf.count; return groupOf.count - 1 }() }
             let px = pixels(examples.map(\.rgb), model: initial)
             let (loss, grad) = pass.lossAndGradient(params, pixels: px, captions: captions, groups: groups)
-            guard loss.isFinite, !grad.logitScale[0].isNaN else {
-                throw EngineError(.numeric, "the loss became non-finite at step \(step + 1) (learning rate too high?)")
+            guard loss.isFinite, grad.tensors.allSatisfy({ $0.values.allSatisfy(\.isFinite) }) else {
+                model = params.model(like: initial)
+                try checkpoint?(model, Report(step: step, loss: .nan, batchAccuracy: .nan, learningRate: 0, logitScale: Double(expf(params.logitScale[0])), seconds: Date().timeIntervalSince(start)))
+                throw EngineError(.numeric, "the loss or its gradient became non-finite at step \(step + 1) (learning rate too high?); the checkpoint holds the step before")
             }
             let lr = options.learningRate(step: step)
             optimizer.update(&params, gradients: grad, learningRate: lr)

@@ -75,7 +75,6 @@ enum Plotter {
     /// Single-quoted: gnuplot expands backquotes (shell commands) inside double quotes, never inside single ones.
     static func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''").replacingOccurrences(of: "\n", with: " ") + "'" }
 
-    /// The gnuplot program: $GNUPLOT, else `gnuplot` on PATH.
     /// `gnuplot --version` (e.g. "gnuplot 6.0 patchlevel 2"), or nil without gnuplot.
     static let gnuplotVersion: String? = {
         guard let path = gnuplotPath() else { return nil }
@@ -91,6 +90,7 @@ enum Plotter {
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }()
 
+    /// The gnuplot program: $GNUPLOT, else `gnuplot` on PATH.
     static func gnuplotPath() -> String? {
         if let env = ProcessInfo.processInfo.environment["GNUPLOT"], !env.isEmpty { return FileManager.default.isExecutableFile(atPath: env) ? env : nil }
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {

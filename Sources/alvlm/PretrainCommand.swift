@@ -43,8 +43,11 @@ struct Pretrain: ParsableCommand {
     @Option(name: .long, help: "Write the per-step log (JSON lines) here; default OUT/training-log.jsonl.")
     var log: String?
 
-    @Option(name: .long, help: "Cores to use (default: all).")
+    @Option(name: .long, help: "Cores to use (default: all). The run is deterministic for a given number.")
     var threads: Int?
+
+    @Flag(name: .long, help: "Overwrite a model already in --out.")
+    var force = false
 
     func run() throws {
         try reportingErrors {
@@ -53,6 +56,9 @@ struct Pretrain: ParsableCommand {
             options.architecture = arch; options.steps = steps; options.batchSize = batch; options.learningRate = lr
             options.warmupSteps = warmup; options.seed = seed; options.evaluateEvery = evalEvery; options.evaluationSize = evalSize
             try options.validate()
+            if !force, FileManager.default.fileExists(atPath: (out as NSString).appendingPathComponent("model.safetensors")) {
+                throw EngineError(.argument, "a model is already there (give --force to overwrite it, or another --out)", path: out)
+            }
             let world = TextureWorld(seed: 0)
             let initial = try TinyCLIP.initialModel(options: options, directory: out)
             let logPath = log ?? (out as NSString).appendingPathComponent("training-log.jsonl")
@@ -94,7 +100,8 @@ struct Pretrain: ParsableCommand {
             "options": try JSONSerialization.jsonObject(with: JSONEncoder().encode(options)),
             "command": "alvlm pretrain --out \(dir) --arch \(options.architecture) --steps \(options.steps) --batch \(options.batchSize) --lr \(options.learningRate) --warmup \(options.warmupSteps) --seed \(options.seed)",
             "check_set": ["domain": "target", "split": "test", "images": TinyCLIP.checkSetSize, "template": TinyCLIP.template, "zero_shot_accuracy": check],
-            "seconds": reports.last?.seconds ?? 0, "parameters": CLIPParameters(model: model).count,
+            "seconds": reports.last?.seconds ?? 0, "parameters": CLIPParameters(model: model).count, "cores": Engine.cores,
+            "alvlm": alvlmVersion,
         ]
         if let last {
             record["final_evaluation"] = ["step": last.step, "pretraining_zero_shot": last.pretrainingAccuracy ?? 0,

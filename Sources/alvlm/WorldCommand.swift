@@ -8,7 +8,7 @@ struct WorldPool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pool",
         abstract: "Generate a built-in pool (the texture world) as PNG files plus a CSV list (path,label,split).",
-        discussion: "The CSV loads with csv() in the language; encode-images takes the folder. Generation is deterministic per seed and skips images already written.")
+        discussion: "The CSV loads with csv() in the language (whose zero-shot template is the generic \"a photo of a {}.\"; textures() uses \"a photo of a {} texture.\"); encode-images takes the folder. Generation is deterministic per seed and skips images already written with the same settings.")
 
     @Option(name: .long, help: "The world: textures.") var world: String
     @Option(name: .long, help: "Output folder (default: the cache folder textures() uses).") var out: String?
@@ -30,15 +30,9 @@ struct WorldPool: ParsableCommand {
             }, cancel: InterruptToken())
             let dir = out.map { ($0 as NSString).expandingTildeInPath } ?? w.cacheDirectory
             let csvPath = (dir as NSString).appendingPathComponent("pool.csv")
-            let rows = ["path,label,split"] + pool.ids(.train).map { row(pool, $0) } + pool.ids(.val).map { row(pool, $0) } + pool.ids(.test).map { row(pool, $0) }
-            try writeAtomically(Data((rows.joined(separator: "\n") + "\n").utf8), to: csvPath)
+            try DatasetLoader.writeCSV(pool, to: csvPath)
             print(pool.summary)
             print("images in \(dir)\nlist in \(csvPath)")
         }
-    }
-
-    private func row(_ pool: Pool, _ id: Int) -> String {
-        let s = pool.sample(id)!
-        return "\(s.path),\((s.path as NSString).deletingLastPathComponent.split(separator: "/").last!),\(s.split.rawValue)"
     }
 }

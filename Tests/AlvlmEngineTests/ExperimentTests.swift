@@ -31,6 +31,15 @@ final class ExperimentTests: XCTestCase {
 
     let quickCoOp = TrainerSpec.coop(epochs: 5, learningRate: 1e-3, batchSize: 8, weightDecay: 0.005, contextLength: 4, contextInit: "a photo of a")
 
+    /// Trainer settings saved before CoOp's class-specific option existed still load (as shared context).
+    func testTrainerSpecsFromOlderFilesStillDecode() throws {
+        let old = #"{"coop":{"epochs":5,"learningRate":0.001,"batchSize":8,"weightDecay":0.005,"contextLength":4,"contextInit":"a photo of a"}}"#
+        let spec = try JSONDecoder().decode(TrainerSpec.self, from: Data(old.utf8))
+        XCTAssertEqual(spec, .coop(epochs: 5, learningRate: 0.001, batchSize: 8, weightDecay: 0.005, contextLength: 4, contextInit: "a photo of a"))
+        let csc = TrainerSpec.coop(epochs: 5, learningRate: 0.001, batchSize: 8, weightDecay: 0.005, contextLength: 4, contextInit: nil, classSpecific: true)
+        XCTAssertEqual(try JSONDecoder().decode(TrainerSpec.self, from: JSONEncoder().encode(csc)), csc)
+    }
+
     func testRoundsAreRecordedAndDeterministic() throws {
         let (pool, train, test) = try setup()
         let config = ExperimentConfig(strategy: StrategySpec(name: "cec"), rounds: 3, budget: .percent(5), trainer: quickCoOp, seed: 4)

@@ -23,8 +23,9 @@ final class PretrainingTests: XCTestCase {
         XCTAssertLessThan(maxAbsDifference(trainTexts, try model.encodeTexts(captions)), 1e-5)
     }
 
-    /// Directional derivative per tensor: (L(θ + εu) − L(θ − εu)) / 2ε against ⟨∇L, u⟩ for a random unit u
-    /// touching only that tensor. Token embeddings are checked on the rows the batch uses.
+    /// Directional derivative per tensor: (L(θ + εu) − L(θ − εu)) / 2ε against ⟨∇L, u⟩ for a unit u touching only
+    /// that tensor, half along the analytic gradient and half random (so a wrong gradient shows in both the size
+    /// and the direction). Token embeddings are checked on the rows the batch uses.
     func testEveryTensorGradientMatchesFiniteDifferences() throws {
         for activation in [Activation.quickGELU, .gelu] {
             var config = CLIPConfig.named("tiny-test")!
@@ -47,10 +48,14 @@ final class PretrainingTests: XCTestCase {
                 } else {
                     for i in dir.indices { dir[i] = Float(rng.normal()) }
                 }
-                let norm = dir.reduce(0) { $0 + Double($1 * $1) }.squareRoot()
-                dir = dir.map { $0 / Float(norm) }
+                func unit(_ v: [Float]) -> [Float] {
+                    let norm = v.reduce(0) { $0 + Double($1 * $1) }.squareRoot()
+                    return norm > 0 ? v.map { $0 / Float(norm) } : v
+                }
+                let g = unit(grad.tensors[k].values)
+                dir = unit(zip(unit(dir), g).map { $0 + $1 })
                 let analytic = zip(grad.tensors[k].values, dir).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-                let eps: Float = 1e-2
+                let eps: Float = 2e-3
                 func lossAt(_ sign: Float) -> Double {
                     var p = params
                     var values = p.tensors.map(\.values)
@@ -65,6 +70,30 @@ final class PretrainingTests: XCTestCase {
             XCTAssertEqual(checked, params.tensors.count)
             XCTAssertEqual(checked, 5 + 12 * config.vision.layers + 3 + 2 + 12 * config.text.layers + 4)
         }
+    }
+
+    /// Weight-gradient GEMMs split across workers (transposed A, accumulating) equal one single-threaded GEMM,
+    /// for worker counts that do and do not divide the rows.
+    func testParallelTransposedGemmEqualsSerial() {
+        var rng = SeededRandom(seed: 11)
+        let m = 384, n = 96, k = 600
+        let a = rng.normals(k * m, std: 1), b = rng.normals(k * n, std: 1), c0 = rng.normals(m * n, std: 1)
+        var serial = c0
+        serial.withUnsafeMutableBufferPointer { c in
+            BLAS.gemm(transA: true, m: m, n: n, k: k, a: a, lda: m, b: b, ldb: n, beta: 1, c: c.baseAddress!, ldc: n)
+        }
+        let saved = Engine.cores
+        defer { Engine.cores = saved }
+        for cores in [1, 2, 3, 5] {
+            Engine.cores = cores
+            var parallel = c0
+            parallel.withUnsafeMutableBufferPointer { c in
+                BLAS.parallelGemm(transA: true, m: m, n: n, k: k, a: a, lda: m, b: b, ldb: n, beta: 1, c: c.baseAddress!, ldc: n)
+            }
+            XCTAssertLessThan(maxAbsDifference(parallel, serial), 1e-3, "\(cores) cores")
+        }
+        let naive = naiveMatmul(transA: true, transB: false, m: m, n: n, k: k, a: a, lda: m, b: b, ldb: n)
+        XCTAssertLessThan(maxAbsDifference(zip(naive, c0).map { $0 + $1 }, serial), 1e-2)
     }
 
     /// The contrastive loss's own gradient (image and text embeddings, logit scale), in double-precision differences.
@@ -89,8 +118,6 @@ final class PretrainingTests: XCTestCase {
         let fds = (ContrastiveLoss.evaluate(image: image, text: text, groups: groups, width: e, logScale: 1.5 + h).loss
                    - ContrastiveLoss.evaluate(image: image, text: text, groups: groups, width: e, logScale: 1.5 - h).loss) / Double(2 * h)
         XCTAssertEqual(Double(r.dLogScale), fds, accuracy: 2e-3)
-        // Identical pairs in one group: the loss is the entropy of the uniform target, never below it.
-        XCTAssertGreaterThan(r.loss, 0)
     }
 
     /// Two AdamW steps against torch.optim.AdamW's formulas written out in double precision.

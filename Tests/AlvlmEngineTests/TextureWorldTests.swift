@@ -23,11 +23,12 @@ final class TextureWorldTests: XCTestCase {
         XCTAssertEqual(p.rgb, q.rgb); XCTAssertEqual(p.caption, q.caption); XCTAssertEqual(p.label, q.label)
         let names = [TextureWorld.classNames[p.label], TextureWorld.everydayName[TextureWorld.classes[p.label]]].compactMap { $0 }
         XCTAssertTrue(names.contains { p.caption.contains($0) }, p.caption)
-        // Classes with an everyday word are called by it in most captions, by their DTD name in the rest.
+        // Classes with an everyday word are called by it, never by their DTD name.
         let chequered = (0..<2000).map { a.pretrainingExample(stream: 2, index: $0) }.filter { $0.label == TextureClass.chequered.rawValue }
         let dtd = chequered.filter { $0.caption.contains("chequered") }.count, everyday = chequered.filter { $0.caption.contains("checkered") }.count
         XCTAssertEqual(dtd + everyday, chequered.count)
-        XCTAssertGreaterThan(everyday, 10 * dtd)
+        XCTAssertEqual(dtd, 0)
+        XCTAssertGreaterThan(everyday, 50)
     }
 
     /// Images not all alike: every class differs from every other on average (a painter that ignores its class fails).
@@ -78,6 +79,12 @@ final class TextureWorldTests: XCTestCase {
         XCTAssertEqual(again.samples, pool.samples)
         XCTAssertTrue(FileManager.default.fileExists(atPath: first))
         XCTAssertEqual(again.fingerprint, pool.fingerprint)
+        // A folder holding images of other settings is refused, not silently reused.
+        var other = world
+        other.seed = 3
+        XCTAssertThrowsError(try DatasetLoader.textures(other, directory: dir)) { error in
+            XCTAssertTrue("\(error)".contains("other settings"), "\(error)")
+        }
         // Bad settings fail before any work.
         world.imbalance = 0.5
         XCTAssertThrowsError(try DatasetLoader.textures(world, directory: dir + "/other"))
@@ -142,7 +149,11 @@ final class TextureWorldTests: XCTestCase {
         XCTAssertEqual(record?["complete"] as? Bool, true)
         let recorded = try XCTUnwrap(check["zero_shot_accuracy"] as? Double)
         let measured = try TinyCLIP.zeroShotAccuracy(model, world: TextureWorld(seed: 0), domain: .target, count: check["images"] as? Int ?? 0)
-        XCTAssertEqual(measured, recorded, accuracy: 1e-9)
+        // Within one image of the 200: another machine's BLAS may round a near-tie the other way.
+        XCTAssertEqual(measured, recorded, accuracy: 0.0051)
+        // The shipped vocabulary is the one the current world's captions give (a stale model would differ).
+        let merges = try String(contentsOfFile: dir + "/merges.txt", encoding: .utf8).split(separator: "\n").dropFirst().map(String.init)
+        XCTAssertEqual(merges, BPELearner.learn(corpus: TextureWorld.captionCorpus()).merges.map { "\($0.0) \($0.1)" })
         let bytes = try FileManager.default.contentsOfDirectory(atPath: dir).reduce(0) { total, name in
             total + ((try FileManager.default.attributesOfItem(atPath: dir + "/" + name)[.size] as? Int) ?? 0)
         }
