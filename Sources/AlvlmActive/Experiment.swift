@@ -15,6 +15,10 @@ public enum TrainerSpec: Codable, Equatable, Sendable {
 
     public static let paper = TrainerSpec.coop(epochs: 200, learningRate: 0.002, batchSize: 32, weightDecay: 0.005,
                                                contextLength: 4, contextInit: "a photo of a", classSpecific: false)
+
+    /// The texture world's tiny CLIP, tuned once on its target pool (README, "The texture world and the tiny CLIP").
+    public static let tinyCLIP = TrainerSpec.coop(epochs: 20, learningRate: 0.02, batchSize: 32, weightDecay: 0.005,
+                                                  contextLength: 4, contextInit: "a photo of a", classSpecific: true)
 }
 
 public struct ExperimentConfig: Codable, Equatable, Sendable {

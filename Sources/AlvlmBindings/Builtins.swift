@@ -289,9 +289,14 @@ public enum Bindings {
 
         let experimentParameters = [
             Parameter("rounds", .integer, default: .number(6)), Parameter("budget", .countOrPercent, default: .percent(1), "per round"),
-            Parameter("trainer", .object("trainer"), default: .null, "default: coop() with the paper's settings"),
+            Parameter("trainer", .object("trainer"), default: .null, "default: coop() with the paper's settings (clip(\"tiny\"): its tuned CoOp settings)"),
         ]
-        func trainer(_ args: Arguments) -> TrainerSpec { args.object("trainer", as: TrainerObject.self)?.spec ?? .paper }
+        /// The trainer given, else the model's recommended one: the tiny CLIP's tuned CoOp, or the paper's.
+        func trainer(_ args: Arguments) -> TrainerSpec {
+            if let given = args.object("trainer", as: TrainerObject.self)?.spec { return given }
+            let model = args.object("model", as: ModelObject.self)
+            return model?.model.source == TinyCLIP.shippedDirectory ? .tinyCLIP : .paper
+        }
         func features(_ args: Arguments, _ interp: Interpreter) throws -> (PoolObject, ModelObject, PoolFeatures, PoolFeatures) {
             let pool = args.object("pool", as: PoolObject.self)!, model = args.object("model", as: ModelObject.self)!
             return (pool, model, try engine { try pool.features(.train, model: model, host: interp.host) },
