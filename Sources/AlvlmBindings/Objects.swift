@@ -71,7 +71,8 @@ public final class StrategyObject: LanguageObject {
     public var typeName: String { "strategy" }
     init(_ spec: StrategySpec) { self.spec = spec }
     public var summary: String {
-        var s = "strategy \(spec.label)"
+        // The full settings follow for CEC, so the name alone (without the label's non-default list) comes first.
+        var s = "strategy \(spec.pcb ? "pcb(\(spec.name))" : spec.name)"
         if spec.name == "cec" {
             s += " (N \(spec.support), k \(spec.neighbours), rho \(formatNumber(spec.rho)), beta \(formatNumber(spec.beta)), prior \(spec.prior), kernel \(spec.kernel), " +
                 "calibration \(spec.calibrate ? "on" : "off"), clustering \(spec.clustering))"
