@@ -21,12 +21,15 @@ final class Session: LanguageHost {
     /// Notebook runs: plots without `to:` become PNG files here (their paths collected in `figures`).
     var figureDirectory: String?
     var figures: [String] = []
+    /// Figures written so far in this session: file names never repeat, although `figures` is reset per cell.
+    private var figureCount = 0
 
     /// Where a plot goes: the path given, a new figure file in notebook runs, or the terminal (nil).
     func plotTarget(_ args: Arguments) -> String? {
         if args.has("to") { return args.string("to") }
         guard let dir = figureDirectory else { return nil }
-        let path = (dir as NSString).appendingPathComponent("figure-\(figures.count + 1).png")
+        figureCount += 1
+        let path = (dir as NSString).appendingPathComponent("figure-\(figureCount).png")
         figures.append(path)
         return path
     }

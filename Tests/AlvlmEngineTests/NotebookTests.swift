@@ -180,6 +180,10 @@ final class ShippedNotebookTests: XCTestCase {
             XCTAssertTrue(report.contains("_files/cell-"), "\(name) has figures")
             let notebook = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name).ipynb"))) as? [String: Any]
             XCTAssertEqual(notebook?["nbformat"] as? Int, 4, name)
+            // Every figure is its own (a later cell's plot never replaces an earlier cell's).
+            let files = "\(dir)/\(name)_files"
+            let figures = try FileManager.default.contentsOfDirectory(atPath: files).map { try Data(contentsOf: URL(fileURLWithPath: "\(files)/\($0)")) }
+            XCTAssertEqual(Set(figures).count, figures.count, "\(name): identical figures")
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/hitl/round-1-label-studio.json"))
     }
