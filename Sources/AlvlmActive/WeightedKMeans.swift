@@ -38,14 +38,12 @@ public struct WeightedKMeans {
             m /= Double(n); variance += m2 / Double(n) - m * m
         }
         let tol = tolerance * variance / Double(d)
-        var assignment = [Int](repeating: 0, count: n)
         var costs: [Double] = []
         var iterations = 0
         for it in 0..<maxIterations {
             if cancel?.isCancelled == true { throw EngineError(.cancelled, "k-means cancelled") }
             iterations = it + 1
             let (a, d2) = assign(x, n: n, d: d, norms: norms, centres: centres, k: k)
-            assignment = a
             costs.append(zip(d2, weightsUsed).reduce(0) { $0 + Double($1.0) * $1.1 })
             // Weighted means (per-core partial sums); an empty (or weightless) cluster keeps its centre.
             let parts = Engine.cores
