@@ -126,17 +126,21 @@ public enum Bindings {
         ])
         r.register(type: "model", summary: "a CLIP model", [
             .method("zeroshot", [Parameter("split", .object("split"), "e.g. pool.test"),
-                                 Parameter("template", .oneOf([.string, .nilValue]), default: .null, "prompt template, {} is the class name (default: the pool's, e.g. \"a photo of a {}.\")")],
+                                 Parameter("template", .oneOf([.string, .nilValue]), default: .null, "prompt template, {} is the class name (default: the pool's, e.g. \"a photo of a {}.\")"),
+                                 Parameter("oracle", .choice(["none", "simulated"]), default: .string("none"),
+                                           "simulated: the training pool may be evaluated with the simulated oracle's labels (simulations only)")],
                     "zero-shot accuracy, per-class table and calibration on a split") { o, args, interp in
                 let model = o as! ModelObject, split = args.object("split", as: SplitObject.self)!
-                guard split.split != .train else {
-                    throw args.error("split", "the training pool's labels come only from an oracle: evaluate on pool.test or pool.val")
+                let simulated = args.string("oracle") == "simulated"
+                guard split.split != .train || simulated else {
+                    throw args.error("split", "the training pool's labels come only from an oracle: evaluate on pool.test or pool.val (or, in a simulation, pass oracle: \"simulated\")")
                 }
                 let f = try engine { try split.pool.features(split.split, model: model, host: interp.host) }
                 return try engine {
                     let classifier = try Classifier.zeroShot(model: model.model, classNames: split.pool.pool.classNames, templates: [args.has("template") ? args.string("template") : split.pool.pool.template])
                     let e = try Evaluation(probabilities: try classifier.probabilities(f.values),
-                                           labels: try split.pool.pool.evaluationLabels(f.ids),
+                                           labels: split.split == .train ? try SimulatedOracle().labels(for: f.ids, pool: split.pool.pool).sortedValues(f.ids)
+                                                                         : try split.pool.pool.evaluationLabels(f.ids),
                                            classes: split.pool.pool.classes)
                     return .object(EvaluationObject(e, classNames: split.pool.pool.classNames, title: "zero-shot on \(split.pool.pool.name) \(split.split.rawValue)"))
                 }
@@ -465,4 +469,9 @@ func createParentDirectory(_ path: String) throws {
     guard !parent.isEmpty else { return }
     do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
     catch { throw EngineError(.io, "cannot create the folder: \(error.localizedDescription)", path: parent) }
+}
+
+extension Dictionary where Key == Int, Value == Int {
+    /// The values for `keys`, in their order (every key must be present).
+    func sortedValues(_ keys: [Int]) -> [Int] { keys.map { self[$0]! } }
 }

@@ -130,10 +130,18 @@ public struct TextureWorld: Sendable {
         default:
             let total = split == "train" ? trainSize : valSize
             let f = classFrequencies
-            counts = f.map { max(split == "train" ? 2 : 0, Int(($0 * Double(total)).rounded())) }
-            // Adjust the most frequent class so the split has exactly `total` images.
+            let minimum = split == "train" ? 2 : 0
+            counts = f.map { max(minimum, Int(($0 * Double(total)).rounded())) }
+            // Exactly `total` images: rounding surplus or deficit goes to the most frequent class; a surplus it
+            // cannot absorb (tiny splits with the per-class minimum) comes off the largest counts above the minimum.
             let top = f.indices.max { f[$0] < f[$1] }!
-            counts[top] = max(0, counts[top] + total - counts.reduce(0, +))
+            var difference = total - counts.reduce(0, +)
+            if difference >= 0 { counts[top] += difference }
+            while difference < 0 {
+                guard let i = counts.indices.filter({ counts[$0] > minimum }).max(by: { counts[$0] < counts[$1] }) else { break }
+                counts[i] -= 1
+                difference += 1
+            }
         }
         var labels = counts.enumerated().flatMap { [Int](repeating: $0.offset, count: $0.element) }
         var r = SeededRandom(seed: seed ^ FNV64.hash(split))

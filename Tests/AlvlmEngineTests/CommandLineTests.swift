@@ -193,6 +193,22 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// The texture world and the tiny CLIP from the language; the training pool is evaluated only with the
+    /// simulated oracle named explicitly.
+    func testTextureWorldInTheLanguage() throws {
+        let script = """
+            pool = textures(train: 40, val: 0, test_per_class: 1)
+            model = clip("tiny")
+            z = model.zeroshot(pool.train, oracle: "simulated")
+            print(len(z.actual) + " " + (z.skew >= 1) + " " + pool.size)
+            model.zeroshot(pool.train)
+            """
+        let r = try alvlm(["-c", script], environment: ["ALVLM_CACHE": dir + "/cache"])
+        XCTAssertEqual(r.status, 1, "the last line must fail")
+        XCTAssertEqual(r.stdout, "20 true 60\n", r.stderr)
+        XCTAssertTrue(r.stderr.contains("pass oracle: \"simulated\""), r.stderr)
+    }
+
     /// The language without a terminal: scripts on standard input, files and -c, with located errors.
     func testScriptsAndTranscript() throws {
         let transcript = try alvlm([], stdin: "x = 2 + 3\nx * 2\ns = cec(k: 5)\ns\nfn twice(v) { return v * 2 }\nfor i in 1..3 {\n  print(twice(i))\n}\n")

@@ -79,6 +79,14 @@ final class TextureWorldTests: XCTestCase {
         XCTAssertEqual(again.samples, pool.samples)
         XCTAssertTrue(FileManager.default.fileExists(atPath: first))
         XCTAssertEqual(again.fingerprint, pool.fingerprint)
+        // Split sizes are exact even at the smallest allowed pool.
+        var tiny = TextureWorld(seed: 1)
+        tiny.trainSize = 40; tiny.valSize = 0; tiny.testPerClass = 1
+        XCTAssertEqual(tiny.labels("train").count, 40)
+        XCTAssertEqual(Set(tiny.labels("train")).count, 20)
+        XCTAssertEqual(tiny.labels("val").count, 0)
+        XCTAssertEqual(world.labels("train").count, 200)
+        XCTAssertEqual(TextureWorld().labels("train").count, 2400)
         // A folder holding images of other settings is refused, not silently reused.
         var other = world
         other.seed = 3
