@@ -8,13 +8,12 @@ final class ContrastivePass {
     private let visionWorkspace = Workspace(), textWorkspace = Workspace()
     private var visionSaved: SavedActivations?, textSaved: SavedActivations?
 
-    // Vision record: patches, the pre-LN input and statistics, the class-token outputs and their LN.
+    // Vision record: patches, the pre-LN input and statistics, and the head over the class tokens.
     private var patches: [Float] = [], embeddedInput: [Float] = [], preMean: [Float] = [], preRstd: [Float] = []
-    private var classTokens: [Float] = [], postMean: [Float] = [], postRstd: [Float] = [], postNormed: [Float] = []
-    private var imageCount = 0
-    // Text record: ids, pooling rows and the final LN.
+    private var imageHead = PooledHead(), imageCount = 0
+    // Text record: ids, pooling rows and the head over the EOT rows.
     private var textIds: [[Int]] = [], pools: [Int] = [], textTokens = 0
-    private var pooledText: [Float] = [], finalMean: [Float] = [], finalRstd: [Float] = [], finalNormed: [Float] = []
+    private var textHead = PooledHead()
 
     /// The in-batch retrieval accuracy of the last `lossAndGradient`.
     private(set) var lastBatchAccuracy = 0.0
@@ -53,34 +52,17 @@ final class ContrastivePass {
             Transformer.forward(xb.baseAddress!, batch: n, tokens: t, blocks: w.blocks, shape: config.vision, causal: false,
                                 workspace: visionWorkspace, saving: visionSaved)
         }
-        classTokens = [Float](repeating: 0, count: n * c)
+        var classTokens = [Float](repeating: 0, count: n * c)
         for img in 0..<n { for i in 0..<c { classTokens[img * c + i] = x[img * t * c + i] } }
-        postMean = [Float](repeating: 0, count: n); postRstd = postMean
-        postNormed = [Float](repeating: 0, count: n * c)
-        Kernels.layerNorm(classTokens, &postNormed, rows: n, width: c, weight: w.postW, bias: w.postB, eps: config.vision.eps,
-                          mean: &postMean, rstd: &postRstd)
-        var out = [Float](repeating: 0, count: n * e)
-        out.withUnsafeMutableBufferPointer { o in
-            BLAS.linear(postNormed, rows: n, inFeatures: c, weight: w.projection, bias: nil, outFeatures: e, into: o.baseAddress!)
-        }
-        return out
+        return imageHead.forward(classTokens, rows: n, width: c, embed: e, lnWeight: w.postW, lnBias: w.postB, eps: config.vision.eps,
+                                 projection: w.projection)
     }
 
     /// Accumulates the image tower's weight gradients for dLoss/d(embeddings) [n, E] of the last `imageForward`.
     func imageBackward(_ w: VisionWeights, featureGradient df: [Float], into grad: inout VisionWeights) {
-        let n = imageCount, c = config.vision.width, p = config.patchSize, g = config.grid, t = config.visionTokens, e = config.embedDim
-        var unusedBias = [Float](repeating: 0, count: max(e, c))
-        df.withUnsafeBufferPointer { d in
-            Transformer.linearWeightGradient(dy: d.baseAddress!, x: postNormed, rows: n, out: e, in: c, weight: &grad.projection, bias: &unusedBias)
-        }
-        var dnormed = [Float](repeating: 0, count: n * c)
-        dnormed.withUnsafeMutableBufferPointer { d in
-            BLAS.gemm(m: n, n: c, k: e, a: df, lda: e, b: w.projection, ldb: c, c: d.baseAddress!, ldc: c)
-        }
-        Kernels.layerNormParameterGradient(dnormed, classTokens, mean: postMean, rstd: postRstd, rows: n, width: c,
-                                           weight: &grad.postW, bias: &grad.postB)
-        var dclass = [Float](repeating: 0, count: n * c)
-        Kernels.layerNormBackward(dnormed, classTokens, mean: postMean, rstd: postRstd, weight: w.postW, into: &dclass, rows: n, width: c)
+        let n = imageCount, c = config.vision.width, p = config.patchSize, g = config.grid, t = config.visionTokens
+        let dclass = imageHead.backward(df, lnWeight: w.postW, projection: w.projection,
+                                        lnWeightGradient: &grad.postW, lnBiasGradient: &grad.postB, projectionGradient: &grad.projection)
         var dx = [Float](repeating: 0, count: n * t * c)
         for img in 0..<n { for i in 0..<c { dx[img * t * c + i] = dclass[img * c + i] } }
         dx.withUnsafeMutableBufferPointer { d in
@@ -94,6 +76,7 @@ final class ContrastivePass {
         Kernels.layerNormBackward(dx, embeddedInput, mean: preMean, rstd: preRstd, weight: w.preW, into: &dinput, rows: n * t, width: c)
         // Class embedding, positions, and the patch embedding (a linear layer over im2col rows).
         var dembedded = [Float](repeating: 0, count: n * g * g * c)
+        var unusedBias = [Float](repeating: 0, count: c)
         for img in 0..<n {
             for tok in 0..<t {
                 let src = (img * t + tok) * c
@@ -133,34 +116,17 @@ final class ContrastivePass {
             Transformer.forward(xb.baseAddress!, batch: n, tokens: t, blocks: w.blocks, shape: config.text, causal: true,
                                 workspace: textWorkspace, saving: textSaved)
         }
-        pooledText = [Float](repeating: 0, count: n * c)
-        for b in 0..<n { for i in 0..<c { pooledText[b * c + i] = x[(b * t + pools[b]) * c + i] } }
-        finalMean = [Float](repeating: 0, count: n); finalRstd = finalMean
-        finalNormed = [Float](repeating: 0, count: n * c)
-        Kernels.layerNorm(pooledText, &finalNormed, rows: n, width: c, weight: w.finalW, bias: w.finalB, eps: config.text.eps,
-                          mean: &finalMean, rstd: &finalRstd)
-        var out = [Float](repeating: 0, count: n * e)
-        out.withUnsafeMutableBufferPointer { o in
-            BLAS.linear(finalNormed, rows: n, inFeatures: c, weight: w.projection, bias: nil, outFeatures: e, into: o.baseAddress!)
-        }
-        return out
+        var pooled = [Float](repeating: 0, count: n * c)
+        for b in 0..<n { for i in 0..<c { pooled[b * c + i] = x[(b * t + pools[b]) * c + i] } }
+        return textHead.forward(pooled, rows: n, width: c, embed: e, lnWeight: w.finalW, lnBias: w.finalB, eps: config.text.eps,
+                                projection: w.projection)
     }
 
     /// Accumulates the text tower's weight gradients for dLoss/d(embeddings) [n, E] of the last `textForward`.
     func textBackward(_ w: TextWeights, featureGradient df: [Float], into grad: inout TextWeights) {
-        let n = textIds.count, c = config.text.width, t = textTokens, e = config.embedDim
-        var unusedBias = [Float](repeating: 0, count: e)
-        df.withUnsafeBufferPointer { d in
-            Transformer.linearWeightGradient(dy: d.baseAddress!, x: finalNormed, rows: n, out: e, in: c, weight: &grad.projection, bias: &unusedBias)
-        }
-        var dnormed = [Float](repeating: 0, count: n * c)
-        dnormed.withUnsafeMutableBufferPointer { d in
-            BLAS.gemm(m: n, n: c, k: e, a: df, lda: e, b: w.projection, ldb: c, c: d.baseAddress!, ldc: c)
-        }
-        Kernels.layerNormParameterGradient(dnormed, pooledText, mean: finalMean, rstd: finalRstd, rows: n, width: c,
-                                           weight: &grad.finalW, bias: &grad.finalB)
-        var dpooled = [Float](repeating: 0, count: n * c)
-        Kernels.layerNormBackward(dnormed, pooledText, mean: finalMean, rstd: finalRstd, weight: w.finalW, into: &dpooled, rows: n, width: c)
+        let n = textIds.count, c = config.text.width, t = textTokens
+        let dpooled = textHead.backward(df, lnWeight: w.finalW, projection: w.projection,
+                                        lnWeightGradient: &grad.finalW, lnBiasGradient: &grad.finalB, projectionGradient: &grad.projection)
         var dx = [Float](repeating: 0, count: n * t * c)
         for b in 0..<n { for i in 0..<c { dx[(b * t + pools[b]) * c + i] = dpooled[b * c + i] } }
         dx.withUnsafeMutableBufferPointer { d in
@@ -194,6 +160,46 @@ final class ContrastivePass {
         grad.logitScale[0] = l.dLogScale
         lastBatchAccuracy = l.accuracy
         return (l.loss, grad)
+    }
+}
+
+/// A tower's head: the pooled rows (class token or EOT) through a layer norm and the projection, recording what
+/// its backward pass (beside it) needs.
+struct PooledHead {
+    private var pooled: [Float] = [], mean: [Float] = [], rstd: [Float] = [], normed: [Float] = []
+    private var rows = 0, width = 0, embed = 0
+
+    /// Embeddings [rows, embed] of pooled rows [rows, width].
+    mutating func forward(_ pooled: [Float], rows n: Int, width c: Int, embed e: Int, lnWeight: [Float], lnBias: [Float], eps: Float,
+                          projection: [Float]) -> [Float] {
+        self.pooled = pooled; rows = n; width = c; embed = e
+        mean = [Float](repeating: 0, count: n); rstd = mean
+        normed = [Float](repeating: 0, count: n * c)
+        Kernels.layerNorm(pooled, &normed, rows: n, width: c, weight: lnWeight, bias: lnBias, eps: eps, mean: &mean, rstd: &rstd)
+        var out = [Float](repeating: 0, count: n * e)
+        out.withUnsafeMutableBufferPointer { o in
+            BLAS.linear(normed, rows: n, inFeatures: c, weight: projection, bias: nil, outFeatures: e, into: o.baseAddress!)
+        }
+        return out
+    }
+
+    /// dLoss/d(pooled rows) for dLoss/d(embeddings), accumulating the layer norm's and the projection's gradients.
+    func backward(_ df: [Float], lnWeight: [Float], projection: [Float], lnWeightGradient: inout [Float], lnBiasGradient: inout [Float],
+                  projectionGradient: inout [Float]) -> [Float] {
+        let n = rows, c = width, e = embed
+        var unusedBias = [Float](repeating: 0, count: e)
+        df.withUnsafeBufferPointer { d in
+            Transformer.linearWeightGradient(dy: d.baseAddress!, x: normed, rows: n, out: e, in: c, weight: &projectionGradient, bias: &unusedBias)
+        }
+        var dnormed = [Float](repeating: 0, count: n * c)
+        dnormed.withUnsafeMutableBufferPointer { d in
+            BLAS.gemm(m: n, n: c, k: e, a: df, lda: e, b: projection, ldb: c, c: d.baseAddress!, ldc: c)
+        }
+        Kernels.layerNormParameterGradient(dnormed, pooled, mean: mean, rstd: rstd, rows: n, width: c,
+                                           weight: &lnWeightGradient, bias: &lnBiasGradient)
+        var dpooled = [Float](repeating: 0, count: n * c)
+        Kernels.layerNormBackward(dnormed, pooled, mean: mean, rstd: rstd, weight: lnWeight, into: &dpooled, rows: n, width: c)
+        return dpooled
     }
 }
 
