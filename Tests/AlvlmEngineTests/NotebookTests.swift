@@ -126,22 +126,32 @@ final class NotebookTests: XCTestCase {
 }
 
 final class ShippedNotebookTests: XCTestCase {
-    /// The reproduction notebook parses, and without the downloads it stops with a clear message.
-    func testReproductionNotebookRefusesWithoutTheDownloads() throws {
-        let dir = try Fixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let notebook = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Notebooks/05-reproduce-paper.alnb").path
+    let notebooks = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Notebooks").path
+
+    /// Runs the alvlm binary beside the test bundle; returns its exit status and standard error.
+    func alvlm(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) throws -> (status: Int32, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("alvlm")
-        process.arguments = ["run", notebook, "-o", dir + "/r.md", "-p", "model_path=\(dir)/no-model", "-p", "data_root=\(dir)"]
+        process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 1)
+        return (process.terminationStatus, text)
+    }
+
+    /// The reproduction notebook parses, and without the downloads it stops with a clear message.
+    func testReproductionNotebookRefusesWithoutTheDownloads() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (status, text) = try alvlm(["run", notebooks + "/05-reproduce-paper.alnb", "-o", dir + "/r.md",
+                                        "-p", "model_path=\(dir)/no-model", "-p", "data_root=\(dir)"])
+        XCTAssertEqual(status, 1)
         XCTAssertTrue(text.contains("cell 4, line 41") && text.contains("no-model: model directory not found"), text)
         let report = try String(contentsOfFile: dir + "/r.md", encoding: .utf8)
         XCTAssertTrue(report.contains("paper, DescribableTextures: zero-shot 44.3%, CEC at 1/2/5%: [47.9, 52.8, 58.2]"), report)
@@ -152,8 +162,6 @@ final class ShippedNotebookTests: XCTestCase {
     func testTeachingNotebooksRunAndPassTheirChecks() throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Notebooks").path
         let small = ["train=400", "test_per_class=5", "epochs=3"]
         let runs: [(String, [String])] = [
             ("01-quickstart", small + ["seeds=1", "rounds=2"]),
@@ -162,19 +170,9 @@ final class ShippedNotebookTests: XCTestCase {
             ("04-human-in-the-loop", small + ["workdir=\(dir)/hitl"]),
         ]
         for (name, parameters) in runs {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("alvlm")
-            process.arguments = ["run", "\(folder)/\(name).alnb", "-o", "\(dir)/\(name).md", "--ipynb", "\(dir)/\(name).ipynb", "--check"]
-                + parameters.flatMap { ["-p", $0] }
-            process.environment = ProcessInfo.processInfo.environment.merging(["ALVLM_CACHE": dir + "/cache"]) { _, new in new }
-            process.currentDirectoryURL = URL(fileURLWithPath: dir)
-            let err = Pipe()
-            process.standardError = err
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            XCTAssertEqual(process.terminationStatus, 0, "\(name): \(text.suffix(2000))")
+            let (status, text) = try alvlm(["run", "\(notebooks)/\(name).alnb", "-o", "\(dir)/\(name).md", "--ipynb", "\(dir)/\(name).ipynb", "--check"]
+                                            + parameters.flatMap { ["-p", $0] }, environment: ["ALVLM_CACHE": dir + "/cache"], in: dir)
+            XCTAssertEqual(status, 0, "\(name): \(text.suffix(2000))")
             let report = try String(contentsOfFile: "\(dir)/\(name).md", encoding: .utf8)
             XCTAssertTrue(report.contains("status: ok"), name)
             XCTAssertTrue(report.contains("_files/cell-"), "\(name) has figures")
