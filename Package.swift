@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // alvlm: active learning for vision-language models.
 // Layers, one-way: AlvlmEngine (CLIP, CoOp numerics) <- AlvlmActive (pools, strategies, experiments)
-// <- alvlm (command line, I/O only). No library target does terminal I/O.
+// <- alvlm (command line, I/O only). AlvlmPlot (figures drawn through gnuplot-iostream) stands apart and
+// imports none of them. No library target does terminal I/O.
 import PackageDescription
 
 let package = Package(
@@ -36,19 +37,29 @@ let package = Package(
             dependencies: ["AlvlmEngine"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // gnuplot-iostream (Debian's libgnuplot-iostream-dev, header-only on Boost.Iostreams) behind a C interface
+        // that never throws: the binary data path to gnuplot. Installed by Scripts/deps.sh.
+        .target(
+            name: "CGnuplotIO",
+            linkerSettings: [.linkedLibrary("boost_iostreams"), .linkedLibrary("boost_filesystem")]
+        ),
+        // Figures as gnuplot programs (script text + binary tables) and their text stand-ins.
+        .target(name: "AlvlmPlot", dependencies: ["CGnuplotIO"]),
         // The alvlm language: lexer, parser, evaluator, builtin registry (no numerics, no I/O).
         .target(name: "AlvlmLanguage"),
         // The engine exposed to the language (builtins and object members).
         .target(name: "AlvlmBindings", dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage"]),
         .executableTarget(
             name: "alvlm",
-            dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings", "CLineEdit",
+            dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings", "AlvlmPlot", "CLineEdit",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "AlvlmEngineTests",
             dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings"]
         ),
+        .testTarget(name: "AlvlmPlotTests", dependencies: ["AlvlmPlot", "CGnuplotIO"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v5],
+    cxxLanguageStandard: .cxx17
 )

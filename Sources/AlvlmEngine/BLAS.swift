@@ -69,6 +69,12 @@ public enum BLAS {
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// The OpenBLAS kernel in use (e.g. "Haswell", "SkylakeX"): the CPU's own, or the one OPENBLAS_CORETYPE forced.
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// OpenBLAS's build description (version, DYNAMIC_ARCH, threading).
+    public static var configuration: String { String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces) }
+
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(max(1, newValue))) }

@@ -33,9 +33,18 @@ public enum NPY {
 
     /// Encodes a float32 array; `values.count` must equal the product of `shape`.
     public static func encode(_ values: [Float], shape: [Int]) -> Data {
-        precondition(values.count == shape.reduce(1, *), "npy shape does not match the values")
+        values.withUnsafeBytes { encode(bytes: $0, dtype: .float32, count: values.count, shape: shape) }
+    }
+
+    /// Encodes a float64 array; `values.count` must equal the product of `shape`.
+    public static func encode(_ values: [Double], shape: [Int]) -> Data {
+        values.withUnsafeBytes { encode(bytes: $0, dtype: .float64, count: values.count, shape: shape) }
+    }
+
+    private static func encode(bytes: UnsafeRawBufferPointer, dtype: DType, count: Int, shape: [Int]) -> Data {
+        precondition(count == shape.reduce(1, *), "npy shape does not match the values")
         let dims = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(dims), }"
+        var header = "{'descr': '\(dtype.rawValue)', 'fortran_order': False, 'shape': \(dims), }"
         // Magic (6) + version (2) + header length (2) + header, padded with spaces so that data is 64-byte aligned.
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
@@ -43,7 +52,7 @@ public enum NPY {
         let length = UInt16(header.utf8.count)
         out.append(contentsOf: [UInt8(length & 0xff), UInt8(length >> 8)])
         out.append(Data(header.utf8))
-        values.withUnsafeBytes { out.append(contentsOf: $0) }
+        out.append(contentsOf: bytes)
         return out
     }
 

@@ -15,6 +15,26 @@ struct Alvlm: ParsableCommand {
                       Bench.self, RandomModel.self],
         defaultSubcommand: Repl.self
     )
+
+    /// `alvlm --version` also names what the numbers and plots run on: the OpenBLAS kernel and gnuplot.
+    static func main() {
+        if CommandLine.arguments.dropFirst().elementsEqual(["--version"]) {
+            print(versionReport())
+            return
+        }
+        main(nil)
+    }
+
+    static func versionReport() -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let forced = environment["OPENBLAS_CORETYPE"].map { ", forced by OPENBLAS_CORETYPE=\($0)" } ?? ""
+        let gnuplot = Plotter.gnuplot
+        return """
+            alvlm \(alvlmVersion)
+            BLAS: \(BLAS.configuration) (kernel \(BLAS.coreName)\(forced))
+            gnuplot: \(gnuplot.map { "\(Plotter.gnuplotVersion ?? "did not answer --version") (\($0.path))" } ?? "not installed (plots fall back to text)")
+            """
+    }
 }
 
 /// Where the model comes from: a folder, or a random-weight model of a named architecture.

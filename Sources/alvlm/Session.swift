@@ -54,6 +54,7 @@ final class Session: LanguageHost {
     init() {
         Bindings.register(into: registry)
         registerSessionBuiltins()
+        registerPlots()
         registerShow()
     }
 
@@ -214,89 +215,6 @@ final class Session: LanguageHost {
             guard (0...12).contains(digits) else { throw args.error("digits", "digits must be between 0 and 12") }
             return .string(String(format: "%.\(digits)f%%", 100 * args.number("value")))
         })
-        let to = Parameter("to", .oneOf([.string, .nilValue]), default: .null, "a .png or .svg file; the terminal otherwise")
-        registry.register(Builtin("plot", [Parameter("data", .any, "a comparison, an experiment, an evaluation or a list of numbers"), to,
-                                           Parameter("kind", .choice(["per-class", "reliability", "predicted"]), default: .string("per-class"),
-                                                     "for an evaluation: accuracy per class, reliability diagram, or predicted vs true class counts")],
-                                  summary: "learning curves (mean ± sd over seeds), accuracy per round, per-class bars, or a line") { [unowned self] args, _ in
-            let figure = try Self.figure(for: args["data"], args: args)
-            let target = self.plotTarget(args)
-            let text = try Plotter.render(figure, output: target)
-            if args.has("to") || target == nil { self.print(text) }   // notebook figures appear as images, not as a message
-            return .null
-        })
-        registry.register(Builtin("hist", [Parameter("data", .oneOf([.object("scores"), .list]), "scores (s.scores(pool, model)) or a list of numbers"),
-                                           Parameter("bins", .integer, default: .number(30)),
-                                           Parameter("range", .oneOf([.list, .nilValue]), default: .null, "[lo, hi], fixed so that histograms compare"), to],
-                                  summary: "histogram of scores (entropy, calibrated entropy, U, ...)") { [unowned self] args, _ in
-            guard args.int("bins") >= 1, args.int("bins") <= 1000 else { throw args.error("bins", "bins must be in 1...1000") }
-            var values: [Double], title = "histogram"
-            var range: (Double, Double)? = nil
-            if let s = args.object("data", as: ScoresObject.self) { values = s.values; title = "\(s.name) scores"; range = s.range } else {
-                values = try Self.numbers(args["data"], args, "data")
-            }
-            values = values.filter(\.isFinite)
-            guard !values.isEmpty else { throw args.error("data", "nothing to plot") }
-            if case .list = args["range"] {
-                let r = try Self.numbers(args["range"], args, "range")
-                guard r.count == 2, r[0] < r[1] else { throw args.error("range", "range must be [lo, hi] with lo < hi") }
-                range = (r[0], r[1])
-            }
-            let target = self.plotTarget(args)
-            let text = try Plotter.render(.histogram(title: title, values: values, bins: args.int("bins"), range: range), output: target)
-            if args.has("to") || target == nil { self.print(text) }
-            return .null
-        })
-    }
-
-    static func numbers(_ v: Value, _ args: Arguments, _ name: String) throws -> [Double] {
-        guard let items = v.elements else { throw args.error(name, "a list of numbers is needed") }
-        return try items.map { item in
-            switch item {
-            case .number(let d): return d
-            case .percent(let p): return p / 100
-            default: throw args.error(name, "a list of numbers is needed, found \(item.typeName)")
-            }
-        }
-    }
-
-    static func figure(for data: Value, args: Arguments) throws -> Plotter.Figure {
-        if case .object(let o) = data {
-            if let c = o as? ComparisonObject {
-                let series = c.comparison.strategies.map { name -> Plotter.Series in
-                    let curve = c.comparison.curve(name)
-                    return Plotter.Series(title: name, x: curve.labels, y: curve.mean.map { 100 * $0 }, sd: curve.sd.map { 100 * $0 })
-                }
-                return .curves(title: "accuracy per round (mean ± sd over \(c.comparison.seeds.count) seeds)", xlabel: "labels", ylabel: "accuracy (%)", series: series)
-            }
-            if let e = o as? ExperimentObject {
-                let rounds = e.experiment.state.rounds
-                return .curves(title: "accuracy per round", xlabel: "labels", ylabel: "accuracy (%)",
-                               series: [Plotter.Series(title: e.experiment.state.config.strategy.label, x: rounds.map { Double($0.labelsUsed) },
-                                                       y: rounds.map { 100 * $0.accuracy }, sd: nil)])
-            }
-            if let e = o as? EvaluationObject {
-                switch args.string("kind") {
-                case "reliability":
-                    let bins = e.evaluation.reliability.enumerated().filter { $0.element.count > 0 }
-                    return .curves(title: "\(e.title): reliability (ECE \(String(format: "%.3f", e.evaluation.expectedCalibrationError)))",
-                                   xlabel: "confidence", ylabel: "accuracy",
-                                   series: [Plotter.Series(title: "model", x: bins.map { $0.element.confidence }, y: bins.map { $0.element.accuracy }, sd: nil),
-                                            Plotter.Series(title: "perfectly calibrated", x: [0, 1], y: [0, 1], sd: nil)])
-                case "predicted":
-                    return .bars(title: "\(e.title): predicted / true count per class", labels: e.classNames,
-                                 values: zip(e.evaluation.predictedHistogram, e.evaluation.trueHistogram).map { $1 > 0 ? Double($0) / Double($1) : 0 })
-                default:
-                    return .bars(title: "\(e.title): accuracy per class (%)", labels: e.classNames, values: e.evaluation.perClassAccuracy.map { 100 * ($0 ?? 0) })
-                }
-            }
-            if let s = o as? ScoresObject {
-                return .histogram(title: "\(s.name) scores", values: s.values, bins: 30, range: nil)
-            }
-        }
-        let ys = try numbers(data, args, "data")
-        guard !ys.isEmpty else { throw args.error("data", "nothing to plot") }
-        return .curves(title: "", xlabel: "", ylabel: "", series: [Plotter.Series(title: "values", x: ys.indices.map(Double.init), y: ys, sd: nil)])
     }
 
     /// `show(q)`: a thumbnail sheet of a query batch as a PNG; shown inline in terminals that speak the kitty

@@ -242,10 +242,24 @@ final class CommandLineTests: XCTestCase {
         let png = dir + "/curve.png"
         let r = try alvlm(["-c", "plot([0.3, 0.5, 0.6], to: \"\(png)\")\nhist([1, 2, 2, 3], bins: 3, range: [0, 4])"],
                           environment: ["ALVLM_GNUPLOT_SCRIPT": dir + "/plots.gp"])
-        let script = try String(contentsOfFile: dir + "/plots.gp", encoding: .utf8)
+        // The copy holds exactly what gnuplot read: script text, and the data in binary after each plot command.
+        let stream = try Data(contentsOf: URL(fileURLWithPath: dir + "/plots.gp"))
+        let script = String(decoding: stream, as: UTF8.self)
         XCTAssertTrue(script.contains("set terminal pngcairo") && script.contains("set output '\(png)'") && script.contains("unset output"), script)
-        XCTAssertTrue(script.contains("$S0 << EOD\n0 0.29999999999999999 0\n1 0.5 0\n2 0.59999999999999998 0\nEOD"), script)
-        XCTAssertTrue(script.contains("$H << EOD\n1\n2\n2\n3\nEOD\nplot $H using 1 bins=3 binrange [0:4] with boxes"), script)
+        let curve = Data("plot '-' binary format='%double%double' record=(3) using 1:2 with linespoints linecolor 1 title 'values'\n".utf8)
+        let curveAt = try XCTUnwrap(stream.range(of: curve), script)
+        XCTAssertEqual(doubles(stream[curveAt.upperBound...].prefix(48)), [0, 0.3, 1, 0.5, 2, 0.6])
+        XCTAssertTrue(script.contains("set xrange [0:4]\n"), script)
+        let hist = Data("plot '-' binary format='%double%double%double' record=(3) using 1:2:3 with boxes\n".utf8)
+        let histAt = try XCTUnwrap(stream.range(of: hist), script)
+        let bins = doubles(stream[histAt.upperBound...].prefix(72))
+        XCTAssertEqual(bins.count, 9)
+        let centres: [Double] = [2.0 / 3, 2, 10.0 / 3], counts: [Double] = [1, 2, 1]
+        for i in 0..<3 {
+            XCTAssertEqual(bins[3 * i], centres[i], accuracy: 1e-12)
+            XCTAssertEqual(bins[3 * i + 1], counts[i])
+            XCTAssertEqual(bins[3 * i + 2], 4.0 / 3, accuracy: 1e-12)
+        }
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/gnuplot") {
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertGreaterThan((try FileManager.default.attributesOfItem(atPath: png)[.size] as? NSNumber)?.intValue ?? 0, 1000)
@@ -260,6 +274,99 @@ final class CommandLineTests: XCTestCase {
         let bad = try alvlm(["-c", "plot([1, 2], to: \"\(dir)/x.gif\")"])
         XCTAssertEqual(bad.status, 1)
         XCTAssertTrue(bad.stderr.contains(".png or .svg"), bad.stderr)
+    }
+
+    func doubles(_ data: Data) -> [Double] {
+        let bytes = [UInt8](data)
+        return (0..<bytes.count / 8).map { i in bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 8, as: Double.self) } }
+    }
+
+    /// Without gnuplot (not on PATH), plots are text with a one-line notice; a gnuplot that fails mid-plot is a
+    /// clear error and no crash; `alvlm --version` names the gnuplot and the BLAS kernel.
+    func testPlotsWithoutGnuplotAndWithAFailingOne() throws {
+        let none = try alvlm(["-c", "hist([0.05, 0.05, 0.15, 0.25, 0.25, 0.25], bins: 3, range: [0, 0.3])\nscatter([1, 2], [3, 4], groups: [\"a\", \"b\"])"],
+                             environment: ["PATH": dir + "/empty"])
+        XCTAssertEqual(none.status, 0, none.stderr)
+        XCTAssertTrue(none.stdout.hasPrefix("histogram\n[       0,      0.1) | " + String(repeating: "#", count: 33) + " 2\n[     0.1,      0.2) | "
+                                            + String(repeating: "#", count: 16) + " 1\n[     0.2,      0.3] | " + String(repeating: "#", count: 50) + " 3\n"), none.stdout)
+        XCTAssertEqual(none.stdout.components(separatedBy: "(gnuplot is not installed: apt-get install gnuplot-nox for real plots)").count, 3, none.stdout)
+        XCTAssertTrue(none.stdout.contains("  a: 1 point, x in [1, 1], y in [3, 3]"), none.stdout)
+        let fake = dir + "/gnuplot-fails"
+        try "#!/bin/sh\nhead -c 10 >/dev/null\necho 'gnuplot: cannot draw' >&2\nexit 2\n".write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        let failing = try alvlm(["-c", "scatter(0..100000, 0..100000)"], environment: ["GNUPLOT": fake])
+        XCTAssertEqual(failing.status, 1, failing.stderr)
+        XCTAssertTrue(failing.stderr.contains("gnuplot failed (exit status 2): gnuplot: cannot draw"), failing.stderr)
+        let version = try alvlm(["--version"])
+        XCTAssertEqual(version.status, 0, version.stderr)
+        XCTAssertTrue(version.stdout.hasPrefix("alvlm "), version.stdout)
+        XCTAssertTrue(version.stdout.contains("\nBLAS: OpenBLAS ") && version.stdout.contains("(kernel "), version.stdout)
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/gnuplot") {
+            XCTAssertTrue(version.stdout.contains("\ngnuplot: gnuplot "), version.stdout)
+        }
+    }
+
+    /// load_npy reads float32/float64 (N,), (N, 1) and a chosen column of (N, D); save_npy writes float64 that
+    /// reads back exactly; wrong shapes, types and columns are errors that say what to do.
+    func testLoadAndSaveNpy() throws {
+        try NPY.write([1.5, -2, 3, 4, 5, 6], shape: [3, 2], to: dir + "/m.npy")
+        try NPY.write([0.25, 0.5], shape: [2, 1], to: dir + "/c.npy")
+        try writeAtomically(NPY.encode([1.0, 2.0] as [Double], shape: [1, 1, 2]), to: dir + "/cube.npy")
+        let r = try alvlm(["-c", """
+            print(load_npy("\(dir)/m.npy", column: 1))
+            print(load_npy("\(dir)/c.npy"))
+            save_npy([0.1, 1e-300, -3], "\(dir)/out.npy")
+            print(load_npy("\(dir)/out.npy"))
+            """])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("[-2, 4, 6]\n[0.25, 0.5]\nwrote \(dir)/out.npy: 3 values (float64)\n"), r.stdout)
+        let saved = try NPY.read(dir + "/out.npy")
+        XCTAssertEqual(saved.dtype, .float64); XCTAssertEqual(saved.shape, [3]); XCTAssertEqual(saved.doubles(), [0.1, 1e-300, -3])
+        for (code, message) in [("load_npy(\"\(dir)/m.npy\")", "choose a column with column: 0...1"),
+                                ("load_npy(\"\(dir)/m.npy\", column: 2)", "column 2 is outside 0...1"),
+                                ("load_npy(\"\(dir)/cube.npy\")", "has shape [1, 1, 2]"),
+                                ("load_npy(\"\(dir)/none.npy\")", "none.npy"),
+                                ("save_npy([1, \"a\"], \"\(dir)/x.npy\")", "a list of numbers is needed, found string")] {
+            let e = try alvlm(["-c", code])
+            XCTAssertEqual(e.status, 1, code)
+            XCTAssertTrue(e.stderr.contains(message), "\(code): \(e.stderr)")
+        }
+    }
+
+    /// A 1,000,000-value histogram from load_npy, against the same values sent to gnuplot as text (as plots were
+    /// sent before), in the same run: the binary path must take well under half the time.
+    func testAMillionValueHistogramIsFast() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gnuplot") else { throw XCTSkip("gnuplot is not installed") }
+        let n = 1_000_000
+        let values = (0..<n).map { Float(sin(Double($0) * 0.001)) }
+        try NPY.write(values, shape: [n], to: dir + "/scores.npy")
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        var picture = ""
+        let binary = try seconds {
+            let r = try alvlm(["-c", "hist(load_npy(\"\(dir)/scores.npy\"), bins: 50)"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            picture = r.stdout
+        }
+        XCTAssertTrue(picture.contains("count"), picture)
+        var text = "set terminal dumb size 80,24 mono\n$H << EOD\n"
+        for v in values { text += "\(v)\n" }
+        text += "EOD\nplot $H using 1 bins=50 with boxes\n"
+        let plain = try seconds {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/gnuplot")
+            let input = Pipe()
+            process.standardInput = input; process.standardOutput = FileHandle.nullDevice; process.standardError = FileHandle.nullDevice
+            try process.run()
+            input.fileHandleForWriting.write(Data(text.utf8))
+            try input.fileHandleForWriting.close()
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0)
+        }
+        XCTAssertLessThan(binary, plain / 2, "alvlm hist(load_npy(...)) \(binary) s; the values as text to gnuplot \(plain) s")
     }
 
     /// The interactive REPL in a real pseudo-terminal (tmux): completion, Ctrl-C cancelling a long loop with the

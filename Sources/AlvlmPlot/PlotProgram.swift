@@ -1,0 +1,115 @@
+import Foundation
+
+/// Where a figure is drawn: gnuplot's text terminal, sixel graphics, or a PNG/SVG file (by its extension).
+public enum PlotOutput: Equatable {
+    case text(columns: Int, rows: Int, ansi: Bool)
+    case sixel
+    case file(String)
+}
+
+/// Numeric columns of equal length, sent to gnuplot in its binary record format.
+public struct DataTable: Equatable {
+    /// Column-major: column `c` is `values[c * rows ..< (c + 1) * rows]`.
+    public let values: [Double]
+    public let rows: Int
+    public var columnCount: Int { rows == 0 ? 0 : values.count / rows }
+
+    public init(columns: [[Double]]) {
+        precondition(!columns.isEmpty && columns.allSatisfy { $0.count == columns[0].count }, "columns of one table have one length")
+        rows = columns[0].count
+        values = Array(columns.joined())
+    }
+
+    public func column(_ c: Int) -> [Double] { Array(values[c * rows ..< (c + 1) * rows]) }
+}
+
+/// A figure as gnuplot will get it: the script text before the plot command, one plot clause per layer (each
+/// naming the table it draws and how), and the tables. A table drawn by one layer goes inline after the plot
+/// command (`'-' binary`); a table drawn by several (a band and its line) goes once to a binary file.
+public struct PlotProgram {
+    public struct Layer: Equatable {
+        public var table: Int
+        /// Everything after the data reference: `using 1:2 with linespoints title 'cec'`.
+        public var clause: String
+    }
+
+    public var setup: String
+    public var layers: [Layer]
+    public var tables: [DataTable]
+    public var finish: String
+
+    /// How many layers draw each table.
+    public var uses: [Int] { layers.reduce(into: [Int](repeating: 0, count: tables.count)) { $0[$1.table] += 1 } }
+
+    public init(_ figure: Figure, output: PlotOutput) throws {
+        var s = ""
+        switch output {
+        case .file(let path):
+            switch (path as NSString).pathExtension.lowercased() {
+            case "png": s += "set terminal pngcairo size 900,560 enhanced font 'DejaVu Sans,10'\n"
+            case "svg": s += "set terminal svg size 900,560 enhanced\n"
+            case let ext: throw PlotError.invalid("plots are written as .png or .svg, not .\(ext)")
+            }
+            s += "set output \(Self.quote(path))\n"
+        case .sixel:
+            s += "set terminal sixelgd size 800,480 truecolor\n"
+        case let .text(columns, rows, ansi):
+            s += "set terminal dumb size \(columns),\(rows)\(ansi ? " ansi" : " mono")\n"
+        }
+        s += "set key outside right top\nset grid\n"
+        var layers: [Layer] = [], tables: [DataTable] = []
+        func add(_ columns: [[Double]], _ clauses: [String]) {
+            guard let first = columns.first, !first.isEmpty else { return }
+            tables.append(DataTable(columns: columns))
+            for c in clauses { layers.append(Layer(table: tables.count - 1, clause: c)) }
+        }
+        let toFile: Bool = { if case .file = output { return true } else { return false } }()
+        switch figure {
+        case let .curves(title, xlabel, ylabel, series):
+            s += "set title \(Self.quote(title))\nset xlabel \(Self.quote(xlabel))\nset ylabel \(Self.quote(ylabel))\n"
+            if toFile { s += "set style fill transparent solid 0.2 noborder\n" }
+            for (i, c) in series.enumerated() {
+                let colour = "linecolor \(i + 1)"
+                if let sd = c.sd {
+                    add([c.x, c.y, sd], toFile
+                        ? ["using 1:($2-$3):($2+$3) with filledcurves \(colour) notitle",
+                           "using 1:2 with linespoints \(colour) title \(Self.quote(c.title))"]
+                        : ["using 1:2:3 with yerrorlines \(colour) title \(Self.quote(c.title))"])
+                } else {
+                    add([c.x, c.y], ["using 1:2 with linespoints \(colour) title \(Self.quote(c.title))"])
+                }
+            }
+        case let .histogram(title, h):
+            s += "set title \(Self.quote(title))\nset style fill solid 0.6\nset ylabel 'count'\nunset key\n"
+            s += "set xrange [\(Self.number(h.lo)):\(Self.number(h.hi))]\nset yrange [0:*]\n"
+            let bins = h.counts.indices
+            add([bins.map { (h.edge($0) + h.edge($0 + 1)) / 2 }, h.counts.map(Double.init), bins.map { h.edge($0 + 1) - h.edge($0) }],
+                ["using 1:2:3 with boxes"])
+        case let .bars(title, labels, values):
+            precondition(labels.count == values.count, "one label per bar")
+            s += "set title \(Self.quote(title))\nset style fill solid 0.6\nset boxwidth 0.8\nunset key\nset yrange [0:*]\n"
+            if !labels.isEmpty {
+                s += "set xrange [-0.6:\(Self.number(Double(labels.count) - 0.4))]\n"
+                s += "set xtics rotate by -45 font ',8' (" + labels.enumerated().map { "\(Self.quote($1)) \($0)" }.joined(separator: ", ") + ")\n"
+            }
+            add([values.indices.map(Double.init), values], ["using 1:2 with boxes"])
+        case let .scatter(title, xlabel, ylabel, groups):
+            s += "set title \(Self.quote(title))\nset xlabel \(Self.quote(xlabel))\nset ylabel \(Self.quote(ylabel))\n"
+            for (i, g) in groups.enumerated() {
+                add([g.x, g.y], ["using 1:2 with points pointtype 7 pointsize 0.5 linecolor \(i + 1) title \(Self.quote(g.title))"])
+            }
+        }
+        guard !layers.isEmpty else { throw PlotError.invalid("nothing to plot") }
+        self.setup = s
+        self.layers = layers
+        self.tables = tables
+        self.finish = toFile ? "unset output\n" : ""
+    }
+
+    /// Single-quoted: gnuplot expands backquotes (shell commands) inside double quotes, never inside single ones.
+    public static func quote(_ s: String) -> String {
+        "'" + s.replacingOccurrences(of: "'", with: "''").replacingOccurrences(of: "\n", with: " ") + "'"
+    }
+
+    public static func number(_ v: Double) -> String { String(format: "%.17g", v) }
+}
