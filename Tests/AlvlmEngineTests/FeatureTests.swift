@@ -65,10 +65,17 @@ final class FeatureCacheTests: XCTestCase {
         XCTAssertEqual(v1.count, 3 * 3 * 16)
         XCTAssertEqual(v1, try extractor.features(paths: paths, views: 3, seed: 5))
         XCTAssertNotEqual(v1, try extractor.features(paths: paths, views: 3, seed: 6))
-        // Order and batching do not change an image's views.
+        // Order and batching do not change which views an image gets (they are seeded per image, not by position).
+        // The numbers agree to float rounding only: another batch size is another GEMM shape, which OpenBLAS may
+        // block and sum differently (the determinism contract: bit-identical for the same inputs and batch size,
+        // within tolerance otherwise). Another view would differ by far more than the tolerance.
         extractor.batch = 2
         let reversed = try extractor.features(paths: paths.reversed(), views: 3, seed: 5)
-        XCTAssertEqual(Array(reversed[(2 * 48)..<(3 * 48)]), Array(v1[0..<48]))
+        let scale = v1.map { abs($0) }.max()!
+        let gap = zip(reversed[(2 * 48)..<(3 * 48)], v1[0..<48]).map { abs($0 - $1) }.max()!
+        XCTAssertLessThanOrEqual(gap, 1e-5 * scale, "batch 2 against batch \(ImageFeatureExtractor(model: model).batch)")
+        let other = try extractor.features(paths: paths, views: 3, seed: 6)
+        XCTAssertGreaterThan(zip(other[0..<48], v1[0..<48]).map { abs($0 - $1) }.max()!, 1e-2 * scale)
     }
 }
 
