@@ -45,13 +45,17 @@ let package = Package(
         ),
         // Figures as gnuplot programs (script text + binary tables) and their text stand-ins.
         .target(name: "AlvlmPlot", dependencies: ["CGnuplotIO"]),
+        // ZeroMQ (Debian's libzmq3-dev) for the Jupyter kernel's sockets.
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        // The Jupyter messaging protocol (wire format, HMAC signing, sockets, the kernel loop), for any backend.
+        .target(name: "AlvlmJupyter", dependencies: ["CZeroMQ"]),
         // The alvlm language: lexer, parser, evaluator, builtin registry (no numerics, no I/O).
         .target(name: "AlvlmLanguage"),
         // The engine exposed to the language (builtins and object members).
         .target(name: "AlvlmBindings", dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage"]),
         .executableTarget(
             name: "alvlm",
-            dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings", "AlvlmPlot", "CLineEdit",
+            dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings", "AlvlmPlot", "AlvlmJupyter", "CLineEdit",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
@@ -59,6 +63,7 @@ let package = Package(
             dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings"]
         ),
         .testTarget(name: "AlvlmPlotTests", dependencies: ["AlvlmPlot", "CGnuplotIO"]),
+        .testTarget(name: "AlvlmJupyterTests", dependencies: ["AlvlmJupyter"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

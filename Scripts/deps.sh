@@ -2,7 +2,7 @@
 # Installs the Debian packages alvlm builds and runs with, when they are missing (idempotent).
 # Sourced by the Quick start scripts and by CI; needs root (or sudo) only when something is missing.
 set -euo pipefail
-packages=(pkg-config libopenblas-dev libjpeg-dev libpng-dev libedit-dev gnuplot-nox libgnuplot-iostream-dev tmux)
+packages=(pkg-config libopenblas-dev libjpeg-dev libpng-dev libedit-dev gnuplot-nox libgnuplot-iostream-dev libzmq3-dev tmux)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,7 +16,7 @@ extension Session {
             let figure = try Self.figure(for: args["data"], args: args)
             let target = self.plotTarget(args)
             let text = try Plotter.render(figure, output: target)
-            if args.has("to") || target == nil { self.print(text) }   // notebook figures appear as images, not as a message
+            if args.has("to") || target == nil { self.print(text) } else if let target { self.figureWritten(target) }   // notebook figures appear as images, not as a message
             return .null
         })
         registry.register(Builtin("hist", [Parameter("data", .oneOf([.object("scores"), .list]), "scores (s.scores(pool, model)) or a list of numbers"),
@@ -39,7 +39,7 @@ extension Session {
             let target = self.plotTarget(args)
             let histogram = try Self.plotCall { try Histogram(values: values, bins: args.int("bins"), range: range) }
             let text = try Plotter.render(.histogram(title: title, histogram: histogram), output: target)
-            if args.has("to") || target == nil { self.print(text) }
+            if args.has("to") || target == nil { self.print(text) } else if let target { self.figureWritten(target) }
             return .null
         })
         registry.register(Builtin("scatter", [Parameter("x", .list, "x coordinates"), Parameter("y", .list, "y coordinates, as many as x"),
@@ -49,7 +49,7 @@ extension Session {
             let figure = try Self.scatter(args)
             let target = self.plotTarget(args)
             let text = try Plotter.render(figure, output: target)
-            if args.has("to") || target == nil { self.print(text) }
+            if args.has("to") || target == nil { self.print(text) } else if let target { self.figureWritten(target) }
             return .null
         })
         registry.register(Builtin("load_npy", [Parameter("path", .string, "a .npy file of float32 or float64 values, shape (N,), (N, 1) or (N, D)"),

@@ -90,7 +90,7 @@ struct Interactive {
             if buffer.isEmpty && line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if !trimmed.isEmpty { le_add_history(line) }
-            if buffer.isEmpty, let command = shortcut(trimmed) { _ = session.evaluate(command); continue }
+            if buffer.isEmpty, let command = session.shortcut(trimmed) { _ = session.evaluate(command); continue }
             buffer += (buffer.isEmpty ? "" : "\n") + line
             do {
                 _ = try Parser.parse(buffer)
@@ -105,21 +105,6 @@ struct Interactive {
             buffer = ""
         }
         _ = le_write_history(historyPath, Int32(Self.historyLimit))
-    }
-
-    /// `help`, `help NAME`, `NAME?` and `vars` as commands.
-    func shortcut(_ line: String) -> String? {
-        if line == "help" || line == "vars" { return "\(line)()" }
-        if line.hasPrefix("help "), !line.contains("(") {
-            return "help(\"\(line.dropFirst(5).trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\"", with: ""))\")"
-        }
-        if line.hasSuffix("?"), line.dropLast().allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }), line.count > 1 {
-            let name = String(line.dropLast())
-            if session.registry.help(name) != nil { return "help(\"\(name)\")" }
-            if let value = session.interpreter.variable(name), case .object(let o) = value { return "help(\"\(o.typeName)\")" }
-            return "help(\"\(name)\")"
-        }
-        return nil
     }
 }
 

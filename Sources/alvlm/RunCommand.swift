@@ -123,13 +123,7 @@ struct NotebookRunner {
         let started = Date()
         let session = Session()
         var results: [CellResult] = []
-        var cells = notebook.cells
-        if !injected.isEmpty {
-            let source = injected.map { "\($0.0) = \($0.1)" }.joined(separator: "\n")
-            let cell = Notebook.Cell(kind: .code, source: source, tags: ["injected-parameters"], id: "injected-parameters", line: 0)
-            let at = (cells.firstIndex { $0.tags.contains("parameters") }).map { $0 + 1 } ?? 0
-            cells.insert(cell, at: at)
-        }
+        let cells = notebookWithParameters().cells
         let figures = NSTemporaryDirectory() + "/alvlm-figures-\(getpid())-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: figures, withIntermediateDirectories: true)
         session.figureDirectory = figures

@@ -21,6 +21,14 @@ final class Session: LanguageHost {
     /// Notebook runs: plots without `to:` become PNG files here (their paths collected in `figures`).
     var figureDirectory: String?
     var figures: [String] = []
+    /// Hosts that show figures as they come (the Jupyter kernel): called with each figure file once written.
+    var onFigure: ((String) -> Void)?
+    /// Hosts that show values apart from printed text (the Jupyter kernel's `Out[n]`); nil prints them.
+    var echo: ((Value) -> Void)?
+    /// Hosts that show progress their own way (the Jupyter kernel); nil draws it on stderr.
+    var progressSink: ((String) -> Void)?
+    /// Hosts that show an image inline (a PNG) while labelling; nil uses the kitty protocol where the terminal has it.
+    var imageSink: ((Data) -> Void)?
     /// Figures written so far in this session: file names never repeat, although `figures` is reset per cell.
     private var figureCount = 0
 
@@ -60,7 +68,13 @@ final class Session: LanguageHost {
 
     func print(_ text: String) { endProgress(); output(text) }
 
+    /// A figure file the session wrote for the host (not one the user named with `to:`).
+    func figureWritten(_ path: String) {
+        onFigure?(path)
+    }
+
     func progress(_ text: String) {
+        if let progressSink { progressSink(text); return }
         if progressIsInteractive {
             FileHandle.standardError.write(Data("\r\u{1B}[K\(Self.withBar(text))".utf8))
             progressShown = true
@@ -90,7 +104,8 @@ final class Session: LanguageHost {
         defer { endProgress() }
         do {
             try interpreter.run(source) { value in
-                if !value.isNone { self.print(value.description) }
+                guard !value.isNone else { return }
+                if let echo = self.echo { self.endProgress(); echo(value) } else { self.print(value.description) }
             }
             return nil
         } catch let e as LanguageError {
@@ -111,12 +126,12 @@ final class Session: LanguageHost {
             if isCancelled { throw LanguageError(.interrupted, "interrupted") }
             let id = ids[i]
             print("[\(i + 1)/\(ids.count)] id \(id): \(pool.sample(id)?.path ?? "?")")
-            if Self.kittyTerminal, let path = pool.sample(id)?.path {
+            if imageSink != nil || Self.kittyTerminal, let path = pool.sample(id)?.path {
                 let sheet = ContactSheet.render(paths: [path], thumbnail: 160, columns: 1)
                 let temp = NSTemporaryDirectory() + "/alvlm-thumb-\(getpid()).png"
                 if (try? ContactSheet.writePNG(sheet.pixels, width: sheet.width, height: sheet.height, to: temp)) != nil,
                    let data = FileManager.default.contents(atPath: temp) {
-                    Self.kittyImage(data)
+                    if let imageSink { imageSink(data) } else { Self.kittyImage(data) }
                     try? FileManager.default.removeItem(atPath: temp)
                 }
             }
@@ -232,7 +247,9 @@ final class Session: LanguageHost {
             let path = (target as NSString).expandingTildeInPath
             let sheet = ContactSheet.render(paths: q.ids.map { q.pool.pool.sample($0)?.path ?? "" }, columns: args.int("columns"))
             try Bindings.engineCall { try ContactSheet.writePNG(sheet.pixels, width: sheet.width, height: sheet.height, to: path) }
-            if Self.kittyTerminal, let data = FileManager.default.contents(atPath: path) {
+            if !args.has("to"), self.figureDirectory != nil {
+                self.figureWritten(path)
+            } else if Self.kittyTerminal, let data = FileManager.default.contents(atPath: path) {
                 Self.kittyImage(data)
             }
             var lines = [args.has("to") || self.figureDirectory == nil ? "wrote \(path): \(q.ids.count) images in reading order" : "\(q.ids.count) images in reading order"]
@@ -278,5 +295,20 @@ final class Session: LanguageHost {
             let answers = try self.labelInTerminal(q.ids, q.pool.pool, journal: journal, guesses: q.guesses, read: read)
             return .list(q.ids.compactMap { id in answers[id].map { .record([("id", .number(Double(id))), ("label", .string(q.pool.pool.classNames[$0]))]) } })
         })
+    }
+
+    /// `help`, `help NAME`, `NAME?` and `vars` as commands (the REPL and the Jupyter kernel).
+    func shortcut(_ line: String) -> String? {
+        if line == "help" || line == "vars" { return "\(line)()" }
+        if line.hasPrefix("help "), !line.contains("(") {
+            return "help(\"\(line.dropFirst(5).trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\"", with: ""))\")"
+        }
+        if line.hasSuffix("?"), line.dropLast().allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }), line.count > 1 {
+            let name = String(line.dropLast())
+            if registry.help(name) != nil { return "help(\"\(name)\")" }
+            if let value = interpreter.variable(name), case .object(let o) = value { return "help(\"\(o.typeName)\")" }
+            return "help(\"\(name)\")"
+        }
+        return nil
     }
 }

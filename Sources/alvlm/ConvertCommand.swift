@@ -1,0 +1,108 @@
+import AlvlmEngine
+import ArgumentParser
+import Foundation
+
+/// `alvlm convert`: notebooks between alvlm's text format and Jupyter's, so that the shipped notebooks open in
+/// JupyterLab with the alvlm kernel and a notebook edited there comes back as text.
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a notebook: .alnb to .ipynb (alvlm kernelspec, no outputs) or .ipynb to .alnb (outputs dropped).")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case ipynb, alnb }
+
+    @Argument(help: "The notebook to convert.") var input: String
+    @Option(name: .long, help: "ipynb or alnb.") var to: Format
+    @Option(name: .shortAndLong, help: "The file to write (default: the input with the new extension).") var output: String?
+    @Option(name: .customShort("p"), parsing: .unconditionalSingleValue, help: "NAME=VALUE: a parameter set in an injected-parameters cell (alnb to ipynb).")
+    var parameters: [String] = []
+
+    func run() throws {
+        let out = output ?? ((input as NSString).deletingPathExtension + "." + to.rawValue)
+        try reportingErrors {
+            do {
+                switch to {
+                case .ipynb:
+                    let runner = try NotebookRunner(path: input, overrides: parameters)
+                    try writeAtomically(try runner.notebookWithParameters().ipynb(title: (input as NSString).lastPathComponent), to: out)
+                case .alnb:
+                    guard parameters.isEmpty else { throw EngineError(.argument, "-p applies when converting to ipynb") }
+                    guard let data = FileManager.default.contents(atPath: input) else { throw EngineError(.io, "cannot read the notebook", path: input) }
+                    try writeAtomically(Data(try Notebook.fromIpynb(data).text().utf8), to: out)
+                }
+            } catch let e as Notebook.FormatError {
+                throw EngineError(.format, "\(e)", path: input)
+            }
+        }
+        FileHandle.standardError.write(Data("alvlm: wrote \(out)\n".utf8))
+    }
+}
+
+extension NotebookRunner {
+    /// The notebook with an `injected-parameters` cell after the parameters cell when parameters were given.
+    func notebookWithParameters() -> Notebook {
+        var cells = notebook.cells
+        if !injected.isEmpty {
+            let source = injected.map { "\($0.0) = \($0.1)" }.joined(separator: "\n")
+            let cell = Notebook.Cell(kind: .code, source: source, tags: ["injected-parameters"], id: "injected-parameters", line: 0)
+            cells.insert(cell, at: (cells.firstIndex { $0.tags.contains("parameters") }).map { $0 + 1 } ?? 0)
+        }
+        return Notebook(cells: cells)
+    }
+}
+
+extension Notebook {
+    /// nbformat 4.5 without outputs, for the alvlm kernel.
+    func ipynb(title: String) throws -> Data {
+        let cells: [[String: Any]] = cells.map { c in
+            var cell: [String: Any] = ["id": c.id, "metadata": c.tags.isEmpty ? [:] : ["tags": c.tags], "source": c.source, "cell_type": c.kind.rawValue]
+            if c.kind == .code { cell["outputs"] = []; cell["execution_count"] = NSNull() }
+            return cell
+        }
+        let nb: [String: Any] = ["nbformat": 4, "nbformat_minor": 5, "cells": cells,
+                                 "metadata": ["kernelspec": ["name": "alvlm", "display_name": "alvlm", "language": "alvlm"],
+                                              "language_info": ["name": "alvlm", "file_extension": ".al", "mimetype": "text/x-alvlm"], "title": title]]
+        return try JSONSerialization.data(withJSONObject: nb, options: [.prettyPrinted, .sortedKeys])
+    }
+
+    /// Cells of an nbformat 4 notebook (source as a string or a list of lines; outputs ignored).
+    static func fromIpynb(_ data: Data) throws -> Notebook {
+        guard let nb = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let raw = nb["cells"] as? [[String: Any]] else {
+            throw FormatError(line: 1, message: "not a Jupyter notebook (no cells list)")
+        }
+        guard (nb["nbformat"] as? Int ?? 4) == 4 else { throw FormatError(line: 1, message: "nbformat \(nb["nbformat"]!) is not supported (4 is)") }
+        var used = Set<String>()
+        return Notebook(cells: try raw.enumerated().map { i, c in
+            let kind: Kind
+            switch c["cell_type"] as? String {
+            case "code": kind = .code
+            case "markdown": kind = .markdown
+            case "raw": kind = .raw
+            case let other: throw FormatError(line: 1, message: "cell \(i + 1) has an unknown type \(other ?? "(none)")")
+            }
+            let source = (c["source"] as? String) ?? ((c["source"] as? [String])?.joined() ?? "")
+            var id = (c["id"] as? String) ?? "cell-\(i + 1)"
+            if !id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) || id.count > 64 || !used.insert(id).inserted {
+                id = "cell-\(i + 1)"; used.insert(id)
+            }
+            let tags = ((c["metadata"] as? [String: Any])?["tags"] as? [String]) ?? []
+            for t in tags where t.contains("\"") || t.contains(",") || t.contains("]") {
+                throw FormatError(line: 1, message: "cell \(i + 1) has a tag alvlm notebooks cannot hold: \(t)")
+            }
+            return Cell(kind: kind, source: source, tags: tags, id: id, line: 0)
+        })
+    }
+
+    /// The percent-format text (what `parse` reads back to the same cells).
+    func text() -> String {
+        cells.map { c in
+            var marker = "# %%"
+            if c.kind == .markdown { marker += " [markdown]" } else if c.kind == .raw { marker += " [raw]" }
+            if !c.tags.isEmpty { marker += " tags=[" + c.tags.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
+            marker += " id=\"\(c.id)\""
+            let body = c.kind == .markdown
+                ? c.source.components(separatedBy: "\n").map { $0.isEmpty ? "#" : "# " + $0 }.joined(separator: "\n")
+                : c.source
+            return marker + "\n" + body + "\n"
+        }.joined(separator: "\n")
+    }
+}
