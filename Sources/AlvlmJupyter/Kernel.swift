@@ -43,6 +43,8 @@ public final class CellContext {
     public let allowStdin: Bool
     let silent: Bool
     private var pending: (name: String, text: String)?
+    /// The text of the last value shown, kept in the history.
+    var lastResult: String?
     private var lastFlush = Date()
 
     init(kernel: Kernel, request: Message, executionCount: Int) {
@@ -75,6 +77,7 @@ public final class CellContext {
 
     /// A value the cell evaluated to (`Out[n]`).
     public func result(_ data: [String: Any]) {
+        lastResult = data["text/plain"] as? String
         guard !silent else { return }
         flush()
         kernel.publish("execute_result", ["execution_count": executionCount, "data": data, "metadata": [:]], parent: request)
@@ -100,7 +103,8 @@ public final class Kernel {
     let stateLock = NSLock()
     private var shuttingDown = false
     private var executionCount = 0
-    private var history: [(Int, String)] = []
+    /// Executed inputs with the text of their last `Out[n]`, for history requests.
+    private var history: [(count: Int, code: String, output: String?)] = []
     private let log: (String) -> Void
 
     public init(connection: Connection, backend: KernelBackend, log: @escaping (String) -> Void) throws {
@@ -197,11 +201,12 @@ public final class Kernel {
         let code = request.content["code"] as? String ?? ""
         let silent = request.content["silent"] as? Bool ?? false
         let store = (request.content["store_history"] as? Bool ?? true) && !silent
-        if store { executionCount += 1; history.append((executionCount, code)) }
+        if store { executionCount += 1 }
         if !silent { publish("execute_input", ["code": code, "execution_count": executionCount], parent: request) }
         let cell = CellContext(kernel: self, request: request, executionCount: executionCount)
         let outcome = backend.execute(code, in: cell)
         cell.flush()
+        if store { history.append((executionCount, code, cell.lastResult)) }
         switch outcome {
         case .ok:
             reply(request, on: socket, ["status": "ok", "execution_count": executionCount, "payload": [], "user_expressions": [:]])
@@ -223,24 +228,29 @@ public final class Kernel {
         }
     }
 
+    /// Entries `[session, line, input]`, or `[session, line, [input, output]]` when outputs are asked for.
     func historyReply(_ content: [String: Any]) -> [[Any]] {
-        let entries = history.map { [0, $0.0, $0.1] as [Any] }
+        let withOutput = content["output"] as? Bool ?? false
+        func entry(_ h: (count: Int, code: String, output: String?)) -> [Any] {
+            [0, h.count, withOutput ? [h.code, h.output ?? NSNull()] as [Any] : h.code]
+        }
         switch content["hist_access_type"] as? String ?? "tail" {
         case "range":
             let start = content["start"] as? Int ?? 0, stop = content["stop"] as? Int ?? Int.max
-            return zip(history, entries).filter { $0.0.0 >= start && $0.0.0 < stop }.map(\.1)
+            return history.filter { $0.count >= start && $0.count < stop }.map(entry)
         case "search":
             let pattern = content["pattern"] as? String ?? "*"
-            var found = zip(history, entries).filter { fnmatch(pattern, $0.0.1, 0) == 0 }.map(\.1)
+            var matching = history.filter { fnmatch(pattern, $0.code, 0) == 0 }
             if content["unique"] as? Bool ?? false {
                 var seen = Set<String>()
-                found = found.reversed().filter { seen.insert($0[2] as! String).inserted }.reversed()
+                matching = matching.reversed().filter { seen.insert($0.code).inserted }.reversed()
             }
+            var found = matching.map(entry)
             if let n = content["n"] as? Int, n >= 0 { found = Array(found.suffix(n)) }
             return found
         default:
             let n = content["n"] as? Int ?? 10
-            return Array(entries.suffix(max(0, n)))
+            return history.suffix(max(0, n)).map(entry)
         }
     }
 

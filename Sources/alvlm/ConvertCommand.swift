@@ -51,10 +51,15 @@ extension NotebookRunner {
 }
 
 extension Notebook {
-    /// nbformat 4.5 without outputs, for the alvlm kernel.
+    /// nbformat 4.5 without outputs, for the alvlm kernel. A cell that expects an error (`# expect error:`) is
+    /// tagged `raises-exception`, so that Jupyter's runners go on past it as `alvlm run` does.
     func ipynb(title: String) throws -> Data {
         let cells: [[String: Any]] = cells.map { c in
-            var cell: [String: Any] = ["id": c.id, "metadata": c.tags.isEmpty ? [:] : ["tags": c.tags], "source": c.source, "cell_type": c.kind.rawValue]
+            var tags = c.tags
+            if c.expectations.contains(where: { if case .error = $0 { return true } else { return false } }), !tags.contains("raises-exception") {
+                tags.append("raises-exception")
+            }
+            var cell: [String: Any] = ["id": c.id, "metadata": tags.isEmpty ? [:] : ["tags": tags], "source": c.source, "cell_type": c.kind.rawValue]
             if c.kind == .code { cell["outputs"] = []; cell["execution_count"] = NSNull() }
             return cell
         }

@@ -12,6 +12,7 @@ final class JupyterSession: KernelBackend {
     let figures: String
     private var cell: CellContext?
     private var lastProgress = Date.distantPast
+    private var progressShown = false
 
     init() throws {
         figures = NSTemporaryDirectory() + "/alvlm-kernel-figures-\(getpid())"
@@ -28,6 +29,7 @@ final class JupyterSession: KernelBackend {
         session.progressSink = { [unowned self] text in
             guard Date().timeIntervalSince(self.lastProgress) >= 0.5 || text.contains("accuracy") else { return }
             self.lastProgress = Date()
+            self.progressShown = true
             self.cell?.stream("stderr", "\r" + Session.withBar(text))
         }
         let read: (String) -> String? = { [unowned self] prompt in self.cell?.input(prompt) }
@@ -60,12 +62,14 @@ final class JupyterSession: KernelBackend {
 
     func execute(_ code: String, in cell: CellContext) -> ExecuteOutcome {
         self.cell = cell
-        defer { self.cell = nil; session.endProgress() }
+        progressShown = false
+        defer { self.cell = nil }
         let trimmed = code.trimmingCharacters(in: .whitespacesAndNewlines)
         let source = session.shortcut(trimmed) ?? code
         session.figures = []
-        if let e = session.evaluate(source, name: "cell") {
-            if session.progressSink != nil { cell.stream("stderr", "\r") }
+        let error = session.evaluate(source, name: "cell")
+        if progressShown { cell.stream("stderr", "\n") }   // the progress line ends; what follows starts anew
+        if let e = error {
             let name = e.kind == .interrupted ? "KeyboardInterrupt" : "AlvlmError"
             return .error(name: name, value: e.message, traceback: e.render(source: source).components(separatedBy: "\n"))
         }
