@@ -111,4 +111,18 @@ public struct Comparison: Codable, Sendable {
         }
         return out
     }
+
+    /// The same table in Markdown (for notebooks that render it).
+    public func markdownTable() -> String {
+        let rounds = strategies.map { curve($0).mean.count }.max() ?? 0
+        func row(_ cells: [String]) -> String { "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n" }
+        var out = row(["strategy"] + (0..<rounds).map { "round \($0 + 1)" } + ["AULC"])
+        out += row(Array(repeating: "---", count: rounds + 2))
+        for s in strategies {
+            let c = curve(s)
+            let cells = (0..<rounds).map { r in r < c.mean.count ? String(format: "%.1f ± %.1f", 100 * c.mean[r], 100 * c.sd[r]) : "" }
+            out += row([s] + cells + [String(format: "%.1f", 100 * areaUnderCurve(s))])
+        }
+        return out
+    }
 }

@@ -407,7 +407,8 @@ public enum Bindings {
             },
         ])
         r.register(Builtin("table", [Parameter("comparison", .object("comparison"))], summary: "the paper's Table 1 layout: mean ± sd per round") { args, _ in
-            .string(args.object("comparison", as: ComparisonObject.self)!.comparison.table())
+            let c = args.object("comparison", as: ComparisonObject.self)!.comparison
+            return .object(TableObject(text: c.table(), markdown: c.markdownTable()))
         })
         r.register(Builtin("save", [Parameter("experiment", .object("experiment")), Parameter("path", .string)],
                            summary: "save an experiment's state (resume with load)") { args, _ in

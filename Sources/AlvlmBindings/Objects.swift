@@ -197,3 +197,12 @@ public final class ComparisonObject: LanguageObject {
         "comparison of \(comparison.strategies.joined(separator: ", ")) over \(comparison.seeds.count) seeds\n" + comparison.table()
     }
 }
+
+/// A table to show: aligned text, and Markdown for hosts that render it (Jupyter).
+public final class TableObject: LanguageObject, MarkdownRepresentable {
+    public let text: String
+    public let markdown: String
+    public var typeName: String { "table" }
+    public var summary: String { text }
+    init(text: String, markdown: String) { self.text = text; self.markdown = markdown }
+}

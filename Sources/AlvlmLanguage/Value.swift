@@ -9,6 +9,11 @@ public protocol LanguageObject: AnyObject {
     var summary: String { get }
 }
 
+/// An object that also has a Markdown form (a table), for hosts that show rich output (the Jupyter kernel).
+public protocol MarkdownRepresentable {
+    var markdown: String { get }
+}
+
 /// A user-defined function.
 public final class UserFunction: @unchecked Sendable {
     public let name: String

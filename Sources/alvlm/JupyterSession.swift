@@ -19,7 +19,11 @@ final class JupyterSession: KernelBackend {
         try FileManager.default.createDirectory(atPath: figures, withIntermediateDirectories: true)
         session.figureDirectory = figures
         session.output = { [unowned self] text in self.cell?.stream("stdout", text + "\n") }
-        session.echo = { [unowned self] value in self.cell?.result(["text/plain": value.description]) }
+        session.echo = { [unowned self] value in
+            var data: [String: Any] = ["text/plain": value.description]
+            if case .object(let o) = value, let rich = o as? MarkdownRepresentable { data["text/markdown"] = rich.markdown }
+            self.cell?.result(data)
+        }
         session.onFigure = { [unowned self] path in
             if let data = FileManager.default.contents(atPath: path) { self.cell?.display(Self.png(data)) }
             try? FileManager.default.removeItem(atPath: path)

@@ -119,6 +119,14 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(cmp.pairedDifference("random")!.mean, [0, 0])
         let table = cmp.table()
         XCTAssertTrue(table.contains("round 2") && table.contains("cec") && table.contains("±"), table)
+        // The Markdown form has the same cells: a header, a rule and a row per strategy with the text's numbers.
+        let markdown = cmp.markdownTable().split(separator: "\n").map(String.init)
+        XCTAssertEqual(markdown.count, 4)
+        XCTAssertEqual(markdown[0], "| strategy | round 1 | round 2 | AULC |")
+        XCTAssertEqual(markdown[1], "| --- | --- | --- | --- |")
+        let c = cmp.curve("cec")
+        XCTAssertEqual(markdown[3], "| cec | " + (0..<2).map { String(format: "%.1f ± %.1f", 100 * c.mean[$0], 100 * c.sd[$0]) }.joined(separator: " | ")
+                       + String(format: " | %.1f |", 100 * cmp.areaUnderCurve("cec")))
         XCTAssertEqual(Comparison.childSeeds(master: 1, count: 2), cmp.seeds)
     }
 }

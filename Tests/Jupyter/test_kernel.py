@@ -132,6 +132,17 @@ class KernelLifecycleTests(unittest.TestCase):
             self.assertEqual(reply["content"]["status"], "ok")
             self.assertIn("cec(k: 10", self.text(outputs))
 
+    def test_tables_come_with_markdown(self):
+        reply, _ = self.run_cell('pool = textures(train: 60, val: 0, test_per_class: 1)\nmodel = clip("tiny")\n'
+                                 'cmp = compare([random()], pool, model, rounds: 1, budget: 2, trainer: linear_probe(), seeds: 1)', timeout=120)
+        self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        reply, outputs = self.run_cell("table(cmp)")
+        results = [m for m in outputs if m["msg_type"] == "execute_result"]
+        self.assertEqual(len(results), 1)
+        data = results[0]["content"]["data"]
+        self.assertIn("strategy", data["text/plain"])
+        self.assertTrue(data["text/markdown"].startswith("| strategy | round 1 | AULC |\n| --- | --- | --- |\n| random | "), data["text/markdown"])
+
     def test_labelling_through_input_requests(self):
         setup = ('pool = textures(train: 60, val: 0, test_per_class: 1)\nmodel = clip("tiny")\n'
                  'q = random().query(pool, model, budget: 2)')
