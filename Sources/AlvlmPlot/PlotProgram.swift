@@ -95,8 +95,12 @@ public struct PlotProgram {
             add([values.indices.map(Double.init), values], ["using 1:2 with boxes"])
         case let .scatter(title, xlabel, ylabel, groups):
             s += "set title \(Self.quote(title))\nset xlabel \(Self.quote(xlabel))\nset ylabel \(Self.quote(ylabel))\n"
+            // A margin so that points on the extremes are not drawn on the frame; smaller points as they get many.
+            s += "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n"
+            let points = groups.reduce(0) { $0 + $1.x.count }
+            let size = points <= 1_000 ? "1" : points <= 20_000 ? "0.5" : "0.25"
             for (i, g) in groups.enumerated() {
-                add([g.x, g.y], ["using 1:2 with points pointtype 7 pointsize 0.5 linecolor \(i + 1) title \(Self.quote(g.title))"])
+                add([g.x, g.y], ["using 1:2 with points pointtype 7 pointsize \(size) linecolor \(i + 1) title \(Self.quote(g.title))"])
             }
         }
         guard !layers.isEmpty else { throw PlotError.invalid("nothing to plot") }

@@ -47,7 +47,8 @@ final class PlotProgramTests: XCTestCase {
             PointGroup(title: "a", x: [0, 1], y: [1, 0]), PointGroup(title: "empty", x: [], y: []), PointGroup(title: "b", x: [2], y: [3]),
         ]), output: text)
         XCTAssertEqual(scatter.layers.count, 2, "empty groups draw nothing")
-        XCTAssertEqual(scatter.layers[1].clause, "using 1:2 with points pointtype 7 pointsize 0.5 linecolor 3 title 'b'")
+        XCTAssertEqual(scatter.layers[1].clause, "using 1:2 with points pointtype 7 pointsize 1 linecolor 3 title 'b'")
+        XCTAssertTrue(scatter.setup.contains("set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n"), scatter.setup)
         XCTAssertThrowsError(try PlotProgram(.curves(title: "", xlabel: "", ylabel: "", series: [Series(title: "none", x: [], y: [])]), output: text)) {
             XCTAssertEqual($0 as? PlotError, .invalid("nothing to plot"))
         }
