@@ -28,15 +28,10 @@ let package = Package(
         .target(
             name: "AlvlmEngine",
             dependencies: ["CBLAS", "CImageCodec"],
-            resources: [.copy("Resources/vocab.json"), .copy("Resources/merges.txt"), .copy("Resources/tiny-clip")],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            resources: [.copy("Resources/vocab.json"), .copy("Resources/merges.txt"), .copy("Resources/tiny-clip")]
         ),
         // Active learning: pools, oracles, strategies, experiments (numerics, no terminal I/O).
-        .target(
-            name: "AlvlmActive",
-            dependencies: ["AlvlmEngine"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
-        ),
+        .target(name: "AlvlmActive", dependencies: ["AlvlmEngine"]),
         // gnuplot-iostream (Debian's libgnuplot-iostream-dev, header-only on Boost.Iostreams) behind a C interface
         // that never throws: the binary data path to gnuplot. Installed by Scripts/deps.sh.
         .target(

@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: the Swift tests (release build with testability: numeric code is slow in debug builds),
-# then the Jupyter kernel's tests under pytest (Scripts/test_jupyter.sh).
+# Runs the whole test suite: the Swift tests (release build with testability, bounds checks and preconditions on:
+# numeric code is slow in debug builds), the numeric ones again at 1 and 3 cores, then the Jupyter kernel's tests
+# under pytest (Scripts/test_jupyter.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/deps.sh
 swift test -c release -Xswiftc -enable-testing "$@"
+# The numeric tests again with the work split over 1 and 3 cores (results may differ in the last bits between core
+# counts; each test asserts bit-equality only for the same inputs, batch size and core count, tolerances otherwise).
+numeric="KernelTests|BLASKernelTests|GradientTests|CoOpParityTests|CoOpTrainerTests|ModelParityTests|CECParityTests|StrategyTests|FeatureCacheTests|LinearProbeTests|PretrainingTests|ExperimentTests"
+for cores in 1 3; do
+    echo "numeric tests with ALVLM_CORES=$cores"
+    ALVLM_CORES=$cores swift test -c release -Xswiftc -enable-testing --skip-build --filter "$numeric"
+done
 bash Scripts/test_jupyter.sh

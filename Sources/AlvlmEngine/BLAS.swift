@@ -81,6 +81,48 @@ public enum BLAS {
     }
 }
 
+/// The OpenBLAS kernel against what the CPU could run: OpenBLAS picks its kernel at start (DYNAMIC_ARCH), or
+/// takes the one OPENBLAS_CORETYPE names; an older OpenBLAS falls back to a generic kernel on a CPU it does not
+/// know. Either way GEMMs then run at a fraction of the CPU's speed, which benchmarks should say.
+public enum BLASKernel {
+    /// Vector width the kernel is written for: 0 SSE, 1 AVX, 2 AVX2, 3 AVX-512.
+    static func level(ofKernel name: String) -> Int? {
+        let n = name.lowercased()
+        if ["skylakex", "cooperlake", "sapphirerapids"].contains(n) { return 3 }
+        if ["haswell", "zen", "zen2", "zen3", "zen4"].contains(n) { return 2 }
+        if ["sandybridge", "bulldozer", "piledriver", "steamroller", "excavator"].contains(n) { return 1 }
+        if ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "opteron", "opteron_sse3", "barcelona", "bobcat", "katmai", "coppermine", "northwood", "banias", "athlon"].contains(n) { return 0 }
+        return nil
+    }
+
+    /// The widest vector level the CPU's flags (from /proc/cpuinfo) allow.
+    static func level(ofCPUFlags flags: Set<String>) -> Int {
+        if flags.contains("avx512f") { return 3 }
+        if flags.contains("avx2") && flags.contains("fma") { return 2 }
+        if flags.contains("avx") { return 1 }
+        return 0
+    }
+
+    static let levelNames = ["SSE", "AVX", "AVX2", "AVX-512"]
+
+    /// Why GEMMs may run slower than this CPU allows, or nil when the kernel fits the CPU (or is unknown).
+    public static func warning(kernel: String, cpuFlags: Set<String>, forced: String?) -> String? {
+        guard let k = level(ofKernel: kernel) else { return nil }
+        let cpu = level(ofCPUFlags: cpuFlags)
+        guard k < cpu else { return nil }
+        let why = forced.map { "OPENBLAS_CORETYPE=\($0) forces it" } ?? "this OpenBLAS does not recognise the CPU and fell back to it"
+        return "OpenBLAS runs its \(kernel) kernel (\(levelNames[k])) on a CPU with \(levelNames[cpu]): \(why); matrix products run at a fraction of the CPU's speed"
+    }
+
+    /// The flags line of /proc/cpuinfo (empty where there is none).
+    public static func cpuFlags() -> Set<String> {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+              let colon = line.firstIndex(of: ":") else { return [] }
+        return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
+    }
+}
+
 /// Plain triple-loop matrix product in double precision: the reference the fast kernels are tested against.
 public func naiveMatmul(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,

@@ -35,8 +35,12 @@ func parallelChunksIndexed(_ count: Int, minimumPerChunk: Int = 1, _ body: (Int,
 }
 
 public enum Engine {
-    /// Cores used by the engine's parallel loops and row-split GEMMs.
-    nonisolated(unsafe) public static var cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Cores used by the engine's parallel loops and row-split GEMMs: the machine's, or ALVLM_CORES (1-256), read
+    /// once at start (the test script runs the numeric tests at 1 and 3 cores this way, to catch work-splitting bugs).
+    nonisolated(unsafe) public static var cores: Int = {
+        if let text = ProcessInfo.processInfo.environment["ALVLM_CORES"], let n = Int(text), (1...256).contains(n) { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
 
     /// The engine parallelises GEMMs itself, one BLAS thread per part; every model touches this once.
     public static let singleThreadedBLAS: Void = { BLAS.threads = 1 }()

@@ -31,7 +31,7 @@ struct Alvlm: ParsableCommand {
         let gnuplot = Plotter.gnuplot
         return """
             alvlm \(alvlmVersion)
-            BLAS: \(BLAS.configuration) (kernel \(BLAS.coreName)\(forced))
+            BLAS: \(BLAS.configuration) (kernel \(BLAS.coreName)\(forced))\(blasWarning().map { "\nwarning: \($0)" } ?? "")
             gnuplot: \(gnuplot.map { "\(Plotter.gnuplotVersion ?? "did not answer --version") (\($0.path))" } ?? "not installed (plots fall back to text)")
             """
     }

@@ -48,7 +48,7 @@ struct BenchEncode: ParsableCommand {
                 "gflops": gflops, "sgemm_peak_gflops": peak, "fraction_of_peak": gflops / peak,
                 "gflop_per_image": clip.imageFlops / 1e9, "blas_threads": BLAS.threads, "cores": Engine.cores,
             ]
-            let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+            let json = try JSONSerialization.data(withJSONObject: result.merging(blasReport()) { mine, _ in mine }, options: [.sortedKeys])
             print(String(decoding: json, as: UTF8.self))
         }
     }
@@ -88,7 +88,20 @@ struct BenchCoOp: ParsableCommand {
                 "bench": "coop", "model": clip.source, "classes": classes, "batch": batch, "n_ctx": nCtx,
                 "prompt_tokens": learner.promptTokens, "seconds_per_step": times.min()!, "median_seconds": times.sorted()[times.count / 2],
             ]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+            print(String(decoding: try JSONSerialization.data(withJSONObject: result.merging(blasReport()) { mine, _ in mine }, options: [.sortedKeys]), as: UTF8.self))
         }
     }
+}
+
+/// What every benchmark says about the BLAS it ran on: the OpenBLAS build and kernel, and a warning when the kernel
+/// is older than the CPU allows (forced by OPENBLAS_CORETYPE, or an OpenBLAS that does not know the CPU).
+func blasReport() -> [String: Any] {
+    var fields: [String: Any] = ["blas_kernel": BLAS.coreName, "blas_config": BLAS.configuration]
+    if let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] { fields["openblas_coretype"] = forced }
+    if let warning = blasWarning() { fields["blas_warning"] = warning }
+    return fields
+}
+
+func blasWarning() -> String? {
+    BLASKernel.warning(kernel: BLAS.coreName, cpuFlags: BLASKernel.cpuFlags(), forced: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
 }

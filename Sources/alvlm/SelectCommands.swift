@@ -152,7 +152,7 @@ struct BenchSelect: ParsableCommand {
                 "seconds": s(t0, t2), "phases": ["probabilities": s(t0, t1), "select": s(t1, t2)],
                 "selected": selection.rows.count, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
             ]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+            print(String(decoding: try JSONSerialization.data(withJSONObject: result.merging(blasReport()) { mine, _ in mine }, options: [.sortedKeys]), as: UTF8.self))
         }
     }
 }

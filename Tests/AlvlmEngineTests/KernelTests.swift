@@ -93,3 +93,21 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(row[11], 0)
     }
 }
+
+/// The BLAS kernel against the CPU: a warning exactly when the kernel is narrower than the CPU's vectors.
+final class BLASKernelTests: XCTestCase {
+    func testWarnsWhenTheKernelIsOlderThanTheCPU() {
+        let avx512: Set<String> = ["sse3", "avx", "avx2", "fma", "avx512f"], avx2: Set<String> = ["sse3", "avx", "avx2", "fma"]
+        XCTAssertNil(BLASKernel.warning(kernel: "SkylakeX", cpuFlags: avx512, forced: nil))
+        XCTAssertNil(BLASKernel.warning(kernel: "Haswell", cpuFlags: avx2, forced: nil))
+        XCTAssertNil(BLASKernel.warning(kernel: "Zen", cpuFlags: avx2, forced: "Zen"))
+        XCTAssertNil(BLASKernel.warning(kernel: "SomeFutureCore", cpuFlags: avx512, forced: nil), "an unknown kernel is not judged")
+        XCTAssertEqual(BLASKernel.warning(kernel: "Haswell", cpuFlags: avx512, forced: "Haswell"),
+                       "OpenBLAS runs its Haswell kernel (AVX2) on a CPU with AVX-512: OPENBLAS_CORETYPE=Haswell forces it; matrix products run at a fraction of the CPU's speed")
+        XCTAssertTrue(BLASKernel.warning(kernel: "Prescott", cpuFlags: avx512, forced: nil)?.contains("does not recognise the CPU") ?? false)
+        XCTAssertNotNil(BLASKernel.warning(kernel: "Sandybridge", cpuFlags: avx2, forced: nil))
+        // This machine: the kernel OpenBLAS reports is a name, and the flags come from /proc/cpuinfo.
+        XCTAssertFalse(BLAS.coreName.isEmpty)
+        XCTAssertTrue(BLASKernel.cpuFlags().contains("sse2"))
+    }
+}
