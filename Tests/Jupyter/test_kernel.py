@@ -18,6 +18,8 @@ class AlvlmKernelTests(jupyter_kernel_test.KernelTests):
     file_extension = ".al"
 
     code_hello_world = 'print("hello, world")'
+    # Progress of long work goes to stderr as one updating line (generating a small texture pool reports it).
+    code_stderr = "stderr_pool = textures(train: 40, val: 0, test_per_class: 1, seed: 11)"
     code_generate_error = "undefined_name_for_the_test + 1"
     code_execute_result = [
         {"code": "6 * 7", "result": "42"},
