@@ -26,6 +26,17 @@ public enum Bindings {
     /// How a person labels images: the REPL installs a terminal labeller here (nil in non-interactive hosts).
     nonisolated(unsafe) public static var humanLabeller: (([Int], Pool) throws -> [Int: Int])?
 
+    /// The comparison's name for the strategy the user typed: as written, or the same ignoring case with `_` and
+    /// `-` alike (`least_confidence` finds `least-confidence`); otherwise an error listing the names it has.
+    static func strategyName(_ args: Arguments, in c: Comparison) throws -> String {
+        let typed = args.string("strategy")
+        if c.strategies.contains(typed) { return typed }
+        func key(_ s: String) -> String { s.lowercased().replacingOccurrences(of: "_", with: "-") }
+        if let match = c.strategies.first(where: { key($0) == key(typed) }) { return match }
+        let hint = closestMatch(key(typed), in: c.strategies).map { "; did you mean \"\($0)\"?" } ?? ""
+        throw args.error("strategy", "no strategy \"\(typed)\" in this comparison, which has \(c.strategies.map { "\"\($0)\"" }.joined(separator: ", "))\(hint)")
+    }
+
     static func budget(_ v: Value) -> Budget {
         switch v {
         case .percent(let p): return .percent(p)
@@ -392,18 +403,25 @@ public enum Bindings {
         r.register(type: "comparison", summary: "strategies compared over seeds", [
             .property("strategies", "the strategies' names") { .list(($0 as! ComparisonObject).comparison.strategies.map { .string($0) }) },
             .method("mean", [Parameter("strategy", .string)], "mean accuracy per round over the seeds") { o, args, _ in
-                .list((o as! ComparisonObject).comparison.curve(args.string("strategy")).mean.map { .number($0) })
+                let c = (o as! ComparisonObject).comparison
+                return .list(c.curve(try strategyName(args, in: c)).mean.map { .number($0) })
             },
             .method("sd", [Parameter("strategy", .string)], "standard deviation of the accuracy per round over the seeds") { o, args, _ in
-                .list((o as! ComparisonObject).comparison.curve(args.string("strategy")).sd.map { .number($0) })
+                let c = (o as! ComparisonObject).comparison
+                return .list(c.curve(try strategyName(args, in: c)).sd.map { .number($0) })
             },
             .method("auc", [Parameter("strategy", .string)], "area under the mean learning curve (a mean accuracy)") { o, args, _ in
-                .number((o as! ComparisonObject).comparison.areaUnderCurve(args.string("strategy")))
+                let c = (o as! ComparisonObject).comparison
+                return .number(c.areaUnderCurve(try strategyName(args, in: c)))
             },
-            .method("labels_to_reach", [Parameter("target", .oneOf([.number, .countOrPercent]), "an accuracy, e.g. 60%"), Parameter("strategy", .string)],
+            .method("labels_to_reach", [Parameter("target", .oneOf([.number, .countOrPercent]), "an accuracy, e.g. 60% or 0.6"), Parameter("strategy", .string)],
                     "mean labels at the first round whose mean accuracy reaches the target (nil if never)") { o, args, _ in
+                let c = (o as! ComparisonObject).comparison
                 let target: Double = { if case .percent(let p) = args["target"] { return p / 100 }; return args.number("target") }()
-                return (o as! ComparisonObject).comparison.labelsToReach(target, strategy: args.string("strategy")).map { .number($0) } ?? .null
+                guard target <= 1 else {
+                    throw args.error("target", "an accuracy of \(formatNumber(target)) is more than 1 (all): write \(formatNumber(target))% for a percentage")
+                }
+                return c.labelsToReach(target, strategy: try strategyName(args, in: c)).map { .number($0) } ?? .null
             },
         ])
         r.register(Builtin("table", [Parameter("comparison", .object("comparison"))], summary: "the paper's Table 1 layout: mean ± sd per round") { args, _ in

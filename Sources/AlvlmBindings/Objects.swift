@@ -181,7 +181,7 @@ public final class ExperimentObject: LanguageObject {
     init(_ e: Experiment, pool: PoolObject, model: ModelObject) { experiment = e; poolObject = pool; modelObject = model }
     public var summary: String {
         let s = experiment.state
-        var lines = ["experiment: \(s.config.strategy.label) on \(s.pool), \(s.rounds.count)/\(s.config.rounds) rounds of \(experiment.budgetPerRound), seed \(s.config.seed)"]
+        var lines = ["experiment: \(s.config.strategy.label) on \(s.pool), \(s.rounds.count)/\(s.config.rounds) rounds of \(experiment.budgetPerRound), seed \(Int64(bitPattern: s.config.seed))"]
         for r in s.rounds {
             lines.append(String(format: "  round %d: %4d labels, accuracy %6.2f%%, %d classes covered", r.round, r.labelsUsed, 100 * r.accuracy, r.classesCovered))
         }

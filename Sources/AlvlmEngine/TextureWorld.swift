@@ -243,7 +243,8 @@ public struct TextureWorld: Sendable {
         let base = env["ALVLM_CACHE"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (env["XDG_CACHE_HOME"].map { ($0 as NSString).appendingPathComponent("alvlm") }
                 ?? (NSHomeDirectory() as NSString).appendingPathComponent(".cache/alvlm"))
-        let name = "textures-v\(Self.version)-seed\(seed)-\(imageSize)px-\(trainSize)-\(valSize)-\(testPerClass)-x\(imbalance)"
+        // Seeds are shown as the user wrote them: -1, not 18446744073709551615.
+        let name = "textures-v\(Self.version)-seed\(Int64(bitPattern: seed))-\(imageSize)px-\(trainSize)-\(valSize)-\(testPerClass)-x\(imbalance)"
         return (base as NSString).appendingPathComponent(name)
     }
 }

@@ -20,7 +20,8 @@ struct RunNotebook: ParsableCommand {
     func run() throws {
         do {
             let runner = try NotebookRunner(path: notebook, overrides: parameter)
-            let report = runner.run(allowErrors: allowErrors)
+            var report = runner.run(allowErrors: allowErrors)
+            report.check = check
             defer { if let dir = report.figureDirectory { try? FileManager.default.removeItem(atPath: dir) } }
             let md = output ?? ((notebook as NSString).deletingPathExtension + ".md")
             try report.writeMarkdown(to: md)
@@ -28,7 +29,10 @@ struct RunNotebook: ParsableCommand {
             FileHandle.standardError.write(Data("alvlm: wrote \(md)\(ipynb.map { " and \($0)" } ?? "")\n".utf8))
             if let failure = report.failure {
                 FileHandle.standardError.write(Data("alvlm: error: cell \(failure.cell), \(failure.message)\n".utf8))
-                throw ExitCode(1)
+                // With --allow-errors the errors are reported and the run still counts as done.
+                if !allowErrors { throw ExitCode(1) }
+                let cells = report.errorCells.map(String.init).joined(separator: ", ")
+                FileHandle.standardError.write(Data("alvlm: errors allowed in cell\(report.errorCells.count == 1 ? "" : "s") \(cells)\n".utf8))
             }
             if check, !report.mismatches.isEmpty {
                 for m in report.mismatches { FileHandle.standardError.write(Data("alvlm: expect failed: \(m)\n".utf8)) }
@@ -65,6 +69,11 @@ struct NotebookRunner {
         var results: [CellResult]
         var failure: (cell: Int, message: String)?
         var mismatches: [String]
+        /// Cells that failed without expecting to, and cells whose `# expect` did not hold.
+        var errorCells: [Int] = []
+        var mismatchCells: [Int] = []
+        var allowErrors = false
+        var check = false
         var started: Date
         var seconds: Double
         var figureDirectory: String?
@@ -129,6 +138,7 @@ struct NotebookRunner {
         session.figureDirectory = figures
         var failure: (Int, String)? = nil
         var mismatches: [String] = []
+        var errorCells: [Int] = [], mismatchCells: [Int] = []
         var number = 0
         for cell in cells {
             var result = CellResult(cell: cell)
@@ -149,23 +159,30 @@ struct NotebookRunner {
                 let rendered = error.render(source: cell.source, name: "cell \(number)")
                 result.error = rendered
                 if expectedErrors.isEmpty {
+                    errorCells.append(number)
                     if failure == nil {
                         let where_ = error.location.map { "line \(cell.line + $0.line - 1) of \(path)" } ?? path
                         failure = (number, "\(where_): \(error.message)")
                     }
                 } else if !expectedErrors.contains(where: { error.message.contains($0) }) {
+                    mismatchCells.append(number)
                     mismatches.append("cell \(number): expected an error containing \"\(expectedErrors[0])\", got \"\(error.message)\"")
                 }
             } else if let first = expectedErrors.first {
+                mismatchCells.append(number)
                 mismatches.append("cell \(number): expected an error containing \"\(first)\", but the cell ran")
             }
             for case .output(let expected) in cell.expectations where !text.contains(expected) {
+                if mismatchCells.last != number { mismatchCells.append(number) }
                 mismatches.append("cell \(number): expected output containing \"\(expected)\"")
             }
             results.append(result)
         }
         var report = Report(path: path, parameters: injected, results: results, failure: failure.map { (cell: $0.0, message: $0.1) },
                             mismatches: mismatches, started: started, seconds: Date().timeIntervalSince(started), figureDirectory: figures)
+        report.errorCells = errorCells
+        report.mismatchCells = mismatchCells
+        report.allowErrors = allowErrors
         report.provenance = session.provenance()
         return report
     }
@@ -179,6 +196,20 @@ final class ProbeHost: LanguageHost {
 }
 
 extension NotebookRunner.Report {
+    /// What happened, for the front matter: ok; failed at cell N; errors allowed in cells N, M; and with --check,
+    /// the cells whose expectations did not hold.
+    var status: String {
+        var parts: [String] = []
+        if let failure {
+            parts.append(allowErrors ? "errors allowed in cell\(errorCells.count == 1 ? "" : "s") " + errorCells.map(String.init).joined(separator: ", ")
+                                     : "failed at cell \(failure.cell)")
+        }
+        if check, !mismatchCells.isEmpty {
+            parts.append("expectation mismatch in cell\(mismatchCells.count == 1 ? "" : "s") " + mismatchCells.map(String.init).joined(separator: ", "))
+        }
+        return parts.isEmpty ? "ok" : parts.joined(separator: "; ")
+    }
+
     /// Markdown with front matter; figures copied to a report-specific `NAME_files/` folder. Written atomically:
     /// the folder and the file are built under temporary names and renamed into place.
     func writeMarkdown(to output: String) throws {
@@ -191,7 +222,7 @@ extension NotebookRunner.Report {
         var md = "---\nnotebook: \(path)\nstarted: \(ISO8601DateFormatter().string(from: started))\nseconds: \(String(format: "%.2f", seconds))\n"
         md += "parameters:\(parameters.isEmpty ? " {}" : "")\n" + parameters.map { "  \($0.0): \($0.1)\n" }.joined()
         md += provenance.map { "\($0.0):" + ($0.1.hasPrefix("\n") ? "" : " ") + "\($0.1)\n" }.joined()
-        md += "status: \(failure == nil ? "ok" : "failed at cell \(failure!.cell)")\n---\n\n"
+        md += "status: \(status)\n---\n\n"
         var code = 0
         for r in results {
             switch r.cell.kind {

@@ -49,9 +49,9 @@ final class Session: LanguageHost {
         for (name, value) in interpreter.variables {
             guard case .object(let o) = value else { continue }
             if let m = o as? ModelObject { models.append("\(name) = \(m.model.source) (image tower \(String(m.model.imageTowerHash, radix: 16)))") }
-            if let e = o as? ExperimentObject { seeds.append("\(name): experiment seed \(e.experiment.state.config.seed)") }
+            if let e = o as? ExperimentObject { seeds.append("\(name): experiment seed \(Int64(bitPattern: e.experiment.state.config.seed))") }
             if let c = o as? ComparisonObject {
-                seeds.append("\(name): master seed \(c.comparison.masterSeed), run seeds \(c.comparison.seeds.map(String.init).joined(separator: " "))")
+                seeds.append("\(name): master seed \(Int64(bitPattern: c.comparison.masterSeed)), run seeds \(c.comparison.seeds.map(String.init).joined(separator: " "))")
             }
         }
         func list(_ items: [String]) -> String { items.isEmpty ? "[]" : "\n" + items.map { "  - \"\($0)\"" }.joined(separator: "\n") }

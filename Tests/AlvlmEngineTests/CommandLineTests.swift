@@ -369,6 +369,33 @@ final class CommandLineTests: XCTestCase {
         XCTAssertLessThan(binary, plain / 2, "alvlm hist(load_npy(...)) \(binary) s; the values as text to gnuplot \(plain) s")
     }
 
+    /// Comparison lookups by a name the comparison does not have are errors that list its names (both `_` and `-`
+    /// spellings find a strategy); an accuracy target above 1 without `%` is an error suggesting the percentage;
+    /// negative seeds show as written (issue 12, items 3 and 9).
+    func testComparisonLookupsAndNegativeSeeds() throws {
+        let setup = """
+            pool = textures(train: 40, val: 0, test_per_class: 1, seed: -1)
+            model = clip("tiny")
+            cmp = compare([random(), least_confidence()], pool, model, rounds: 2, budget: 2, trainer: linear_probe(), seeds: 1, seed: -5)
+            """
+        let env = ["ALVLM_CACHE": dir + "/cache"]
+        let ok = try alvlm(["-c", setup + "\nprint(cmp.auc(\"least_confidence\") == cmp.auc(\"least-confidence\"))\nprint(len(cmp.mean(\"Random\")))\n"
+                                 + "print(cmp.labels_to_reach(0.01, \"random\") > 0)\nexperiment(pool, model, random(), rounds: 1, budget: 2, trainer: linear_probe(), seed: -3)"],
+                           environment: env)
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(ok.stdout.hasPrefix("true\n2\ntrue\nexperiment: random on "), ok.stdout)
+        XCTAssertTrue(ok.stdout.contains(", seed -3\n"), ok.stdout)
+        let folders = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache")
+        XCTAssertTrue(folders.contains { $0.contains("-seed-1-") }, "\(folders)")
+        for (code, message) in [("cmp.auc(\"CEC\")", "no strategy \"CEC\" in this comparison, which has \"random\", \"least-confidence\""),
+                                ("cmp.mean(\"randon\")", "did you mean \"random\"?"),
+                                ("cmp.labels_to_reach(70, \"random\")", "write 70% for a percentage")] {
+            let r = try alvlm(["-c", setup + "\n" + code], environment: env)
+            XCTAssertEqual(r.status, 1, code)
+            XCTAssertTrue(r.stderr.contains(message), "\(code): \(r.stderr)")
+        }
+    }
+
     /// The interactive REPL in a real pseudo-terminal (tmux): completion, Ctrl-C cancelling a long loop with the
     /// state intact, Ctrl-C clearing the line, and the history file written on Ctrl-D.
     func testInteractiveSessionInAPseudoTerminal() throws {

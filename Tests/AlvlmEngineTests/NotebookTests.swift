@@ -91,14 +91,22 @@ final class NotebookTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("error: cell 2, line 4 of \(nb): unknown name `nope`"), r.stderr)
         let md = try String(contentsOfFile: dir + "/r.md", encoding: .utf8)
         XCTAssertTrue(md.contains("status: failed at cell 2") && md.contains("*(not run)*"), md)
+        // --allow-errors: every error allowed, so the run succeeds; the errors are reported and recorded.
         let allowed = try alvlm(["run", nb, "-o", dir + "/r2.md", "--allow-errors"])
-        XCTAssertEqual(allowed.status, 1, "the failure is still reported")
-        XCTAssertTrue(try String(contentsOfFile: dir + "/r2.md", encoding: .utf8).contains("never"))
-        let mismatch = try write("# %%\nprint(1)\n# expect: 2\n", "m.alnb")
+        XCTAssertEqual(allowed.status, 0, allowed.stderr)
+        XCTAssertTrue(allowed.stderr.contains("error: cell 2, line 4") && allowed.stderr.contains("errors allowed in cell 2"), allowed.stderr)
+        let allowedReport = try String(contentsOfFile: dir + "/r2.md", encoding: .utf8)
+        XCTAssertTrue(allowedReport.contains("never") && allowedReport.contains("status: errors allowed in cell 2\n"), allowedReport)
+        let mismatch = try write("# %%\nprint(1)\n# expect: 2\n# %%\nprint(3)\n# expect error: nope\n", "m.alnb")
         XCTAssertEqual(try alvlm(["run", mismatch, "-o", dir + "/m.md"]).status, 0)
+        XCTAssertTrue(try String(contentsOfFile: dir + "/m.md", encoding: .utf8).contains("status: ok\n"))
         let checked = try alvlm(["run", mismatch, "-o", dir + "/m.md", "--check"])
         XCTAssertEqual(checked.status, 1)
         XCTAssertTrue(checked.stderr.contains("expected output containing \"2\""), checked.stderr)
+        // --check failures are in the front matter, not "ok".
+        XCTAssertTrue(try String(contentsOfFile: dir + "/m.md", encoding: .utf8).contains("status: expectation mismatch in cells 1, 2\n"))
+        let both = try alvlm(["run", mismatch, "-o", dir + "/m.md", "--check", "--allow-errors"])
+        XCTAssertEqual(both.status, 1, "an expectation that does not hold fails --check even with --allow-errors")
     }
 
     func testBadNotebooksFailBeforeAnyCellRuns() throws {
