@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <editline/readline.h>
+#include <langinfo.h>
+#include <locale.h>
 
 static le_completer swift_completer = NULL;
 static char **candidates = NULL;
@@ -40,6 +42,10 @@ static char **complete(const char *text, int start, int end) {
 }
 
 void le_init(const char *name, le_completer completer) {
+    // libedit reads multibyte characters by the C library's locale, which starts as "C" (ASCII): without this every
+    // non-ASCII character typed is dropped. The language is UTF-8, so fall back to C.UTF-8 when the user's locale
+    // is not UTF-8 (or not set).
+    if (!setlocale(LC_CTYPE, "") || strcmp(nl_langinfo(CODESET), "UTF-8") != 0) setlocale(LC_CTYPE, "C.UTF-8");
     rl_readline_name = (char *)name;
     swift_completer = completer;
     rl_attempted_completion_function = complete;

@@ -414,7 +414,7 @@ final class CommandLineTests: XCTestCase {
         func keys(_ k: String...) throws { _ = try tmux(["-L", session, "send-keys", "-t", session] + k); usleep(400_000) }
         func screen() throws -> String { try tmux(["-L", session, "capture-pane", "-t", session, "-p"]) }
         let history = dir + "/history"
-        _ = try tmux(["-L", session, "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "env ALVLM_HISTORY=\(history) \(binary)"])
+        _ = try tmux(["-L", session, "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "env LANG=C LC_ALL= ALVLM_HISTORY=\(history) \(binary)"])
         defer { _ = try? tmux(["-L", session, "kill-server"]) }
         usleep(800_000)
         try keys("strategy_one = cec(k: 3)", "Enter")
@@ -431,7 +431,12 @@ final class CommandLineTests: XCTestCase {
         try keys("x > 0", "Enter")
         try keys("half typed", "C-c")
         try keys("40 + 2", "Enter")
+        // Non-ASCII input reaches the language whole (the editor reads by a UTF-8 locale), whatever LANG says.
+        try keys("größe = 3", "Enter")
+        try keys("print(\"café\")", "Enter")
+        try keys("größe + 0.5", "Enter")
         let text = try screen()
+        XCTAssertTrue(text.contains("\ncafé\n") && text.contains("\n3.5\n"), text)
         XCTAssertTrue(text.contains("error: interrupted"), text)
         XCTAssertTrue(text.contains("true\n"), text)
         XCTAssertTrue(text.contains("42"), text)
