@@ -286,18 +286,24 @@ public enum Bindings {
             Parameter("batch", .integer, default: .number(32)), Parameter("weight_decay", .number, default: .number(0.005)),
             Parameter("n_ctx", .integer, default: .number(4)), Parameter("init", .oneOf([.string, .nilValue]), default: .string("a photo of a")),
             Parameter("csc", .bool, default: .bool(false), "class-specific contexts (CoOp's CSC) instead of one shared context"),
-        ], summary: "trainer: CoOp prompt tuning, re-initialised every round") { args, _ in
-            guard args.int("epochs") >= 1 else { throw args.error("epochs", "epochs must be at least 1") }
-            guard args.int("batch") >= 1 else { throw args.error("batch", "batch must be at least 1") }
-            guard args.number("lr") > 0 else { throw args.error("lr", "lr must be positive") }
-            let phrase: String? = args.has("init") ? args.string("init") : nil
-            guard args.int("n_ctx") >= 1, args.int("n_ctx") <= 72 else { throw args.error("n_ctx", "n_ctx must be in 1...72") }
-            if let phrase, phrase.split(separator: " ").count != args.int("n_ctx") {
-                throw args.error("n_ctx", "n_ctx \(args.int("n_ctx")) does not match the \(phrase.split(separator: " ").count) words of init \"\(phrase)\" (init: nil for random context)")
-            }
-            return .object(TrainerObject(.coop(epochs: args.int("epochs"), learningRate: args.number("lr"), batchSize: args.int("batch"),
-                                               weightDecay: args.number("weight_decay"), contextLength: args.int("n_ctx"), contextInit: phrase,
-                                               classSpecific: args.bool("csc"))))
+        ], summary: "trainer: CoOp prompt tuning, re-initialised every round",
+           details: "The arguments given override only themselves, on top of the model's recommended CoOp settings (the paper's\n" +
+               "ViT-B/16 settings shown as defaults here; clip(\"tiny\") recommends its own tuned ones: 20 epochs, lr 0.02, csc).") { args, _ in
+            if args.given("epochs") { guard args.int("epochs") >= 1 else { throw args.error("epochs", "epochs must be at least 1") } }
+            if args.given("batch") { guard args.int("batch") >= 1 else { throw args.error("batch", "batch must be at least 1") } }
+            if args.given("lr") { guard args.number("lr") > 0 else { throw args.error("lr", "lr must be positive") } }
+            if args.given("n_ctx") { guard args.int("n_ctx") >= 1, args.int("n_ctx") <= 72 else { throw args.error("n_ctx", "n_ctx must be in 1...72") } }
+            var o = CoOpOverrides()
+            if args.given("epochs") { o.epochs = args.int("epochs") }
+            if args.given("lr") { o.learningRate = args.number("lr") }
+            if args.given("batch") { o.batchSize = args.int("batch") }
+            if args.given("weight_decay") { o.weightDecay = args.number("weight_decay") }
+            if args.given("n_ctx") { o.contextLength = args.int("n_ctx") }
+            if args.given("init") { o.contextInit = .some(args.has("init") ? args.string("init") : nil) }
+            if args.given("csc") { o.classSpecific = args.bool("csc") }
+            // Checked now against the paper's settings, and again against the model's when the trainer is used.
+            _ = try o.applied(to: .paper, args)
+            return .object(TrainerObject(coop: o))
         })
         r.register(Builtin("linear_probe", [], summary: "trainer: logistic regression on image features") { _, _ in .object(TrainerObject(.linearProbe)) })
         r.register(Builtin("zeroshot_only", [], summary: "trainer: none, the zero-shot model throughout") { _, _ in .object(TrainerObject(TrainerSpec.none)) })
@@ -307,10 +313,14 @@ public enum Bindings {
             Parameter("trainer", .object("trainer"), default: .null, "default: coop() with the paper's settings (clip(\"tiny\"): its tuned CoOp settings)"),
         ]
         /// The trainer given, else the model's recommended one: the tiny CLIP's tuned CoOp, or the paper's.
-        func trainer(_ args: Arguments) -> TrainerSpec {
-            if let given = args.object("trainer", as: TrainerObject.self)?.spec { return given }
+        /// The trainer an experiment uses: the model's recommended one, with what `coop(...)` was given on top, or
+        /// the trainer given.
+        func trainer(_ args: Arguments) throws -> TrainerSpec {
             let model = args.object("model", as: ModelObject.self)
-            return model?.model.source == TinyCLIP.shippedDirectory ? .tinyCLIP : .paper
+            let recommended: TrainerSpec = model?.model.source == TinyCLIP.shippedDirectory ? .tinyCLIP : .paper
+            guard let given = args.object("trainer", as: TrainerObject.self) else { return recommended }
+            if let o = given.coopOverrides { return try o.applied(to: recommended, args) }
+            return given.spec
         }
         func features(_ args: Arguments, _ interp: Interpreter) throws -> (PoolObject, ModelObject, PoolFeatures, PoolFeatures) {
             let pool = args.object("pool", as: PoolObject.self)!, model = args.object("model", as: ModelObject.self)!
@@ -323,7 +333,7 @@ public enum Bindings {
                            summary: "an active-learning run: rounds of select, label, train, evaluate") { args, interp in
             let (pool, model, train, test) = try features(args, interp)
             let config = ExperimentConfig(strategy: args.object("strategy", as: StrategyObject.self)!.spec, rounds: args.int("rounds"),
-                                          budget: budget(args["budget"]), trainer: trainer(args), seed: UInt64(bitPattern: Int64(args.int("seed"))))
+                                          budget: budget(args["budget"]), trainer: try trainer(args), seed: UInt64(bitPattern: Int64(args.int("seed"))))
             let e = try engine { try Experiment(pool: pool.pool, model: model.model, trainFeatures: train, testFeatures: test, config: config) }
             if args.has("save") { e.statePath = (args.string("save") as NSString).expandingTildeInPath }
             return .object(ExperimentObject(e, pool: pool, model: model))
@@ -395,7 +405,7 @@ public enum Bindings {
             let c = try engine {
                 try Comparison.run(pool: pool.pool, model: model.model, trainFeatures: train, testFeatures: test, strategies: specs,
                                    seeds: args.int("seeds"), masterSeed: UInt64(bitPattern: Int64(args.int("seed"))), rounds: args.int("rounds"),
-                                   budget: budget(args["budget"]), trainer: trainer(args),
+                                   budget: budget(args["budget"]), trainer: try trainer(args),
                                    progress: { interp.host.progress($0) }, cancel: WatchingToken(host: interp.host))
             }
             return .object(ComparisonObject(c))

@@ -81,11 +81,39 @@ public final class StrategyObject: LanguageObject {
     }
 }
 
+/// What `coop(...)` was given: each setting overrides only itself, on top of the model's recommended CoOp trainer.
+public struct CoOpOverrides {
+    var epochs: Int?, learningRate: Double?, batchSize: Int?, weightDecay: Double?, contextLength: Int?, classSpecific: Bool?
+    /// nil: not given; .some(nil): random context.
+    var contextInit: String??
+
+    func applied(to base: TrainerSpec, _ args: Arguments) throws -> TrainerSpec {
+        guard case let .coop(e, lr, b, wd, n, phrase, csc) = base else { return base }
+        let length = contextLength ?? n
+        var initPhrase = contextInit ?? phrase
+        // A new context length without a new phrase: the recommended phrase only if it still fits.
+        if contextInit == nil, contextLength != nil, let p = initPhrase, p.split(separator: " ").count != length { initPhrase = nil }
+        if let p = initPhrase, p.split(separator: " ").count != length {
+            throw args.error("n_ctx", "n_ctx \(length) does not match the \(p.split(separator: " ").count) words of init \"\(p)\" (init: nil for random context)")
+        }
+        return .coop(epochs: epochs ?? e, learningRate: learningRate ?? lr, batchSize: batchSize ?? b, weightDecay: weightDecay ?? wd,
+                     contextLength: length, contextInit: initPhrase, classSpecific: classSpecific ?? csc)
+    }
+}
+
 public final class TrainerObject: LanguageObject {
+    /// The trainer as it stands alone (coop: its overrides on the paper's settings).
     public let spec: TrainerSpec
+    /// For coop(...): what was given, applied to the model's recommended trainer when used.
+    let coopOverrides: CoOpOverrides?
     public var typeName: String { "trainer" }
-    init(_ spec: TrainerSpec) { self.spec = spec }
-    public var summary: String {
+    init(_ spec: TrainerSpec) { self.spec = spec; coopOverrides = nil }
+    init(coop: CoOpOverrides) {
+        coopOverrides = coop
+        spec = (try? coop.applied(to: .paper, Arguments.empty)) ?? .paper
+    }
+    public var summary: String { Self.describe(spec) + (coopOverrides != nil ? " (given settings on top of the model's recommended ones)" : "") }
+    static func describe(_ spec: TrainerSpec) -> String {
         switch spec {
         case let .coop(epochs, lr, batch, wd, n, phrase, csc):
             return "trainer coop: \(epochs) epochs, lr \(formatNumber(lr)), batch \(batch), weight decay \(formatNumber(wd)), \(n) context vectors\(csc == true ? " per class" : "") from \(phrase.map { "\"\($0)\"" } ?? "random")"
@@ -181,7 +209,8 @@ public final class ExperimentObject: LanguageObject {
     init(_ e: Experiment, pool: PoolObject, model: ModelObject) { experiment = e; poolObject = pool; modelObject = model }
     public var summary: String {
         let s = experiment.state
-        var lines = ["experiment: \(s.config.strategy.label) on \(s.pool), \(s.rounds.count)/\(s.config.rounds) rounds of \(experiment.budgetPerRound), seed \(Int64(bitPattern: s.config.seed))"]
+        var lines = ["experiment: \(s.config.strategy.label) on \(s.pool), \(s.rounds.count)/\(s.config.rounds) rounds of \(experiment.budgetPerRound), seed \(Int64(bitPattern: s.config.seed))",
+                     "  " + TrainerObject.describe(s.config.trainer)]
         for r in s.rounds {
             lines.append(String(format: "  round %d: %4d labels, accuracy %6.2f%%, %d classes covered", r.round, r.labelsUsed, 100 * r.accuracy, r.classesCovered))
         }

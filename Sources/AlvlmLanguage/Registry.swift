@@ -74,6 +74,10 @@ public struct Arguments {
     public func bool(_ name: String) -> Bool { if case .bool(let b) = self[name] { return b }; return false }
     public func object<T>(_ name: String, as: T.Type) -> T? { if case .object(let o) = self[name] { return o as? T }; return nil }
     public func has(_ name: String) -> Bool { !(values[name]?.isNone ?? true) }
+    /// Whether the call gave this argument (rather than its default).
+    public func given(_ name: String) -> Bool { locations[name] != nil }
+    /// No arguments (for checks outside a call).
+    public static let empty = Arguments(values: [:], locations: [:], callLocation: nil)
 
     /// An error pointing at the argument (or the call).
     public func error(_ name: String?, _ message: String) -> LanguageError {

@@ -396,6 +396,32 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// `coop(...)` arguments override only themselves on top of the model's recommended trainer, and the experiment
+    /// says which settings it runs with (issue 12, item 4).
+    func testCoOpArgumentsOverrideOnlyThemselves() throws {
+        let setup = "pool = textures(train: 40, val: 0, test_per_class: 1)\n"
+        let script = setup + """
+            tiny = clip("tiny")
+            other = clip("\(model)")
+            experiment(pool, tiny, random(), rounds: 1, budget: 2, trainer: coop(epochs: 5))
+            experiment(pool, other, random(), rounds: 1, budget: 2, trainer: coop(epochs: 5))
+            experiment(pool, tiny, random(), rounds: 1, budget: 2, trainer: coop(n_ctx: 8, csc: false))
+            experiment(pool, tiny, random(), rounds: 1, budget: 2)
+            """
+        let r = try alvlm(["-c", script], environment: ["ALVLM_CACHE": dir + "/cache"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let trainers = r.stdout.split(separator: "\n").filter { $0.hasPrefix("  trainer ") }.map(String.init)
+        XCTAssertEqual(trainers, [
+            "  trainer coop: 5 epochs, lr 0.02, batch 32, weight decay 0.005, 4 context vectors per class from \"a photo of a\"",
+            "  trainer coop: 5 epochs, lr 0.002, batch 32, weight decay 0.005, 4 context vectors from \"a photo of a\"",
+            "  trainer coop: 20 epochs, lr 0.02, batch 32, weight decay 0.005, 8 context vectors from random",
+            "  trainer coop: 20 epochs, lr 0.02, batch 32, weight decay 0.005, 4 context vectors per class from \"a photo of a\"",
+        ], r.stdout)
+        let bad = try alvlm(["-c", setup + "coop(n_ctx: 3, init: \"a photo of a\")"], environment: ["ALVLM_CACHE": dir + "/cache"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("n_ctx 3 does not match the 4 words"), bad.stderr)
+    }
+
     /// The interactive REPL in a real pseudo-terminal (tmux): completion, Ctrl-C cancelling a long loop with the
     /// state intact, Ctrl-C clearing the line, and the history file written on Ctrl-D.
     func testInteractiveSessionInAPseudoTerminal() throws {
