@@ -62,6 +62,8 @@ public struct ExperimentState: Codable, Equatable, Sendable {
     public var context: [Float]?
     /// A hash of the pool's ids, paths, splits and classes: a resumed run must use the same pool.
     public var poolFingerprint: UInt64?
+    /// This experiment's name in the label journal (its entries are told from other experiments' by it).
+    public var journalID: String?
     public var version = 1
 }
 
@@ -75,6 +77,11 @@ public final class Experiment {
     /// Where the state is saved after every round (atomically), if set.
     public var statePath: String?
     public var journal: LabelJournal?
+    /// Take answers journaled earlier for the same images of the same pool (by `label()` or another experiment)
+    /// instead of asking again; each reuse is reported.
+    public var reuseEarlierAnswers = true
+    /// Where the experiment says what it did that the user should know (answers reused).
+    public var report: ((String) -> Void)?
 
     let strategy: Strategy
     let budget: Int
@@ -109,7 +116,21 @@ public final class Experiment {
             self.state = ExperimentState(config: config, pool: pool.name, model: model.source)
             self.state.poolFingerprint = pool.fingerprint
         }
+        // The experiment's identity in the journal: its configuration, pool content and model, so that a resumed or
+        // re-run experiment finds its own answers and any other experiment's count as another's.
+        if self.state.journalID == nil {
+            var h = FNV64()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            h.add(String(decoding: (try? encoder.encode(config)) ?? Data(), as: UTF8.self))
+            h.add(pool.fingerprint)
+            h.add(model.source)
+            self.state.journalID = String(String(h.value, radix: 16).prefix(8))
+        }
     }
+
+    /// The journal source of this experiment's answers ("experiment 1a2b3c4d").
+    public var journalSource: String { "experiment \(state.journalID ?? "?")" }
 
     public var finished: Bool { state.rounds.count >= state.config.rounds }
     public var budgetPerRound: Int { budget }
@@ -180,15 +201,32 @@ public final class Experiment {
         let queried = selection.rows.map { ids[$0] }
         // Label: journaled before the state changes.
         // Labels already journaled (a round interrupted after labelling) are not asked again.
+        // Answers are journaled by the pool's content (never shared with another pool of the same name). This
+        // experiment's own (a round interrupted after labelling) are taken silently; others' only if allowed, and said.
         var answers: [Int: Int] = [:]
+        let poolKey = LabelJournal.key(pool)
         if let journal {
-            for e in try journal.replay(pool: pool.name) where queried.contains(e.id) && e.label < pool.classes { answers[e.id] = e.label }
+            var reused: [String: Int] = [:]
+            for e in try journal.replayEntries(pool: poolKey) where queried.contains(e.id) && e.label < pool.classes {
+                if e.source.hasPrefix(journalSource + " ") {
+                    answers[e.id] = e.label
+                } else if reuseEarlierAnswers {
+                    answers[e.id] = e.label
+                    reused[e.source.components(separatedBy: " round ").first ?? e.source, default: 0] += 1
+                }
+            }
+            if !reused.isEmpty {
+                let total = reused.values.reduce(0, +)
+                let origins = reused.sorted { $0.key < $1.key }.map { "\($0.value) from \($0.key)" }.joined(separator: ", ")
+                report?("round \(round): reusing \(total) earlier answer\(total == 1 ? "" : "s") for this pool's images (\(origins)); step(reuse: false) asks again")
+                try journal.append(queried.compactMap { id in answers[id].map { (id, $0) } }, pool: poolKey, source: "\(journalSource) round \(round) (reused)")
+            }
         }
         let missing = queried.filter { answers[$0] == nil }
         if !missing.isEmpty {
             progress?("round \(round): asking for \(missing.count) labels")
             let fresh = try oracle.labels(for: missing, pool: pool)
-            try journal?.append(missing.compactMap { id in fresh[id].map { (id, $0) } }, pool: pool.name, source: "round \(round)")
+            try journal?.append(missing.compactMap { id in fresh[id].map { (id, $0) } }, pool: poolKey, source: "\(journalSource) round \(round)")
             answers.merge(fresh) { _, new in new }
         }
         // Train on the labelled set (fresh from zero-shot), then evaluate.

@@ -104,17 +104,28 @@ public final class LabelJournal {
         guard fsync(fd) == 0 else { throw EngineError(.io, "cannot sync the label journal", path: path) }
     }
 
-    /// The current label of every id journaled for `pool` (a later line wins, -1 retracts); a torn last line is ignored.
-    public func replay(pool: String) throws -> [(id: Int, label: Int)] {
+    /// The journal's key for a pool: its name and content fingerprint, so that a pool of the same name with other
+    /// images (another seed, another folder) never takes this one's answers.
+    public static func key(_ pool: Pool) -> String { "\(pool.name)@\(String(pool.fingerprint, radix: 16))" }
+
+    public struct Entry: Equatable { public var id: Int; public var label: Int; public var source: String }
+
+    /// The current label of every id journaled under `pool` (a key, see `key(_:)`; a later line wins, -1 retracts),
+    /// with who gave it; a torn last line is ignored.
+    public func replayEntries(pool: String) throws -> [Entry] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw EngineError(.io, "cannot read the label journal", path: path) }
-        var current: [Int: Int] = [:], order: [Int] = []
+        var current: [Int: Entry] = [:], order: [Int] = []
         for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {   // the last piece is empty, or a torn line
             let f = line.split(separator: "\t", omittingEmptySubsequences: false)
             guard f.count >= 4, f[2] == pool, let id = Int(f[0]), let label = Int(f[1]) else { continue }
             if current[id] == nil { order.append(id) }
-            current[id] = label
+            current[id] = Entry(id: id, label: label, source: String(f[3]))
         }
-        return order.compactMap { id in current[id].flatMap { $0 >= 0 ? (id, $0) : nil } }
+        return order.compactMap { id in current[id].flatMap { $0.label >= 0 ? $0 : nil } }
+    }
+
+    public func replay(pool: String) throws -> [(id: Int, label: Int)] {
+        try replayEntries(pool: pool).map { ($0.id, $0.label) }
     }
 }
 

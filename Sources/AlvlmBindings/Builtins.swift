@@ -348,7 +348,8 @@ public enum Bindings {
             .method("step", [Parameter("oracle", .choice(["simulated", "human"]), default: .string("simulated"),
                                        "simulated: the pool's ground truth; human: you label the queries in the terminal"),
                               Parameter("answers", .oneOf([.list, .nilValue]), default: .null, "answers imported with import(): they label this round's queries"),
-                              Parameter("journal", .oneOf([.string, .nilValue]), default: .null, "where human labels are journaled (default ~/.cache/alvlm/labels.journal)")],
+                              Parameter("journal", .oneOf([.string, .nilValue]), default: .null, "where human labels are journaled (default ~/.cache/alvlm/labels.journal)"),
+                              Parameter("reuse", .bool, default: .bool(true), "take answers journaled earlier for the same images of this pool (label(), other experiments), and say so; false asks again")],
                     "run one round") { o, args, interp in
                 let e = o as! ExperimentObject
                 var oracle: Oracle = SimulatedOracle()
@@ -372,6 +373,8 @@ public enum Bindings {
                         return try LabelJournal(path: path)
                     }
                 }
+                e.experiment.reuseEarlierAnswers = args.bool("reuse")
+                e.experiment.report = { interp.host.print($0) }
                 _ = try engine { try e.experiment.step(oracle: oracle, progress: { interp.host.progress($0) }, cancel: WatchingToken(host: interp.host)) }
                 return .object(e)
             },

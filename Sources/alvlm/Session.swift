@@ -142,7 +142,7 @@ final class Session: LanguageHost {
             if line == "s" { i += 1; continue }
             if line == "u" {
                 if let last = order.popLast() {
-                    try journal?.append([(last, -1)], pool: pool.name, source: "terminal undo")
+                    try journal?.append([(last, -1)], pool: LabelJournal.key(pool), source: "label() undo")
                     answers[last] = nil; i = ids.firstIndex(of: last) ?? i; print("undone: id \(last)")
                 }
                 continue
@@ -158,7 +158,7 @@ final class Session: LanguageHost {
                 print(matches.count > 1 ? "ambiguous: " + matches.map { pool.classNames[$0] }.joined(separator: ", ") : "not a class: \(line)")
                 continue
             }
-            try journal?.append([(id, label)], pool: pool.name, source: "terminal")
+            try journal?.append([(id, label)], pool: LabelJournal.key(pool), source: "label()")
             answers[id] = label; order.append(id)
             i += 1
         }

@@ -92,10 +92,38 @@ final class ExperimentTests: XCTestCase {
         _ = cancel
         try e.step(oracle: human)
         XCTAssertEqual(asked.count, 3)
-        let again = try Experiment(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, config: config)
-        again.journal = e.journal
-        try again.step(oracle: HumanOracle { ids, _ in XCTFail("asked again for \(ids)"); return [:] })
-        XCTAssertEqual(again.state.labeled, e.state.labeled)
+        // The same experiment resumed from before its round: its own answers are taken, silently.
+        var reports: [String] = []
+        let resumed = try Experiment(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, config: config,
+                                     resumeFrom: { var s = e.state; s.rounds = []; s.labeled = [:]; return s }())
+        resumed.journal = e.journal
+        resumed.report = { reports.append($0) }
+        try resumed.step(oracle: HumanOracle { ids, _ in XCTFail("asked again for \(ids)"); return [:] })
+        XCTAssertEqual(resumed.state.labeled, e.state.labeled)
+        XCTAssertEqual(reports, [])
+        // Another experiment on the same pool: the earlier answers are reused, and it says how many and from where.
+        var otherConfig = config
+        otherConfig.seed = 3
+        let other = try Experiment(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, config: otherConfig)
+        other.journal = e.journal
+        other.report = { reports.append($0) }
+        try other.step(oracle: HumanOracle { ids, _ in XCTFail("asked again for \(ids)"); return [:] })
+        XCTAssertEqual(other.state.labeled, e.state.labeled)
+        XCTAssertEqual(reports, ["round 1: reusing 3 earlier answers for this pool's images (3 from \(e.journalSource)); step(reuse: false) asks again"])
+        // reuse: false asks again.
+        otherConfig.seed = 4
+        let refusing = try Experiment(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, config: otherConfig)
+        refusing.journal = e.journal
+        refusing.reuseEarlierAnswers = false
+        var askedAgain: [Int] = []
+        try refusing.step(oracle: HumanOracle { ids, pool in askedAgain += ids; return try SimulatedOracle().labels(for: ids, pool: pool) })
+        XCTAssertEqual(askedAgain.sorted(), asked.sorted())
+        // A pool of the same name with other images never takes these answers.
+        let renamed = try Pool(name: pool.name, classNames: pool.classNames,
+                               samples: pool.samples.map { Sample(id: $0.id, path: $0.path + ".other", split: $0.split, label: $0.label) })
+        XCTAssertNotEqual(LabelJournal.key(renamed), LabelJournal.key(pool))
+        XCTAssertEqual(try e.journal!.replay(pool: LabelJournal.key(renamed)).count, 0)
+        XCTAssertEqual(try e.journal!.replay(pool: pool.name).count, 0, "entries are keyed by content, not by name alone")
     }
 
     func testBadConfigurationsAreRejected() throws {
