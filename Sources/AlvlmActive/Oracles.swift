@@ -156,11 +156,12 @@ public enum AnnotationExchange {
         try writeAtomically(Data(out.utf8), to: path)
     }
 
-    /// Label Studio tasks: `data.image`, `data.id`, and one prediction whose score is the query score.
+    /// Label Studio tasks: `data.image`, our id as `data.alvlm_id` (and `data.id`), and one prediction whose score is
+    /// the query score. Label Studio's JSON_MIN export overwrites `id` with its own task number; `alvlm_id` survives.
     public static func exportLabelStudio(_ queries: [Query], pool: Pool, to path: String, modelVersion: String = "alvlm") throws {
         let tasks: [[String: Any]] = try queries.map { q in
             guard let s = pool.sample(q.id) else { throw EngineError(.argument, "unknown sample id \(q.id)") }
-            var task: [String: Any] = ["data": ["image": s.path, "id": q.id]]
+            var task: [String: Any] = ["data": ["image": s.path, "id": q.id, "alvlm_id": q.id]]
             if let p = q.predicted {
                 task["predictions"] = [["model_version": modelVersion, "score": q.score.isFinite ? q.score : 0,
                                         "result": [["from_name": "label", "to_name": "image", "type": "choices",
@@ -199,9 +200,13 @@ public enum AnnotationExchange {
         }
         if let json = try? JSONSerialization.jsonObject(with: data) {
             guard let tasks = json as? [[String: Any]] else { throw EngineError(.format, "a Label Studio export is a JSON list of tasks", path: path) }
+            var onlyTaskIDs: [Int] = []
             for (i, task) in tasks.enumerated() {
                 let data = task["data"] as? [String: Any] ?? task
-                let id = (data["id"] as? NSNumber)?.intValue ?? (data["alvlm_id"] as? NSNumber)?.intValue ?? (task["id"] as? NSNumber)?.intValue
+                // Ours first: JSON_MIN replaces `id` with Label Studio's task number.
+                let ours = (data["alvlm_id"] as? NSNumber)?.intValue ?? (task["alvlm_id"] as? NSNumber)?.intValue
+                let id = ours ?? (data["id"] as? NSNumber)?.intValue ?? (task["id"] as? NSNumber)?.intValue
+                if ours == nil, task["data"] == nil, let id { onlyTaskIDs.append(id) }
                 if let annotations = task["annotations"] as? [[String: Any]] {
                     let live = annotations.last { !($0["was_cancelled"] as? Bool ?? false) }
                     let choice = ((live?["result"] as? [[String: Any]])?.first?["value"] as? [String: Any])?["choices"] as? [String]
@@ -212,6 +217,10 @@ public enum AnnotationExchange {
                     let label = (value as? String) ?? (value as? [String])?.first ?? ((value as? [String: Any])?["choices"] as? [String])?.first
                     accept(id: id, label: label, cancelled: false, at: "task \(i + 1)")
                 }
+            }
+            // A JSON_MIN export of tasks made elsewhere: its ids 1...N look like Label Studio's own task numbers.
+            if !onlyTaskIDs.isEmpty, onlyTaskIDs.count == tasks.count, onlyTaskIDs.sorted() == Array(1...onlyTaskIDs.count) {
+                result.problems.append("the answers carry only ids 1...\(onlyTaskIDs.count), which look like Label Studio's task numbers, not this pool's ids: export the tasks with export(q, \"tasks.json\") (they carry alvlm_id) and import that project's answers")
             }
         } else {
             guard let text = String(data: data, encoding: .utf8) else { throw EngineError(.format, "answers file is neither JSON nor UTF-8 CSV", path: path) }

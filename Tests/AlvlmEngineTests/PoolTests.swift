@@ -134,6 +134,18 @@ final class OracleTests: XCTestCase {
         let min: [[String: Any]] = [["image": "/img/4.jpg", "id": 4, "label": "dog"]]
         try JSONSerialization.data(withJSONObject: min).write(to: URL(fileURLWithPath: dir + "/min.json"))
         XCTAssertEqual(try AnnotationExchange.importAnswers(from: dir + "/min.json", pool: pool).labels.map { [$0.id, $0.label] }, [[4, 1]])
+        // JSON_MIN as Label Studio writes it for our tasks: `id` is its task number, `alvlm_id` ours (issue 12 item 5).
+        XCTAssertEqual((tasks[1]["data"] as? [String: Any])?["alvlm_id"] as? Int, 5)
+        let ours: [[String: Any]] = [["image": "/img/2.jpg", "id": 1, "alvlm_id": 2, "label": "owl"], ["image": "/img/5.jpg", "id": 2, "alvlm_id": 5, "label": "cat"]]
+        try JSONSerialization.data(withJSONObject: ours).write(to: URL(fileURLWithPath: dir + "/ours.json"))
+        let c = try AnnotationExchange.importAnswers(from: dir + "/ours.json", pool: pool)
+        XCTAssertEqual(c.labels.map { [$0.id, $0.label] }, [[2, 2], [5, 0]]); XCTAssertEqual(c.problems, [])
+        // Only task numbers 1...N: taken as ids (they may be right) but said.
+        let numbers: [[String: Any]] = [["image": "/img/2.jpg", "id": 1, "label": "owl"], ["image": "/img/5.jpg", "id": 2, "label": "cat"]]
+        try JSONSerialization.data(withJSONObject: numbers).write(to: URL(fileURLWithPath: dir + "/numbers.json"))
+        let d = try AnnotationExchange.importAnswers(from: dir + "/numbers.json", pool: pool)
+        XCTAssertEqual(d.problems.count, 1)
+        XCTAssertTrue(d.problems[0].contains("look like Label Studio's task numbers"), d.problems[0])
     }
 
     func testOraclesCheckTheirAnswers() throws {
