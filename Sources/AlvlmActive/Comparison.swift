@@ -97,32 +97,38 @@ public struct Comparison: Codable, Sendable {
     }
 
     /// The paper's Table 1 layout: a row per strategy, a column per round, "mean ± sd" in percent.
-    public func table() -> String {
+    /// The table's cells: a header row, then a row per strategy (mean ± sd per round in %, and the AULC). With one
+    /// seed there is no spread to show, so the cells hold the mean alone.
+    func tableCells() -> [[String]] {
         let rounds = strategies.map { curve($0).mean.count }.max() ?? 0
-        let nameWidth = max(10, strategies.map(\.count).max() ?? 0)
-        var out = "strategy".padding(toLength: nameWidth, withPad: " ", startingAt: 0)
-        for r in 0..<rounds { out += "  " + "round \(r + 1)".padding(toLength: 13, withPad: " ", startingAt: 0) }
-        out += "  AULC\n"
+        let spread = seeds.count > 1
+        var rows = [["strategy"] + (0..<rounds).map { "round \($0 + 1)" } + ["AULC"]]
         for s in strategies {
             let c = curve(s)
-            out += s.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
-            for r in 0..<c.mean.count { out += "  " + String(format: "%5.1f ± %4.1f  ", 100 * c.mean[r], 100 * c.sd[r]) }
-            out += String(format: "  %5.1f\n", 100 * areaUnderCurve(s))
+            let cells = (0..<rounds).map { r in
+                r < c.mean.count ? (spread ? String(format: "%.1f ± %.1f", 100 * c.mean[r], 100 * c.sd[r]) : String(format: "%.1f", 100 * c.mean[r])) : ""
+            }
+            rows.append([s] + cells + [String(format: "%.1f", 100 * areaUnderCurve(s))])
         }
-        return out
+        return rows
+    }
+
+    /// Aligned text: the names left-aligned, the numbers right-aligned, every column as wide as its widest cell.
+    public func table() -> String {
+        let rows = tableCells()
+        let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { c, cell in
+                let pad = String(repeating: " ", count: widths[c] - cell.count)
+                return c == 0 ? cell + pad : pad + cell
+            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) + "\n"
+        }.joined()
     }
 
     /// The same table in Markdown (for notebooks that render it).
     public func markdownTable() -> String {
-        let rounds = strategies.map { curve($0).mean.count }.max() ?? 0
+        let rows = tableCells()
         func row(_ cells: [String]) -> String { "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n" }
-        var out = row(["strategy"] + (0..<rounds).map { "round \($0 + 1)" } + ["AULC"])
-        out += row(Array(repeating: "---", count: rounds + 2))
-        for s in strategies {
-            let c = curve(s)
-            let cells = (0..<rounds).map { r in r < c.mean.count ? String(format: "%.1f ± %.1f", 100 * c.mean[r], 100 * c.sd[r]) : "" }
-            out += row([s] + cells + [String(format: "%.1f", 100 * areaUnderCurve(s))])
-        }
-        return out
+        return row(rows[0]) + row(Array(repeating: "---", count: rows[0].count)) + rows.dropFirst().map(row).joined()
     }
 }

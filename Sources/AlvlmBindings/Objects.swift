@@ -223,7 +223,7 @@ public final class ComparisonObject: LanguageObject {
     public var typeName: String { "comparison" }
     init(_ c: Comparison) { comparison = c }
     public var summary: String {
-        "comparison of \(comparison.strategies.joined(separator: ", ")) over \(comparison.seeds.count) seeds\n" + comparison.table()
+        "comparison of \(comparison.strategies.joined(separator: ", ")) over \(comparison.seeds.count) seed\(comparison.seeds.count == 1 ? "" : "s")\n" + comparison.table()
     }
 }
 

@@ -132,7 +132,8 @@ extension Session {
                     let curve = c.comparison.curve(name)
                     return Series(title: name, x: curve.labels, y: curve.mean.map { 100 * $0 }, sd: curve.sd.map { 100 * $0 })
                 }
-                return .curves(title: "accuracy per round (mean ± sd over \(c.comparison.seeds.count) seeds)", xlabel: "labels", ylabel: "accuracy (%)", series: series)
+                let n = c.comparison.seeds.count
+                return .curves(title: n == 1 ? "accuracy per round (1 seed)" : "accuracy per round (mean ± sd over \(n) seeds)", xlabel: "labels", ylabel: "accuracy (%)", series: series)
             }
             if let e = o as? ExperimentObject {
                 let rounds = e.experiment.state.rounds

@@ -147,6 +147,16 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(cmp.pairedDifference("random")!.mean, [0, 0])
         let table = cmp.table()
         XCTAssertTrue(table.contains("round 2") && table.contains("cec") && table.contains("±"), table)
+        // Columns line up: every line has its cells at the same offsets (issue 12 item 23).
+        let lines = table.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 3)
+        let headerEnds = ["round 1", "round 2", "AULC"].map { lines[0].range(of: $0)!.upperBound.utf16Offset(in: lines[0]) }
+        for line in lines.dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            XCTAssertEqual(line.utf16.count, lines[0].utf16.count, "every line as wide as the header:\n\(table)")
+            XCTAssertTrue(fields.count >= 4, line)
+        }
+        XCTAssertEqual(headerEnds.last, lines[0].utf16.count, "AULC ends the header line")
         // The Markdown form has the same cells: a header, a rule and a row per strategy with the text's numbers.
         let markdown = cmp.markdownTable().split(separator: "\n").map(String.init)
         XCTAssertEqual(markdown.count, 4)
