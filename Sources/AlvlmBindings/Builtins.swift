@@ -365,7 +365,9 @@ public enum Bindings {
                     }
                     oracle = AnswerSheetOracle(answers: answers)
                 } else if args.string("oracle") == "human" {
-                    guard let labeller = humanLabeller else { throw args.error("oracle", "human labelling needs the interactive REPL") }
+                    guard let labeller = humanLabeller else {
+                        throw args.error("oracle", "oracle: \"human\" needs a person at an interactive terminal (the REPL or a Jupyter notebook); use export/import for files (export(run.query(), \"batch.csv\"), then run.step(answers: import(\"answers.csv\", pool)))")
+                    }
                     oracle = HumanOracle(ask: labeller)
                     let path = args.has("journal") ? (args.string("journal") as NSString).expandingTildeInPath : defaultJournal
                     e.experiment.journal = try engine {

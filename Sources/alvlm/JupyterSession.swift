@@ -46,7 +46,7 @@ final class JupyterSession: KernelBackend {
         if let label = session.registry.builtins["label"] {
             session.registry.register(Builtin(label.name, label.parameters, summary: label.summary, details: label.details) { [unowned self] args, interp in
                 guard self.cell?.allowStdin ?? false else {
-                    throw LanguageError(.runtime, "label() needs a person at the notebook, and this client does not accept input; use export/import for files")
+                    throw LanguageError(.runtime, "label() needs a person at the notebook, and this client does not accept input; use export/import for files (export(q, \"batch.csv\"), then import(\"answers.csv\", pool))")
                 }
                 return try label.run(args, interp)
             })

@@ -63,6 +63,10 @@ final class Session: LanguageHost {
         Bindings.register(into: registry)
         registerSessionBuiltins()
         registerPlots()
+        // Hosts with a person at a terminal (the REPL, the Jupyter kernel) replace this with the real labeller.
+        registry.register(Builtin("label", Self.labelParameters, summary: Self.labelSummary) { _, _ in
+            throw LanguageError(.runtime, Self.needsAPerson("label()"))
+        })
         registerShow()
     }
 
@@ -178,7 +182,11 @@ final class Session: LanguageHost {
         })
         registry.register(Builtin("save_notebook", [Parameter("path", .string, "an .alnb file")],
                                   summary: "write the inputs accepted so far in this REPL as notebook cells") { [unowned self] args, _ in
-            let text = self.accepted.map { "# %%\n\($0)\n" }.joined(separator: "\n")
+            // Inputs that need a person at the terminal would stop a headless run: kept as comments, with why.
+            let text = self.accepted.map { input -> String in
+                guard input.contains("label(") || input.contains("oracle: \"human\"") else { return "# %%\n\(input)\n" }
+                return "# %%\n# " + Self.needsAPerson("this cell") + "\n" + input.split(separator: "\n", omittingEmptySubsequences: false).map { "# " + $0 }.joined(separator: "\n") + "\n"
+            }.joined(separator: "\n")
             try Bindings.engineCall { try writeAtomically(Data(text.utf8), to: (args.string("path") as NSString).expandingTildeInPath) }
             self.print("wrote \(self.accepted.count) cells to \(args.string("path"))")
             return .null
@@ -282,10 +290,17 @@ final class Session: LanguageHost {
     }
 
     /// `label(q)`: label a query batch in the terminal (interactive REPL only).
+    static let labelParameters = [Parameter("query", .object("query")),
+                                  Parameter("journal", .oneOf([.string, .nilValue]), default: .null, "append-only record of every answer (default ~/.cache/alvlm/labels.journal)")]
+    static let labelSummary = "label a query batch in the terminal (class name, number or prefix; s skips, u undoes)"
+
+    /// What a run without a person at a terminal says of the builtins that need one.
+    static func needsAPerson(_ what: String) -> String {
+        "\(what) needs a person at an interactive terminal (the REPL or a Jupyter notebook); use export/import for files (export(q, \"batch.csv\"), then import(\"answers.csv\", pool))"
+    }
+
     func registerLabel(read: @escaping (String) -> String?) {
-        registry.register(Builtin("label", [Parameter("query", .object("query")),
-                                            Parameter("journal", .oneOf([.string, .nilValue]), default: .null, "append-only record of every answer (default ~/.cache/alvlm/labels.journal)")],
-                                  summary: "label a query batch in the terminal (class name, number or prefix; s skips, u undoes)") { [unowned self] args, _ in
+        registry.register(Builtin("label", Self.labelParameters, summary: Self.labelSummary) { [unowned self] args, _ in
             let q = args.object("query", as: QueryObject.self)!
             let path = args.has("journal") ? (args.string("journal") as NSString).expandingTildeInPath : Bindings.defaultJournal
             let journal = try Bindings.engineCall {

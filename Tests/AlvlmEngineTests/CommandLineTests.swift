@@ -422,6 +422,20 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("n_ctx 3 does not match the 4 words"), bad.stderr)
     }
 
+    /// Builtins that need a person say so in runs without one, instead of "unknown name" (issue 12 item 11).
+    func testLabellingWithoutAPersonSaysWhatToDo() throws {
+        let setup = "pool = textures(train: 40, val: 0, test_per_class: 1)\nmodel = clip(\"tiny\")\nq = random().query(pool, model, budget: 2)\n"
+        let env = ["ALVLM_CACHE": dir + "/cache"]
+        let label = try alvlm(["-c", setup + "label(q)"], environment: env)
+        XCTAssertEqual(label.status, 1)
+        XCTAssertTrue(label.stderr.contains("label() needs a person at an interactive terminal") && label.stderr.contains("use export/import"), label.stderr)
+        let human = try alvlm(["-c", setup + "run = experiment(pool, model, random(), rounds: 1, budget: 2, trainer: linear_probe())\nrun.step(oracle: \"human\")"], environment: env)
+        XCTAssertEqual(human.status, 1)
+        XCTAssertTrue(human.stderr.contains("oracle: \"human\" needs a person at an interactive terminal"), human.stderr)
+        let help = try alvlm(["-c", "help(\"label\")"])
+        XCTAssertTrue(help.stdout.contains("label(query, journal: nil)"), help.stdout)
+    }
+
     /// The interactive REPL in a real pseudo-terminal (tmux): completion, Ctrl-C cancelling a long loop with the
     /// state intact, Ctrl-C clearing the line, and the history file written on Ctrl-D.
     func testInteractiveSessionInAPseudoTerminal() throws {
@@ -466,8 +480,11 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(text.contains("error: interrupted"), text)
         XCTAssertTrue(text.contains("true\n"), text)
         XCTAssertTrue(text.contains("42"), text)
+        try keys("fn ask(q) { return label(q) }", "Enter")
         try keys("save_notebook(\"\(dir)/session.alnb\")", "Enter")
         let saved_cells = try String(contentsOfFile: dir + "/session.alnb", encoding: .utf8)
+        // A cell that needs a person at the terminal is kept as a comment saying so (issue 12 item 11).
+        XCTAssertTrue(saved_cells.contains("# %%\n# this cell needs a person at an interactive terminal") && saved_cells.contains("\n# fn ask(q) { return label(q) }\n"), saved_cells)
         XCTAssertTrue(saved_cells.hasPrefix("# %%\nstrategy_one = cec(k: 3)\n") && saved_cells.contains("# %%\n40 + 2\n"), saved_cells)
         XCTAssertFalse(saved_cells.contains("half typed"))
         try keys("C-d")
