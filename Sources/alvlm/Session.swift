@@ -60,6 +60,7 @@ final class Session: LanguageHost {
     }
 
     init() {
+        StandardLibrary.register(into: registry)
         Bindings.register(into: registry)
         registerSessionBuiltins()
         registerPlots()

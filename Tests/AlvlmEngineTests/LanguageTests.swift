@@ -174,6 +174,38 @@ final class InterpreterTests: XCTestCase {
 
 /// Every registered builtin and method checks its arguments before running: an unknown argument name is
 /// reported with the call's name, and a value of the wrong type names the parameter.
+/// The everyday builtins (issue 12 item 16), against values worked out by hand.
+final class StandardLibraryTests: XCTestCase {
+    func value(_ source: String) throws -> String {
+        let registry = Registry()
+        StandardLibrary.register(into: registry)
+        return try Interpreter(registry: registry, host: RecordingHost()).run(source)?.description ?? "none"
+    }
+
+    func testEverydayBuiltins() throws {
+        XCTAssertEqual(try value("sum([1, 2, 3.5])"), "6.5")
+        XCTAssertEqual(try value("sum([])"), "0")
+        XCTAssertEqual(try value("sum([50%, 0.25])"), "0.75")
+        XCTAssertEqual(try value("mean([1, 2, 6])"), "3")
+        XCTAssertEqual(try value("min([3, -1, 2])"), "-1")
+        XCTAssertEqual(try value("max([\"b\", \"c\", \"a\"])"), "c")
+        XCTAssertEqual(try value("abs(-2.5)"), "2.5")
+        XCTAssertEqual(try value("sort([3, 1, 2])"), "[1, 2, 3]")
+        XCTAssertEqual(try value("sort([\"b\", \"a\"], reverse: true)"), "[\"b\", \"a\"]")
+        XCTAssertEqual(try value("sort([])"), "[]")
+        XCTAssertEqual(try value("\"acc \" + str(0.5)"), "acc 0.5")
+        XCTAssertEqual(try value("range(3)"), "[0, 1, 2]")
+        XCTAssertEqual(try value("range(2, 9, step: 3)"), "[2, 5, 8]")
+        XCTAssertEqual(try value("range(3, 0, step: -1)"), "[3, 2, 1]")
+        XCTAssertEqual(try value("range(3, 3)"), "[]")
+        XCTAssertEqual(try value("sum(1..5)"), "10")
+        for (code, message) in [("mean([])", "the list is empty"), ("min([1, \"a\"])", "found string"), ("range(1, 5, step: 0)", "step must not be 0"),
+                                ("range(0, 100000000)", "at most 10000000"), ("sum([nil])", "found nil")] {
+            XCTAssertThrowsError(try value(code), code) { XCTAssertTrue("\($0)".contains(message), "\(code): \($0)") }
+        }
+    }
+}
+
 final class RegistryContractTests: XCTestCase {
     func testEveryBuiltinRejectsUnknownAndMistypedArguments() throws {
         let registry = Registry()

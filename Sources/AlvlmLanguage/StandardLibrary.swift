@@ -1,0 +1,72 @@
+import Foundation
+
+/// The everyday builtins people reach for (sum, mean, min, max, abs, sort, str, range): pure functions of values,
+/// registered by every host.
+public enum StandardLibrary {
+    /// As many numbers as a range value may expand to.
+    static let longestRange = 10_000_000
+
+    public static func register(into r: Registry) {
+        r.register(Builtin("sum", [Parameter("values", .list, "numbers (percentages count as fractions)")], summary: "the sum of a list of numbers") { args, _ in
+            .number(try numbers(args, "values").reduce(0, +))
+        })
+        r.register(Builtin("mean", [Parameter("values", .list, "numbers, at least one")], summary: "the mean of a list of numbers") { args, _ in
+            let v = try numbers(args, "values", nonEmpty: true)
+            return .number(v.reduce(0, +) / Double(v.count))
+        })
+        r.register(Builtin("min", [Parameter("values", .list, "numbers or strings, at least one")], summary: "the smallest item of a list") { args, _ in
+            try sorted(args, "values").first!
+        })
+        r.register(Builtin("max", [Parameter("values", .list, "numbers or strings, at least one")], summary: "the largest item of a list") { args, _ in
+            try sorted(args, "values").last!
+        })
+        r.register(Builtin("abs", [Parameter("value", .number)], summary: "the absolute value of a number") { args, _ in
+            .number(abs(args.number("value")))
+        })
+        r.register(Builtin("sort", [Parameter("values", .list, "numbers or strings"), Parameter("reverse", .bool, default: .bool(false), "largest first")],
+                           summary: "a list sorted (numbers by value, strings alphabetically)") { args, _ in
+            let items = (args["values"].elements ?? []).isEmpty ? [] : try sorted(args, "values")
+            return .list(args.bool("reverse") ? items.reversed() : items)
+        })
+        r.register(Builtin("str", [Parameter("value", .any)], summary: "a value as the text print shows, e.g. \"cec: \" + str(0.5)") { args, _ in
+            .string(args["value"].description)
+        })
+        r.register(Builtin("range", [Parameter("start", .integer, "the first number (or the end, when stop is not given)"),
+                                     Parameter("stop", .oneOf([.integer, .nilValue]), default: .null, "the end, not included"),
+                                     Parameter("step", .integer, default: .number(1), "not 0")],
+                           summary: "whole numbers from start up to (not including) stop, as in Python: range(3) is [0, 1, 2] (1..4 is the same as range(1, 4))") { args, _ in
+            let (start, stop) = args.has("stop") ? (args.int("start"), args.int("stop")) : (0, args.int("start"))
+            let step = args.int("step")
+            guard step != 0 else { throw args.error("step", "step must not be 0") }
+            let count = step > 0 ? max(0, (stop - start + step - 1) / step) : max(0, (start - stop - step - 1) / -step)
+            guard count <= longestRange else { throw args.error(nil, "range(...) would have \(count) numbers; at most \(longestRange)") }
+            return .list((0..<count).map { .number(Double(start + $0 * step)) })
+        })
+    }
+
+    static func numbers(_ args: Arguments, _ name: String, nonEmpty: Bool = false) throws -> [Double] {
+        let items = args[name].elements ?? []
+        guard !nonEmpty || !items.isEmpty else { throw args.error(name, "the list is empty") }
+        return try items.map { item in
+            switch item {
+            case .number(let d): return d
+            case .percent(let p): return p / 100
+            default: throw args.error(name, "a list of numbers is needed, found \(item.typeName)")
+            }
+        }
+    }
+
+    /// Numbers by value or strings alphabetically; a mix is an error.
+    static func sorted(_ args: Arguments, _ name: String) throws -> [Value] {
+        let items = args[name].elements ?? []
+        guard !items.isEmpty else { throw args.error(name, "the list is empty") }
+        if items.allSatisfy({ if case .string = $0 { return true }; return false }) {
+            return items.sorted { a, b in
+                if case .string(let x) = a, case .string(let y) = b { return x < y }
+                return false
+            }
+        }
+        let keyed = try zip(numbers(args, name), items).map { ($0, $1) }
+        return keyed.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+}
