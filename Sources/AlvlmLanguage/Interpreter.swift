@@ -118,7 +118,9 @@ public final class Interpreter {
             if let v = env.lookup(n) { return v }
             if let b = registry.builtins[n] { return .builtin(b) }
             let candidates = Array(globals.values.keys) + Array(env.values.keys) + Array(registry.builtins.keys)
-            let hint = closestMatch(n, in: candidates).map { ", did you mean `\($0)`?" } ?? ""
+            // Python's spellings of the literals get alvlm's.
+            let literal = ["True": "true", "False": "false", "None": "nil", "null": "nil", "TRUE": "true", "FALSE": "false"][n]
+            let hint = literal.map { "; alvlm writes `\($0)`" } ?? closestMatch(n, in: candidates).map { ", did you mean `\($0)`?" } ?? ""
             throw LanguageError(.name, "unknown name `\(n)`\(hint)", at: loc)
         case .list(let items, _): return .list(try items.map { try evaluate($0, env) })
         case .record(let fields, _): return .record(try fields.map { ($0.0, try evaluate($0.1, env)) })

@@ -282,6 +282,10 @@ public struct Parser {
                 if out.contains(where: { $0.label != nil }) { throw LanguageError(.syntax, "positional arguments must come before named ones", at: current.location) }
                 out.append(CallArgument(label: nil, labelLocation: nil, value: try expression()))
             }
+            // Python's `k=10`: say how alvlm writes it.
+            if isSymbol("="), case .name(let n, _)? = out.last?.value {
+                throw LanguageError(.syntax, "named arguments are written `\(n): value`, not `\(n)=value`", at: current.location)
+            }
             if !isSymbol(")") { _ = try expect(",", "`,` or `)`") }
         }
         return out

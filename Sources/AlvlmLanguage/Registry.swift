@@ -98,6 +98,35 @@ extension Callable {
         }.joined(separator: ", ") + ")"
     }
 
+    /// A wrong value as the message names it: strings and numbers as written, anything else by its type.
+    static func shown(_ v: Value) -> String {
+        switch v {
+        case .string, .number, .percent: return "\(article(v.typeName)) (\(v.quoted))"
+        default: return article(v.typeName)
+        }
+    }
+
+    /// What the user probably meant: a choice close to the string given, or a percentage for a fraction.
+    static func hint(_ type: ParameterType, _ v: Value) -> String {
+        func choices(_ t: ParameterType) -> [String] {
+            switch t {
+            case .choice(let c): return c
+            case .oneOf(let ts): return ts.flatMap(choices)
+            default: return []
+            }
+        }
+        func takesPercent(_ t: ParameterType) -> Bool {
+            switch t {
+            case .countOrPercent: return true
+            case .oneOf(let ts): return ts.contains(where: takesPercent)
+            default: return false
+            }
+        }
+        if case .string(let s) = v, let m = closestMatch(s, in: choices(type)) { return "; did you mean \"\(m)\"?" }
+        if case .number(let d) = v, takesPercent(type), d != d.rounded(), d > 0 { return "; did you mean \(formatNumber(d))%?" }
+        return ""
+    }
+
     /// Binds positional then named arguments, fills defaults, checks types. Errors name the argument.
     func bind(_ given: [(label: String?, value: Value, location: SourceLocation)], call: SourceLocation?, owner: String) throws -> Arguments {
         var values: [String: Value] = [:], locations: [String: SourceLocation] = [:]
@@ -120,7 +149,7 @@ extension Callable {
             }
             guard values[param.name] == nil else { throw LanguageError(.argument, "argument `\(param.name)` is given twice", at: arg.location) }
             guard param.type.accepts(arg.value) || (arg.value.isNone && param.defaultValue?.isNone == true) else {
-                throw LanguageError(.type, "argument `\(param.name)` of \(owner) must be \(article(param.type.text)), not \(article(arg.value.typeName))", at: arg.location)
+                throw LanguageError(.type, "argument `\(param.name)` of \(owner) must be \(article(param.type.text)), not \(Self.shown(arg.value))\(Self.hint(param.type, arg.value))", at: arg.location)
             }
             values[param.name] = arg.value
             locations[param.name] = arg.location

@@ -124,9 +124,16 @@ final class InterpreterTests: XCTestCase {
 
     func testArgumentCheckingBeforeAnythingRuns() {
         expectError("pick(kk: 10)", "unknown argument `kk` for `pick`, did you mean `k`?", column: 6)
-        expectError("pick(k: 2.5)", "argument `k` of `pick` must be an integer, not a number", column: 6)
-        expectError("pick(kernel: \"gauss\")", "argument `kernel` of `pick` must be one of \"rbf\"|\"cosine\", not a string", column: 6)
-        expectError("pick(budget: \"x\")", "argument `budget` of `pick` must be a count or percentage, not a string", column: 6)
+        expectError("pick(k: 2.5)", "argument `k` of `pick` must be an integer, not a number (2.5)", column: 6)
+        expectError("pick(kernel: \"gauss\")", "argument `kernel` of `pick` must be one of \"rbf\"|\"cosine\", not a string (\"gauss\")", column: 6)
+        expectError("pick(budget: \"x\")", "argument `budget` of `pick` must be a count or percentage, not a string (\"x\")", column: 6)
+        // Python habits and near misses get hints (issue 12 item 17).
+        expectError("pick(kernel: \"cosin\")", "argument `kernel` of `pick` must be one of \"rbf\"|\"cosine\", not a string (\"cosin\"); did you mean \"cosine\"?", column: 6)
+        expectError("pick(budget: 0.5)", "argument `budget` of `pick` must be a count or percentage, not a number (0.5); did you mean 0.5%?", column: 6)
+        expectError("pick(k=10)", "named arguments are written `k: value`, not `k=value`", column: 7)
+        expectError("x = True", "unknown name `True`; alvlm writes `true`", column: 5)
+        expectError("pick(k: None)", "unknown name `None`; alvlm writes `nil`", column: 9)
+        expectError("kernl = 1\nkrenel", "unknown name `krenel`, did you mean `kernl`?", line: 2, column: 1)
         expectError("add()", "`add` needs argument `a` (number)", column: 4)
         expectError("add(1, 2, 3)", "`add` takes at most 2 arguments", column: 11)
         expectError("add(a: 1, a: 2)", "argument `a` is given twice", column: 11)
