@@ -64,6 +64,8 @@ public struct ExperimentState: Codable, Equatable, Sendable {
     public var poolFingerprint: UInt64?
     /// This experiment's name in the label journal (its entries are told from other experiments' by it).
     public var journalID: String?
+    /// Queried ids the annotator skipped: never queried again in this experiment (nil in files saved before).
+    public var skipped: [Int]?
     public var version = 1
 }
 
@@ -167,7 +169,8 @@ public final class Experiment {
         let classifier = try currentClassifier()
         let ids = trainFeatures.ids
         let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
-        let unlabeled = ids.indices.filter { state.labeled[ids[$0]] == nil }
+        let skipped = Set(state.skipped ?? [])
+        let unlabeled = ids.indices.filter { state.labeled[ids[$0]] == nil && !skipped.contains(ids[$0]) }
         var labeledRows: [Int: Int] = [:]
         for (id, label) in state.labeled { if let r = rowOf[id] { labeledRows[r] = label } }
         progress?("round \(round): selecting \(budget) of \(unlabeled.count) with \(strategy.name)")
@@ -232,6 +235,12 @@ public final class Experiment {
         // Train on the labelled set (fresh from zero-shot), then evaluate.
         var next = state
         for (id, label) in answers { next.labeled[id] = label }
+        // What the round queried and got no answer for was skipped: recorded, and not asked again.
+        let skippedNow = queried.filter { answers[$0] == nil }
+        if !skippedNow.isEmpty {
+            next.skipped = (next.skipped ?? []) + skippedNow
+            report?("round \(round): \(skippedNow.count) of \(queried.count) queried images skipped; the round runs on the \(queried.count - skippedNow.count) answered")
+        }
         let labeledIDs = next.labeled.keys.sorted()
         let features = try trainFeatures.rows(for: labeledIDs)
         let labels = labeledIDs.map { next.labeled[$0]! }

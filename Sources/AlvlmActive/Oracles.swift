@@ -20,17 +20,19 @@ public struct SimulatedOracle: Oracle {
 }
 
 /// Answers collected before the round runs (annotators' files brought back with `importAnswers`):
-/// every queried id must have an answer; answers for ids not queried this round are not used.
+/// every queried id must have an answer or be skipped; answers for ids not queried this round are not used.
+/// Skipped ids get no label (the experiment records them as skipped).
 public struct AnswerSheetOracle: Oracle {
     public let answers: [Int: Int]
-    public init(answers: [Int: Int]) { self.answers = answers }
+    public let skipped: Set<Int>
+    public init(answers: [Int: Int], skipped: Set<Int> = []) { self.answers = answers; self.skipped = skipped }
     public func labels(for ids: [Int], pool: Pool) throws -> [Int: Int] {
-        let missing = ids.filter { answers[$0] == nil }
+        let missing = ids.filter { answers[$0] == nil && !skipped.contains($0) }
         guard missing.isEmpty else {
             let shown = missing.prefix(10).map(String.init).joined(separator: ", ") + (missing.count > 10 ? ", ..." : "")
             throw EngineError(.argument, "the answers lack \(missing.count) of the \(ids.count) ids this round queries (\(shown)): export the round's batch (run.query()) and import its answers")
         }
-        return Dictionary(uniqueKeysWithValues: ids.map { ($0, answers[$0]!) })
+        return Dictionary(uniqueKeysWithValues: ids.compactMap { id in answers[id].map { (id, $0) } })
     }
 }
 

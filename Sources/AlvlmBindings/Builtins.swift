@@ -355,15 +355,20 @@ public enum Bindings {
                 var oracle: Oracle = SimulatedOracle()
                 if case .list(let items) = args["answers"] {
                     var answers: [Int: Int] = [:]
+                    var skipped: Set<Int> = []
                     for item in items {
                         guard case .record(let fields) = item, let id = fields.first(where: { $0.0 == "id" })?.1,
-                              let label = fields.first(where: { $0.0 == "label" })?.1, case .number(let n) = id, case .string(let name) = label,
-                              let sampleID = Int(exactly: n), let index = e.poolObject.pool.classNames.firstIndex(of: name) else {
-                            throw args.error("answers", "answers must be records {id, label} as import() returns them (integer ids, class names)")
+                              let label = fields.first(where: { $0.0 == "label" })?.1, case .number(let n) = id,
+                              let sampleID = Int(exactly: n) else {
+                            throw args.error("answers", "answers must be records {id, label} as import() returns them (integer ids, class names; label nil for a skip)")
+                        }
+                        if label.isNone { skipped.insert(sampleID); continue }
+                        guard case .string(let name) = label, let index = e.poolObject.pool.classNames.firstIndex(of: name) else {
+                            throw args.error("answers", "answers must be records {id, label} as import() returns them (integer ids, class names; label nil for a skip)")
                         }
                         answers[sampleID] = index
                     }
-                    oracle = AnswerSheetOracle(answers: answers)
+                    oracle = AnswerSheetOracle(answers: answers, skipped: skipped)
                 } else if args.string("oracle") == "human" {
                     guard let labeller = humanLabeller else {
                         throw args.error("oracle", "oracle: \"human\" needs a person at an interactive terminal (the REPL or a Jupyter notebook); use export/import for files (export(run.query(), \"batch.csv\"), then run.step(answers: import(\"answers.csv\", pool)))")
@@ -465,7 +470,9 @@ public enum Bindings {
             let answers = try engine { try AnnotationExchange.importAnswers(from: args.string("path"), pool: pool.pool) }
             for p in answers.problems { interp.host.print("warning: \(p)") }
             if !answers.skipped.isEmpty { interp.host.print("skipped: \(answers.skipped.map(String.init).joined(separator: ", "))") }
-            return .list(answers.labels.map { .record([("id", .number(Double($0.id))), ("label", .string(pool.pool.classNames[$0.label]))]) })
+            // Skips stay in the list with label nil, so that a round run on these answers records them as skipped.
+            return .list(answers.labels.map { .record([("id", .number(Double($0.id))), ("label", .string(pool.pool.classNames[$0.label]))]) }
+                         + answers.skipped.map { .record([("id", .number(Double($0))), ("label", .null)]) })
         })
         r.register(Builtin("annotate", [Parameter("query", .object("query")), Parameter("path", .string, "the answers CSV to write (id,label)"),
                                         Parameter("error_rate", .number, default: .number(0), "fraction of answers given as a wrong class"),

@@ -538,7 +538,7 @@ final class CommandLineTests: XCTestCase {
         let sheet = try ImageDecoder.decode(path: dir + "/sheet.png")
         XCTAssertEqual(sheet.width, 3 * 112 + 4 * 4)
         XCTAssertTrue(r.stdout.hasPrefix("true\ntrue\n3\nwrote "), r.stdout + r.stderr)
-        XCTAssertTrue(r.stdout.contains("warning: line 4: unknown id 999\nskipped: 1\n[{id: 0, label: \"dotted\"}]\n[2]\ntrue\n[\"random\", \"cec (N=2, k=3)\", \"cec (N=2, k=2)\"]\n"), r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("warning: line 4: unknown id 999\nskipped: 1\n[{id: 0, label: \"dotted\"}, {id: 1, label: nil}]\n[2]\ntrue\n[\"random\", \"cec (N=2, k=3)\", \"cec (N=2, k=2)\"]\n"), r.stdout + r.stderr)
         XCTAssertTrue(r.stderr.contains("the training pool's labels come only from an oracle"), r.stderr)
         XCTAssertTrue(try String(contentsOfFile: dir + "/batch.csv", encoding: .utf8).hasPrefix("id,path,score,predicted\n"))
         let cached = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").filter { $0.hasSuffix(".feat") }

@@ -126,6 +126,26 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(try e.journal!.replay(pool: pool.name).count, 0, "entries are keyed by content, not by name alone")
     }
 
+    /// A skipped answer does not block the round: it runs on the answered ids, records the skips and never
+    /// queries them again (issue 12 item 7); an id neither answered nor skipped still stops the round.
+    func testSkippedAnswersAreRecordedAndNotAskedAgain() throws {
+        let (pool, train, test) = try setup()
+        let config = ExperimentConfig(strategy: StrategySpec(name: "entropy"), rounds: 2, budget: .count(4), trainer: .none, seed: 2)
+        let e = try Experiment(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, config: config)
+        var reports: [String] = []
+        e.report = { reports.append($0) }
+        let first = try e.nextQuery().ids
+        XCTAssertThrowsError(try e.step(oracle: AnswerSheetOracle(answers: [first[0]: 1]))) { XCTAssertTrue("\($0)".contains("the answers lack 3 of the 4")) }
+        XCTAssertEqual(e.state.rounds.count, 0, "nothing changed")
+        try e.step(oracle: AnswerSheetOracle(answers: [first[0]: 1, first[1]: 2], skipped: [first[2], first[3]]))
+        XCTAssertEqual(Set(e.state.labeled.keys), [first[0], first[1]])
+        XCTAssertEqual(Set(e.state.skipped ?? []), [first[2], first[3]])
+        XCTAssertEqual(e.state.rounds[0].labelsUsed, 2)
+        XCTAssertEqual(reports, ["round 1: 2 of 4 queried images skipped; the round runs on the 2 answered"])
+        let second = try e.nextQuery().ids
+        XCTAssertTrue(Set(second).isDisjoint(with: first), "skipped and labelled ids are not queried again")
+    }
+
     func testBadConfigurationsAreRejected() throws {
         let (pool, train, test) = try setup()
         func make(_ config: ExperimentConfig) throws { _ = try Experiment(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, config: config) }
