@@ -449,8 +449,12 @@ public enum Bindings {
             return .object(TableObject(text: c.table(), markdown: c.markdownTable()))
         })
         r.register(Builtin("save", [Parameter("experiment", .object("experiment")), Parameter("path", .string)],
-                           summary: "save an experiment's state (resume with load)") { args, _ in
-            try engine { try args.object("experiment", as: ExperimentObject.self)!.experiment.save(to: (args.string("path") as NSString).expandingTildeInPath) }
+                           summary: "save an experiment's state (resume with load)") { args, interp in
+            let e = args.object("experiment", as: ExperimentObject.self)!.experiment
+            let path = (args.string("path") as NSString).expandingTildeInPath
+            let created = try engine { try createParentDirectory(path) }
+            try engine { try e.save(to: path) }
+            interp.host.print((created.map { "created \($0)\n" } ?? "") + "wrote \(path): the experiment after \(e.state.rounds.count) of \(e.state.config.rounds) round\(e.state.config.rounds == 1 ? "" : "s")")
             return .null
         })
         r.register(Builtin("load", [Parameter("path", .string), poolParameter, modelParameter],
@@ -490,26 +494,31 @@ public enum Bindings {
             return .null
         })
         r.register(Builtin("export", [Parameter("query", .object("query")), Parameter("path", .string, "a .csv, or .json for Label Studio")],
-                           summary: "write a query batch for annotators (CSV id,path,score,predicted or Label Studio tasks)") { args, _ in
+                           summary: "write a query batch for annotators (CSV id,path,score,predicted or Label Studio tasks)") { args, interp in
             let q = args.object("query", as: QueryObject.self)!
             let items = zip(q.ids.indices, q.ids).map { AnnotationExchange.Query(id: $1, score: q.scores[$0], predicted: q.predicted[$0]) }
             let path = (args.string("path") as NSString).expandingTildeInPath
+            let json = path.hasSuffix(".json")
+            let created = try engine { try createParentDirectory(path) }
             try engine {
-                try createParentDirectory(path)
-                if path.hasSuffix(".json") { try AnnotationExchange.exportLabelStudio(items, pool: q.pool.pool, to: path) }
+                if json { try AnnotationExchange.exportLabelStudio(items, pool: q.pool.pool, to: path) }
                 else { try AnnotationExchange.exportCSV(items, pool: q.pool.pool, to: path) }
             }
+            interp.host.print((created.map { "created \($0)\n" } ?? "") + "wrote \(path): \(items.count) quer\(items.count == 1 ? "y" : "ies") (\(json ? "Label Studio tasks" : "CSV"))")
             return .null
         })
     }
 }
 
-/// Creates the folder a file is about to be written into (a report's or an export's subfolder).
-func createParentDirectory(_ path: String) throws {
+/// Creates the folder a file is about to be written into (a report's or an export's subfolder); returns the
+/// folder when it had to be created.
+@discardableResult
+func createParentDirectory(_ path: String) throws -> String? {
     let parent = (path as NSString).deletingLastPathComponent
-    guard !parent.isEmpty else { return }
+    guard !parent.isEmpty, !FileManager.default.fileExists(atPath: parent) else { return nil }
     do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
     catch { throw EngineError(.io, "cannot create the folder: \(error.localizedDescription)", path: parent) }
+    return parent
 }
 
 extension Dictionary where Key == Int, Value == Int {

@@ -73,6 +73,15 @@ struct Interactive {
         }
         session.registerLabel(read: reader)
         le_init("alvlm", { line, start, end, word in Completion.complete(line: line, start: start, end: end, word: word) })
+        // The history's folder is made if missing; if that fails, one line says history is off.
+        let folder = (historyPath as NSString).deletingLastPathComponent
+        var historyOn = true
+        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+                historyOn = false
+                FileHandle.standardError.write(Data("alvlm: history is off: cannot create \(folder) (\(error.localizedDescription)); ALVLM_HISTORY chooses another file\n".utf8))
+            }
+        }
         _ = le_read_history(historyPath)   // a missing or foreign file is fine
         installInterruptHandler()
         print("alvlm: active learning for vision-language models. help for help, Ctrl-D to quit.")
@@ -89,14 +98,14 @@ struct Interactive {
             if interruptRequested != 0 { buffer = ""; continue }
             if buffer.isEmpty && line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if !trimmed.isEmpty { le_add_history(line) }
-            if buffer.isEmpty, let command = session.shortcut(trimmed) { _ = session.evaluate(command); continue }
+            if buffer.isEmpty, let command = session.shortcut(trimmed) { le_add_history(line); _ = session.evaluate(command); continue }
             buffer += (buffer.isEmpty ? "" : "\n") + line
             do {
                 _ = try Parser.parse(buffer)
             } catch let e as LanguageError where e.incomplete {
                 continue   // ask for more
             } catch {}
+            le_add_history(buffer)   // a multi-line input is one entry, as typed
             if let e = session.evaluate(buffer) {
                 FileHandle.standardError.write(Data((e.render(source: buffer) + "\n").utf8))
             } else {
@@ -104,7 +113,7 @@ struct Interactive {
             }
             buffer = ""
         }
-        _ = le_write_history(historyPath, Int32(Self.historyLimit))
+        if historyOn { _ = le_write_history(historyPath, Int32(Self.historyLimit)) }
     }
 }
 

@@ -453,7 +453,7 @@ final class CommandLineTests: XCTestCase {
         }
         func keys(_ k: String...) throws { _ = try tmux(["-L", session, "send-keys", "-t", session] + k); usleep(400_000) }
         func screen() throws -> String { try tmux(["-L", session, "capture-pane", "-t", session, "-p"]) }
-        let history = dir + "/history"
+        let history = dir + "/not-yet/history"   // a missing folder is created
         _ = try tmux(["-L", session, "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "env LANG=C LC_ALL= ALVLM_HISTORY=\(history) \(binary)"])
         defer { _ = try? tmux(["-L", session, "kill-server"]) }
         usleep(800_000)
@@ -481,6 +481,8 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(text.contains("true\n"), text)
         XCTAssertTrue(text.contains("42"), text)
         try keys("fn ask(q) { return label(q) }", "Enter")
+        try keys("fn twice(a) {", "Enter")
+        try keys("return 2 * a }", "Enter")
         try keys("save_notebook(\"\(dir)/session.alnb\")", "Enter")
         let saved_cells = try String(contentsOfFile: dir + "/session.alnb", encoding: .utf8)
         // A cell that needs a person at the terminal is kept as a comment saying so (issue 12 item 11).
@@ -492,6 +494,10 @@ final class CommandLineTests: XCTestCase {
         let saved = try String(contentsOfFile: history, encoding: .utf8)
         XCTAssertTrue(saved.hasPrefix("_HiStOrY_V2_"), saved)
         XCTAssertTrue(saved.contains("40\\040+\\0402"), saved)
+        // The two-line input is one history entry (one line of the file), not two.
+        let entries = saved.split(separator: "\n")
+        XCTAssertTrue(entries.contains { $0.contains("twice(a)") && $0.contains("return") }, saved)
+        XCTAssertFalse(entries.contains { $0.hasPrefix("return") }, saved)
     }
 
     /// The engine through the language: a folder pool, the fixture model, scores, a query, an experiment, a comparison.
@@ -518,6 +524,7 @@ final class CommandLineTests: XCTestCase {
             q = s.query(pool, model, budget: 3)
             print(len(q.ids))
             export(q, "\(dir)/batch.csv")
+            export(q, "\(dir)/new/sub/tasks.json")
             show(q, to: "\(dir)/sheet.png")
             print(import("\(dir)/answers.csv", pool))
             run = experiment(pool, model, entropy(), rounds: 2, budget: 2, trainer: coop(epochs: 2, lr: 0.0001, batch: 4), seed: -3)
@@ -535,10 +542,12 @@ final class CommandLineTests: XCTestCase {
         let r = try alvlm(["-c", script], environment: ["ALVLM_CACHE": dir + "/cache"])
         XCTAssertEqual(r.status, 1, "the last line must fail: training labels come only from an oracle")
         XCTAssertTrue(r.stdout.contains("wrote \(dir)/sheet.png: 3 images"), r.stdout)
+        // export and save say what they wrote, and which folder they had to create (issue 12 item 22).
+        XCTAssertTrue(r.stdout.contains("\nwrote \(dir)/batch.csv: 3 queries (CSV)\ncreated \(dir)/new/sub\nwrote \(dir)/new/sub/tasks.json: 3 queries (Label Studio tasks)\n"), r.stdout)
         let sheet = try ImageDecoder.decode(path: dir + "/sheet.png")
         XCTAssertEqual(sheet.width, 3 * 112 + 4 * 4)
         XCTAssertTrue(r.stdout.hasPrefix("true\ntrue\n3\nwrote "), r.stdout + r.stderr)
-        XCTAssertTrue(r.stdout.contains("warning: line 4: unknown id 999\nskipped: 1\n[{id: 0, label: \"dotted\"}, {id: 1, label: nil}]\n[2]\ntrue\n[\"random\", \"cec (N=2, k=3)\", \"cec (N=2, k=2)\"]\n"), r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("warning: line 4: unknown id 999\nskipped: 1\n[{id: 0, label: \"dotted\"}, {id: 1, label: nil}]\n[2]\nwrote \(dir)/run.json: the experiment after 2 of 2 rounds\ntrue\n[\"random\", \"cec (N=2, k=3)\", \"cec (N=2, k=2)\"]\n"), r.stdout + r.stderr)
         XCTAssertTrue(r.stderr.contains("the training pool's labels come only from an oracle"), r.stderr)
         XCTAssertTrue(try String(contentsOfFile: dir + "/batch.csv", encoding: .utf8).hasPrefix("id,path,score,predicted\n"))
         let cached = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").filter { $0.hasSuffix(".feat") }
