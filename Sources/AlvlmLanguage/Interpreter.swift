@@ -18,7 +18,8 @@ public final class Interpreter {
     public init(registry: Registry, host: LanguageHost) { self.registry = registry; self.host = host }
 
     /// User variables (not builtins), sorted by name.
-    public var variables: [(name: String, value: Value)] { globals.values.keys.sorted().map { ($0, globals.values[$0]!) } }
+    /// The variables defined (`_`, the last value shown, left out).
+    public var variables: [(name: String, value: Value)] { globals.values.keys.sorted().filter { $0 != "_" }.map { ($0, globals.values[$0]!) } }
     public func variable(_ name: String) -> Value? { globals.values[name] }
     public func setVariable(_ name: String, _ value: Value) { globals.values[name] = value }
 
@@ -35,6 +36,8 @@ public final class Interpreter {
             if case .expression(let e) = statement {
                 let v = try evaluate(e, globals)
                 last = v
+                // `_` is the last value a top-level expression gave (as in IPython), nil values aside.
+                if !v.isNone { globals.values["_"] = v }
                 echo?(v)
             } else {
                 do { try execute(statement, globals) } catch let r as Return {

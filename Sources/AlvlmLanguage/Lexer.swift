@@ -23,7 +23,7 @@ public struct Lexer {
         func add(_ kind: Token.Kind, _ l: Int, _ c: Int, _ length: Int) { tokens.append(Token(kind: kind, location: SourceLocation(line: l, column: c, length: length))) }
         while i < chars.count {
             let c = chars[i], l = line, col = column
-            if c == "\n" { add(.newline, l, col, 1); advance(); continue }
+            if c == "\n" || c == ";" { add(.newline, l, col, 1); advance(); continue }   // `;` separates statements on one line
             if c == " " || c == "\t" || c == "\r" { advance(); continue }
             if c == "#" { while i < chars.count && chars[i] != "\n" { advance() }; continue }
             if c.isASCII && c.isNumber || (c == "." && i + 1 < chars.count && chars[i + 1].isASCII && chars[i + 1].isNumber && (i + 2 >= chars.count || chars[i + 1] != ".")) {
@@ -96,6 +96,7 @@ public struct Lexer {
                 add(.string(value), l, col, column - col)
                 continue
             }
+            if i + 2 < chars.count, String(chars[i...(i + 2)]) == "..=" { add(.symbol("..="), l, col, 3); advance(3); continue }
             let two = i + 1 < chars.count ? String(chars[i...(i + 1)]) : ""
             if ["==", "!=", "<=", ">=", ".."].contains(two) { add(.symbol(two), l, col, 2); advance(2); continue }
             if "()[]{},:.=<>+-*/%".contains(c) { add(.symbol(String(c)), l, col, 1); advance(); continue }

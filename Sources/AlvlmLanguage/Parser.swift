@@ -196,10 +196,15 @@ public struct Parser {
         return e
     }
 
-    /// range := additive ('..' additive)?
+    /// range := additive (('..' | '..=') additive)?   `a..b` stops before b, `a..=b` includes it.
     mutating func range() throws -> Expr {
         let e = try additive()
         if isSymbol("..") { let t = advance(); return .range(e, try additive(), t.location) }
+        if isSymbol("..=") {
+            let t = advance()
+            let last = try additive()
+            return .range(e, .binary("+", last, .number(1, t.location), t.location), t.location)
+        }
         return e
     }
 

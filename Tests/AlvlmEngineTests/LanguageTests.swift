@@ -206,6 +206,11 @@ final class StandardLibraryTests: XCTestCase {
         XCTAssertEqual(try value("range(3, 0, step: -1)"), "[3, 2, 1]")
         XCTAssertEqual(try value("range(3, 3)"), "[]")
         XCTAssertEqual(try value("sum(1..5)"), "10")
+        // An inclusive range, `;` between statements, `_` for the last value shown (issue 12 item 16).
+        XCTAssertEqual(try value("sum(1..=5)"), "15")
+        XCTAssertEqual(try value("x = 2; y = 3; x * y"), "6")
+        XCTAssertEqual(try value("6 * 7\n_ + 1"), "43")
+        XCTAssertEqual(try value("6 * 7\nfor i in 1..=3 { i + 100 }\n_"), "42", "values inside a loop are not shown, so `_` keeps the last shown")
         for (code, message) in [("mean([])", "the list is empty"), ("min([1, \"a\"])", "found string"), ("range(1, 5, step: 0)", "step must not be 0"),
                                 ("range(0, 100000000)", "at most 10000000"), ("sum([nil])", "found nil")] {
             XCTAssertThrowsError(try value(code), code) { XCTAssertTrue("\($0)".contains(message), "\(code): \($0)") }
