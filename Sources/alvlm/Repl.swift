@@ -14,6 +14,7 @@ struct Repl: ParsableCommand {
 
     @Option(name: .customShort("c"), help: "Run this code and exit.") var code: String?
     @Argument(help: "A script file to run.") var script: String?
+    @Argument(parsing: .postTerminator, help: "After --: arguments for the script or -c code, as the list `args`.") var scriptArguments: [String] = []
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
@@ -37,6 +38,7 @@ struct Repl: ParsableCommand {
 
     func runBatch(_ session: Session, _ source: String, name: String) throws {
         installInterruptHandler()
+        session.interpreter.setVariable("args", .list(scriptArguments.map { .string($0) }))
         if let e = session.evaluate(source, name: name) {
             FileHandle.standardError.write(Data((e.render(source: source, name: name) + "\n").utf8))
             throw ExitCode(1)

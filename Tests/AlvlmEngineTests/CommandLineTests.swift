@@ -229,6 +229,12 @@ final class CommandLineTests: XCTestCase {
         let file = try alvlm([dir + "/s.al"])
         XCTAssertEqual(file.status, 0, file.stderr)
         XCTAssertTrue(file.stdout.hasPrefix("3\ncoop(epochs: 200"), file.stdout)
+        // Arguments after -- reach the script as `args` (issue 12 item 21).
+        try "print(len(args))\nprint(args)\n".write(toFile: dir + "/args.al", atomically: true, encoding: .utf8)
+        let withArgs = try alvlm([dir + "/args.al", "--", "a", "b c", "--seed"])
+        XCTAssertEqual(withArgs.stdout, "3\n[\"a\", \"b c\", \"--seed\"]\n", withArgs.stderr)
+        XCTAssertEqual(try alvlm(["-c", "print(args)", "--", "x"]).stdout, "[\"x\"]\n")
+        XCTAssertEqual(try alvlm(["-c", "print(len(args))"]).stdout, "0\n")
         let missing = try alvlm([dir + "/nope.al"])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.stderr.contains("nope.al"))
