@@ -10,23 +10,8 @@ final class CommandLineTests: XCTestCase {
     struct Result { let status: Int32; let stdout: String; let stderr: String }
 
     func alvlm(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("alvlm")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            XCTFail("alvlm binary not found beside the test bundle at \(binary.path)")
-            return Result(status: -1, stdout: "", stderr: "")
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out; process.standardError = err; process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        let r = try runAlvlm(arguments, stdin: stdin, environment: environment)
+        return Result(status: r.status, stdout: r.stdout, stderr: r.stderr)
     }
 
     let model = Fixtures.path("tiny-clip")

@@ -30,3 +30,31 @@ func cosine(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Double {
 func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     zip(a, b).map { abs($0 - $1) }.max() ?? 0
 }
+
+/// The alvlm binary beside the test bundle, run to completion: its exit status, standard output and standard error
+/// (read concurrently, so that neither pipe can fill up and stall it). `environment` adds to the test's own.
+func runAlvlm(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+              directory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("alvlm")
+    guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+        XCTFail("alvlm binary not found beside the test bundle at \(binary.path)")
+        return (-1, "", "")
+    }
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out; process.standardError = err; process.standardInput = input
+    try process.run()
+    final class Box: @unchecked Sendable { var data = Data() }
+    let errors = Box(), readers = DispatchGroup()
+    DispatchQueue.global().async(group: readers) { errors.data = err.fileHandleForReading.readDataToEndOfFile() }
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    let output = out.fileHandleForReading.readDataToEndOfFile()
+    readers.wait()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors.data, as: UTF8.self))
+}

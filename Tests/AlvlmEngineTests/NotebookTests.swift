@@ -7,17 +7,7 @@ final class NotebookTests: XCTestCase {
     override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
-    func alvlm(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("alvlm")
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out; process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
+    func alvlm(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) { try runAlvlm(arguments) }
 
     let notebook = """
         # %% [markdown]
@@ -139,18 +129,8 @@ final class ShippedNotebookTests: XCTestCase {
 
     /// Runs the alvlm binary beside the test bundle; returns its exit status and standard error.
     func alvlm(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("alvlm")
-        process.arguments = arguments
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+        let r = try runAlvlm(arguments, environment: environment, directory: directory)
+        return (r.status, r.stderr)
     }
 
     /// The reproduction notebook parses, and without the downloads it stops with a clear message.
