@@ -74,6 +74,19 @@ public struct Arguments {
     public func bool(_ name: String) -> Bool { if case .bool(let b) = self[name] { return b }; return false }
     public func object<T>(_ name: String, as: T.Type) -> T? { if case .object(let o) = self[name] { return o as? T }; return nil }
     public func has(_ name: String) -> Bool { !(values[name]?.isNone ?? true) }
+    /// A list argument as numbers (percentages as fractions of 1); an error naming the argument otherwise.
+    public func numbers(_ name: String, nonEmpty: Bool = false) throws -> [Double] {
+        guard let items = self[name].elements else { throw error(name, "a list of numbers is needed") }
+        guard !nonEmpty || !items.isEmpty else { throw error(name, "the list is empty") }
+        return try items.map { item in
+            switch item {
+            case .number(let d): return d
+            case .percent(let p): return p / 100
+            default: throw error(name, "a list of numbers is needed, found \(item.typeName)")
+            }
+        }
+    }
+
     /// Whether the call gave this argument (rather than its default).
     public func given(_ name: String) -> Bool { locations[name] != nil }
     /// No arguments (for checks outside a call).

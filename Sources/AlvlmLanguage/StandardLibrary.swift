@@ -8,10 +8,10 @@ public enum StandardLibrary {
 
     public static func register(into r: Registry) {
         r.register(Builtin("sum", [Parameter("values", .list, "numbers (percentages count as fractions)")], summary: "the sum of a list of numbers") { args, _ in
-            .number(try numbers(args, "values").reduce(0, +))
+            .number(try args.numbers("values").reduce(0, +))
         })
         r.register(Builtin("mean", [Parameter("values", .list, "numbers, at least one")], summary: "the mean of a list of numbers") { args, _ in
-            let v = try numbers(args, "values", nonEmpty: true)
+            let v = try args.numbers("values", nonEmpty: true)
             return .number(v.reduce(0, +) / Double(v.count))
         })
         r.register(Builtin("min", [Parameter("values", .list, "numbers or strings, at least one")], summary: "the smallest item of a list") { args, _ in
@@ -44,18 +44,6 @@ public enum StandardLibrary {
         })
     }
 
-    static func numbers(_ args: Arguments, _ name: String, nonEmpty: Bool = false) throws -> [Double] {
-        let items = args[name].elements ?? []
-        guard !nonEmpty || !items.isEmpty else { throw args.error(name, "the list is empty") }
-        return try items.map { item in
-            switch item {
-            case .number(let d): return d
-            case .percent(let p): return p / 100
-            default: throw args.error(name, "a list of numbers is needed, found \(item.typeName)")
-            }
-        }
-    }
-
     /// Numbers by value or strings alphabetically; a mix is an error.
     static func sorted(_ args: Arguments, _ name: String) throws -> [Value] {
         let items = args[name].elements ?? []
@@ -66,7 +54,7 @@ public enum StandardLibrary {
                 return false
             }
         }
-        let keyed = try zip(numbers(args, name), items).map { ($0, $1) }
+        let keyed = try zip(args.numbers(name), items).map { ($0, $1) }
         return keyed.sorted { $0.0 < $1.0 }.map(\.1)
     }
 }

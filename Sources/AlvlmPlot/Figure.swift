@@ -67,7 +67,6 @@ public struct Histogram: Equatable {
         self.lo = lo; self.hi = hi; self.counts = counts; self.outside = outside
     }
 
-    public var width: Double { (hi / 2 - lo / 2) / Double(counts.count) * 2 }
     /// The left edge of bin `i` (`edge(counts.count)` is `hi`).
     public func edge(_ i: Int) -> Double { i == counts.count ? hi : lo + (hi / 2 - lo / 2) * 2 * Double(i) / Double(counts.count) }
 }

@@ -13,7 +13,7 @@ extension Session {
                                            Parameter("kind", .choice(["per-class", "reliability", "predicted"]), default: .string("per-class"),
                                                      "for an evaluation: accuracy per class, reliability diagram, or predicted vs true class counts")],
                                   summary: "learning curves (mean ± sd over seeds), accuracy per round, per-class bars, or a line") { [unowned self] args, _ in
-            let figure = try Self.figure(for: args["data"], args: args)
+            let figure = try Self.figure(args)
             let target = self.plotTarget(args)
             let text = try Plotter.render(figure, output: target)
             if args.has("to") || target == nil { self.print(text) } else if let target { self.figureWritten(target) }   // notebook figures appear as images, not as a message
@@ -27,12 +27,12 @@ extension Session {
             var values: [Double], title = "histogram"
             var range: (Double, Double)? = nil
             if let s = args.object("data", as: ScoresObject.self) { values = s.values; title = "\(s.name) scores"; range = s.range } else {
-                values = try Self.numbers(args["data"], args, "data")
+                values = try args.numbers("data")
             }
             values = values.filter(\.isFinite)
             guard !values.isEmpty else { throw args.error("data", "nothing to plot") }
             if case .list = args["range"] {
-                let r = try Self.numbers(args["range"], args, "range")
+                let r = try args.numbers("range")
                 guard r.count == 2, r[0] < r[1] else { throw args.error("range", "range must be [lo, hi] with lo < hi") }
                 range = (r[0], r[1])
             }
@@ -80,7 +80,7 @@ extension Session {
         })
         registry.register(Builtin("save_npy", [Parameter("values", .list, "numbers"), Parameter("path", .string, "the .npy file to write (float64, shape (N,))")],
                                   summary: "write a list of numbers as a numpy .npy file (float64), atomically") { [unowned self] args, _ in
-            let values = try Self.numbers(args["values"], args, "values")
+            let values = try args.numbers("values")
             let path = (args.string("path") as NSString).expandingTildeInPath
             try Bindings.engineCall { try writeAtomically(NPY.encode(values, shape: [values.count]), to: path) }
             self.print("wrote \(path): \(values.count) value\(values.count == 1 ? "" : "s") (float64)")
@@ -94,7 +94,7 @@ extension Session {
     }
 
     static func scatter(_ args: Arguments) throws -> Figure {
-        let x = try numbers(args["x"], args, "x"), y = try numbers(args["y"], args, "y")
+        let x = try args.numbers("x"), y = try args.numbers("y")
         guard x.count == y.count else { throw args.error("y", "x has \(x.count) values and y \(y.count): give one y per x") }
         guard !x.isEmpty else { throw args.error("x", "nothing to plot") }
         guard args.has("groups") else {
@@ -114,18 +114,8 @@ extension Session {
         })
     }
 
-    static func numbers(_ v: Value, _ args: Arguments, _ name: String) throws -> [Double] {
-        guard let items = v.elements else { throw args.error(name, "a list of numbers is needed") }
-        return try items.map { item in
-            switch item {
-            case .number(let d): return d
-            case .percent(let p): return p / 100
-            default: throw args.error(name, "a list of numbers is needed, found \(item.typeName)")
-            }
-        }
-    }
-
-    static func figure(for data: Value, args: Arguments) throws -> Figure {
+    static func figure(_ args: Arguments) throws -> Figure {
+        let data = args["data"]
         if case .object(let o) = data {
             if let c = o as? ComparisonObject {
                 let series = c.comparison.strategies.map { name -> Series in
@@ -160,7 +150,7 @@ extension Session {
                 return .histogram(title: "\(s.name) scores", histogram: try plotCall { try Histogram(values: s.values, bins: 30, range: s.range) })
             }
         }
-        let ys = try numbers(data, args, "data")
+        let ys = try args.numbers("data")
         guard !ys.isEmpty else { throw args.error("data", "nothing to plot") }
         return .curves(title: "", xlabel: "", ylabel: "", series: [Series(title: "values", x: ys.indices.map(Double.init), y: ys, sd: nil)])
     }
