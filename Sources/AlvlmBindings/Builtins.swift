@@ -58,6 +58,7 @@ public enum Bindings {
     // MARK: models and pools
 
     static func registerModelsAndPools(_ r: Registry) {
+        r.group = .models
         r.register(Builtin("clip", [Parameter("source", .string, "\"tiny\", a model folder (Hugging Face or open_clip), or random:ARCH[:SEED]")],
                            summary: "load a CLIP model",
                            details: "\"tiny\" is the embedded CLIP pretrained on the texture world (see textures()).\n" +
@@ -74,6 +75,7 @@ public enum Bindings {
             }
             return .object(ModelObject(model, cache: try? FeatureCache(directory: cacheDirectory)))
         })
+        r.group = .pools
         r.register(Builtin("coop_dataset", [Parameter("name", .choice(DatasetLoader.CoOpDataset.allCases.map(\.rawValue)), "the dataset"),
                                             Parameter("root", .string, "the data root holding CoOp's folders")],
                            summary: "load one of the paper's datasets in CoOp's layout") { args, _ in
@@ -174,6 +176,7 @@ public enum Bindings {
     // MARK: strategies
 
     static func registerStrategies(_ r: Registry) {
+        r.group = .strategies
         let simple: [(String, String, String)] = [
             ("random", "random", "uniform sampling without replacement"),
             ("entropy", "entropy", "highest predictive entropy (Wang & Shang 2014)"),
@@ -281,6 +284,7 @@ public enum Bindings {
     // MARK: trainers, experiments, comparisons
 
     static func registerExperiments(_ r: Registry) {
+        r.group = .trainers
         r.register(Builtin("coop", [
             Parameter("epochs", .integer, default: .number(200)), Parameter("lr", .number, default: .number(0.002)),
             Parameter("batch", .integer, default: .number(32)), Parameter("weight_decay", .number, default: .number(0.005)),
@@ -327,10 +331,11 @@ public enum Bindings {
             return (pool, model, try engine { try pool.features(.train, model: model, host: interp.host) },
                     try engine { try pool.features(.test, model: model, host: interp.host) })
         }
+        r.group = .experiments
         r.register(Builtin("experiment", [poolParameter, modelParameter, strategyParameter] + experimentParameters +
                            [Parameter("seed", .integer, default: .number(1)),
                             Parameter("save", .oneOf([.string, .nilValue]), default: .null, "a file the state is written to (atomically) after every round")],
-                           summary: "an active-learning run: rounds of select, label, train, evaluate") { args, interp in
+                           summary: "an active-learning run: rounds of select, label, train, evaluate", returns: "experiment") { args, interp in
             let (pool, model, train, test) = try features(args, interp)
             let config = ExperimentConfig(strategy: args.object("strategy", as: StrategyObject.self)!.spec, rounds: args.int("rounds"),
                                           budget: budget(args["budget"]), trainer: try trainer(args), seed: UInt64(bitPattern: Int64(args.int("seed"))))
@@ -404,7 +409,7 @@ public enum Bindings {
         ])
         r.register(Builtin("compare", [Parameter("strategies", .list, "a list of strategies"), poolParameter, modelParameter] + experimentParameters +
                            [Parameter("seeds", .integer, default: .number(3)), Parameter("seed", .integer, default: .number(0), "the master seed")],
-                           summary: "several strategies x seeds: mean ± sd per round, AULC, paired differences") { args, interp in
+                           summary: "several strategies x seeds: mean ± sd per round, AULC, paired differences", returns: "comparison") { args, interp in
             guard case .list(let items) = args["strategies"], !items.isEmpty else { throw args.error("strategies", "give a non-empty list of strategies") }
             let specs = try items.map { v -> StrategySpec in
                 guard case .object(let o) = v, let s = o as? StrategyObject else { throw args.error("strategies", "every item must be a strategy, e.g. cec()") }
@@ -444,10 +449,13 @@ public enum Bindings {
                 return c.labelsToReach(target, strategy: try strategyName(args, in: c)).map { .number($0) } ?? .null
             },
         ])
-        r.register(Builtin("table", [Parameter("comparison", .object("comparison"))], summary: "the paper's Table 1 layout: mean ± sd per round") { args, _ in
+        r.register(Builtin("table", [Parameter("comparison", .object("comparison"))],
+                           summary: "show the paper's Table 1 layout: mean ± sd per round (shown wherever it is called, in loops too)") { args, interp in
             let c = args.object("comparison", as: ComparisonObject.self)!.comparison
-            return .object(TableObject(text: c.table(), markdown: c.markdownTable()))
+            interp.host.display(.object(TableObject(text: c.table(), markdown: c.markdownTable())))
+            return .null
         })
+        r.group = .files
         r.register(Builtin("save", [Parameter("experiment", .object("experiment")), Parameter("path", .string)],
                            summary: "save an experiment's state (resume with load)") { args, interp in
             let e = args.object("experiment", as: ExperimentObject.self)!.experiment
@@ -458,7 +466,7 @@ public enum Bindings {
             return .null
         })
         r.register(Builtin("load", [Parameter("path", .string), poolParameter, modelParameter],
-                           summary: "resume a saved experiment on the same pool and model") { args, interp in
+                           summary: "resume a saved experiment on the same pool and model", returns: "experiment") { args, interp in
             let state = try engine { try Experiment.loadState(from: args.string("path")) }
             let (pool, model, train, test) = try features(args, interp)
             let e = try engine {
@@ -468,6 +476,7 @@ public enum Bindings {
             }
             return .object(ExperimentObject(e, pool: pool, model: model))
         })
+        r.group = .labelling
         r.register(Builtin("import", [Parameter("path", .string, "answers: CSV id,label, or a Label Studio JSON / JSON_MIN export"), poolParameter],
                            summary: "read annotators' answers; unknown ids and labels are reported") { args, interp in
             let pool = args.object("pool", as: PoolObject.self)!

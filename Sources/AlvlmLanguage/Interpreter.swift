@@ -29,7 +29,7 @@ public final class Interpreter {
     /// `echo` receives the value of each top-level expression statement, as the REPL prints them.
     @discardableResult
     public func run(_ source: String, echo: ((Value) -> Void)? = nil) throws -> Value? {
-        let program = try Parser.parse(source)
+        let program = try Parser.parse(Help.rewrite(source))
         var last: Value? = nil
         for statement in program {
             last = nil

@@ -189,6 +189,12 @@ public protocol LanguageHost: AnyObject {
     /// Long-running work reports here (the REPL draws a progress bar or prints lines).
     func progress(_ text: String)
     var isCancelled: Bool { get }
+    /// Rendering builtins (`table`) show their result here wherever they are called, in loops and functions too.
+    func display(_ value: Value)
+}
+
+extension LanguageHost {
+    public func display(_ value: Value) { print(value.description) }
 }
 
 public struct Builtin: Callable, @unchecked Sendable {
@@ -196,10 +202,14 @@ public struct Builtin: Callable, @unchecked Sendable {
     public var parameters: [Parameter]
     public var summary: String
     public var details: String
+    /// The object type it returns, when help should list that type's members (groups may imply it).
+    public var returns: String?
+    /// Where `help` lists it (set from `Registry.group` when registered).
+    public var group: HelpGroup?
     public var run: (Arguments, Interpreter) throws -> Value
-    public init(_ name: String, _ parameters: [Parameter], summary: String, details: String = "",
+    public init(_ name: String, _ parameters: [Parameter], summary: String, details: String = "", returns: String? = nil,
                 run: @escaping (Arguments, Interpreter) throws -> Value) {
-        self.name = name; self.parameters = parameters; self.summary = summary; self.details = details; self.run = run
+        self.name = name; self.parameters = parameters; self.summary = summary; self.details = details; self.returns = returns; self.run = run
     }
 }
 
@@ -227,9 +237,17 @@ public final class Registry {
     public private(set) var members: [String: [String: Member]] = [:]
     public private(set) var typeSummaries: [String: String] = [:]
 
+    /// The help group of the builtins registered next.
+    public var group: HelpGroup = .basics
+
     public init() {}
 
-    public func register(_ b: Builtin) { builtins[b.name] = b }
+    /// Registers a builtin under the current group (a builtin re-registered by a host keeps the group it had).
+    public func register(_ b: Builtin) {
+        var b = b
+        if b.group == nil { b.group = builtins[b.name]?.group ?? group }
+        builtins[b.name] = b
+    }
     public func register(type: String, summary: String, _ list: [Member]) {
         typeSummaries[type] = summary
         var table = members[type] ?? [:]
@@ -239,24 +257,24 @@ public final class Registry {
 
     /// Help text for a builtin, a type, or `type.member`.
     public func help(_ topic: String?) -> String? {
-        guard let topic, !topic.isEmpty else {
-            let width = (builtins.keys.map(\.count).max() ?? 8) + 2
-            let lines = builtins.keys.sorted().map { "  " + $0.padding(toLength: width, withPad: " ", startingAt: 0) + builtins[$0]!.summary }
-            let types = typeSummaries.keys.sorted().map { "  " + $0.padding(toLength: width, withPad: " ", startingAt: 0) + typeSummaries[$0]! }
-            return "builtins:\n" + lines.joined(separator: "\n") + "\n\nobject types (help TYPE lists their members):\n" + types.joined(separator: "\n")
-                + "\n\nlanguage: x = expr, f(a, name: v), obj.member, [lists], {records}, 1..5, 2%, if/else, for x in xs { }, fn f(a) { return a }, # comments"
-        }
+        guard let topic, !topic.isEmpty else { return Help.overview(self) }
         if let b = builtins[topic] { return describe(b, b.summary, b.details) }
+        if let text = typeHelp(topic) { return text }
+        let parts = topic.split(separator: ".", maxSplits: 1).map(String.init)
+        if parts.count == 2, let m = members[parts[0]]?[parts[1]] {
+            return m.isProperty ? "\(topic): \(m.summary)" : describe(m, m.summary, m.details, prefix: parts[0] + ".")
+        }
+        return nil
+    }
+
+    /// A type's summary and its members.
+    public func typeHelp(_ topic: String) -> String? {
         if let table = members[topic] {
             let width = (table.keys.map(\.count).max() ?? 8) + 2
             return "\(topic): \(typeSummaries[topic] ?? "")\n" + table.keys.sorted().map { name in
                 let m = table[name]!
                 return "  ." + (name + (m.isProperty ? "" : "(...)")).padding(toLength: width + 5, withPad: " ", startingAt: 0) + m.summary
             }.joined(separator: "\n")
-        }
-        let parts = topic.split(separator: ".", maxSplits: 1).map(String.init)
-        if parts.count == 2, let m = members[parts[0]]?[parts[1]] {
-            return m.isProperty ? "\(topic): \(m.summary)" : describe(m, m.summary, m.details, prefix: parts[0] + ".")
         }
         return nil
     }

@@ -7,6 +7,7 @@ public enum StandardLibrary {
     static let longestRange = 10_000_000
 
     public static func register(into r: Registry) {
+        r.group = .basics
         r.register(Builtin("sum", [Parameter("values", .list, "numbers (percentages count as fractions)")], summary: "the sum of a list of numbers") { args, _ in
             .number(try args.numbers("values").reduce(0, +))
         })

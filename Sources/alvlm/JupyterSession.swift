@@ -24,6 +24,11 @@ final class JupyterSession: KernelBackend {
             if case .object(let o) = value, let rich = o as? MarkdownRepresentable { data["text/markdown"] = rich.markdown }
             self.cell?.result(data)
         }
+        session.displaySink = { [unowned self] value in
+            var data: [String: Any] = ["text/plain": value.description]
+            if case .object(let o) = value, let rich = o as? MarkdownRepresentable { data["text/markdown"] = rich.markdown }
+            self.cell?.display(data)
+        }
         session.onFigure = { [unowned self] path in
             if let data = FileManager.default.contents(atPath: path) { self.cell?.display(Self.png(data)) }
             try? FileManager.default.removeItem(atPath: path)
@@ -68,8 +73,7 @@ final class JupyterSession: KernelBackend {
         self.cell = cell
         progressShown = false
         defer { self.cell = nil }
-        let trimmed = code.trimmingCharacters(in: .whitespacesAndNewlines)
-        let source = session.shortcut(trimmed) ?? code
+        let source = code
         session.figures = []
         let error = session.evaluate(source, name: "cell")
         if progressShown { cell.stream("stderr", "\n") }   // the progress line ends; what follows starts anew
@@ -116,7 +120,7 @@ final class JupyterSession: KernelBackend {
 
     func isComplete(_ code: String) -> CompletenessStatus {
         do {
-            _ = try Parser.parse(code)
+            _ = try Parser.parse(Help.rewrite(code))
             return .complete
         } catch let e as LanguageError {
             return e.incomplete ? .incomplete : .invalid

@@ -8,6 +8,7 @@ import Foundation
 /// The plotting builtins (plot, hist, scatter) and the arrays they often draw (load_npy, save_npy).
 extension Session {
     func registerPlots() {
+        registry.group = .plots
         let to = Parameter("to", .oneOf([.string, .nilValue]), default: .null, "a .png or .svg file; the terminal otherwise")
         registry.register(Builtin("plot", [Parameter("data", .any, "a comparison, an experiment, an evaluation or a list of numbers"), to,
                                            Parameter("kind", .choice(["per-class", "reliability", "predicted"]), default: .string("per-class"),
@@ -52,6 +53,7 @@ extension Session {
             if args.has("to") || target == nil { self.print(text) } else if let target { self.figureWritten(target) }
             return .null
         })
+        registry.group = .files
         registry.register(Builtin("load_npy", [Parameter("path", .string, "a .npy file of float32 or float64 values, shape (N,), (N, 1) or (N, D)"),
                                                Parameter("column", .oneOf([.integer, .nilValue]), default: .null, "for (N, D) arrays: the column to take (from 0)")],
                                   summary: "a list of numbers from a numpy .npy file (e.g. scores computed elsewhere)") { args, _ in

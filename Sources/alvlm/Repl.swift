@@ -99,11 +99,9 @@ struct Interactive {
             free(raw)
             if interruptRequested != 0 { buffer = ""; continue }
             if buffer.isEmpty && line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if buffer.isEmpty, let command = session.shortcut(trimmed) { le_add_history(line); _ = session.evaluate(command); continue }
             buffer += (buffer.isEmpty ? "" : "\n") + line
             do {
-                _ = try Parser.parse(buffer)
+                _ = try Parser.parse(Help.rewrite(buffer))
             } catch let e as LanguageError where e.incomplete {
                 continue   // ask for more
             } catch {}

@@ -25,6 +25,8 @@ final class Session: LanguageHost {
     var onFigure: ((String) -> Void)?
     /// Hosts that show values apart from printed text (the Jupyter kernel's `Out[n]`); nil prints them.
     var echo: ((Value) -> Void)?
+    /// Hosts that show rendered values (tables) their own way (the Jupyter kernel's displays); nil prints them.
+    var displaySink: ((Value) -> Void)?
     /// Hosts that show progress their own way (the Jupyter kernel); nil draws it on stderr.
     var progressSink: ((String) -> Void)?
     /// Hosts that show an image inline (a PNG) while labelling; nil uses the kitty protocol where the terminal has it.
@@ -61,17 +63,24 @@ final class Session: LanguageHost {
 
     init() {
         StandardLibrary.register(into: registry)
+        Help.register(into: registry)
         Bindings.register(into: registry)
         registerSessionBuiltins()
         registerPlots()
+        registry.group = .labelling
         // Hosts with a person at a terminal (the REPL, the Jupyter kernel) replace this with the real labeller.
         registry.register(Builtin("label", Self.labelParameters, summary: Self.labelSummary) { _, _ in
             throw LanguageError(.runtime, Self.needsAPerson("label()"))
         })
+        registry.group = .plots
         registerShow()
     }
 
     func print(_ text: String) { endProgress(); output(text) }
+
+    func display(_ value: Value) {
+        if let displaySink { endProgress(); displaySink(value) } else { print(value.description) }
+    }
 
     /// A figure file the session wrote for the host (not one the user named with `to:`).
     func figureWritten(_ path: String) {
@@ -171,16 +180,7 @@ final class Session: LanguageHost {
     }
 
     func registerSessionBuiltins() {
-        registry.register(Builtin("help", [Parameter("topic", .oneOf([.string, .nilValue]), default: .null, "a builtin, a type, or type.member")],
-                                  summary: "help on builtins, object types and members") { [unowned self] args, _ in
-            let topic = args.has("topic") ? args.string("topic") : nil
-            guard let text = self.registry.help(topic) else {
-                let all = Array(self.registry.builtins.keys) + Array(self.registry.members.keys)
-                throw args.error("topic", "no help for `\(topic ?? "")`" + (closestMatch(topic ?? "", in: all).map { ", did you mean `\($0)`?" } ?? ""))
-            }
-            self.print(text)
-            return .null
-        })
+        registry.group = .files
         registry.register(Builtin("save_notebook", [Parameter("path", .string, "an .alnb file")],
                                   summary: "write the inputs accepted so far in this REPL as notebook cells") { [unowned self] args, _ in
             // Inputs that need a person at the terminal would stop a headless run: kept as comments, with why.
@@ -213,11 +213,7 @@ final class Session: LanguageHost {
             }
             return .null
         })
-        registry.register(Builtin("vars", [], summary: "the variables defined so far, with their types") { [unowned self] _, interp in
-            let vars = interp.variables
-            self.print(vars.isEmpty ? "no variables yet" : vars.map { "  \($0.name): \($0.value.typeName)" }.joined(separator: "\n"))
-            return .null
-        })
+        registry.group = .basics
         registry.register(Builtin("print", [Parameter("value", .any)], summary: "print a value") { [unowned self] args, _ in
             self.print(args["value"].description)
             return .null
@@ -311,20 +307,5 @@ final class Session: LanguageHost {
             let answers = try self.labelInTerminal(q.ids, q.pool.pool, journal: journal, guesses: q.guesses, read: read)
             return .list(q.ids.compactMap { id in answers[id].map { .record([("id", .number(Double(id))), ("label", .string(q.pool.pool.classNames[$0]))]) } })
         })
-    }
-
-    /// `help`, `help NAME`, `NAME?` and `vars` as commands (the REPL and the Jupyter kernel).
-    func shortcut(_ line: String) -> String? {
-        if line == "help" || line == "vars" { return "\(line)()" }
-        if line.hasPrefix("help "), !line.contains("(") {
-            return "help(\"\(line.dropFirst(5).trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\"", with: ""))\")"
-        }
-        if line.hasSuffix("?"), line.dropLast().allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }), line.count > 1 {
-            let name = String(line.dropLast())
-            if registry.help(name) != nil { return "help(\"\(name)\")" }
-            if let value = interpreter.variable(name), case .object(let o) = value { return "help(\"\(o.typeName)\")" }
-            return "help(\"\(name)\")"
-        }
-        return nil
     }
 }

@@ -413,6 +413,55 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("n_ctx 3 does not match the 4 words"), bad.stderr)
     }
 
+    /// `help`, `help NAME`, `NAME?`, `help obj.member` and `vars` give the same text with -c, a script, piped input
+    /// and a notebook; `help` lists builtins by group; `help experiment` lists what it returns (issue 12 item 10).
+    func testHelpIsTheSameInEveryMode() throws {
+        let code = "s = cec()\nhelp\nhelp cec\ncec?\nhelp s.scores\ns.scores?\nhelp strategies\nhelp experiment\nvars\n"
+        let viaC = try alvlm(["-c", code])
+        XCTAssertEqual(viaC.status, 0, viaC.stderr)
+        for group in ["pools (datasets):", "strategies (what to label next):", "trainers (how the model adapts each round):", "plots and pictures:"] {
+            XCTAssertTrue(viaC.stdout.contains(group + "\n"), group)
+        }
+        XCTAssertFalse(viaC.stdout.contains("<builtin"), viaC.stdout)
+        XCTAssertEqual(viaC.stdout.components(separatedBy: "cec(k: 10, N: 10").count - 1, 2, "help cec and cec?")
+        XCTAssertEqual(viaC.stdout.components(separatedBy: "strategy.scores(pool, model").count - 1, 2, "help s.scores and s.scores?")
+        XCTAssertTrue(viaC.stdout.contains("returns an experiment; experiment: an active-learning run\n"), viaC.stdout)
+        XCTAssertTrue(viaC.stdout.hasSuffix("  s: strategy\n"), viaC.stdout)
+        try code.write(toFile: dir + "/help.al", atomically: true, encoding: .utf8)
+        let viaScript = try alvlm([dir + "/help.al"])
+        let piped = try alvlm([], stdin: code)
+        try ("# %%\n" + code).write(toFile: dir + "/help.alnb", atomically: true, encoding: .utf8)
+        let viaNotebook = try alvlm(["run", dir + "/help.alnb", "-o", dir + "/help.md"])
+        XCTAssertEqual(viaScript.stdout, viaC.stdout)
+        XCTAssertEqual(piped.stdout, viaC.stdout)
+        XCTAssertEqual(viaNotebook.status, 0, viaNotebook.stderr)
+        XCTAssertTrue(try String(contentsOfFile: dir + "/help.md", encoding: .utf8).contains("returns an experiment; experiment: an active-learning run"))
+        let unknown = try alvlm(["-c", "help run"])
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertTrue(unknown.stderr.contains("no help for `run`; did you mean `run_notebook`?"), unknown.stderr)
+    }
+
+    /// `table(cmp)` shows its table wherever it is called (a loop, a function), as plot and hist do; plain values
+    /// still echo at top level only (issue 12 item 12).
+    func testTablesShowInsideLoopsAndFunctions() throws {
+        let script = """
+            pool = textures(train: 40, val: 0, test_per_class: 1)
+            model = clip("tiny")
+            fn run(b) {
+              c = compare([random()], pool, model, rounds: 1, budget: b, trainer: linear_probe(), seeds: 1)
+              table(c)
+              42
+              return c
+            }
+            for b in [2, 3] { c = run(b) }
+            table(c)
+            """
+        let r = try alvlm(["-c", script], environment: ["ALVLM_CACHE": dir + "/cache"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.components(separatedBy: "strategy").count - 1, 3, r.stdout)
+        XCTAssertFalse(r.stdout.contains("42"), r.stdout)
+    }
+
     /// Builtins that need a person say so in runs without one, instead of "unknown name" (issue 12 item 11).
     func testLabellingWithoutAPersonSaysWhatToDo() throws {
         let setup = "pool = textures(train: 40, val: 0, test_per_class: 1)\nmodel = clip(\"tiny\")\nq = random().query(pool, model, budget: 2)\n"

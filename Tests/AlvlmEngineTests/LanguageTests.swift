@@ -177,6 +177,27 @@ final class InterpreterTests: XCTestCase {
         XCTAssertTrue(registry.help(nil)!.contains("pick"))
         XCTAssertNil(registry.help("nothing"))
     }
+
+    /// `help`, `help NAME`, `NAME?` and `vars` are the same commands in every mode: the interpreter rewrites whole
+    /// lines of those forms (and nothing else) before parsing, keeping line numbers (issue 12 item 10).
+    func testHelpCommandsAreRewrittenLineByLine() throws {
+        XCTAssertEqual(Help.rewrite("help"), "help()")
+        XCTAssertEqual(Help.rewrite("  vars  "), "  vars()")
+        XCTAssertEqual(Help.rewrite("help cec\nx = 1\n  s.scores?"), "help(\"cec\")\nx = 1\n  help(\"s.scores\")")
+        XCTAssertEqual(Help.rewrite("help \"experiment.step\""), "help(\"experiment.step\")")
+        for unchanged in ["help(\"cec\")", "helper = 1", "x = \"help me?\"", "help 1 + 2", "?", "a.?", "print(help)"] {
+            XCTAssertEqual(Help.rewrite(unchanged), unchanged)
+        }
+        let (interp, host, registry) = make()
+        Help.register(into: registry)
+        try interp.run("x = 2\nhelp add\nadd?\nx?\nvars")
+        XCTAssertEqual(host.lines, [registry.help("add")!, registry.help("add")!, "x is a number: 2", "  x: number"])
+        XCTAssertThrowsError(try interp.run("y = 1\nhelp ad")) { error in
+            let e = error as! LanguageError
+            XCTAssertEqual(e.location?.line, 2)
+            XCTAssertTrue(e.message.contains("no help for `ad`; did you mean `add`?"), e.message)
+        }
+    }
 }
 
 /// Every registered builtin and method checks its arguments before running: an unknown argument name is
