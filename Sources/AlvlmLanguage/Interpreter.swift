@@ -163,6 +163,13 @@ public final class Interpreter {
             }
         case .call(let callee, let args, let loc):
             let f = try evaluate(callee, env)
+            if case .builtin(let b) = f, b.deferredArguments {
+                let thunks = args.map { arg in
+                    (label: arg.label, value: Value.builtin(Builtin("expression", [], summary: "") { [unowned self] _, _ in try self.evaluate(arg.value, env) }),
+                     location: arg.labelLocation ?? arg.value.location)
+                }
+                return try call(f, thunks, loc)
+            }
             let given = try args.map { (label: $0.label, value: try evaluate($0.value, env), location: $0.labelLocation ?? $0.value.location) }
             return try call(f, given, loc)
         }

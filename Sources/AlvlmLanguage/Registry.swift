@@ -206,6 +206,8 @@ public struct Builtin: Callable, @unchecked Sendable {
     public var returns: String?
     /// Where `help` lists it (set from `Registry.group` when registered).
     public var group: HelpGroup?
+    /// Its arguments reach it unevaluated, as functions of no arguments (`time(expr)` times the evaluation).
+    public var deferredArguments = false
     public var run: (Arguments, Interpreter) throws -> Value
     public init(_ name: String, _ parameters: [Parameter], summary: String, details: String = "", returns: String? = nil,
                 run: @escaping (Arguments, Interpreter) throws -> Value) {

@@ -43,6 +43,23 @@ public enum StandardLibrary {
             guard count <= longestRange else { throw args.error(nil, "range(...) would have \(count) numbers; at most \(longestRange)") }
             return .list((0..<count).map { .number(Double(start + $0 * step)) })
         })
+        var time = Builtin("time", [Parameter("expression", .function, "any expression; it is evaluated inside time(...)")],
+                           summary: "evaluate an expression, print its wall time and return its value (like IPython's %time)",
+                           details: "e = time(experiment(pool, model, cec()).finish()) prints e.g. \"wall time: 12.3 s\" and keeps the result.") { args, interp in
+            let started = DispatchTime.now().uptimeNanoseconds
+            let value = try interp.call(args["expression"], [], args.callLocation)
+            interp.host.print("wall time: " + formatSeconds(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
+            return value
+        }
+        time.deferredArguments = true
+        r.register(time)
+    }
+
+    /// Seconds as people read them: "850 ms", "4.21 s", "2 min 5.3 s".
+    static func formatSeconds(_ s: Double) -> String {
+        if s < 1 { return String(format: "%.0f ms", s * 1000) }
+        if s < 60 { return String(format: "%.2f s", s) }
+        return "\(Int(s / 60)) min " + String(format: "%.1f s", s.truncatingRemainder(dividingBy: 60))
     }
 
     /// Numbers by value or strings alphabetically; a mix is an error.

@@ -237,6 +237,32 @@ final class StandardLibraryTests: XCTestCase {
             XCTAssertThrowsError(try value(code), code) { XCTAssertTrue("\($0)".contains(message), "\(code): \($0)") }
         }
     }
+
+    /// `time(expr)` evaluates its argument once, inside the timing, prints the wall time and returns the value;
+    /// an error inside points at the inner expression (issue 12 item 18).
+    func testTimeEvaluatesItsArgumentOnceAndReturnsIt() throws {
+        let registry = Registry()
+        StandardLibrary.register(into: registry)
+        var calls = 0
+        registry.register(Builtin("tick", [], summary: "counts calls") { _, _ in calls += 1; return .null })
+        let host = RecordingHost()
+        let interp = Interpreter(registry: registry, host: host)
+        try interp.run("fn work() { tick()\n return sum(range(200000)) }")
+        XCTAssertEqual(try interp.run("x = time(work())\nx")?.description, "19999900000")
+        XCTAssertEqual(calls, 1)
+        XCTAssertEqual(host.lines.count, 1)
+        let line = try XCTUnwrap(host.lines.first)
+        XCTAssertTrue(line.hasPrefix("wall time: ") && (line.hasSuffix(" ms") || line.hasSuffix(" s")), line)
+        XCTAssertEqual(StandardLibrary.formatSeconds(0.25), "250 ms")
+        XCTAssertEqual(StandardLibrary.formatSeconds(4.214), "4.21 s")
+        XCTAssertEqual(StandardLibrary.formatSeconds(125.3), "2 min 5.3 s")
+        XCTAssertThrowsError(try interp.run("time(1 +\n  nope)")) { error in
+            let e = error as! LanguageError
+            XCTAssertEqual(e.location?.line, 2)
+            XCTAssertTrue(e.message.contains("unknown name `nope`"), e.message)
+        }
+        XCTAssertEqual(host.lines.count, 1, "no time is printed for a failed evaluation")
+    }
 }
 
 final class RegistryContractTests: XCTestCase {
