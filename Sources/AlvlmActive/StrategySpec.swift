@@ -14,13 +14,15 @@ public struct StrategySpec: Codable, Equatable, Sendable {
     public var calibrate = true
     public var clustering = CECStrategy.Clustering.weighted.rawValue
     public var gcnEpochs = 200
+    /// The user's name for it (`cec(beta: 0, name: "cec β=0")`); nil: built from the settings.
+    public var displayName: String?
 
     public init(name: String) { self.name = name }
 
     /// The name, with CEC's settings that differ from the defaults (so ablations read apart in tables and plots).
     public var label: String {
-        var base = name
-        if name == "cec" {
+        var base = displayName ?? name
+        if name == "cec", displayName == nil {
             let d = StrategySpec(name: "cec")
             var parts: [String] = []
             if support != d.support { parts.append("N=\(support)") }

@@ -28,13 +28,13 @@ public enum Bindings {
 
     /// The comparison's name for the strategy the user typed: as written, or the same ignoring case with `_` and
     /// `-` alike (`least_confidence` finds `least-confidence`); otherwise an error listing the names it has.
-    static func strategyName(_ args: Arguments, in c: Comparison) throws -> String {
-        let typed = args.string("strategy")
+    static func strategyName(_ args: Arguments, _ parameter: String = "strategy", in c: Comparison) throws -> String {
+        let typed = args.string(parameter)
         if c.strategies.contains(typed) { return typed }
         func key(_ s: String) -> String { s.lowercased().replacingOccurrences(of: "_", with: "-") }
         if let match = c.strategies.first(where: { key($0) == key(typed) }) { return match }
         let hint = closestMatch(key(typed), in: c.strategies).map { "; did you mean \"\($0)\"?" } ?? ""
-        throw args.error("strategy", "no strategy \"\(typed)\" in this comparison, which has \(c.strategies.map { "\"\($0)\"" }.joined(separator: ", "))\(hint)")
+        throw args.error(parameter, "no strategy \"\(typed)\" in this comparison, which has \(c.strategies.map { "\"\($0)\"" }.joined(separator: ", "))\(hint)")
     }
 
     static func budget(_ v: Value) -> Budget {
@@ -43,6 +43,16 @@ public enum Bindings {
         case .number(let n): return .count(Int(n))
         default: return .percent(1)
         }
+    }
+
+    /// A strategy's own name in tables, plots and lookups (`cec(beta: 0, name: "cec β=0")`).
+    static let nameParameter = Parameter("name", .oneOf([.string, .nilValue]), default: .null, "its name in comparisons, tables and plots (default: built from its settings)")
+
+    static func displayName(_ args: Arguments) throws -> String? {
+        guard args.has("name") else { return nil }
+        let name = args.string("name").trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty, !name.contains("\n") else { throw args.error("name", "a name must be a non-empty single line") }
+        return name
     }
 
     static let strategyParameter = Parameter("strategy", .object("strategy"), "an active-learning strategy, e.g. cec()")
@@ -136,6 +146,18 @@ public enum Bindings {
         r.register(type: "split", summary: "one split of a pool", [
             .property("size", "number of images") { o in let s = o as! SplitObject; return .number(Double(s.pool.pool.ids(s.split).count)) },
             .property("ids", "the sample ids") { o in let s = o as! SplitObject; return .list(s.pool.pool.ids(s.split).map { .number(Double($0)) }) },
+            .property("labels", "the class name of each sample, in the order of ids (val and test; the training pool's come from an oracle)") { o in
+                let s = o as! SplitObject
+                guard s.split != .train else {
+                    throw LanguageError(.runtime, "the training pool's labels come only from an oracle (step(), label(), import()); pool.test.labels and pool.val.labels are open")
+                }
+                let labels = try engine { try s.pool.pool.evaluationLabels(s.pool.pool.ids(s.split)) }
+                return .list(labels.map { .string(s.pool.pool.classNames[$0]) })
+            },
+            .property("paths", "the image file of each sample, in the order of ids") { o in
+                let s = o as! SplitObject
+                return .list(s.pool.pool.ids(s.split).map { .string(s.pool.pool.sample($0)?.path ?? "") })
+            },
         ])
         r.register(type: "model", summary: "a CLIP model", [
             .method("zeroshot", [Parameter("split", .object("split"), "e.g. pool.test"),
@@ -189,7 +211,11 @@ public enum Bindings {
             ("uncertain_gcn", "uncertain-gcn", "GCN labelled-vs-unlabelled score near 0.1 (Caramalau et al. 2021)"),
         ]
         for (builtin, name, summary) in simple {
-            r.register(Builtin(builtin, [], summary: "strategy: \(summary)") { _, _ in .object(StrategyObject(StrategySpec(name: name))) })
+            r.register(Builtin(builtin, [nameParameter], summary: "strategy: \(summary)") { args, _ in
+                var s = StrategySpec(name: name)
+                s.displayName = try displayName(args)
+                return .object(StrategyObject(s))
+            })
         }
         r.register(Builtin("cec", [
             Parameter("k", .integer, default: .number(10), "nearest unlabelled neighbours"),
@@ -200,6 +226,7 @@ public enum Bindings {
             Parameter("kernel", .choice(["rbf", "cosine", "uniform"]), default: .string("rbf")),
             Parameter("calibrate", .bool, default: .bool(true), "divide out the contextualised prior"),
             Parameter("clustering", .choice(["weighted", "unweighted-nearest", "unweighted-most-uncertain"]), default: .string("weighted")),
+            nameParameter,
         ], summary: "strategy: Calibrated Entropy-weighted Clustering (Safaei & Patel, WACV 2025)",
            details: "U = calibrated entropy + beta * mean kernel-weighted calibrated entropy of the k nearest unlabelled neighbours;\n" +
                "then k-means weighted by U with one cluster per query, and the sample nearest each centre.") { args, _ in
@@ -209,6 +236,7 @@ public enum Bindings {
             guard s.neighbours >= 1 else { throw args.error("k", "k must be at least 1") }
             guard s.support >= 1 else { throw args.error("N", "N must be at least 1") }
             guard s.rho >= 0, s.beta >= 0 else { throw args.error(s.rho < 0 ? "rho" : "beta", "rho and beta must not be negative") }
+            s.displayName = try displayName(args)
             return .object(StrategyObject(s))
         })
         r.register(Builtin("pcb", [strategyParameter], summary: "wrap a strategy in PCB's class balancer (Bang et al. 2024)") { args, _ in
@@ -267,6 +295,13 @@ public enum Bindings {
             .property("ids", "the chosen sample ids") { .list(($0 as! QueryObject).ids.map { .number(Double($0)) }) },
             .property("scores", "the score that chose each") { .list(($0 as! QueryObject).scores.map { $0.isFinite ? .number($0) : .null }) },
             .property("paths", "their image files") { o in let q = o as! QueryObject; return .list(q.ids.map { .string(q.pool.pool.sample($0)?.path ?? "") }) },
+            .property("predicted", "the model's predicted class for each (nil when unknown)") { o in
+                let q = o as! QueryObject
+                return .list(q.predicted.map { $0.map { .string(q.pool.pool.classNames[$0]) } ?? .null })
+            },
+            .property("note", "how the batch was chosen when it was not by the strategy's scores (e.g. a fallback to random), else nil") { o in
+                (o as! QueryObject).note.map { .string($0) } ?? .null
+            },
         ])
     }
 
@@ -399,11 +434,14 @@ public enum Bindings {
             .property("labels", "labels used after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number(Double($0.labelsUsed)) }) },
             .property("covered", "classes with at least one label after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number(Double($0.classesCovered)) }) },
             .property("strategy", "the strategy's name") { .string(($0 as! ExperimentObject).experiment.state.config.strategy.label) },
-            .property("rounds", "the round records") { o in
-                .list((o as! ExperimentObject).experiment.state.rounds.map { r in
+            .property("rounds", "the round records: round, labels, accuracy, per_class (by class name), ece, covered, queried, note (e.g. a fallback to random)") { o in
+                let e = o as! ExperimentObject
+                let names = e.poolObject.pool.classNames
+                return .list(e.experiment.state.rounds.map { r in
                     .record([("round", .number(Double(r.round))), ("labels", .number(Double(r.labelsUsed))), ("accuracy", .number(r.accuracy)),
+                             ("per_class", .record(zip(names, r.perClassAccuracy).map { ($0, $1.map { .number($0) } ?? .null) })),
                              ("ece", .number(r.expectedCalibrationError)), ("covered", .number(Double(r.classesCovered))),
-                             ("queried", .list(r.queried.map { .number(Double($0)) }))])
+                             ("queried", .list(r.queried.map { .number(Double($0)) })), ("note", r.note.map { .string($0) } ?? .null)])
                 })
             },
         ])
@@ -434,6 +472,13 @@ public enum Bindings {
             .method("sd", [Parameter("strategy", .string)], "standard deviation of the accuracy per round over the seeds") { o, args, _ in
                 let c = (o as! ComparisonObject).comparison
                 return .list(c.curve(try strategyName(args, in: c)).sd.map { .number($0) })
+            },
+            .method("paired", [Parameter("strategy", .string), Parameter("baseline", .string, default: .string("random"))],
+                    "per round: the mean and sd over seeds of (strategy - baseline) accuracy, runs paired by seed") { o, args, _ in
+                let c = (o as! ComparisonObject).comparison
+                let (a, b) = (try strategyName(args, in: c), try strategyName(args, "baseline", in: c))
+                guard let d = c.pairedDifference(a, baseline: b) else { return .null }
+                return .record([("mean", .list(d.mean.map { .number($0) })), ("sd", .list(d.sd.map { .number($0) })), ("seeds", .number(Double(c.seeds.count)))])
             },
             .method("auc", [Parameter("strategy", .string)], "area under the mean learning curve (a mean accuracy)") { o, args, _ in
                 let c = (o as! ComparisonObject).comparison

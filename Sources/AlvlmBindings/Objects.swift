@@ -212,7 +212,8 @@ public final class ExperimentObject: LanguageObject {
         var lines = ["experiment: \(s.config.strategy.label) on \(s.pool), \(s.rounds.count)/\(s.config.rounds) rounds of \(experiment.budgetPerRound), seed \(Int64(bitPattern: s.config.seed))",
                      "  " + TrainerObject.describe(s.config.trainer)]
         for r in s.rounds {
-            lines.append(String(format: "  round %d: %4d labels, accuracy %6.2f%%, %d classes covered", r.round, r.labelsUsed, 100 * r.accuracy, r.classesCovered))
+            lines.append(String(format: "  round %d: %4d labels, accuracy %6.2f%%, %d classes covered", r.round, r.labelsUsed, 100 * r.accuracy, r.classesCovered)
+                         + (r.note.map { " (\($0))" } ?? ""))
         }
         return lines.joined(separator: "\n")
     }

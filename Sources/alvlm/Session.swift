@@ -218,9 +218,14 @@ final class Session: LanguageHost {
             self.print(args["value"].description)
             return .null
         })
-        registry.register(Builtin("len", [Parameter("value", .oneOf([.list, .string]))], summary: "number of items (or characters)") { args, _ in
-            if case .string(let s) = args["value"] { return .number(Double(s.count)) }
-            return .number(Double(args["value"].elements?.count ?? 0))
+        registry.register(Builtin("len", [Parameter("value", .any, "a list, range, string or record")], summary: "number of items (characters of a string, fields of a record)") { args, _ in
+            switch args["value"] {
+            case .string(let s): return .number(Double(s.count))
+            case .record(let fields): return .number(Double(fields.count))
+            case let v:
+                guard let items = v.elements else { throw args.error("value", "len needs a list, range, string or record, not \(v.typeName == "nil" ? "nil" : "a " + v.typeName)") }
+                return .number(Double(items.count))
+            }
         })
         registry.register(Builtin("round", [Parameter("value", .number), Parameter("digits", .integer, default: .number(0), "decimal places")],
                                   summary: "a number rounded to some decimal places (half away from zero)") { args, _ in

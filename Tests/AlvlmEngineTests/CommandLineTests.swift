@@ -462,6 +462,41 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(r.stdout.contains("42"), r.stdout)
     }
 
+    /// Results can be looked into: per-class accuracy by class name and the fallback note in round records (and the
+    /// printout), a query's predictions, a split's labels and paths, paired differences, strategies with names of
+    /// their own (issue 12 item 19).
+    func testLookingInsideResults() throws {
+        let script = """
+            pool = textures(train: 40, val: 0, test_per_class: 1)
+            model = clip("tiny")
+            e = experiment(pool, model, coreset(name: "k-center"), rounds: 2, budget: 2, trainer: linear_probe())
+            e.finish()
+            r = e.rounds[0]
+            print(r.note)
+            print(len(r.per_class) == len(pool.classes))
+            print(e.rounds[1].note)
+            q = random().query(pool, model, budget: 3)
+            print(len(q.predicted) == 3)
+            print(len(pool.test.labels) == pool.test.size)
+            print(sort(pool.test.labels) == sort(pool.classes))
+            print(len(pool.test.paths))
+            cmp = compare([cec(beta: 0, name: "cec β=0"), random(name: "uniform")], pool, model, rounds: 2, budget: 2, trainer: linear_probe(), seeds: 2)
+            print(cmp.strategies)
+            d = cmp.paired("cec β=0", baseline: "uniform")
+            print(abs(d.mean[1] - (cmp.mean("cec β=0")[1] - cmp.mean("uniform")[1])) < 1e-12)
+            print(d.seeds)
+            """
+        let r = try alvlm(["-c", script], environment: ["ALVLM_CACHE": dir + "/cache"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("  round 1:    2 labels, accuracy"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("classes covered (no labelled samples yet: random)\n  round 2:"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("experiment: k-center on textures"), r.stdout)
+        XCTAssertTrue(r.stdout.hasSuffix("no labelled samples yet: random\ntrue\nnil\ntrue\ntrue\ntrue\n20\n[\"cec β=0\", \"uniform\"]\ntrue\n2\n"), r.stdout)
+        let train = try alvlm(["-c", "pool = textures(train: 40, val: 0, test_per_class: 1)\npool.train.labels"], environment: ["ALVLM_CACHE": dir + "/cache"])
+        XCTAssertEqual(train.status, 1)
+        XCTAssertTrue(train.stderr.contains("the training pool's labels come only from an oracle"), train.stderr)
+    }
+
     /// Builtins that need a person say so in runs without one, instead of "unknown name" (issue 12 item 11).
     func testLabellingWithoutAPersonSaysWhatToDo() throws {
         let setup = "pool = textures(train: 40, val: 0, test_per_class: 1)\nmodel = clip(\"tiny\")\nq = random().query(pool, model, budget: 2)\n"
