@@ -13,6 +13,11 @@ public struct Comparison: Codable, Sendable {
     public var strategies: [String]
     public var seeds: [UInt64]
     public var masterSeed: UInt64
+    /// Runs planned (strategies x seeds); more than `runs.count` when the comparison was interrupted and kept what
+    /// it had finished (a partial comparison). nil in comparisons saved before this existed: complete.
+    public var plannedRuns: Int?
+
+    public var isPartial: Bool { (plannedRuns ?? runs.count) > runs.count }
 
     /// Child seeds derived from the master seed (seed s of every strategy shares the same child seed, so runs pair up).
     public static func childSeeds(master: UInt64, count: Int) -> [UInt64] {
@@ -33,16 +38,28 @@ public struct Comparison: Codable, Sendable {
             labels.append(label)
         }
         var runs: [Run] = []
-        for (spec, label) in zip(strategies, labels) {
-            for seed in seeds {
-                if cancel?.isCancelled == true { throw EngineError(.cancelled, "comparison cancelled after \(runs.count) runs") }
-                let config = ExperimentConfig(strategy: spec, rounds: rounds, budget: budget, trainer: trainer, seed: seed)
-                let e = try Experiment(pool: pool, model: model, trainFeatures: trainFeatures, testFeatures: testFeatures, config: config)
-                try e.finish(progress: { progress?("\(label) seed \(seed): \($0)") }, cancel: cancel)
-                runs.append(Run(strategy: label, seed: seed, rounds: e.state.rounds))
+        // Cancelled (Ctrl-C): the runs finished so far are kept as a partial comparison; a run cut short is dropped.
+        do {
+            for (spec, label) in zip(strategies, labels) {
+                for seed in seeds {
+                    if cancel?.isCancelled == true { throw EngineError(.cancelled, "comparison cancelled after \(runs.count) runs") }
+                    let config = ExperimentConfig(strategy: spec, rounds: rounds, budget: budget, trainer: trainer, seed: seed)
+                    let e = try Experiment(pool: pool, model: model, trainFeatures: trainFeatures, testFeatures: testFeatures, config: config)
+                    try e.finish(progress: { progress?("\(label) seed \(seed): \($0)") }, cancel: cancel)
+                    runs.append(Run(strategy: label, seed: seed, rounds: e.state.rounds))
+                }
             }
+        } catch let error as EngineError where error.kind == .cancelled && !runs.isEmpty {
+            let done = labels.filter { label in runs.contains { $0.strategy == label } }
+            return Comparison(runs: runs, strategies: done, seeds: seeds, masterSeed: masterSeed, plannedRuns: labels.count * seeds.count)
         }
-        return Comparison(runs: runs, strategies: labels, seeds: seeds, masterSeed: masterSeed)
+        return Comparison(runs: runs, strategies: labels, seeds: seeds, masterSeed: masterSeed, plannedRuns: runs.count)
+    }
+
+    /// "partial: 3 of 6 runs finished (interrupted)" for a partial comparison, else nil.
+    public var partialNote: String? {
+        guard isPartial, let planned = plannedRuns else { return nil }
+        return "partial: \(runs.count) of \(planned) runs finished (interrupted)"
     }
 
     public struct Curve: Sendable {
@@ -116,13 +133,14 @@ public struct Comparison: Codable, Sendable {
     /// Aligned text: the names left-aligned, the numbers right-aligned, every column as wide as its widest cell.
     public func table() -> String {
         let rows = tableCells()
+        let note = partialNote.map { "(\($0))\n" } ?? ""
         let widths = rows[0].indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
         return rows.map { row in
             row.enumerated().map { c, cell in
                 let pad = String(repeating: " ", count: widths[c] - cell.count)
                 return c == 0 ? cell + pad : pad + cell
             }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) + "\n"
-        }.joined()
+        }.joined() + note
     }
 
     /// The same table in Markdown (for notebooks that render it).
@@ -130,5 +148,6 @@ public struct Comparison: Codable, Sendable {
         let rows = tableCells()
         func row(_ cells: [String]) -> String { "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n" }
         return row(rows[0]) + row(Array(repeating: "---", count: rows[0].count)) + rows.dropFirst().map(row).joined()
+            + (partialNote.map { "\n*\($0)*\n" } ?? "")
     }
 }

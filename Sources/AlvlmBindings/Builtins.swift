@@ -461,6 +461,9 @@ public enum Bindings {
                                    budget: budget(args["budget"]), trainer: try trainer(args),
                                    progress: { interp.host.progress($0) }, cancel: WatchingToken(host: interp.host))
             }
+            // Interrupted with runs finished: they are returned as a partial comparison (the interrupt still stops
+            // whatever statement comes next).
+            if let note = c.partialNote { interp.host.print("interrupted: the comparison keeps its finished runs (\(note))") }
             return .object(ComparisonObject(c))
         })
         r.register(type: "comparison", summary: "strategies compared over seeds", [

@@ -224,7 +224,8 @@ public final class ComparisonObject: LanguageObject {
     public var typeName: String { "comparison" }
     init(_ c: Comparison) { comparison = c }
     public var summary: String {
-        "comparison of \(comparison.strategies.joined(separator: ", ")) over \(comparison.seeds.count) seed\(comparison.seeds.count == 1 ? "" : "s")\n" + comparison.table()
+        "comparison of \(comparison.strategies.joined(separator: ", ")) over \(comparison.seeds.count) seed\(comparison.seeds.count == 1 ? "" : "s")"
+            + (comparison.partialNote.map { " (\($0))" } ?? "") + "\n" + comparison.table()
     }
 }
 

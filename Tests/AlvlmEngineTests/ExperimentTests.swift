@@ -186,5 +186,38 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(markdown[3], "| cec | " + (0..<2).map { String(format: "%.1f ± %.1f", 100 * c.mean[$0], 100 * c.sd[$0]) }.joined(separator: " | ")
                        + String(format: " | %.1f |", 100 * cmp.areaUnderCurve("cec")))
         XCTAssertEqual(Comparison.childSeeds(master: 1, count: 2), cmp.seeds)
+        XCTAssertFalse(cmp.isPartial)
+        XCTAssertNil(cmp.partialNote)
+    }
+
+    /// A comparison cancelled part-way keeps the runs it finished, marked partial, with the same numbers those runs
+    /// have in the full comparison; the run cut short is dropped; cancelled before any run finished, it throws
+    /// (issue 12 item 20).
+    func testCancelledComparisonKeepsItsFinishedRuns() throws {
+        let (pool, train, test) = try setup()
+        let strategies = [StrategySpec(name: "random"), StrategySpec(name: "entropy")]
+        func run(cancelAfter rounds: Int?) throws -> Comparison {
+            let token = CancellationToken()
+            var seen = 0
+            return try Comparison.run(pool: pool, model: Self.model, trainFeatures: train, testFeatures: test, strategies: strategies,
+                                      seeds: 2, masterSeed: 3, rounds: 2, budget: .count(4), trainer: .linearProbe,
+                                      progress: { message in
+                                          if message.contains("accuracy") { seen += 1 }
+                                          if let rounds, seen == rounds { token.cancel() }
+                                      }, cancel: token)
+        }
+        let full = try run(cancelAfter: nil)
+        // Three rounds done: the first run (2 rounds) is complete, the second is cut after its first round.
+        let partial = try run(cancelAfter: 3)
+        XCTAssertTrue(partial.isPartial)
+        XCTAssertEqual(partial.runs.count, 1)
+        XCTAssertEqual(partial.plannedRuns, 4)
+        XCTAssertEqual(partial.strategies, ["random"])
+        XCTAssertEqual(partial.runs[0].rounds.map(\.accuracy), full.runs[0].rounds.map(\.accuracy))
+        XCTAssertEqual(partial.runs[0].rounds.map(\.queried), full.runs[0].rounds.map(\.queried))
+        XCTAssertEqual(partial.partialNote, "partial: 1 of 4 runs finished (interrupted)")
+        XCTAssertTrue(partial.table().hasSuffix("(partial: 1 of 4 runs finished (interrupted))\n"), partial.table())
+        XCTAssertTrue(partial.markdownTable().contains("*partial: 1 of 4 runs finished (interrupted)*"))
+        XCTAssertThrowsError(try run(cancelAfter: 1)) { XCTAssertEqual(($0 as? EngineError)?.kind, .cancelled) }
     }
 }
