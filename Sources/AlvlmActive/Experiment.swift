@@ -285,6 +285,16 @@ public final class Experiment {
     }
 
     /// Runs the remaining rounds.
+    /// Skipped ids become candidates again (all of them, or the given ones): the user asks to see them again.
+    /// Returns the ids returned to the pool.
+    @discardableResult
+    public func unskip(_ ids: [Int]? = nil) -> [Int] {
+        let skipped = state.skipped ?? []
+        let back = ids.map { wanted in skipped.filter { Set(wanted).contains($0) } } ?? skipped
+        state.skipped = skipped.filter { !back.contains($0) }
+        return back
+    }
+
     public func finish(oracle: Oracle = SimulatedOracle(), progress: ((String) -> Void)? = nil, cancel: CancellationToken? = nil) throws {
         while !finished {
             if cancel?.isCancelled == true { throw EngineError(.cancelled, "experiment cancelled after round \(state.rounds.count)") }

@@ -433,6 +433,17 @@ public enum Bindings {
             .property("accuracy", "accuracy after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number($0.accuracy) }) },
             .property("labels", "labels used after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number(Double($0.labelsUsed)) }) },
             .property("covered", "classes with at least one label after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number(Double($0.classesCovered)) }) },
+            .property("skipped", "the ids skipped by annotators so far (never queried again unless unskip() returns them)") {
+                .list((($0 as! ExperimentObject).experiment.state.skipped ?? []).map { .number(Double($0)) })
+            },
+            .method("unskip", [Parameter("ids", .oneOf([.list, .nilValue]), default: .null, "the skipped ids to ask about again (default: all)")],
+                    "return skipped images to the unlabelled pool, so later rounds may ask about them again") { o, args, interp in
+                let e = o as! ExperimentObject
+                let ids: [Int]? = try args.has("ids") ? args.numbers("ids").map { Int($0) } : nil
+                let back = e.experiment.unskip(ids)
+                interp.host.print(back.isEmpty ? "no skipped images to return" : "\(back.count) skipped image\(back.count == 1 ? "" : "s") back in the unlabelled pool: later rounds may ask again")
+                return .null
+            },
             .property("strategy", "the strategy's name") { .string(($0 as! ExperimentObject).experiment.state.config.strategy.label) },
             .property("rounds", "the round records: round, labels, accuracy, per_class (by class name), ece, covered, queried, note (e.g. a fallback to random)") { o in
                 let e = o as! ExperimentObject

@@ -144,6 +144,12 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(reports, ["round 1: 2 of 4 queried images skipped; the round runs on the 2 answered"])
         let second = try e.nextQuery().ids
         XCTAssertTrue(Set(second).isDisjoint(with: first), "skipped and labelled ids are not queried again")
+        // Unless the user asks: unskipped ids are candidates again (with a frozen model, the most uncertain again).
+        XCTAssertEqual(e.unskip([first[3], 999_999]), [first[3]])
+        XCTAssertEqual(e.state.skipped, [first[2]])
+        XCTAssertTrue(try e.nextQuery().ids.contains(first[3]))
+        XCTAssertEqual(e.unskip(), [first[2]])
+        XCTAssertEqual(Set(try e.nextQuery().ids), Set([first[2], first[3]] + second.prefix(2)))
     }
 
     func testBadConfigurationsAreRejected() throws {
