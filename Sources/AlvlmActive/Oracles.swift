@@ -140,13 +140,52 @@ public enum AnnotationExchange {
         public init(id: Int, score: Double, predicted: Int?) { self.id = id; self.score = score; self.predicted = predicted }
     }
 
-    /// `id,path,score,predicted` (predicted as a class name).
-    public static func exportCSV(_ queries: [Query], pool: Pool, to path: String) throws {
-        var out = "id,path,score,predicted\n"
-        for q in queries {
+    /// How an export hands images to annotators. A pool's own paths often hold the answer (`.../banded/banded_0042.jpg`):
+    /// `copy` and `link` put each image beside the export file under a neutral name (its id) instead.
+    public enum ImageHandoff: String, CaseIterable, Sendable {
+        /// A copy per image in `<export name>-images/<id>.<ext>`, named relative to the export file (portable).
+        case copy
+        /// The same names as symbolic links to the pool's files (no copies; only on this machine).
+        case link
+        /// The pool's own paths (for pools whose paths reveal nothing).
+        case path
+    }
+
+    /// The image reference each query gets in an export file, placing copies or links first when asked.
+    /// Returns the references in query order and the images folder (nil for `.path`).
+    public static func stageImages(_ queries: [Query], pool: Pool, exportPath: String, handoff: ImageHandoff) throws -> (references: [String], folder: String?) {
+        let samples = try queries.map { q -> Sample in
             guard let s = pool.sample(q.id) else { throw EngineError(.argument, "unknown sample id \(q.id)") }
+            return s
+        }
+        guard handoff != .path else { return (samples.map(\.path), nil) }
+        let base = ((exportPath as NSString).lastPathComponent as NSString).deletingPathExtension + "-images"
+        let folder = ((exportPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent(base)
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return (try samples.map { s in
+            let ext = (s.path as NSString).pathExtension
+            let name = "\(s.id)" + (ext.isEmpty ? "" : "." + ext)
+            let target = (folder as NSString).appendingPathComponent(name)
+            guard fm.fileExists(atPath: s.path) else { throw EngineError(.io, "image of sample \(s.id) not found", path: s.path) }
+            if (try? fm.attributesOfItem(atPath: target)) != nil { try fm.removeItem(atPath: target) }
+            do {
+                if handoff == .copy { try fm.copyItem(atPath: s.path, toPath: target) }
+                else { try fm.createSymbolicLink(atPath: target, withDestinationPath: (s.path as NSString).standardizingPath) }
+            } catch {
+                throw EngineError(.io, "cannot \(handoff == .copy ? "copy" : "link") the image of sample \(s.id): \(error.localizedDescription)", path: target)
+            }
+            return base + "/" + name
+        }, folder)
+    }
+
+    /// `id,path,score,predicted` (predicted as a class name); `path` as `stageImages` placed it.
+    public static func exportCSV(_ queries: [Query], pool: Pool, to path: String, images: ImageHandoff = .path) throws {
+        let references = try stageImages(queries, pool: pool, exportPath: path, handoff: images).references
+        var out = "id,path,score,predicted\n"
+        for (q, image) in zip(queries, references) {
             let predicted = q.predicted.map { pool.classNames[$0] } ?? ""
-            out += "\(q.id),\(CSV.quote(s.path)),\(q.score.isFinite ? String(q.score) : ""),\(CSV.quote(predicted))\n"
+            out += "\(q.id),\(CSV.quote(image)),\(q.score.isFinite ? String(q.score) : ""),\(CSV.quote(predicted))\n"
         }
         try writeAtomically(Data(out.utf8), to: path)
     }
@@ -160,10 +199,10 @@ public enum AnnotationExchange {
 
     /// Label Studio tasks: `data.image`, our id as `data.alvlm_id` (and `data.id`), and one prediction whose score is
     /// the query score. Label Studio's JSON_MIN export overwrites `id` with its own task number; `alvlm_id` survives.
-    public static func exportLabelStudio(_ queries: [Query], pool: Pool, to path: String, modelVersion: String = "alvlm") throws {
-        let tasks: [[String: Any]] = try queries.map { q in
-            guard let s = pool.sample(q.id) else { throw EngineError(.argument, "unknown sample id \(q.id)") }
-            var task: [String: Any] = ["data": ["image": s.path, "id": q.id, "alvlm_id": q.id]]
+    public static func exportLabelStudio(_ queries: [Query], pool: Pool, to path: String, images: ImageHandoff = .path, modelVersion: String = "alvlm") throws {
+        let references = try stageImages(queries, pool: pool, exportPath: path, handoff: images).references
+        let tasks: [[String: Any]] = zip(queries, references).map { q, image in
+            var task: [String: Any] = ["data": ["image": image, "id": q.id, "alvlm_id": q.id]]
             if let p = q.predicted {
                 task["predictions"] = [["model_version": modelVersion, "score": q.score.isFinite ? q.score : 0,
                                         "result": [["from_name": "label", "to_name": "image", "type": "choices",

@@ -561,18 +561,25 @@ public enum Bindings {
             }
             return .null
         })
-        r.register(Builtin("export", [Parameter("query", .object("query")), Parameter("path", .string, "a .csv, or .json for Label Studio")],
-                           summary: "write a query batch for annotators (CSV id,path,score,predicted or Label Studio tasks)") { args, interp in
+        r.register(Builtin("export", [Parameter("query", .object("query")), Parameter("path", .string, "a .csv, or .json for Label Studio"),
+                                      Parameter("images", .choice(AnnotationExchange.ImageHandoff.allCases.map(\.rawValue)), default: .string("copy"),
+                                                "copy: images beside the file as NAME-images/<id>.png; link: the same as symbolic links; path: the pool's own paths (which may name the class)")],
+                           summary: "write a query batch for annotators (CSV id,path,score,predicted or Label Studio tasks), images under neutral names",
+                           details: "Annotators should not see the answer: many datasets keep each class in its own folder, so by default the\n" +
+                               "images are copied beside the export under their ids and the file names those copies (relative paths).") { args, interp in
             let q = args.object("query", as: QueryObject.self)!
             let items = zip(q.ids.indices, q.ids).map { AnnotationExchange.Query(id: $1, score: q.scores[$0], predicted: q.predicted[$0]) }
             let path = (args.string("path") as NSString).expandingTildeInPath
             let json = path.hasSuffix(".json")
             let created = try engine { try createParentDirectory(path) }
+            let handoff = AnnotationExchange.ImageHandoff(rawValue: args.string("images"))!
             try engine {
-                if json { try AnnotationExchange.exportLabelStudio(items, pool: q.pool.pool, to: path) }
-                else { try AnnotationExchange.exportCSV(items, pool: q.pool.pool, to: path) }
+                if json { try AnnotationExchange.exportLabelStudio(items, pool: q.pool.pool, to: path, images: handoff) }
+                else { try AnnotationExchange.exportCSV(items, pool: q.pool.pool, to: path, images: handoff) }
             }
-            interp.host.print((created.map { "created \($0)\n" } ?? "") + "wrote \(path): \(items.count) quer\(items.count == 1 ? "y" : "ies") (\(json ? "Label Studio tasks" : "CSV"))")
+            let folder = ((path as NSString).deletingPathExtension) + "-images"
+            let images = handoff == .path ? "" : "\n\(handoff == .copy ? "copied" : "linked") \(items.count) image\(items.count == 1 ? "" : "s") into \(folder) (named by id)"
+            interp.host.print((created.map { "created \($0)\n" } ?? "") + "wrote \(path): \(items.count) quer\(items.count == 1 ? "y" : "ies") (\(json ? "Label Studio tasks" : "CSV"))" + images)
             return .null
         })
     }

@@ -171,7 +171,7 @@ public final class QueryObject: LanguageObject {
         for (i, id) in ids.prefix(10).enumerated() {
             let p = predicted[i].map { pool.pool.classNames[$0] } ?? "?"
             let s = scores[i].isFinite ? formatNumber(scores[i]) : "-"
-            lines.append("  id \(id)  score \(s)  predicted \(p)  \(pool.pool.sample(id)?.path ?? "")")
+            lines.append("  id \(id)  score \(s)  predicted \(p)")   // no path: it often names the class
         }
         if ids.count > 10 { lines.append("  ... \(ids.count - 10) more") }
         return lines.joined(separator: "\n")

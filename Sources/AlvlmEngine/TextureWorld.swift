@@ -14,7 +14,8 @@ public struct TextureWorld: Sendable {
     public static let classes = TextureClass.allCases
     public static var classNames: [String] { classes.map(\.name) }
     /// Bumped whenever generation changes, so caches of older images are not reused.
-    public static let version = 5
+    /// 6: images stored without their class in the path (`train/train_00366.png`), so no path shows a labeller the answer.
+    public static let version = 6
 
     public var seed: UInt64
     public var imageSize: Int
@@ -174,14 +175,13 @@ public struct TextureWorld: Sendable {
         var jobs: [(split: String, index: Int, label: Int, path: String)] = []
         for split in Self.splits {
             for (i, label) in labels(split).enumerated() {
-                let path = (dir as NSString).appendingPathComponent("\(split)/\(Self.classes[label].name)/\(split)_\(String(format: "%05d", i)).png")
+                let path = (dir as NSString).appendingPathComponent("\(split)/\(split)_\(String(format: "%05d", i)).png")
                 jobs.append((split, i, label, path))
             }
         }
-        for split in Self.splits { for name in Self.classNames {
-            try FileManager.default.createDirectory(atPath: (dir as NSString).appendingPathComponent("\(split)/\(name)"),
-                                                    withIntermediateDirectories: true)
-        } }
+        for split in Self.splits {
+            try FileManager.default.createDirectory(atPath: (dir as NSString).appendingPathComponent(split), withIntermediateDirectories: true)
+        }
         let lock = NSLock()
         var done = 0, failure: Error?
         let chunk = 64
@@ -231,7 +231,7 @@ public struct TextureWorld: Sendable {
             guard let split = e["split"], let file = e["path"], let cls = e["class"], let label = classNames.firstIndex(of: cls) else {
                 throw EngineError(.format, "malformed manifest entry", path: path)
             }
-            let full = (dir as NSString).appendingPathComponent("\(split)/\(cls)/\(file)")
+            let full = (dir as NSString).appendingPathComponent("\(split)/\(file)")
             guard FileManager.default.fileExists(atPath: full) else { throw EngineError(.io, "missing image", path: full) }
             return (split, full, label)
         }

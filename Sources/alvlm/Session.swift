@@ -139,21 +139,15 @@ final class Session: LanguageHost {
         while i < ids.count {
             if isCancelled { throw LanguageError(.interrupted, "interrupted") }
             let id = ids[i]
-            print("[\(i + 1)/\(ids.count)] id \(id): \(pool.sample(id)?.path ?? "?")")
-            if imageSink != nil || Self.kittyTerminal, let path = pool.sample(id)?.path {
-                let sheet = ContactSheet.render(paths: [path], thumbnail: 160, columns: 1)
-                let temp = NSTemporaryDirectory() + "/alvlm-thumb-\(getpid()).png"
-                if (try? ContactSheet.writePNG(sheet.pixels, width: sheet.width, height: sheet.height, to: temp)) != nil,
-                   let data = FileManager.default.contents(atPath: temp) {
-                    if let imageSink { imageSink(data) } else { Self.kittyImage(data) }
-                    try? FileManager.default.removeItem(atPath: temp)
-                }
-            }
+            // Ids, the image and the model's guesses; never the file's path, which often names the class.
+            print("[\(i + 1)/\(ids.count)] id \(id)")
+            if let path = pool.sample(id)?.path { showWhileLabelling(path) }
             if i < guesses.count {
                 print("  model guesses: " + guesses[i].map { "\($0.label) \(pool.classNames[$0.label]) \(String(format: "%.0f%%", 100 * $0.probability))" }.joined(separator: ", "))
             }
             guard let line = read("label (name, number, s skip, u undo)> ")?.trimmingCharacters(in: .whitespaces) else { break }
-            if line == "s" { i += 1; continue }
+            if line.isEmpty { continue }   // asked again
+            if line == "s" { print("  skipped id \(id)"); i += 1; continue }
             if line == "u" {
                 if let last = order.popLast() {
                     try journal?.append([(last, -1)], pool: LabelJournal.key(pool), source: "label() undo")
@@ -174,6 +168,7 @@ final class Session: LanguageHost {
             }
             try journal?.append([(id, label)], pool: LabelJournal.key(pool), source: "label()")
             answers[id] = label; order.append(id)
+            print("  id \(id): \(pool.classNames[label])")   // what a number or a prefix resolved to
             i += 1
         }
         return answers
@@ -240,55 +235,6 @@ final class Session: LanguageHost {
             guard (0...12).contains(digits) else { throw args.error("digits", "digits must be between 0 and 12") }
             return .string(String(format: "%.\(digits)f%%", 100 * args.number("value")))
         })
-    }
-
-    /// `show(q)`: a thumbnail sheet of a query batch as a PNG; shown inline in terminals that speak the kitty
-    /// graphics protocol, otherwise the path is printed.
-    func registerShow() {
-        registry.register(Builtin("show", [Parameter("query", .object("query")),
-                                           Parameter("to", .oneOf([.string, .nilValue]), default: .null, "the PNG to write (in notebooks, default: a figure of the report)"),
-                                           Parameter("columns", .integer, default: .number(6))],
-                                  summary: "a thumbnail sheet of a query batch (PNG; inline in kitty-compatible terminals)") { [unowned self] args, _ in
-            let q = args.object("query", as: QueryObject.self)!
-            guard args.int("columns") >= 1 else { throw args.error("columns", "columns must be at least 1") }
-            guard let target = self.plotTarget(args) else {
-                throw args.error("to", "give the PNG file to write, e.g. show(q, to: \"query.png\")")
-            }
-            let path = (target as NSString).expandingTildeInPath
-            let sheet = ContactSheet.render(paths: q.ids.map { q.pool.pool.sample($0)?.path ?? "" }, columns: args.int("columns"))
-            try Bindings.engineCall { try ContactSheet.writePNG(sheet.pixels, width: sheet.width, height: sheet.height, to: path) }
-            if !args.has("to"), self.figureDirectory != nil {
-                self.figureWritten(path)
-            } else if Self.kittyTerminal, let data = FileManager.default.contents(atPath: path) {
-                Self.kittyImage(data)
-            }
-            var lines = [args.has("to") || self.figureDirectory == nil ? "wrote \(path): \(q.ids.count) images in reading order" : "\(q.ids.count) images in reading order"]
-            for (i, id) in q.ids.enumerated() {
-                lines.append("  \(i + 1). id \(id)  predicted \(q.predicted[i].map { q.pool.pool.classNames[$0] } ?? "?")")
-            }
-            self.print(lines.joined(separator: "\n"))
-            return .null
-        })
-    }
-
-    /// A terminal that speaks the kitty graphics protocol (kitty itself, or one announcing it).
-    static var kittyTerminal: Bool {
-        let env = ProcessInfo.processInfo.environment
-        return isatty(1) != 0 && (env["KITTY_WINDOW_ID"] != nil || (env["TERM"] ?? "").contains("kitty") || env["ALVLM_PLOT_TERMINAL"] == "kitty")
-    }
-
-    /// The kitty graphics protocol: a PNG sent base64-encoded in chunks of at most 4096 characters.
-    static func kittyImage(_ png: Data) {
-        let payload = Array(png.base64EncodedString())
-        var start = 0
-        var out = ""
-        while start < payload.count {
-            let end = min(payload.count, start + 4096)
-            let more = end < payload.count ? 1 : 0
-            out += "\u{1B}_G" + (start == 0 ? "a=T,f=100,q=2,m=\(more)" : "m=\(more)") + ";" + String(payload[start..<end]) + "\u{1B}\\"
-            start = end
-        }
-        FileHandle.standardOutput.write(Data((out + "\n").utf8))
     }
 
     /// `label(q)`: label a query batch in the terminal (interactive REPL only).

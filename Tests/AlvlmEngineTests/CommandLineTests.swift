@@ -497,6 +497,53 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(train.stderr.contains("the training pool's labels come only from an oracle"), train.stderr)
     }
 
+    /// What a labeller sees never holds the answer: the texture world's paths name no class, a query's printout has
+    /// no paths, exports copy (or link) images under their ids by default; `show(q)` always writes a captioned PNG
+    /// and draws half-block thumbnails in plain terminals (issue 12 items 13 and 14).
+    func testLabellersNeverSeeTheAnswer() throws {
+        let script = """
+            pool = textures(train: 40, val: 0, test_per_class: 1)
+            model = clip("tiny")
+            q = entropy().query(pool, model, budget: 3)
+            q
+            print(pool.train.paths + pool.test.paths)
+            print(q.paths)
+            export(q, "\(dir)/out/batch.csv")
+            export(q, "\(dir)/out/linked.csv", images: "link")
+            export(q, "\(dir)/out/plain.json", images: "path")
+            show(q)
+            """
+        let r = try alvlm(["-c", script], environment: ["ALVLM_CACHE": dir + "/cache", "ALVLM_IMAGES": "blocks", "COLUMNS": "50"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.components(separatedBy: "\n")
+        let printout = lines.prefix { !$0.hasPrefix("[") }.joined(separator: "\n")
+        XCTAssertTrue(printout.hasPrefix("query by entropy: 3 samples\n  id "), printout)
+        XCTAssertFalse(printout.contains(".png"), printout)
+        let allPaths = try XCTUnwrap(lines.first { $0.hasPrefix("[") })
+        for name in TextureWorld.classNames { XCTAssertFalse(allPaths.contains(name), "\(name) in \(allPaths)") }
+        let original = try XCTUnwrap(lines.first { $0.hasPrefix("[") && $0 != allPaths }).trimmingCharacters(in: CharacterSet(charactersIn: "[]")).components(separatedBy: ", ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+        let csv = try String(contentsOfFile: dir + "/out/batch.csv", encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+        XCTAssertEqual(csv.count, 3)
+        for (row, source) in zip(csv, original) {
+            XCTAssertEqual(row[1], "batch-images/\(row[0]).png", "a relative path under a neutral name")
+            XCTAssertEqual(FileManager.default.contents(atPath: dir + "/out/" + row[1]), FileManager.default.contents(atPath: source), "a copy of the pool's image")
+            let link = dir + "/out/linked-images/\(row[0]).png"
+            XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), source)
+        }
+        let tasks = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/plain.json"))) as? [[String: Any]])
+        XCTAssertEqual(tasks.compactMap { ($0["data"] as? [String: Any])?["image"] as? String }, original, "images: \"path\" keeps the pool's paths")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out/plain-images"))
+        // show(q) without to: half-block thumbnails (two of 20 columns fit in 50) with captions, and a PNG whose path is printed.
+        XCTAssertTrue(r.stdout.contains("▀\u{1B}[0m  \u{1B}[38;2;"), "thumbnails side by side")
+        XCTAssertTrue(r.stdout.contains("\n1. id \(csv[0][0])" + String(repeating: " ", count: 20 - "1. id \(csv[0][0])".count) + "  2. id \(csv[1][0])\n"), r.stdout)
+        let wrote = try XCTUnwrap(lines.first { $0.hasPrefix("wrote ") && $0.hasSuffix(".png: 3 images in reading order") })
+        let png = String(wrote.dropFirst(6).prefix { $0 != ":" })
+        let sheet = try ImageDecoder.decode(path: png)
+        XCTAssertEqual(sheet.width, 3 * 112 + 4 * 4)
+        XCTAssertEqual(sheet.height, 112 + 3 * BitmapFont.lineHeight + 2 + 2 * 4, "a caption band of three lines")
+        try? FileManager.default.removeItem(atPath: png)
+    }
+
     /// Builtins that need a person say so in runs without one, instead of "unknown name" (issue 12 item 11).
     func testLabellingWithoutAPersonSaysWhatToDo() throws {
         let setup = "pool = textures(train: 40, val: 0, test_per_class: 1)\nmodel = clip(\"tiny\")\nq = random().query(pool, model, budget: 2)\n"
@@ -618,7 +665,8 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(r.status, 1, "the last line must fail: training labels come only from an oracle")
         XCTAssertTrue(r.stdout.contains("wrote \(dir)/sheet.png: 3 images"), r.stdout)
         // export and save say what they wrote, and which folder they had to create (issue 12 item 22).
-        XCTAssertTrue(r.stdout.contains("\nwrote \(dir)/batch.csv: 3 queries (CSV)\ncreated \(dir)/new/sub\nwrote \(dir)/new/sub/tasks.json: 3 queries (Label Studio tasks)\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("\nwrote \(dir)/batch.csv: 3 queries (CSV)\ncopied 3 images into \(dir)/batch-images (named by id)\ncreated \(dir)/new/sub\n"
+                                        + "wrote \(dir)/new/sub/tasks.json: 3 queries (Label Studio tasks)\ncopied 3 images into \(dir)/new/sub/tasks-images (named by id)\n"), r.stdout)
         let sheet = try ImageDecoder.decode(path: dir + "/sheet.png")
         XCTAssertEqual(sheet.width, 3 * 112 + 4 * 4)
         XCTAssertTrue(r.stdout.hasPrefix("true\ntrue\n3\nwrote "), r.stdout + r.stderr)

@@ -92,3 +92,40 @@ final class ImageTests: XCTestCase {
         }
     }
 }
+
+/// Captions drawn into thumbnail sheets (issue 12 item 14).
+final class CaptionTests: XCTestCase {
+    func testGlyphsAreDrawnWhereTheFontSays() {
+        var pixels = [UInt8](repeating: 255, count: 20 * 10 * 3)
+        BitmapFont.draw("1a", into: &pixels, width: 20, height: 10, x: 1, y: 2)
+        for (i, c) in ["1", "a"].enumerated() {
+            for gy in 0..<BitmapFont.glyphHeight {
+                for gx in 0..<BitmapFont.glyphWidth {
+                    let p = ((2 + gy) * 20 + 1 + i * BitmapFont.advance + gx) * 3
+                    XCTAssertEqual(pixels[p] == 0, BitmapFont.ink(Character(c), x: gx, y: gy), "\(c) at \(gx),\(gy)")
+                }
+            }
+        }
+        func inkCount(_ c: Character) -> Int { (0..<7).map { y in (0..<5).filter { BitmapFont.ink(c, x: $0, y: y) }.count }.reduce(0, +) }
+        XCTAssertEqual(pixels.filter { $0 == 0 }.count / 3, inkCount("1") + inkCount("a"), "nothing drawn outside the two glyphs")
+        XCTAssertTrue(BitmapFont.ink("A", x: 1, y: 2) == BitmapFont.ink("a", x: 1, y: 2), "capitals are drawn as lowercase")
+        XCTAssertTrue((0..<7).contains { y in (0..<5).contains { BitmapFont.ink("é", x: $0, y: y) } }, "unknown characters are drawn (as ?)")
+        var edge = [UInt8](repeating: 255, count: 4 * 4 * 3)
+        BitmapFont.draw("88", into: &edge, width: 4, height: 4, x: 2, y: -3)   // clipped, no crash
+    }
+
+    func testSheetsLeaveABandForCaptionsUnderEachThumbnail() throws {
+        let paths = [Fixtures.path("images/png_rgb_120x90.png"), Fixtures.path("images/jpeg_gray_300x199.jpg"), "/nonexistent.png"]
+        let plain = ContactSheet.render(paths: paths, thumbnail: 40, columns: 2, gap: 4)
+        XCTAssertEqual(plain.width, 2 * 40 + 3 * 4); XCTAssertEqual(plain.height, 2 * 40 + 3 * 4)
+        let captioned = ContactSheet.render(paths: paths, thumbnail: 40, columns: 2, gap: 4, captions: [["1. id 7", "dotted"], ["2. id 9", "striped banded"], ["3"]])
+        let band = 2 * BitmapFont.lineHeight + 2
+        XCTAssertEqual(captioned.height, 2 * (40 + band) + 3 * 4)
+        func ink(x: Range<Int>, y: Range<Int>) -> Int {
+            y.map { yy in x.filter { xx in captioned.pixels[(yy * captioned.width + xx) * 3] == 0 }.count }.reduce(0, +)
+        }
+        XCTAssertGreaterThan(ink(x: 4..<44, y: (4 + 40)..<(4 + 40 + band)), 20, "the first caption is drawn under the first thumbnail")
+        // The long caption is cut to the thumbnail's width (6 characters of 6 pixels fit in 40): nothing spills into the gap.
+        XCTAssertEqual(ink(x: 88..<92, y: (4 + 40)..<(4 + 40 + band)), 0)
+    }
+}
