@@ -135,15 +135,18 @@ final class Session: LanguageHost {
                          read: (String) -> String?) throws -> [Int: Int] {
         print("classes: " + pool.classNames.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", "))
         var answers: [Int: Int] = [:], order: [Int] = []
-        var i = 0
+        var i = 0, shown = -1
         while i < ids.count {
             if isCancelled { throw LanguageError(.interrupted, "interrupted") }
             let id = ids[i]
-            // Ids, the image and the model's guesses; never the file's path, which often names the class.
-            print("[\(i + 1)/\(ids.count)] id \(id)")
-            if let path = pool.sample(id)?.path { showWhileLabelling(path) }
-            if i < guesses.count {
-                print("  model guesses: " + guesses[i].map { "\($0.label) \(pool.classNames[$0.label]) \(String(format: "%.0f%%", 100 * $0.probability))" }.joined(separator: ", "))
+            // Ids, the image and the model's guesses, once per image; never the file's path, which often names the class.
+            if shown != i {
+                shown = i
+                print("[\(i + 1)/\(ids.count)] id \(id)")
+                if let path = pool.sample(id)?.path { showWhileLabelling(path) }
+                if i < guesses.count {
+                    print("  model guesses: " + guesses[i].map { "\($0.label) \(pool.classNames[$0.label]) \(String(format: "%.0f%%", 100 * $0.probability))" }.joined(separator: ", "))
+                }
             }
             guard let line = read("label (name, number, s skip, u undo)> ")?.trimmingCharacters(in: .whitespaces) else { break }
             if line.isEmpty { continue }   // asked again
@@ -151,7 +154,7 @@ final class Session: LanguageHost {
             if line == "u" {
                 if let last = order.popLast() {
                     try journal?.append([(last, -1)], pool: LabelJournal.key(pool), source: "label() undo")
-                    answers[last] = nil; i = ids.firstIndex(of: last) ?? i; print("undone: id \(last)")
+                    answers[last] = nil; i = ids.firstIndex(of: last) ?? i; shown = -1; print("undone: id \(last)")
                 }
                 continue
             }

@@ -574,9 +574,9 @@ final class CommandLineTests: XCTestCase {
             return (try? String(contentsOfFile: capture, encoding: .utf8)) ?? ""
         }
         func keys(_ k: String...) throws { _ = try tmux(["-L", session, "send-keys", "-t", session] + k); usleep(400_000) }
-        func screen() throws -> String { try tmux(["-L", session, "capture-pane", "-t", session, "-p"]) }
+        func screen() throws -> String { try tmux(["-L", session, "capture-pane", "-t", session, "-p", "-S", "-400"]) }
         let history = dir + "/not-yet/history"   // a missing folder is created
-        _ = try tmux(["-L", session, "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "env LANG=C LC_ALL= ALVLM_HISTORY=\(history) \(binary)"])
+        _ = try tmux(["-L", session, "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "env LANG=C LC_ALL= ALVLM_HISTORY=\(history) ALVLM_CACHE=\(dir)/cache \(binary)"])
         defer { _ = try? tmux(["-L", session, "kill-server"]) }
         usleep(800_000)
         try keys("strategy_one = cec(k: 3)", "Enter")
@@ -611,6 +611,29 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(saved_cells.contains("# %%\n# this cell needs a person at an interactive terminal") && saved_cells.contains("\n# fn ask(q) { return label(q) }\n"), saved_cells)
         XCTAssertTrue(saved_cells.hasPrefix("# %%\nstrategy_one = cec(k: 3)\n") && saved_cells.contains("# %%\n40 + 2\n"), saved_cells)
         XCTAssertFalse(saved_cells.contains("half typed"))
+        // Labelling in the terminal: ids and a half-block picture, never a path; an empty answer asks again; a prefix
+        // is echoed as the class it resolved to; a skip is acknowledged (issue 12 items 13 and 14).
+        try keys("C-l")
+        try keys("pool = textures(train: 40, val: 0, test_per_class: 1)", "Enter")
+        try keys("q = random().query(pool, clip(\"tiny\"), budget: 2)", "Enter")
+        usleep(1_500_000)
+        try keys("answers = label(q, journal: \"\(dir)/labels.journal\")", "Enter")
+        usleep(800_000)
+        try keys("Enter")
+        try keys("zz", "Enter")
+        try keys("band", "Enter")
+        try keys("s", "Enter")
+        try keys("len(answers)", "Enter")
+        let labelling = try screen()
+        XCTAssertTrue(labelling.contains("[1/2] id ") && labelling.contains("[2/2] id "), labelling)
+        XCTAssertTrue(labelling.contains("▀"), "a half-block picture: \(labelling)")
+        XCTAssertFalse(labelling.contains(".png"), labelling)
+        XCTAssertEqual(labelling.components(separatedBy: "label (name, number, s skip, u undo)>").count - 1, 4, "asked again after the empty answer and the unknown one: \(labelling)")
+        XCTAssertEqual(labelling.components(separatedBy: "[1/2] id ").count - 1, 1, "the image is shown once while the question is asked again")
+        XCTAssertTrue(labelling.contains("not a class: zz"), labelling)
+        XCTAssertTrue(labelling.range(of: #"  id \d+: banded\n"#, options: .regularExpression) != nil, labelling)
+        XCTAssertTrue(labelling.range(of: #"  skipped id \d+\n"#, options: .regularExpression) != nil, labelling)
+        XCTAssertTrue(labelling.hasSuffix("alvlm> len(answers)\n1\nalvlm>") || labelling.contains("alvlm> len(answers)\n1\n"), labelling)
         try keys("C-d")
         usleep(500_000)
         let saved = try String(contentsOfFile: history, encoding: .utf8)
