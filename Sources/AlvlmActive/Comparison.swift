@@ -16,6 +16,8 @@ public struct Comparison: Codable, Sendable {
     /// Runs planned (strategies x seeds); more than `runs.count` when the comparison was interrupted and kept what
     /// it had finished (a partial comparison). nil in comparisons saved before this existed: complete.
     public var plannedRuns: Int?
+    /// The zero-shot model's test accuracy, the level every curve starts from (nil in comparisons saved before).
+    public var zeroShotAccuracy: Double?
 
     public var isPartial: Bool { (plannedRuns ?? runs.count) > runs.count }
 
@@ -38,6 +40,7 @@ public struct Comparison: Codable, Sendable {
             labels.append(label)
         }
         var runs: [Run] = []
+        var zeroShot: Double?
         // Cancelled (Ctrl-C): the runs finished so far are kept as a partial comparison; a run cut short is dropped.
         do {
             for (spec, label) in zip(strategies, labels) {
@@ -45,15 +48,17 @@ public struct Comparison: Codable, Sendable {
                     if cancel?.isCancelled == true { throw EngineError(.cancelled, "comparison cancelled after \(runs.count) runs") }
                     let config = ExperimentConfig(strategy: spec, rounds: rounds, budget: budget, trainer: trainer, seed: seed)
                     let e = try Experiment(pool: pool, model: model, trainFeatures: trainFeatures, testFeatures: testFeatures, config: config)
+                    if zeroShot == nil { zeroShot = try e.zeroShotAccuracy() }
                     try e.finish(progress: { progress?("\(label) seed \(seed): \($0)") }, cancel: cancel)
                     runs.append(Run(strategy: label, seed: seed, rounds: e.state.rounds))
                 }
             }
         } catch let error as EngineError where error.kind == .cancelled && !runs.isEmpty {
             let done = labels.filter { label in runs.contains { $0.strategy == label } }
-            return Comparison(runs: runs, strategies: done, seeds: seeds, masterSeed: masterSeed, plannedRuns: labels.count * seeds.count)
+            return Comparison(runs: runs, strategies: done, seeds: seeds, masterSeed: masterSeed, plannedRuns: labels.count * seeds.count,
+                              zeroShotAccuracy: zeroShot)
         }
-        return Comparison(runs: runs, strategies: labels, seeds: seeds, masterSeed: masterSeed, plannedRuns: runs.count)
+        return Comparison(runs: runs, strategies: labels, seeds: seeds, masterSeed: masterSeed, plannedRuns: runs.count, zeroShotAccuracy: zeroShot)
     }
 
     /// "partial: 3 of 6 runs finished (interrupted)" for a partial comparison, else nil.

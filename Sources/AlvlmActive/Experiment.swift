@@ -131,6 +131,12 @@ public final class Experiment {
         }
     }
 
+    /// The zero-shot model's accuracy on the test split (what every learning curve starts from).
+    public func zeroShotAccuracy() throws -> Double {
+        try Evaluation(probabilities: zeroShot.probabilities(testFeatures.values), labels: try pool.evaluationLabels(testFeatures.ids),
+                       classes: pool.classes).accuracy
+    }
+
     /// The journal source of this experiment's answers ("experiment 1a2b3c4d").
     public var journalSource: String { "experiment \(state.journalID ?? "?")" }
 

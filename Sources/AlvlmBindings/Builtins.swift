@@ -478,6 +478,12 @@ public enum Bindings {
             return .object(ComparisonObject(c))
         })
         r.register(type: "comparison", summary: "strategies compared over seeds", [
+            .property("zeroshot", "the zero-shot model's test accuracy, where every curve starts from (nil if unknown)") {
+                ($0 as! ComparisonObject).comparison.zeroShotAccuracy.map { .number($0) } ?? .null
+            },
+            .property("partial", "whether the comparison was interrupted and holds only the runs it finished") {
+                .bool(($0 as! ComparisonObject).comparison.isPartial)
+            },
             .property("strategies", "the strategies' names") { .list(($0 as! ComparisonObject).comparison.strategies.map { .string($0) }) },
             .method("mean", [Parameter("strategy", .string)], "mean accuracy per round over the seeds") { o, args, _ in
                 let c = (o as! ComparisonObject).comparison

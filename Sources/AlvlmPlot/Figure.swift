@@ -1,14 +1,61 @@
 /// What can be plotted, independent of how: gnuplot scripts (`PlotProgram`) and the text stand-in (`TextPlot`)
 /// both start from a `Figure`.
 public enum Figure {
-    /// Lines over x, optionally with a ± sd band per point (learning curves, reliability diagrams).
-    case curves(title: String, xlabel: String, ylabel: String, series: [Series])
-    /// Counts of values in equal-width bins.
-    case histogram(title: String, histogram: Histogram)
-    /// One bar per label.
-    case bars(title: String, labels: [String], values: [Double])
+    /// Lines over x, optionally with a ± sd band per point (learning curves, reliability diagrams), a horizontal
+    /// reference line (the zero-shot accuracy) and a y axis with a minimum span (`nil`: gnuplot's autoscale).
+    case curves(title: String, xlabel: String, ylabel: String, series: [Series], reference: ReferenceLine? = nil, axis: YAxis? = nil)
+    /// Counts of values in equal-width bins; several layers (same bins) are overlaid on one axis.
+    case histogram(title: String, layers: [HistogramLayer])
+    /// One bar per label, with an optional reference value (e.g. 1 for "predicted as often as true").
+    case bars(title: String, labels: [String], values: [Double], reference: ReferenceLine? = nil)
     /// Points in the plane, one colour per group.
     case scatter(title: String, xlabel: String, ylabel: String, groups: [PointGroup])
+
+    /// Text rows a terminal plot needs: one per bar for bar charts (drawn across), else a screenful.
+    public var textRows: Int {
+        if case let .bars(_, labels, _, _) = self { return max(24, labels.count + 8) }
+        return 24
+    }
+}
+
+/// A horizontal line across curves, or a level across bars.
+public struct ReferenceLine: Equatable {
+    public var title: String
+    public var value: Double
+    public init(title: String, value: Double) { self.title = title; self.value = value }
+}
+
+/// The y axis of curves: padded around the data, never shorter than `minimumSpan` (so a 1-point change is not drawn
+/// as the full height), kept within `limits` when given (0 to 100 for accuracies).
+public struct YAxis: Equatable {
+    public var minimumSpan: Double
+    public var limits: (Double, Double)?
+
+    public init(minimumSpan: Double, limits: (Double, Double)? = nil) { self.minimumSpan = minimumSpan; self.limits = limits }
+
+    public static func == (a: YAxis, b: YAxis) -> Bool {
+        a.minimumSpan == b.minimumSpan && a.limits?.0 == b.limits?.0 && a.limits?.1 == b.limits?.1
+    }
+
+    /// The range shown for data from `lo` to `hi`: 10% padding each side, widened about the middle to the minimum
+    /// span, then moved (not squeezed) inside the limits.
+    public func range(lo: Double, hi: Double) -> (Double, Double) {
+        let pad = (hi - lo) * 0.1
+        var (a, b) = (lo - pad, hi + pad)
+        if b - a < minimumSpan { let mid = (lo + hi) / 2; (a, b) = (mid - minimumSpan / 2, mid + minimumSpan / 2) }
+        if let (floor, ceiling) = limits {
+            if b - a >= ceiling - floor { return (floor, ceiling) }
+            if a < floor { (a, b) = (floor, floor + (b - a)) }
+            if b > ceiling { (a, b) = (ceiling - (b - a), ceiling) }
+        }
+        return (a, b)
+    }
+}
+
+public struct HistogramLayer {
+    public var title: String
+    public var histogram: Histogram
+    public init(title: String, histogram: Histogram) { self.title = title; self.histogram = histogram }
 }
 
 public struct Series {

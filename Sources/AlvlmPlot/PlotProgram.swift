@@ -46,8 +46,9 @@ public struct PlotProgram {
         switch output {
         case .file(let path):
             switch (path as NSString).pathExtension.lowercased() {
-            case "png": s += "set terminal pngcairo size 900,560 enhanced font 'DejaVu Sans,10'\n"
-            case "svg": s += "set terminal svg size 900,560 enhanced\n"
+            // noenhanced: names such as least_confidence or Apply_Eye_Makeup are shown as written, not as subscripts.
+            case "png": s += "set terminal pngcairo size 900,560 noenhanced font 'DejaVu Sans,10'\n"
+            case "svg": s += "set terminal svg size 900,560 noenhanced\n"
             case let ext: throw PlotError.invalid("plots are written as .png or .svg, not .\(ext)")
             }
             s += "set output \(Self.quote(path))\n"
@@ -64,10 +65,22 @@ public struct PlotProgram {
             for c in clauses { layers.append(Layer(table: tables.count - 1, clause: c)) }
         }
         let toFile: Bool = { if case .file = output { return true } else { return false } }()
+        let isText: Bool = { if case .text = output { return true } else { return false } }()
         switch figure {
-        case let .curves(title, xlabel, ylabel, series):
-            s += "set title \(Self.quote(title))\nset xlabel \(Self.quote(xlabel))\nset ylabel \(Self.quote(ylabel))\n"
+        case let .curves(title, xlabel, ylabel, series, reference, axis):
+            // In a text terminal a y label is written across the tick labels: it goes into the title there.
+            let shownTitle = isText && !ylabel.isEmpty ? (title.isEmpty ? ylabel : "\(title) [y: \(ylabel)]") : title
+            s += "set title \(Self.quote(shownTitle))\nset xlabel \(Self.quote(xlabel))\n"
+            if !isText { s += "set ylabel \(Self.quote(ylabel))\n" }
             if toFile { s += "set style fill transparent solid 0.2 noborder\n" }
+            if let axis {
+                let lows = series.flatMap { c in c.y.indices.map { c.y[$0] - (c.sd?[$0] ?? 0) } } + (reference.map { [$0.value] } ?? [])
+                let highs = series.flatMap { c in c.y.indices.map { c.y[$0] + (c.sd?[$0] ?? 0) } } + (reference.map { [$0.value] } ?? [])
+                if let lo = lows.filter(\.isFinite).min(), let hi = highs.filter(\.isFinite).max() {
+                    let (a, b) = axis.range(lo: lo, hi: hi)
+                    s += "set yrange [\(Self.number(a)):\(Self.number(b))]\n"
+                }
+            }
             for (i, c) in series.enumerated() {
                 let colour = "linecolor \(i + 1)"
                 if let sd = c.sd {
@@ -79,20 +92,44 @@ public struct PlotProgram {
                     add([c.x, c.y], ["using 1:2 with linespoints \(colour) title \(Self.quote(c.title))"])
                 }
             }
-        case let .histogram(title, h):
-            s += "set title \(Self.quote(title))\nset style fill solid 0.6\nset ylabel 'count'\nunset key\n"
-            s += "set xrange [\(Self.number(h.lo)):\(Self.number(h.hi))]\nset yrange [0:*]\n"
-            let bins = h.counts.indices
-            add([bins.map { (h.edge($0) + h.edge($0 + 1)) / 2 }, h.counts.map(Double.init), bins.map { h.edge($0 + 1) - h.edge($0) }],
-                ["using 1:2:3 with boxes"])
-        case let .bars(title, labels, values):
-            precondition(labels.count == values.count, "one label per bar")
-            s += "set title \(Self.quote(title))\nset style fill solid 0.6\nset boxwidth 0.8\nunset key\nset yrange [0:*]\n"
-            if !labels.isEmpty {
-                s += "set xrange [-0.6:\(Self.number(Double(labels.count) - 0.4))]\n"
-                s += "set xtics rotate by -45 font ',8' (" + labels.enumerated().map { "\(Self.quote($1)) \($0)" }.joined(separator: ", ") + ")\n"
+            let xs = series.flatMap(\.x).filter(\.isFinite)
+            if let reference, let lo = xs.min(), let hi = xs.max() {
+                add([[lo, hi], [reference.value, reference.value]], ["using 1:2 with lines dashtype 2 linecolor rgb 'gray40' title \(Self.quote(reference.title))"])
             }
-            add([values.indices.map(Double.init), values], ["using 1:2 with boxes"])
+        case let .histogram(title, histograms):
+            guard let first = histograms.first?.histogram else { throw PlotError.invalid("nothing to plot") }
+            guard histograms.allSatisfy({ $0.histogram.lo == first.lo && $0.histogram.hi == first.hi && $0.histogram.counts.count == first.counts.count }) else {
+                throw PlotError.invalid("overlaid histograms need the same bins")
+            }
+            let overlay = histograms.count > 1
+            s += "set title \(Self.quote(title))\nset style fill \(overlay ? "transparent solid 0.35" : "solid 0.6")\n"
+            s += isText ? "set title \(Self.quote(title + " [y: count]"))\n" : "set ylabel 'count'\n"
+            if !overlay { s += "unset key\n" }
+            s += "set xrange [\(Self.number(first.lo)):\(Self.number(first.hi))]\nset yrange [0:*]\n"
+            for (i, layer) in histograms.enumerated() {
+                let h = layer.histogram, bins = h.counts.indices
+                let how = overlay && isText ? "with histeps" : "with boxes"
+                add([bins.map { (h.edge($0) + h.edge($0 + 1)) / 2 }, h.counts.map(Double.init), bins.map { h.edge($0 + 1) - h.edge($0) }],
+                    [overlay ? "using 1:2\(isText ? "" : ":3") \(how) linecolor \(i + 1) title \(Self.quote(layer.title))" : "using 1:2:3 with boxes"])
+            }
+        case let .bars(title, labels, values, reference):
+            precondition(labels.count == values.count, "one label per bar")
+            s += "set title \(Self.quote(title))\nset style fill solid 0.6\nunset key\n"
+            let ticks = labels.enumerated().map { "\(Self.quote($1)) \($0)" }.joined(separator: ", ")
+            if isText {
+                // Across, one text row per bar, so that every label is readable however many classes there are.
+                s += "set xrange [0:*]\nset yrange [\(Self.number(Double(labels.count) - 0.5)):-0.5]\nset ytics (\(ticks))\nset grid xtics\n"
+                if let reference { s += "set arrow from \(Self.number(reference.value)), graph 0 to \(Self.number(reference.value)), graph 1 nohead\n" }
+                add([values.indices.map(Double.init), values], ["using ($2/2):1:(0):2:($1-0.25):($1+0.25) with boxxyerror"])
+            } else {
+                s += "set boxwidth 0.8\nset yrange [0:*]\n"
+                if !labels.isEmpty {
+                    s += "set xrange [-0.6:\(Self.number(Double(labels.count) - 0.4))]\n"
+                    s += "set xtics rotate by -45 font ',8' (\(ticks))\n"
+                }
+                if let reference { s += "set arrow from graph 0, first \(Self.number(reference.value)) to graph 1, first \(Self.number(reference.value)) nohead dashtype 2\n" }
+                add([values.indices.map(Double.init), values], ["using 1:2 with boxes"])
+            }
         case let .scatter(title, xlabel, ylabel, groups):
             s += "set title \(Self.quote(title))\nset xlabel \(Self.quote(xlabel))\nset ylabel \(Self.quote(ylabel))\n"
             // A margin so that points on the extremes are not drawn on the frame; smaller points as they get many.

@@ -13,12 +13,11 @@ enum Plotter {
     /// `gnuplot --version` (e.g. "gnuplot 5.4 patchlevel 4"), or nil without gnuplot.
     static let gnuplotVersion: String? = gnuplot?.version()
 
-    /// Sixel graphics in the terminal: ALVLM_PLOT_TERMINAL=sixel, or a terminal known to speak it (TERM mlterm,
-    /// foot, contour, yaft), on a terminal stdout. Otherwise plots use gnuplot's text terminal.
+    /// Sixel graphics in the terminal: ALVLM_PLOT_TERMINAL=sixel, or a terminal that shows sixel images (as
+    /// `TerminalImage.detect` finds it). Otherwise plots use gnuplot's text terminal.
     static var terminalSupportsSixel: Bool {
         if let choice = environment["ALVLM_PLOT_TERMINAL"] { return choice == "sixel" }
-        let term = environment["TERM"] ?? ""
-        return isatty(1) != 0 && ["mlterm", "foot", "contour", "yaft"].contains { term.hasPrefix($0) }
+        return TerminalImage.detect(environment: environment) == .sixel
     }
 
     /// Renders a figure: the terminal text (gnuplot's text terminal, or the stand-in with a one-line notice
@@ -31,8 +30,8 @@ enum Plotter {
         } else if terminalSupportsSixel {
             target = .sixel
         } else {
-            let columns = Int(environment["COLUMNS"] ?? "") ?? 80
-            target = .text(columns: max(40, min(200, columns)), rows: 24, ansi: isatty(1) != 0)
+            // As wide as the window (COLUMNS when it is not a terminal), as tall as the figure needs.
+            target = .text(columns: max(40, min(250, TerminalImage.columns - 1)), rows: figure.textRows, ansi: isatty(1) != 0)   // gnuplot writes one column more
         }
         do {
             let program = try PlotProgram(figure, output: target)

@@ -544,6 +544,35 @@ final class CommandLineTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: png)
     }
 
+    /// Plots a teacher reads: learning curves over the zero-shot level (known to the comparison), an axis that does
+    /// not blow a small change up to full height, overlaid histograms, bars across the terminal with every class
+    /// named (issue 12 item 15).
+    func testPlotsShowZeroShotOverlaysAndEveryClass() throws {
+        let script = """
+            pool = textures(train: 40, val: 0, test_per_class: 1)
+            model = clip("tiny")
+            cmp = compare([random()], pool, model, rounds: 2, budget: 2, trainer: linear_probe(), seeds: 1)
+            print(cmp.zeroshot == model.zeroshot(pool.test).accuracy)
+            print(cmp.partial)
+            plot(cmp)
+            s = cec()
+            hist([s.scores(pool, model, kind: "entropy"), s.scores(pool, model, kind: "calibrated")], labels: ["H", "calibrated H"], bins: 5)
+            plot(model.zeroshot(pool.test), kind: "predicted")
+            """
+        let r = try alvlm(["-c", script], environment: ["ALVLM_CACHE": dir + "/cache", "COLUMNS": "100"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("true\nfalse\n"), r.stdout)
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/gnuplot") {
+            XCTAssertTrue(r.stdout.contains("zero-shot "), r.stdout)
+            XCTAssertTrue(r.stdout.contains("H vs calibrated H") && r.stdout.contains("calibrated H #"), r.stdout)
+            for name in TextureWorld.classNames { XCTAssertTrue(r.stdout.contains(" \(name) |"), "\(name) labels its own row") }
+            XCTAssertTrue(r.stdout.split(separator: "\n").allSatisfy { $0.count <= 100 }, "fits the window")
+        }
+        let bad = try alvlm(["-c", "hist([[1, 2], [3]], labels: [\"one\"])"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("give one name (a string) per distribution: 2"), bad.stderr)
+    }
+
     /// Builtins that need a person say so in runs without one, instead of "unknown name" (issue 12 item 11).
     func testLabellingWithoutAPersonSaysWhatToDo() throws {
         let setup = "pool = textures(train: 40, val: 0, test_per_class: 1)\nmodel = clip(\"tiny\")\nq = random().query(pool, model, budget: 2)\n"

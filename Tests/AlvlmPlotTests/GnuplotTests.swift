@@ -75,7 +75,7 @@ final class GnuplotTests: XCTestCase {
         let figures: [Figure] = [
             .curves(title: "curves", xlabel: "labels", ylabel: "%", series: [Series(title: "cec", x: [10, 20, 30], y: [50, 60, 65], sd: [1, 2, 1]),
                                                                              Series(title: "random", x: [10, 20, 30], y: [40, 45, 50])]),
-            .histogram(title: "hist", histogram: try Histogram(values: (0..<1000).map { sin(Double($0)) }, bins: 20)),
+            .histogram(title: "hist", layers: [HistogramLayer(title: "sin", histogram: try Histogram(values: (0..<1000).map { sin(Double($0)) }, bins: 20))]),
             .bars(title: "bars", labels: ["banded", "blotchy", "bubbly"], values: [30, 60, 90]),
             .scatter(title: "scatter", xlabel: "x", ylabel: "y", groups: [PointGroup(title: "a", x: [0, 1, 2], y: [0, 1, 4]), PointGroup(title: "b", x: [3], y: [-1])]),
         ]

@@ -31,7 +31,7 @@ final class PlotProgramTests: XCTestCase {
 
     func testHistogramBarsAndScatter() throws {
         let h = try Histogram(values: [0.05, 0.05, 0.15, 0.25, 0.25, 0.25], bins: 3, range: (0, 0.3))
-        let hist = try PlotProgram(.histogram(title: "entropy", histogram: h), output: text)
+        let hist = try PlotProgram(.histogram(title: "entropy", layers: [HistogramLayer(title: "entropy", histogram: h)]), output: text)
         XCTAssertTrue(hist.setup.contains("set xrange [0:0.29999999999999999]\n"), hist.setup)
         XCTAssertEqual(hist.layers.map(\.clause), ["using 1:2:3 with boxes"])
         let t = hist.tables[0]
@@ -40,9 +40,15 @@ final class PlotProgramTests: XCTestCase {
             XCTAssertEqual(t.column(0)[i], centre, accuracy: 1e-15)
             XCTAssertEqual(t.column(2)[i], 0.1, accuracy: 1e-15)
         }
-        let bars = try PlotProgram(.bars(title: "per class", labels: ["banded", "o'dotted"], values: [0.5, 0.25]), output: text)
+        let bars = try PlotProgram(.bars(title: "per class", labels: ["banded", "o'dotted"], values: [0.5, 0.25]), output: .file("/tmp/b.png"))
         XCTAssertTrue(bars.setup.contains("set xtics rotate by -45 font ',8' ('banded' 0, 'o''dotted' 1)\n"), bars.setup)
         XCTAssertEqual(bars.tables, [DataTable(columns: [[0, 1], [0.5, 0.25]])])
+        // In a text terminal bars go across, a row per label (readable with any number of classes), with the reference as a rule.
+        let across = try PlotProgram(.bars(title: "ratio", labels: ["banded", "o'dotted"], values: [0.5, 2], reference: ReferenceLine(title: "unbiased", value: 1)), output: text)
+        XCTAssertTrue(across.setup.contains("set yrange [1.5:-0.5]\nset ytics ('banded' 0, 'o''dotted' 1)\n"), across.setup)
+        XCTAssertTrue(across.setup.contains("set arrow from 1, graph 0 to 1, graph 1 nohead\n"), across.setup)
+        XCTAssertEqual(across.layers.map(\.clause), ["using ($2/2):1:(0):2:($1-0.25):($1+0.25) with boxxyerror"])
+        XCTAssertEqual(Figure.bars(title: "", labels: (0..<40).map(String.init), values: [Double](repeating: 1, count: 40)).textRows, 48)
         let scatter = try PlotProgram(.scatter(title: "map", xlabel: "pc1", ylabel: "pc2", groups: [
             PointGroup(title: "a", x: [0, 1], y: [1, 0]), PointGroup(title: "empty", x: [], y: []), PointGroup(title: "b", x: [2], y: [3]),
         ]), output: text)
@@ -52,6 +58,39 @@ final class PlotProgramTests: XCTestCase {
         XCTAssertThrowsError(try PlotProgram(.curves(title: "", xlabel: "", ylabel: "", series: [Series(title: "none", x: [], y: [])]), output: text)) {
             XCTAssertEqual($0 as? PlotError, .invalid("nothing to plot"))
         }
+    }
+
+    /// Accuracy axes are padded, at least the minimum span tall and kept inside their limits; a reference line spans
+    /// the curves; overlaid histograms share bins and carry their titles (issue 12 item 15).
+    func testAxesReferenceLinesAndOverlays() throws {
+        let axis = YAxis(minimumSpan: 10, limits: (0, 100))
+        XCTAssertEqual(axis.range(lo: 50, hi: 51).0, 45.5, accuracy: 1e-12)
+        XCTAssertEqual(axis.range(lo: 50, hi: 51).1, 55.5, accuracy: 1e-12)
+        XCTAssertEqual(axis.range(lo: 20, hi: 70).0, 15, accuracy: 1e-12)
+        XCTAssertEqual(axis.range(lo: 20, hi: 70).1, 75, accuracy: 1e-12)
+        XCTAssertEqual(axis.range(lo: 98, hi: 99).1, 100, "moved inside the limits, not squeezed")
+        XCTAssertEqual(axis.range(lo: 98, hi: 99).0, 90, accuracy: 1e-12)
+        XCTAssertEqual(axis.range(lo: 0, hi: 100).0, 0); XCTAssertEqual(axis.range(lo: 0, hi: 100).1, 100)
+        let curves = Figure.curves(title: "accuracy", xlabel: "labels", ylabel: "accuracy (%)",
+                                   series: [Series(title: "cec", x: [10, 20], y: [60, 61], sd: [0.5, 0.5])],
+                                   reference: ReferenceLine(title: "zero-shot 58.6", value: 58.6), axis: axis)
+        let program = try PlotProgram(curves, output: text)
+        XCTAssertTrue(program.setup.contains("set title 'accuracy [y: accuracy (%)]'\n"), "no y label across the tick labels in text: \(program.setup)")
+        XCTAssertFalse(program.setup.contains("set ylabel"))
+        let (lo, hi) = axis.range(lo: 58.6, hi: 61.5)
+        XCTAssertTrue(program.setup.contains("set yrange [\(PlotProgram.number(lo)):\(PlotProgram.number(hi))]\n"), program.setup)
+        XCTAssertEqual(program.tables.last, DataTable(columns: [[10, 20], [58.6, 58.6]]))
+        XCTAssertEqual(program.layers.last?.clause, "using 1:2 with lines dashtype 2 linecolor rgb 'gray40' title 'zero-shot 58.6'")
+        XCTAssertTrue(try PlotProgram(curves, output: .file("/tmp/c.png")).setup.contains("noenhanced"), "underscores are not subscripts")
+
+        let a = try Histogram(values: [0.1, 0.2, 0.2], bins: 2, range: (0, 1)), b = try Histogram(values: [0.9], bins: 2, range: (0, 1))
+        let overlay = Figure.histogram(title: "h", layers: [HistogramLayer(title: "entropy", histogram: a), HistogramLayer(title: "calibrated", histogram: b)])
+        let file = try PlotProgram(overlay, output: .file("/tmp/h.png"))
+        XCTAssertEqual(file.layers.map(\.clause), ["using 1:2:3 with boxes linecolor 1 title 'entropy'", "using 1:2:3 with boxes linecolor 2 title 'calibrated'"])
+        XCTAssertTrue(file.setup.contains("transparent solid 0.35") && !file.setup.contains("unset key"), file.setup)
+        XCTAssertEqual(try PlotProgram(overlay, output: text).layers.map(\.clause), ["using 1:2 with histeps linecolor 1 title 'entropy'", "using 1:2 with histeps linecolor 2 title 'calibrated'"])
+        let other = try Histogram(values: [0.9], bins: 3, range: (0, 1))
+        XCTAssertThrowsError(try PlotProgram(.histogram(title: "", layers: [HistogramLayer(title: "a", histogram: a), HistogramLayer(title: "b", histogram: other)]), output: text))
     }
 
     /// The bytes gnuplot would read: text, the plot command with each inline table's binary format, then the
