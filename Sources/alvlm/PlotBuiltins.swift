@@ -47,7 +47,8 @@ extension Session {
             let histograms = try layers.map { layer in
                 HistogramLayer(title: layer.title, histogram: try Self.plotCall { try Histogram(values: layer.values, bins: args.int("bins"), range: range) })
             }
-            let title = layers.count == 1 ? "\(layers[0].title) scores" : layers.map(\.title).joined(separator: " vs ")
+            let fromScores: Bool = { if case .object = args["data"] { return true }; return false }()
+            let title = layers.count > 1 ? layers.map(\.title).joined(separator: " vs ") : fromScores ? "\(layers[0].title) scores" : layers[0].title
             let text = try Plotter.render(.histogram(title: title, layers: histograms), output: target)
             if args.has("to") || target == nil { self.print(text) } else if let target { self.figureWritten(target) }
             return .null

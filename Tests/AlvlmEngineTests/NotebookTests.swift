@@ -172,5 +172,10 @@ final class ShippedNotebookTests: XCTestCase {
             XCTAssertEqual(Set(figures).count, figures.count, "\(name): identical figures")
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/hitl/round-1-label-studio.json"))
+        // Notebook 02 shows a table per budget from inside its loop (issue 12 item 12).
+        let budgets = try String(contentsOfFile: "\(dir)/02-budget-what-if.md", encoding: .utf8)
+        for b in ["1%", "5%"] {
+            XCTAssertTrue(budgets.range(of: "budget \(b) per round\nstrategy +round 1 +round 2 +AULC\n", options: .regularExpression) != nil, budgets)
+        }
     }
 }
