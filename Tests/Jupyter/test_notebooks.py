@@ -24,7 +24,8 @@ RUNS = [
 
 
 def cell_texts(cells):
-    """Per code cell: stdout text and Out[n] values in order (progress on stderr left out), and the figure count."""
+    """Per code cell: stdout text, Out[n] values and displayed tables in order (progress on stderr left out), and the
+    figure count. A table is a display (Markdown with a text form) in the kernel and printed text in `alvlm run`."""
     texts = []
     for cell in cells:
         if cell["cell_type"] != "code":
@@ -33,7 +34,7 @@ def cell_texts(cells):
         for out in cell.get("outputs", []):
             if out["output_type"] == "stream" and out["name"] == "stdout":
                 text += out["text"]
-            elif out["output_type"] == "execute_result":
+            elif out["output_type"] == "execute_result" or (out["output_type"] == "display_data" and "text/markdown" in out["data"]):
                 text += out["data"]["text/plain"] + "\n"
             elif out["output_type"] == "display_data" and "image/png" in out["data"]:
                 figures += 1
