@@ -1,11 +1,46 @@
 #!/usr/bin/env bash
-# Same-run comparison of alvlm with the PyTorch reference (run by hand, not in CI: it needs the reference venv).
-#   Scripts/bench.sh encode|coop [ROUNDS]
-# Alternates the two programs ROUNDS times (default 3) so both see the same machine load, and prints every
-# JSON line plus the best of each. PYTHON names the reference interpreter (default /work/refenv/bin/python).
+# Same-run comparisons, run by hand (not in CI):
+#   Scripts/bench.sh encode|coop [ROUNDS]       this build against the PyTorch reference (needs the reference venv;
+#                                               PYTHON names its interpreter, default /work/refenv/bin/python)
+#   Scripts/bench.sh compare-main REF [ROUNDS]  this build against a build of git REF (e.g. main~3): CoOp step,
+#                                               encode and select, alternated so that both see the same machine load
+# Each alternates the programs ROUNDS times (default 3) and prints every JSON line plus the best of each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-encode}"; rounds="${2:-3}"
+if [ "$what" = compare-main ]; then
+    ref="${2:?usage: Scripts/bench.sh compare-main REF [ROUNDS]}"; rounds="${3:-3}"
+    base=.build/baseline
+    rm -rf "$base" && mkdir -p "$base" && git archive "$ref" | tar -x -C "$base"
+    (cd "$base" && swift build -c release --product alvlm >&2)
+    swift build -c release --product alvlm >&2
+    log=$(mktemp)
+    for _ in $(seq "$rounds"); do
+        for who in baseline current; do
+            bin=.build/release/alvlm; [ "$who" = baseline ] && bin="$base/.build/release/alvlm"
+            for args in "coop --random vit-b-16 --classes 47 --batch 32 --steps 5" "encode --random vit-b-16 --images 24 --batch 8" \
+                        "select --pool 20000 --dim 512 --budget 200"; do
+                # shellcheck disable=SC2086
+                "$bin" bench $args | sed "s/^{/{\"who\": \"$who\", /" | tee -a "$log"
+            done
+        done
+    done
+    python3 - "$log" "$ref" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+def best(who, bench, key, fn):
+    return fn(r[key] for r in rows if r["who"] == who and r.get("bench") == bench)
+for bench, key, fn, unit in [("coop", "seconds_per_step", min, "s/step"), ("encode", "images_per_second", max, "images/s"),
+                             ("select", "seconds", min, "s")]:
+    try:
+        a, b = best("baseline", bench, key, fn), best("current", bench, key, fn)
+    except ValueError:
+        continue
+    ratio = a / b if fn is min else b / a
+    print(f"{bench}: {sys.argv[2]} {a:.4g} {unit}, this build {b:.4g} {unit}: {ratio:.2f}x faster")
+PY
+    exit 0
+fi
 python="${PYTHON:-/work/refenv/bin/python}"
 swift build -c release --product alvlm >&2
 log=$(mktemp)

@@ -34,6 +34,11 @@ public final class PromptLearner {
     let pool: [Int]
     /// Sequence length after truncation at the longest EOT.
     let tokens: Int
+    /// Leading positions every class's prompt has in common (SOT and, with a shared context, the context before the
+    /// class name): under the causal mask their rows are the same for every class, so they are computed once.
+    let sharedPrefix: Int
+    /// Whether the shared prefix is computed once (false: every prompt in full, for tests comparing the two).
+    var sharesPrefix = true
 
     private let workspace = Workspace()
     private var saved: SavedActivations?
@@ -92,17 +97,37 @@ public final class PromptLearner {
         self.model = model; self.classNames = classNames; self.options = options
         self.context = initial; self.slots = slots; self.pool = pool
         self.tokens = pool.max()! + 1
+        // Class-specific contexts share only what is a token (their context slots name different vectors).
+        var common = 0
+        while common < pool.min()!, slots.allSatisfy({ $0[common] == slots[0][common] && (slots[0][common] >= 0 || !options.classSpecific) }) {
+            common += 1
+        }
+        self.sharedPrefix = common
     }
 
-    /// The input embeddings [classes * tokens, C]: token (or context) embedding plus position.
+    /// How the prompt rows are laid out for the text tower.
+    var layout: AttentionLayout {
+        sharesPrefix && sharedPrefix > 0 && classes > 1
+            ? .sharedPrefix(prefix: sharedPrefix, batch: classes, suffix: tokens - sharedPrefix)
+            : .sequences(batch: classes, tokens: tokens)
+    }
+
+    /// The row of class k's position p in the layout (shared prefix rows are one row for all classes).
+    func row(_ k: Int, _ p: Int) -> Int {
+        guard case let .sharedPrefix(prefix, _, suffix) = layout else { return k * tokens + p }
+        return p < prefix ? p : prefix + k * suffix + (p - prefix)
+    }
+
+    /// The input embeddings [layout.rows, C]: token (or context) embedding plus position.
     func embeddings() -> [Float] {
-        let c = width, t = tokens, n = options.contextLength
-        var x = [Float](repeating: 0, count: classes * t * c)
+        let c = width, t = tokens, n = options.contextLength, layout = layout
+        var x = [Float](repeating: 0, count: layout.rows * c)
         let emb = model.text.tokens, pos = model.text.positions
+        let shared: Int = { if case let .sharedPrefix(prefix, _, _) = layout { return prefix }; return 0 }()
         for (k, seq) in slots.enumerated() {
-            for p in 0..<t {
+            for p in 0..<t where k == 0 || p >= shared {
                 let slot = p < seq.count ? seq[p] : 0
-                let dst = (k * t + p) * c
+                let dst = row(k, p) * c
                 if slot >= 0 {
                     for i in 0..<c { x[dst + i] = emb[slot * c + i] + pos[p * c + i] }
                 } else {
@@ -119,17 +144,17 @@ public final class PromptLearner {
 
     /// Runs the text tower on the prompts; with `saving`, keeps what `backward` needs.
     func run(saving: Bool) -> (features: [Float], pooledNormed: [Float], pooledRaw: [Float]) {
-        let c = width, t = tokens, cls = classes, e = model.config.embedDim
+        let c = width, cls = classes, e = model.config.embedDim, layout = layout
         var x = embeddings()
-        if saving, !(saved?.fits(batch: cls, tokens: t, shape: model.config.text) ?? false) {
-            saved = SavedActivations(batch: cls, tokens: t, shape: model.config.text)
+        if saving, !(saved?.fits(layout, shape: model.config.text) ?? false) {
+            saved = SavedActivations(layout, shape: model.config.text)
         }
         x.withUnsafeMutableBufferPointer { xb in
-            Transformer.forward(xb.baseAddress!, batch: cls, tokens: t, blocks: model.text.blocks, shape: model.config.text,
+            Transformer.forward(xb.baseAddress!, layout: layout, blocks: model.text.blocks, shape: model.config.text,
                                 causal: true, workspace: workspace, saving: saving ? saved : nil)
         }
         var pooled = [Float](repeating: 0, count: cls * c)
-        for k in 0..<cls { for i in 0..<c { pooled[k * c + i] = x[(k * t + pool[k]) * c + i] } }
+        for k in 0..<cls { let r = row(k, pool[k]); for i in 0..<c { pooled[k * c + i] = x[r * c + i] } }
         var normed = [Float](repeating: 0, count: cls * c)
         Kernels.layerNorm(pooled, &normed, rows: cls, width: c, weight: model.text.finalW, bias: model.text.finalB, eps: model.config.text.eps,
                           mean: &finalMean, rstd: &finalRstd)
@@ -154,17 +179,19 @@ public final class PromptLearner {
         var dpooled = [Float](repeating: 0, count: cls * c)
         Kernels.layerNormBackward(dln, pooledRaw, mean: finalMean, rstd: finalRstd, weight: model.text.finalW,
                                   into: &dpooled, rows: cls, width: c)
-        var dx = [Float](repeating: 0, count: cls * t * c)
-        for k in 0..<cls { for i in 0..<c { dx[(k * t + pool[k]) * c + i] = dpooled[k * c + i] } }
+        let layout = saved!.layout
+        var dx = [Float](repeating: 0, count: layout.rows * c)
+        for k in 0..<cls { let r = row(k, pool[k]); for i in 0..<c { dx[r * c + i] = dpooled[k * c + i] } }
         dx.withUnsafeMutableBufferPointer { d in
             Transformer.backward(d.baseAddress!, blocks: model.text.blocks, saved: saved!, workspace: workspace)
         }
-        // Embedding: the context rows of every class prompt.
+        // Embedding: the context rows of every class prompt (a shared prefix row once: it holds every class's share).
+        let shared: Int = { if case let .sharedPrefix(prefix, _, _) = layout { return prefix }; return 0 }()
         var dctx = [Float](repeating: 0, count: context.count)
         for (k, seq) in slots.enumerated() {
-            for (p, slot) in seq.enumerated() where slot < 0 && p < t {
-                let row = ((options.classSpecific ? k * n : 0) + (-1 - slot)) * c
-                for i in 0..<c { dctx[row + i] += dx[(k * t + p) * c + i] }
+            for (p, slot) in seq.enumerated() where slot < 0 && p < t && (k == 0 || p >= shared) {
+                let ctxRow = ((options.classSpecific ? k * n : 0) + (-1 - slot)) * c, r = row(k, p)
+                for i in 0..<c { dctx[ctxRow + i] += dx[r * c + i] }
             }
         }
         return dctx

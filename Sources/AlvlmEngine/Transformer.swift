@@ -32,6 +32,40 @@ public struct BlockWeights {
     public var fc2w: [Float], fc2b: [Float]     // [C, M], [C]
 }
 
+/// How the rows of a pass form sequences for attention.
+///   sequences: `batch` sequences of `tokens` rows each, one after another.
+///   sharedPrefix: causal sequences that all begin with the same `prefix` tokens (CoOp's prompts: SOT and a shared
+///     context). Under the causal mask those rows are the same in every sequence, so they are stored and computed
+///     once: rows = [prefix] then `batch` suffixes of `suffix` rows; suffix queries attend to the prefix's keys and
+///     to their own suffix's (causally).
+enum AttentionLayout: Equatable {
+    case sequences(batch: Int, tokens: Int)
+    case sharedPrefix(prefix: Int, batch: Int, suffix: Int)
+
+    var rows: Int {
+        switch self {
+        case let .sequences(b, t): b * t
+        case let .sharedPrefix(p, b, s): p + b * s
+        }
+    }
+
+    /// Attention probabilities kept for backward, per head: [b, t, t], or [p, p] then [b, s, p + s].
+    var probabilitiesPerHead: Int {
+        switch self {
+        case let .sequences(b, t): b * t * t
+        case let .sharedPrefix(p, b, s): p * p + b * s * (p + s)
+        }
+    }
+
+    /// The largest score block one attention head needs at a time.
+    var scoreBlock: Int {
+        switch self {
+        case let .sequences(_, t): t * t
+        case let .sharedPrefix(p, _, s): max(p * p, s * (p + s))
+        }
+    }
+}
+
 /// Scratch buffers for a pass over `rows` tokens; grown on demand and reused.
 final class Workspace {
     var ln: [Float] = []       // [rows, C]
@@ -40,13 +74,14 @@ final class Workspace {
     var hidden: [Float] = []   // [rows, max(M, 3C)]
     var scores: [Float] = []   // [cores, T, T]
 
-    func reserve(rows: Int, tokens: Int, shape s: TowerShape) {
+    func reserve(_ layout: AttentionLayout, shape s: TowerShape) {
         func grow(_ a: inout [Float], _ n: Int) { if a.count < n { a = .init(repeating: 0, count: n) } }
+        let rows = layout.rows
         grow(&ln, rows * s.width)
         grow(&atty, rows * s.width)
         grow(&qkv, rows * 3 * s.width)
         grow(&hidden, rows * max(s.mlp, 3 * s.width))
-        grow(&scores, Engine.cores * tokens * tokens)
+        grow(&scores, Engine.cores * layout.scoreBlock)
     }
 }
 
@@ -54,7 +89,7 @@ final class Workspace {
 /// qkv, attention probabilities, the mid-block residual and its LN statistics, and the MLP pre-activation.
 /// Sized once for (batch, tokens) and reused across steps.
 final class SavedActivations {
-    let batch: Int, tokens: Int, shape: TowerShape
+    let layout: AttentionLayout, shape: TowerShape
     var input: [Float], mean1: [Float], rstd1: [Float]
     var qkv: [Float], probs: [Float]
     var mid: [Float], mean2: [Float], rstd2: [Float]
@@ -63,9 +98,13 @@ final class SavedActivations {
     let keepsLinearInputs: Bool
     var ln1: [Float], attended: [Float], ln2: [Float], hidden: [Float]
 
-    init(batch: Int, tokens: Int, shape s: TowerShape, linearInputs: Bool = false) {
-        self.batch = batch; self.tokens = tokens; self.shape = s
-        let rows = batch * tokens, l = s.layers
+    convenience init(batch: Int, tokens: Int, shape s: TowerShape, linearInputs: Bool = false) {
+        self.init(.sequences(batch: batch, tokens: tokens), shape: s, linearInputs: linearInputs)
+    }
+
+    init(_ layout: AttentionLayout, shape s: TowerShape, linearInputs: Bool = false) {
+        self.layout = layout; self.shape = s
+        let rows = layout.rows, l = s.layers
         keepsLinearInputs = linearInputs
         ln1 = linearInputs ? .init(repeating: 0, count: l * rows * s.width) : []
         attended = ln1; ln2 = ln1
@@ -73,14 +112,18 @@ final class SavedActivations {
         input = .init(repeating: 0, count: l * rows * s.width)
         mean1 = .init(repeating: 0, count: l * rows); rstd1 = mean1
         qkv = .init(repeating: 0, count: l * rows * 3 * s.width)
-        probs = .init(repeating: 0, count: l * batch * s.heads * tokens * tokens)
+        probs = .init(repeating: 0, count: l * s.heads * layout.probabilitiesPerHead)
         mid = input
         mean2 = mean1; rstd2 = mean1
         preact = .init(repeating: 0, count: l * rows * s.mlp)
     }
 
     func fits(batch: Int, tokens: Int, shape: TowerShape, linearInputs: Bool = false) -> Bool {
-        self.batch == batch && self.tokens == tokens && self.shape == shape && keepsLinearInputs == linearInputs
+        fits(.sequences(batch: batch, tokens: tokens), shape: shape, linearInputs: linearInputs)
+    }
+
+    func fits(_ layout: AttentionLayout, shape: TowerShape, linearInputs: Bool = false) -> Bool {
+        self.layout == layout && self.shape == shape && keepsLinearInputs == linearInputs
     }
 }
 
@@ -91,10 +134,19 @@ enum Transformer {
         blocks: [BlockWeights], shape s: TowerShape, causal: Bool, workspace ws: Workspace,
         saving saved: SavedActivations? = nil
     ) {
-        let rows = batch * tokens, c = s.width, m = s.mlp
-        ws.reserve(rows: rows, tokens: tokens, shape: s)
+        forward(x, layout: .sequences(batch: batch, tokens: tokens), blocks: blocks, shape: s, causal: causal, workspace: ws, saving: saved)
+    }
+
+    /// Runs all blocks in place on x: [layout.rows, C]. A shared-prefix layout is always causal.
+    static func forward(
+        _ x: UnsafeMutablePointer<Float>, layout: AttentionLayout,
+        blocks: [BlockWeights], shape s: TowerShape, causal: Bool, workspace ws: Workspace,
+        saving saved: SavedActivations? = nil
+    ) {
+        let rows = layout.rows, c = s.width, m = s.mlp
+        ws.reserve(layout, shape: s)
         if let saved {
-            precondition(saved.fits(batch: batch, tokens: tokens, shape: s, linearInputs: saved.keepsLinearInputs), "saved activations sized for another pass")
+            precondition(saved.fits(layout, shape: s, linearInputs: saved.keepsLinearInputs), "saved activations sized for another pass")
         }
         for (l, w) in blocks.enumerated() {
             ws.ln.withUnsafeMutableBufferPointer { ln in
@@ -111,8 +163,14 @@ enum Transformer {
                                   mean: rec?.mean1, rstd: rec?.rstd1)
                 BLAS.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.qkvw, bias: w.qkvb, outFeatures: 3 * c, into: qkv)
                 rec?.ln1?.update(from: ln.baseAddress!, count: rows * c)
-                Kernels.attention(qkv: qkv, out: atty.baseAddress!, batch: batch, tokens: tokens, width: c, heads: s.heads,
-                                  causal: causal, scratch: scores.baseAddress!, probs: rec?.probs)
+                switch layout {
+                case let .sequences(batch, tokens):
+                    Kernels.attention(qkv: qkv, out: atty.baseAddress!, batch: batch, tokens: tokens, width: c, heads: s.heads,
+                                      causal: causal, scratch: scores.baseAddress!, probs: rec?.probs)
+                case let .sharedPrefix(prefix, batch, suffix):
+                    Kernels.prefixAttention(qkv: qkv, out: atty.baseAddress!, prefix: prefix, batch: batch, suffix: suffix, width: c,
+                                            heads: s.heads, scratch: scores.baseAddress!, probs: rec?.probs)
+                }
                 rec?.attended?.update(from: atty.baseAddress!, count: rows * c)
                 addBiasRows(x, w.projb, rows: rows, width: c)
                 BLAS.parallelGemm(transB: true, m: rows, n: c, k: c, a: atty.baseAddress!, lda: c, b: w.projw, ldb: c, beta: 1, c: x, ldc: c)
@@ -138,9 +196,9 @@ enum Transformer {
         gradients: UnsafeMutablePointer<BlockWeights>? = nil
     ) {
         precondition(gradients == nil || saved.keepsLinearInputs, "weight gradients need the linear layers' inputs saved")
-        let s = saved.shape, batch = saved.batch, tokens = saved.tokens
-        let rows = batch * tokens, c = s.width, m = s.mlp
-        ws.reserve(rows: rows, tokens: tokens, shape: s)
+        let s = saved.shape, layout = saved.layout
+        let rows = layout.rows, c = s.width, m = s.mlp
+        ws.reserve(layout, shape: s)
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
             let w = blocks[l]
             ws.ln.withUnsafeMutableBufferPointer { dln in
@@ -166,8 +224,15 @@ enum Transformer {
                 // Attention half: mid = x_in + proj(attn(ln1(x_in))); dx becomes d x_in.
                 if let g { linearWeightGradient(dy: dx, x: rec.attended!, rows: rows, out: c, in: c, weight: &g.pointee.projw, bias: &g.pointee.projb) }
                 BLAS.parallelGemm(m: rows, n: c, k: c, a: dx, lda: c, b: w.projw, ldb: c, c: datty.baseAddress!, ldc: c)
-                Kernels.attentionBackward(dout: datty.baseAddress!, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv.baseAddress!,
-                                          batch: batch, tokens: tokens, width: c, heads: s.heads, scratch: scores.baseAddress!)
+                switch layout {
+                case let .sequences(batch, tokens):
+                    Kernels.attentionBackward(dout: datty.baseAddress!, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv.baseAddress!,
+                                              batch: batch, tokens: tokens, width: c, heads: s.heads, scratch: scores.baseAddress!)
+                case let .sharedPrefix(prefix, batch, suffix):
+                    Kernels.prefixAttentionBackward(dout: datty.baseAddress!, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv.baseAddress!,
+                                                    prefix: prefix, batch: batch, suffix: suffix, width: c, heads: s.heads,
+                                                    scratch: scores.baseAddress!)
+                }
                 if let g { linearWeightGradient(dy: dqkv.baseAddress!, x: rec.ln1!, rows: rows, out: 3 * c, in: c, weight: &g.pointee.qkvw, bias: &g.pointee.qkvb) }
                 BLAS.parallelGemm(m: rows, n: c, k: 3 * c, a: dqkv.baseAddress!, lda: 3 * c, b: w.qkvw, ldb: c, c: dln.baseAddress!, ldc: c)
                 if let g {
@@ -207,7 +272,7 @@ enum Transformer {
 
     static func withSaved(_ saved: SavedActivations?, layer l: Int, rows: Int, _ body: (LayerRecord?) -> Void) {
         guard let a = saved else { body(nil); return }
-        let c = a.shape.width, tt = a.batch * a.shape.heads * a.tokens * a.tokens
+        let c = a.shape.width, tt = a.shape.heads * a.layout.probabilitiesPerHead
         a.input.withUnsafeMutableBufferPointer { input in
         a.mean1.withUnsafeMutableBufferPointer { mean1 in
         a.rstd1.withUnsafeMutableBufferPointer { rstd1 in

@@ -68,6 +68,65 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// Attention over sequences sharing a prefix equals ordinary causal attention over the full sequences: outputs
+    /// row by row, and input gradients (the prefix's summed over the sequences that share it).
+    func testPrefixAttentionEqualsFullCausalAttention() {
+        var rng = SeededRandom(seed: 9)
+        for (p, batch, s, c, heads) in [(3, 4, 2, 8, 2), (1, 3, 4, 12, 3), (5, 2, 1, 8, 4)] {
+            let t = p + s, rows = p + batch * s
+            let prefix = rng.normals(p * 3 * c, std: 1), suffixes = rng.normals(batch * s * 3 * c, std: 1)
+            let dout = rng.normals(rows * c, std: 1)
+            var scratch = [Float](repeating: 0, count: Engine.cores * max(t * t, p * p + s * t))
+            // Shared layout.
+            let qkv = prefix + suffixes
+            var out = [Float](repeating: 0, count: rows * c)
+            var probs = [Float](repeating: 0, count: heads * (p * p + batch * s * t))
+            Kernels.prefixAttention(qkv: qkv, out: &out, prefix: p, batch: batch, suffix: s, width: c, heads: heads, scratch: &scratch, probs: &probs)
+            var dqkv = [Float](repeating: .nan, count: qkv.count)
+            Kernels.prefixAttentionBackward(dout: dout, qkv: qkv, probs: probs, dqkv: &dqkv, prefix: p, batch: batch, suffix: s,
+                                            width: c, heads: heads, scratch: &scratch)
+            // Full layout: every sequence [prefix; suffix b], the prefix's output gradient given to the first only.
+            var full: [Float] = [], fullDout: [Float] = []
+            for b in 0..<batch {
+                full += prefix + suffixes[(b * s * 3 * c)..<((b + 1) * s * 3 * c)]
+                fullDout += (b == 0 ? Array(dout[0..<(p * c)]) : [Float](repeating: 0, count: p * c)) + dout[((p + b * s) * c)..<((p + (b + 1) * s) * c)]
+            }
+            var fullOut = [Float](repeating: 0, count: batch * t * c)
+            var fullProbs = [Float](repeating: 0, count: batch * heads * t * t)
+            Kernels.attention(qkv: full, out: &fullOut, batch: batch, tokens: t, width: c, heads: heads, causal: true, scratch: &scratch, probs: &fullProbs)
+            var fullD = [Float](repeating: 0, count: full.count)
+            Kernels.attentionBackward(dout: fullDout, qkv: full, probs: fullProbs, dqkv: &fullD, batch: batch, tokens: t, width: c, heads: heads, scratch: &scratch)
+            for b in 0..<batch {
+                assertClose(Array(out[0..<(p * c)]), Array(fullOut[(b * t * c)..<((b * t + p) * c)]).map(Double.init), relative: 1e-5)
+                assertClose(Array(out[((p + b * s) * c)..<((p + (b + 1) * s) * c)]), Array(fullOut[((b * t + p) * c)..<((b + 1) * t * c)]).map(Double.init), relative: 1e-5)
+                assertClose(Array(dqkv[((p + b * s) * 3 * c)..<((p + (b + 1) * s) * 3 * c)]), Array(fullD[((b * t + p) * 3 * c)..<((b + 1) * t * 3 * c)]).map(Double.init), relative: 1e-4)
+            }
+            let prefixSum = (0..<(p * 3 * c)).map { i in (0..<batch).map { Double(fullD[$0 * t * 3 * c + i]) }.reduce(0, +) }
+            assertClose(Array(dqkv[0..<(p * 3 * c)]), prefixSum, relative: 1e-4)
+        }
+    }
+
+    /// The CoOp learner computes the shared prefix of its prompts once; loss and gradient equal those of running
+    /// every prompt in full (shared context at the end, in the middle, and class-specific, which shares only SOT).
+    func testSharedPrefixPromptsEqualFullPrompts() throws {
+        let model = try CLIPModel.load(directory: Fixtures.path("tiny-clip"))
+        let names = ["banded", "honeycombed", "polka_dotted", "woven"]
+        var rng = SeededRandom(seed: 6)
+        let images = rng.normals(6 * model.config.embedDim, std: 1)
+        let labels = [0, 3, 1, 2, 0, 3]
+        for (options, prefix) in [(PromptOptions(), 5), (PromptOptions(contextLength: 4, contextInit: nil, classPosition: .middle, seed: 2), 3),
+                                  (PromptOptions(contextLength: 2, contextInit: nil, classSpecific: true, seed: 3), 1)] {
+            let learner = try PromptLearner(model: model, classNames: names, options: options)
+            XCTAssertEqual(learner.sharedPrefix, prefix)
+            for i in 0..<learner.context.count { learner.context[i] += Float(rng.normal() * 0.05) }
+            let shared = learner.lossAndGradient(imageFeatures: images, labels: labels)
+            learner.sharesPrefix = false
+            let full = learner.lossAndGradient(imageFeatures: images, labels: labels)
+            XCTAssertEqual(shared.loss, full.loss, accuracy: 1e-5 * abs(full.loss))
+            assertClose(shared.gradient, full.gradient.map(Double.init), relative: 1e-4)
+        }
+    }
+
     /// The whole chain — CE, L2 norm, projection, ln_final, every block, embeddings — against a
     /// double-precision reference forward of the CoOp loss, for each class position and CSC.
     func testCoOpLossGradientMatchesFiniteDifferences() throws {
