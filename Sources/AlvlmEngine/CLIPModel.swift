@@ -13,6 +13,7 @@ public final class CLIPModel {
     public let source: String
 
     private let workspace = Workspace()
+    private lazy var textTower = TextTower(shape: config.text)
     var cachedImageHash: UInt64?
 
     public init(config: CLIPConfig, vision: VisionWeights, text: TextWeights, logitScale: Float,
@@ -194,25 +195,11 @@ public final class CLIPModel {
     }
 
     private func encodeTextBatch(_ ids: [[Int]], into out: UnsafeMutablePointer<Float>) {
-        let c = config.text.width, n = ids.count
-        let pools = ids.map(Self.poolIndex)
-        let t = pools.max()! + 1
-        var x = [Float](repeating: 0, count: n * t * c)
-        for (b, seq) in ids.enumerated() {
-            for pos in 0..<t {
-                let id = pos < seq.count ? seq[pos] : 0
-                let dst = (b * t + pos) * c
-                for i in 0..<c { x[dst + i] = text.tokens[id * c + i] + text.positions[pos * c + i] }
-            }
-        }
-        x.withUnsafeMutableBufferPointer { xb in
-            Transformer.forward(xb.baseAddress!, batch: n, tokens: t, blocks: text.blocks, shape: config.text, causal: true, workspace: workspace)
-        }
-        var pooled = [Float](repeating: 0, count: n * c)
-        for b in 0..<n { for i in 0..<c { pooled[b * c + i] = x[(b * t + pools[b]) * c + i] } }
-        var normed = [Float](repeating: 0, count: n * c)
-        Kernels.layerNorm(pooled, &normed, rows: n, width: c, weight: text.finalW, bias: text.finalB, eps: config.text.eps)
-        BLAS.linear(normed, rows: n, inFeatures: c, weight: text.projection, bias: nil, outFeatures: config.embedDim, into: out)
+        let pools = ids.map(Self.poolIndex), t = pools.max()! + 1
+        let features = textTower.forward(TextTower.embed(ids, tokens: t, weights: text, width: config.text.width),
+                                         layout: .sequences(batch: ids.count, tokens: t), pooled: pools.enumerated().map { $0 * t + $1 },
+                                         weights: text, record: .none)
+        out.update(from: features, count: features.count)
     }
 
     /// Floating-point operations of one image forward (2 per multiply-add), for benchmarks.

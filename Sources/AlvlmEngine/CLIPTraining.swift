@@ -5,15 +5,15 @@ import Foundation
 /// recording what the backward passes beside them need.
 final class ContrastivePass {
     let config: CLIPConfig
-    private let visionWorkspace = Workspace(), textWorkspace = Workspace()
-    private var visionSaved: SavedActivations?, textSaved: SavedActivations?
+    private let visionWorkspace = Workspace()
+    private var visionSaved: SavedActivations?
+    private lazy var textTower = TextTower(shape: config.text)
 
     // Vision record: patches, the pre-LN input and statistics, and the head over the class tokens.
     private var patches: [Float] = [], embeddedInput: [Float] = [], preMean: [Float] = [], preRstd: [Float] = []
     private var imageHead = PooledHead(), imageCount = 0
-    // Text record: ids, pooling rows and the head over the EOT rows.
-    private var textIds: [[Int]] = [], pools: [Int] = [], textTokens = 0
-    private var textHead = PooledHead()
+    // Text record: the ids and how many positions ran.
+    private var textIds: [[Int]] = [], textTokens = 0
 
     /// The in-batch retrieval accuracy of the last `lossAndGradient`.
     private(set) var lastBatchAccuracy = 0.0
@@ -61,8 +61,9 @@ final class ContrastivePass {
     /// Accumulates the image tower's weight gradients for dLoss/d(embeddings) [n, E] of the last `imageForward`.
     func imageBackward(_ w: VisionWeights, featureGradient df: [Float], into grad: inout VisionWeights) {
         let n = imageCount, c = config.vision.width, p = config.patchSize, g = config.grid, t = config.visionTokens
-        let dclass = imageHead.backward(df, lnWeight: w.postW, projection: w.projection,
-                                        lnWeightGradient: &grad.postW, lnBiasGradient: &grad.postB, projectionGradient: &grad.projection)
+        var headGradients: PooledHead.Gradients? = PooledHead.Gradients(lnWeight: &grad.postW, lnBias: &grad.postB, projection: &grad.projection)
+        let dclass = imageHead.backward(df, lnWeight: w.postW, projection: w.projection, gradients: &headGradients)
+        headGradients!.restore(lnWeight: &grad.postW, lnBias: &grad.postB, projection: &grad.projection)
         var dx = [Float](repeating: 0, count: n * t * c)
         for img in 0..<n { for i in 0..<c { dx[img * t * c + i] = dclass[img * c + i] } }
         dx.withUnsafeMutableBufferPointer { d in
@@ -97,53 +98,19 @@ final class ContrastivePass {
 
     /// Text embeddings [n, E] (not normalised) of token id sequences (SOT ... EOT), recording for `textBackward`.
     func textForward(_ w: TextWeights, ids: [[Int]]) -> [Float] {
-        let c = config.text.width, e = config.embedDim, n = ids.count
+        let c = config.text.width, n = ids.count
         textIds = ids
-        pools = ids.map(CLIPModel.poolIndex)
-        let t = pools.max()! + 1
-        textTokens = t
-        var x = [Float](repeating: 0, count: n * t * c)
-        for (b, seq) in ids.enumerated() {
-            for pos in 0..<t {
-                let id = pos < seq.count ? seq[pos] : 0
-                for i in 0..<c { x[(b * t + pos) * c + i] = w.tokens[id * c + i] + w.positions[pos * c + i] }
-            }
-        }
-        if !(textSaved?.fits(batch: n, tokens: t, shape: config.text, linearInputs: true) ?? false) {
-            textSaved = SavedActivations(batch: n, tokens: t, shape: config.text, linearInputs: true)
-        }
-        x.withUnsafeMutableBufferPointer { xb in
-            Transformer.forward(xb.baseAddress!, batch: n, tokens: t, blocks: w.blocks, shape: config.text, causal: true,
-                                workspace: textWorkspace, saving: textSaved)
-        }
-        var pooled = [Float](repeating: 0, count: n * c)
-        for b in 0..<n { for i in 0..<c { pooled[b * c + i] = x[(b * t + pools[b]) * c + i] } }
-        return textHead.forward(pooled, rows: n, width: c, embed: e, lnWeight: w.finalW, lnBias: w.finalB, eps: config.text.eps,
-                                projection: w.projection)
+        let pools = ids.map(CLIPModel.poolIndex)
+        textTokens = pools.max()! + 1
+        let t = textTokens
+        return textTower.forward(TextTower.embed(ids, tokens: t, weights: w, width: c), layout: .sequences(batch: n, tokens: t),
+                                 pooled: pools.enumerated().map { $0 * t + $1 }, weights: w, record: .weightGradients)
     }
 
     /// Accumulates the text tower's weight gradients for dLoss/d(embeddings) [n, E] of the last `textForward`.
     func textBackward(_ w: TextWeights, featureGradient df: [Float], into grad: inout TextWeights) {
-        let n = textIds.count, c = config.text.width, t = textTokens
-        let dpooled = textHead.backward(df, lnWeight: w.finalW, projection: w.projection,
-                                        lnWeightGradient: &grad.finalW, lnBiasGradient: &grad.finalB, projectionGradient: &grad.projection)
-        var dx = [Float](repeating: 0, count: n * t * c)
-        for b in 0..<n { for i in 0..<c { dx[(b * t + pools[b]) * c + i] = dpooled[b * c + i] } }
-        dx.withUnsafeMutableBufferPointer { d in
-            grad.blocks.withUnsafeMutableBufferPointer { gb in
-                Transformer.backward(d.baseAddress!, blocks: w.blocks, saved: textSaved!, workspace: textWorkspace, gradients: gb.baseAddress!)
-            }
-        }
-        for (b, seq) in textIds.enumerated() {
-            for pos in 0..<t {
-                let id = pos < seq.count ? seq[pos] : 0
-                for i in 0..<c {
-                    let v = dx[(b * t + pos) * c + i]
-                    grad.tokens[id * c + i] += v
-                    grad.positions[pos * c + i] += v
-                }
-            }
-        }
+        let dx = withUnsafeMutablePointer(to: &grad) { g in textTower.backward(df, weights: w, gradients: g) }
+        TextTower.embedBackward(dx, ids: textIds, tokens: textTokens, width: config.text.width, into: &grad)
     }
 
     // MARK: the whole step
@@ -169,6 +136,18 @@ struct PooledHead {
     private var pooled: [Float] = [], mean: [Float] = [], rstd: [Float] = [], normed: [Float] = []
     private var rows = 0, width = 0, embed = 0
 
+    /// The head's weight gradients, moved out of the tower's gradient (no copy) and back.
+    struct Gradients {
+        var lnWeight: [Float], lnBias: [Float], projection: [Float]
+        init(lnWeight: inout [Float], lnBias: inout [Float], projection: inout [Float]) {
+            self.lnWeight = lnWeight; self.lnBias = lnBias; self.projection = projection
+            lnWeight = []; lnBias = []; projection = []
+        }
+        func restore(lnWeight: inout [Float], lnBias: inout [Float], projection: inout [Float]) {
+            lnWeight = self.lnWeight; lnBias = self.lnBias; projection = self.projection
+        }
+    }
+
     /// Embeddings [rows, embed] of pooled rows [rows, width].
     mutating func forward(_ pooled: [Float], rows n: Int, width c: Int, embed e: Int, lnWeight: [Float], lnBias: [Float], eps: Float,
                           projection: [Float]) -> [Float] {
@@ -183,20 +162,25 @@ struct PooledHead {
         return out
     }
 
-    /// dLoss/d(pooled rows) for dLoss/d(embeddings), accumulating the layer norm's and the projection's gradients.
-    func backward(_ df: [Float], lnWeight: [Float], projection: [Float], lnWeightGradient: inout [Float], lnBiasGradient: inout [Float],
-                  projectionGradient: inout [Float]) -> [Float] {
+    /// dLoss/d(pooled rows) for dLoss/d(embeddings); with `gradients`, the layer norm's and the projection's weight
+    /// gradients are accumulated into it.
+    func backward(_ df: [Float], lnWeight: [Float], projection: [Float], gradients: inout Gradients?) -> [Float] {
         let n = rows, c = width, e = embed
-        var unusedBias = [Float](repeating: 0, count: e)
-        df.withUnsafeBufferPointer { d in
-            Transformer.linearWeightGradient(dy: d.baseAddress!, x: normed, rows: n, out: e, in: c, weight: &projectionGradient, bias: &unusedBias)
+        if gradients != nil {
+            var unusedBias = [Float](repeating: 0, count: e)
+            df.withUnsafeBufferPointer { d in
+                Transformer.linearWeightGradient(dy: d.baseAddress!, x: normed, rows: n, out: e, in: c, weight: &gradients!.projection, bias: &unusedBias)
+            }
         }
         var dnormed = [Float](repeating: 0, count: n * c)
         dnormed.withUnsafeMutableBufferPointer { d in
             BLAS.gemm(m: n, n: c, k: e, a: df, lda: e, b: projection, ldb: c, c: d.baseAddress!, ldc: c)
         }
-        Kernels.layerNormParameterGradient(dnormed, pooled, mean: mean, rstd: rstd, rows: n, width: c,
-                                           weight: &lnWeightGradient, bias: &lnBiasGradient)
+        if var g = gradients {
+            gradients = nil   // g holds the only references: updated in place, then put back
+            Kernels.layerNormParameterGradient(dnormed, pooled, mean: mean, rstd: rstd, rows: n, width: c, weight: &g.lnWeight, bias: &g.lnBias)
+            gradients = g
+        }
         var dpooled = [Float](repeating: 0, count: n * c)
         Kernels.layerNormBackward(dnormed, pooled, mean: mean, rstd: rstd, weight: lnWeight, into: &dpooled, rows: n, width: c)
         return dpooled

@@ -6,7 +6,7 @@ extension PromptLearner {
     public func lossAndGradient(imageFeatures: [Float], labels: [Int]) -> (loss: Double, gradient: [Float]) {
         let e = model.config.embedDim, cls = classes, b = labels.count
         let images = normalizedRows(imageFeatures, width: e)
-        let (features, _, pooledRaw) = run(saving: true)
+        let features = run(saving: true)
         var norms = [Float](repeating: 0, count: cls)
         var text = features
         for k in 0..<cls {
@@ -45,7 +45,7 @@ extension PromptLearner {
             for i in 0..<e { dot += text[k * e + i] * dtext[k * e + i] }
             for i in 0..<e { dtext[k * e + i] = (dtext[k * e + i] - text[k * e + i] * dot) / norms[k] }
         }
-        return (loss, backward(featureGradient: dtext, pooledRaw: pooledRaw))
+        return (loss, backward(featureGradient: dtext))
     }
 }
 

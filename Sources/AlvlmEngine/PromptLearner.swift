@@ -40,8 +40,7 @@ public final class PromptLearner {
     /// Whether the shared prefix is computed once (false: every prompt in full, for tests comparing the two).
     var sharesPrefix = true
 
-    private let workspace = Workspace()
-    private var saved: SavedActivations?
+    private lazy var tower = TextTower(shape: model.config.text)
 
     public var classes: Int { classNames.count }
     /// Tokens per prompt sequence actually run (after truncating at the longest EOT).
@@ -140,51 +139,19 @@ public final class PromptLearner {
     }
 
     /// Class text features [classes, E] (not normalised) for the current context.
-    public func textFeatures() -> [Float] { run(saving: false).features }
+    public func textFeatures() -> [Float] { run(saving: false) }
 
     /// Runs the text tower on the prompts; with `saving`, keeps what `backward` needs.
-    func run(saving: Bool) -> (features: [Float], pooledNormed: [Float], pooledRaw: [Float]) {
-        let c = width, cls = classes, e = model.config.embedDim, layout = layout
-        var x = embeddings()
-        if saving, !(saved?.fits(layout, shape: model.config.text) ?? false) {
-            saved = SavedActivations(layout, shape: model.config.text)
-        }
-        x.withUnsafeMutableBufferPointer { xb in
-            Transformer.forward(xb.baseAddress!, layout: layout, blocks: model.text.blocks, shape: model.config.text,
-                                causal: true, workspace: workspace, saving: saving ? saved : nil)
-        }
-        var pooled = [Float](repeating: 0, count: cls * c)
-        for k in 0..<cls { let r = row(k, pool[k]); for i in 0..<c { pooled[k * c + i] = x[r * c + i] } }
-        var normed = [Float](repeating: 0, count: cls * c)
-        Kernels.layerNorm(pooled, &normed, rows: cls, width: c, weight: model.text.finalW, bias: model.text.finalB, eps: model.config.text.eps,
-                          mean: &finalMean, rstd: &finalRstd)
-        var features = [Float](repeating: 0, count: cls * e)
-        features.withUnsafeMutableBufferPointer { f in
-            BLAS.linear(normed, rows: cls, inFeatures: c, weight: model.text.projection, bias: nil, outFeatures: e, into: f.baseAddress!)
-        }
-        return (features, normed, pooled)
+    func run(saving: Bool) -> [Float] {
+        let layout = layout
+        return tower.forward(embeddings(), layout: layout, pooled: (0..<classes).map { row($0, pool[$0]) }, weights: model.text,
+                             record: saving ? .inputGradients : .none)
     }
-    private lazy var finalMean = [Float](repeating: 0, count: classes)
-    private lazy var finalRstd = [Float](repeating: 0, count: classes)
 
     /// Gradient of the loss w.r.t. the context, given dLoss/d(text features) [classes, E] of the last `run(saving: true)`.
-    func backward(featureGradient df: [Float], pooledRaw: [Float]) -> [Float] {
-        let c = width, t = tokens, cls = classes, e = model.config.embedDim, n = options.contextLength
-        // Projection: features = ln · Wᵀ  =>  dln = df · W.
-        var dln = [Float](repeating: 0, count: cls * c)
-        dln.withUnsafeMutableBufferPointer { d in
-            BLAS.gemm(m: cls, n: c, k: e, a: df, lda: e, b: model.text.projection, ldb: c, c: d.baseAddress!, ldc: c)
-        }
-        // ln_final at the pooled rows only; every other row has zero gradient.
-        var dpooled = [Float](repeating: 0, count: cls * c)
-        Kernels.layerNormBackward(dln, pooledRaw, mean: finalMean, rstd: finalRstd, weight: model.text.finalW,
-                                  into: &dpooled, rows: cls, width: c)
-        let layout = saved!.layout
-        var dx = [Float](repeating: 0, count: layout.rows * c)
-        for k in 0..<cls { let r = row(k, pool[k]); for i in 0..<c { dx[r * c + i] = dpooled[k * c + i] } }
-        dx.withUnsafeMutableBufferPointer { d in
-            Transformer.backward(d.baseAddress!, blocks: model.text.blocks, saved: saved!, workspace: workspace)
-        }
+    func backward(featureGradient df: [Float]) -> [Float] {
+        let c = width, t = tokens, n = options.contextLength, layout = layout
+        let dx = tower.backward(df, weights: model.text)
         // Embedding: the context rows of every class prompt (a shared prefix row once: it holds every class's share).
         let shared: Int = { if case let .sharedPrefix(prefix, _, _) = layout { return prefix }; return 0 }()
         var dctx = [Float](repeating: 0, count: context.count)

@@ -32,40 +32,6 @@ public struct BlockWeights {
     public var fc2w: [Float], fc2b: [Float]     // [C, M], [C]
 }
 
-/// How the rows of a pass form sequences for attention.
-///   sequences: `batch` sequences of `tokens` rows each, one after another.
-///   sharedPrefix: causal sequences that all begin with the same `prefix` tokens (CoOp's prompts: SOT and a shared
-///     context). Under the causal mask those rows are the same in every sequence, so they are stored and computed
-///     once: rows = [prefix] then `batch` suffixes of `suffix` rows; suffix queries attend to the prefix's keys and
-///     to their own suffix's (causally).
-enum AttentionLayout: Equatable {
-    case sequences(batch: Int, tokens: Int)
-    case sharedPrefix(prefix: Int, batch: Int, suffix: Int)
-
-    var rows: Int {
-        switch self {
-        case let .sequences(b, t): b * t
-        case let .sharedPrefix(p, b, s): p + b * s
-        }
-    }
-
-    /// Attention probabilities kept for backward, per head: [b, t, t], or [p, p] then [b, s, p + s].
-    var probabilitiesPerHead: Int {
-        switch self {
-        case let .sequences(b, t): b * t * t
-        case let .sharedPrefix(p, b, s): p * p + b * s * (p + s)
-        }
-    }
-
-    /// The largest score block one attention head needs at a time.
-    var scoreBlock: Int {
-        switch self {
-        case let .sequences(_, t): t * t
-        case let .sharedPrefix(p, _, s): max(p * p, s * (p + s))
-        }
-    }
-}
-
 /// Scratch buffers for a pass over `rows` tokens; grown on demand and reused.
 final class Workspace {
     var ln: [Float] = []       // [rows, C]
@@ -141,7 +107,7 @@ enum Transformer {
     static func forward(
         _ x: UnsafeMutablePointer<Float>, layout: AttentionLayout,
         blocks: [BlockWeights], shape s: TowerShape, causal: Bool, workspace ws: Workspace,
-        saving saved: SavedActivations? = nil
+        saving saved: SavedActivations? = nil, prompts: DeepPrompts? = nil
     ) {
         let rows = layout.rows, c = s.width, m = s.mlp
         ws.reserve(layout, shape: s)
@@ -149,6 +115,7 @@ enum Transformer {
             precondition(saved.fits(layout, shape: s, linearInputs: saved.keepsLinearInputs), "saved activations sized for another pass")
         }
         for (l, w) in blocks.enumerated() {
+            prompts?.insert(into: x, layer: l, layout: layout, width: c)
             ws.ln.withUnsafeMutableBufferPointer { ln in
             ws.qkv.withUnsafeMutableBufferPointer { wqkv in
             ws.atty.withUnsafeMutableBufferPointer { atty in
@@ -193,7 +160,7 @@ enum Transformer {
     /// that needs activations saved with `linearInputs`.
     static func backward(
         _ dx: UnsafeMutablePointer<Float>, blocks: [BlockWeights], saved: SavedActivations, workspace ws: Workspace,
-        gradients: UnsafeMutablePointer<BlockWeights>? = nil
+        gradients: UnsafeMutablePointer<BlockWeights>? = nil, prompts: DeepPrompts? = nil
     ) {
         precondition(gradients == nil || saved.keepsLinearInputs, "weight gradients need the linear layers' inputs saved")
         let s = saved.shape, layout = saved.layout
@@ -242,6 +209,7 @@ enum Transformer {
                 Kernels.layerNormBackward(dln.baseAddress!, rec.input, mean: rec.mean1, rstd: rec.rstd1, weight: w.ln1w,
                                           into: dx, rows: rows, width: c)
             }}}}}}
+            prompts?.takeGradient(from: dx, layer: l, layout: layout, width: c)
         }
     }
 

@@ -1,0 +1,100 @@
+/// CLIP's text tower, the one implementation used by inference (`CLIPModel.encodeTexts`), CoOp (`PromptLearner`,
+/// which brings its own input embeddings and needs their gradient) and pretraining (`ContrastivePass`, which needs
+/// every weight's gradient):
+///   input rows [layout.rows, C] (token + position embeddings, or a prompt's) → causal transformer (deep prompts
+///   optional) → each sequence's pooled row (its EOT) → ln_final → projection → features [n, E]
+/// Forward and backward sit side by side; what backward needs is recorded by the forward that asks for it.
+final class TextTower {
+    /// What a forward pass keeps for backward.
+    enum Record {
+        /// Nothing: inference.
+        case none
+        /// Enough for the input rows' gradient (CoOp, deep prompts).
+        case inputGradients
+        /// Also every weight's gradient (pretraining).
+        case weightGradients
+    }
+
+    let shape: TowerShape
+    let workspace = Workspace()
+    private var saved: SavedActivations?
+    private var head = PooledHead()
+    private var pooledRows: [Int] = []
+    private var recorded = Record.none
+
+    init(shape: TowerShape) { self.shape = shape }
+
+    /// Token plus position embeddings of id sequences, `tokens` positions each (shorter sequences padded with id 0).
+    static func embed(_ ids: [[Int]], tokens t: Int, weights w: TextWeights, width c: Int) -> [Float] {
+        var x = [Float](repeating: 0, count: ids.count * t * c)
+        for (b, seq) in ids.enumerated() {
+            for pos in 0..<t {
+                let id = pos < seq.count ? seq[pos] : 0, dst = (b * t + pos) * c
+                for i in 0..<c { x[dst + i] = w.tokens[id * c + i] + w.positions[pos * c + i] }
+            }
+        }
+        return x
+    }
+
+    /// Accumulates the token and position embeddings' gradients from the input rows' gradient of `embed`.
+    static func embedBackward(_ dx: [Float], ids: [[Int]], tokens t: Int, width c: Int, into grad: inout TextWeights) {
+        for (b, seq) in ids.enumerated() {
+            for pos in 0..<t {
+                let id = pos < seq.count ? seq[pos] : 0, src = (b * t + pos) * c
+                for i in 0..<c {
+                    grad.tokens[id * c + i] += dx[src + i]
+                    grad.positions[pos * c + i] += dx[src + i]
+                }
+            }
+        }
+    }
+
+    /// Features [pooled.count, E] (not normalised) of input rows `x` laid out as `layout`; `pooled` names each
+    /// sequence's pooled row.
+    func forward(_ x: [Float], layout: AttentionLayout, pooled: [Int], weights w: TextWeights, record: Record,
+                 prompts: DeepPrompts? = nil) -> [Float] {
+        let c = shape.width, e = w.projection.count / c
+        precondition(x.count == layout.rows * c, "input rows do not match the layout")
+        var x = x
+        var keep: SavedActivations? = nil
+        if record != .none {
+            let linear = record == .weightGradients
+            if !(saved?.fits(layout, shape: shape, linearInputs: linear) ?? false) { saved = SavedActivations(layout, shape: shape, linearInputs: linear) }
+            keep = saved
+        }
+        x.withUnsafeMutableBufferPointer { xb in
+            Transformer.forward(xb.baseAddress!, layout: layout, blocks: w.blocks, shape: shape, causal: true, workspace: workspace,
+                                saving: keep, prompts: prompts)
+        }
+        var rows = [Float](repeating: 0, count: pooled.count * c)
+        for (k, r) in pooled.enumerated() { for i in 0..<c { rows[k * c + i] = x[r * c + i] } }
+        pooledRows = pooled
+        recorded = record
+        return head.forward(rows, rows: pooled.count, width: c, embed: e, lnWeight: w.finalW, lnBias: w.finalB, eps: shape.eps,
+                            projection: w.projection)
+    }
+
+    /// dLoss/d(input rows) [layout.rows, C] for dLoss/d(features) of the last recording forward; with `gradients`
+    /// (which needs `.weightGradients`), the head's and the blocks' weight gradients are accumulated into it.
+    func backward(_ df: [Float], weights w: TextWeights, gradients: UnsafeMutablePointer<TextWeights>? = nil,
+                  prompts: DeepPrompts? = nil) -> [Float] {
+        guard let saved, recorded != .none else { preconditionFailure("backward needs a forward that recorded") }
+        precondition(gradients == nil || recorded == .weightGradients, "weight gradients need a forward recording them")
+        let c = shape.width
+        var headGradients = gradients.map { g in PooledHead.Gradients(lnWeight: &g.pointee.finalW, lnBias: &g.pointee.finalB, projection: &g.pointee.projection) }
+        let dpooled = head.backward(df, lnWeight: w.finalW, projection: w.projection, gradients: &headGradients)
+        if let g = gradients, let h = headGradients { h.restore(lnWeight: &g.pointee.finalW, lnBias: &g.pointee.finalB, projection: &g.pointee.projection) }
+        var dx = [Float](repeating: 0, count: saved.layout.rows * c)
+        for (k, r) in pooledRows.enumerated() { for i in 0..<c { dx[r * c + i] += dpooled[k * c + i] } }
+        dx.withUnsafeMutableBufferPointer { d in
+            if let gradients {
+                gradients.pointee.blocks.withUnsafeMutableBufferPointer { gb in
+                    Transformer.backward(d.baseAddress!, blocks: w.blocks, saved: saved, workspace: workspace, gradients: gb.baseAddress!, prompts: prompts)
+                }
+            } else {
+                Transformer.backward(d.baseAddress!, blocks: w.blocks, saved: saved, workspace: workspace, prompts: prompts)
+            }
+        }
+        return dx
+    }
+}
