@@ -12,7 +12,7 @@ public final class CLIPModel {
     /// Where it came from: a folder path, or `random:NAME:SEED`.
     public let source: String
 
-    private let workspace = Workspace()
+    private lazy var visionTower = VisionTower(config: config)
     private lazy var textTower = TextTower(shape: config.text)
     var cachedImageHash: UInt64?
 
@@ -105,35 +105,8 @@ public final class CLIPModel {
     }
 
     private func encodeImageBatch(_ px: UnsafePointer<Float>, count n: Int, into out: UnsafeMutablePointer<Float>) {
-        let c = config.vision.width, p = config.patchSize, g = config.grid, s = config.imageSize
-        let t = config.visionTokens, k = 3 * p * p
-        let patches = Self.im2col(px, count: n, size: s, patch: p)
-        var embedded = [Float](repeating: 0, count: n * g * g * c)
-        embedded.withUnsafeMutableBufferPointer { e in
-            BLAS.linear(patches, rows: n * g * g, inFeatures: k, weight: vision.patch, bias: nil, outFeatures: c, into: e.baseAddress!)
-        }
-        var x = [Float](repeating: 0, count: n * t * c)
-        x.withUnsafeMutableBufferPointer { xb in
-            let xp = xb.baseAddress!
-            for img in 0..<n {
-                let seq = xp + img * t * c
-                for i in 0..<c { seq[i] = vision.classEmbedding[i] + vision.positions[i] }
-                for tok in 1..<t {
-                    let src = (img * g * g + tok - 1) * c, dst = seq + tok * c, pos = tok * c
-                    for i in 0..<c { dst[i] = embedded[src + i] + vision.positions[pos + i] }
-                }
-            }
-            var normed = [Float](repeating: 0, count: n * t * c)
-            Kernels.layerNorm(xp, &normed, rows: n * t, width: c, weight: vision.preW, bias: vision.preB, eps: config.vision.eps)
-            xp.update(from: normed, count: n * t * c)
-            Transformer.forward(xp, batch: n, tokens: t, blocks: vision.blocks, shape: config.vision, causal: false, workspace: workspace)
-            // ln_post on the class token of each image, then the projection.
-            var pooled = [Float](repeating: 0, count: n * c)
-            for img in 0..<n { pooled.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: img * c).update(from: xp + img * t * c, count: c) } }
-            var normedPooled = [Float](repeating: 0, count: n * c)
-            Kernels.layerNorm(pooled, &normedPooled, rows: n, width: c, weight: vision.postW, bias: vision.postB, eps: config.vision.eps)
-            BLAS.linear(normedPooled, rows: n, inFeatures: c, weight: vision.projection, bias: nil, outFeatures: config.embedDim, into: out)
-        }
+        let features = visionTower.forward(pixels: px, count: n, weights: vision, record: .none)
+        out.update(from: features, count: features.count)
     }
 
     /// im2col for the patch embedding: one row per patch [count * grid², 3 * p * p], ordered

@@ -5,13 +5,8 @@ import Foundation
 /// recording what the backward passes beside them need.
 final class ContrastivePass {
     let config: CLIPConfig
-    private let visionWorkspace = Workspace()
-    private var visionSaved: SavedActivations?
+    private lazy var visionTower = VisionTower(config: config)
     private lazy var textTower = TextTower(shape: config.text)
-
-    // Vision record: patches, the pre-LN input and statistics, and the head over the class tokens.
-    private var patches: [Float] = [], embeddedInput: [Float] = [], preMean: [Float] = [], preRstd: [Float] = []
-    private var imageHead = PooledHead(), imageCount = 0
     // Text record: the ids and how many positions ran.
     private var textIds: [[Int]] = [], textTokens = 0
 
@@ -24,74 +19,12 @@ final class ContrastivePass {
 
     /// Image embeddings [n, E] (not normalised) of normalised pixels [n, 3, S, S], recording for `imageBackward`.
     func imageForward(_ w: VisionWeights, pixels: [Float], count n: Int) -> [Float] {
-        let c = config.vision.width, p = config.patchSize, g = config.grid, t = config.visionTokens, e = config.embedDim
-        imageCount = n
-        patches = pixels.withUnsafeBufferPointer { CLIPModel.im2col($0.baseAddress!, count: n, size: config.imageSize, patch: p) }
-        var embedded = [Float](repeating: 0, count: n * g * g * c)
-        embedded.withUnsafeMutableBufferPointer { eb in
-            BLAS.linear(patches, rows: n * g * g, inFeatures: 3 * p * p, weight: w.patch, bias: nil, outFeatures: c, into: eb.baseAddress!)
-        }
-        embeddedInput = [Float](repeating: 0, count: n * t * c)
-        for img in 0..<n {
-            for tok in 0..<t {
-                let dst = (img * t + tok) * c
-                for i in 0..<c {
-                    let token = tok == 0 ? w.classEmbedding[i] : embedded[(img * g * g + tok - 1) * c + i]
-                    embeddedInput[dst + i] = token + w.positions[tok * c + i]
-                }
-            }
-        }
-        preMean = [Float](repeating: 0, count: n * t); preRstd = preMean
-        var x = [Float](repeating: 0, count: n * t * c)
-        Kernels.layerNorm(embeddedInput, &x, rows: n * t, width: c, weight: w.preW, bias: w.preB, eps: config.vision.eps,
-                          mean: &preMean, rstd: &preRstd)
-        if !(visionSaved?.fits(batch: n, tokens: t, shape: config.vision, linearInputs: true) ?? false) {
-            visionSaved = SavedActivations(batch: n, tokens: t, shape: config.vision, linearInputs: true)
-        }
-        x.withUnsafeMutableBufferPointer { xb in
-            Transformer.forward(xb.baseAddress!, batch: n, tokens: t, blocks: w.blocks, shape: config.vision, causal: false,
-                                workspace: visionWorkspace, saving: visionSaved)
-        }
-        var classTokens = [Float](repeating: 0, count: n * c)
-        for img in 0..<n { for i in 0..<c { classTokens[img * c + i] = x[img * t * c + i] } }
-        return imageHead.forward(classTokens, rows: n, width: c, embed: e, lnWeight: w.postW, lnBias: w.postB, eps: config.vision.eps,
-                                 projection: w.projection)
+        pixels.withUnsafeBufferPointer { visionTower.forward(pixels: $0.baseAddress!, count: n, weights: w, record: .weightGradients) }
     }
 
     /// Accumulates the image tower's weight gradients for dLoss/d(embeddings) [n, E] of the last `imageForward`.
     func imageBackward(_ w: VisionWeights, featureGradient df: [Float], into grad: inout VisionWeights) {
-        let n = imageCount, c = config.vision.width, p = config.patchSize, g = config.grid, t = config.visionTokens
-        var headGradients: PooledHead.Gradients? = PooledHead.Gradients(lnWeight: &grad.postW, lnBias: &grad.postB, projection: &grad.projection)
-        let dclass = imageHead.backward(df, lnWeight: w.postW, projection: w.projection, gradients: &headGradients)
-        headGradients!.restore(lnWeight: &grad.postW, lnBias: &grad.postB, projection: &grad.projection)
-        var dx = [Float](repeating: 0, count: n * t * c)
-        for img in 0..<n { for i in 0..<c { dx[img * t * c + i] = dclass[img * c + i] } }
-        dx.withUnsafeMutableBufferPointer { d in
-            grad.blocks.withUnsafeMutableBufferPointer { gb in
-                Transformer.backward(d.baseAddress!, blocks: w.blocks, saved: visionSaved!, workspace: visionWorkspace, gradients: gb.baseAddress!)
-            }
-        }
-        Kernels.layerNormParameterGradient(dx, embeddedInput, mean: preMean, rstd: preRstd, rows: n * t, width: c,
-                                           weight: &grad.preW, bias: &grad.preB)
-        var dinput = [Float](repeating: 0, count: n * t * c)
-        Kernels.layerNormBackward(dx, embeddedInput, mean: preMean, rstd: preRstd, weight: w.preW, into: &dinput, rows: n * t, width: c)
-        // Class embedding, positions, and the patch embedding (a linear layer over im2col rows).
-        var dembedded = [Float](repeating: 0, count: n * g * g * c)
-        var unusedBias = [Float](repeating: 0, count: c)
-        for img in 0..<n {
-            for tok in 0..<t {
-                let src = (img * t + tok) * c
-                for i in 0..<c {
-                    let v = dinput[src + i]
-                    grad.positions[tok * c + i] += v
-                    if tok == 0 { grad.classEmbedding[i] += v } else { dembedded[(img * g * g + tok - 1) * c + i] = v }
-                }
-            }
-        }
-        dembedded.withUnsafeBufferPointer { d in
-            Transformer.linearWeightGradient(dy: d.baseAddress!, x: patches, rows: n * g * g, out: c, in: 3 * p * p,
-                                             weight: &grad.patch, bias: &unusedBias)
-        }
+        withUnsafeMutablePointer(to: &grad) { g in visionTower.backward(df, weights: w, gradients: g) }
     }
 
     // MARK: text tower

@@ -5,22 +5,12 @@
 ///   optional) → each sequence's pooled row (its EOT) → ln_final → projection → features [n, E]
 /// Forward and backward sit side by side; what backward needs is recorded by the forward that asks for it.
 final class TextTower {
-    /// What a forward pass keeps for backward.
-    enum Record {
-        /// Nothing: inference.
-        case none
-        /// Enough for the input rows' gradient (CoOp, deep prompts).
-        case inputGradients
-        /// Also every weight's gradient (pretraining).
-        case weightGradients
-    }
-
     let shape: TowerShape
     let workspace = Workspace()
     private var saved: SavedActivations?
     private var head = PooledHead()
     private var pooledRows: [Int] = []
-    private var recorded = Record.none
+    private var recorded = TowerRecord.none
 
     init(shape: TowerShape) { self.shape = shape }
 
@@ -51,7 +41,7 @@ final class TextTower {
 
     /// Features [pooled.count, E] (not normalised) of input rows `x` laid out as `layout`; `pooled` names each
     /// sequence's pooled row.
-    func forward(_ x: [Float], layout: AttentionLayout, pooled: [Int], weights w: TextWeights, record: Record,
+    func forward(_ x: [Float], layout: AttentionLayout, pooled: [Int], weights w: TextWeights, record: TowerRecord,
                  prompts: DeepPrompts? = nil) -> [Float] {
         let c = shape.width, e = w.projection.count / c
         precondition(x.count == layout.rows * c, "input rows do not match the layout")

@@ -81,3 +81,13 @@ extension UnsafeMutablePointer where Pointee == Float {
         array.withUnsafeBufferPointer { self.update(from: $0.baseAddress! + offset, count: count) }
     }
 }
+
+/// What a tower's forward pass keeps for its backward pass.
+enum TowerRecord {
+    /// Nothing: inference.
+    case none
+    /// Enough for the input's gradient (CoOp's context, prompts).
+    case inputGradients
+    /// Also every weight's gradient (pretraining).
+    case weightGradients
+}

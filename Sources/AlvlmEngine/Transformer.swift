@@ -114,6 +114,7 @@ enum Transformer {
         if let saved {
             precondition(saved.fits(layout, shape: s, linearInputs: saved.keepsLinearInputs), "saved activations sized for another pass")
         }
+        precondition(prompts?.values.keys.allSatisfy { $0 >= 0 && $0 < blocks.count } ?? true, "deep prompts for a layer the tower does not have")
         for (l, w) in blocks.enumerated() {
             prompts?.insert(into: x, layer: l, layout: layout, width: c)
             ws.ln.withUnsafeMutableBufferPointer { ln in
