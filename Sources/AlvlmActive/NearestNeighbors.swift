@@ -23,7 +23,7 @@ public enum NearestNeighbors {
         sims.withUnsafeMutableBufferPointer { sp in
         z.withUnsafeBufferPointer { zp in
             let idBase = idp.baseAddress!, simBase = sp.baseAddress!, zBase = zp.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
+            Parallel.workers(workers) { w in
                 var g = [Float](repeating: 0, count: block * block), gt = g
                 var p = w
                 while p < pairs.count {

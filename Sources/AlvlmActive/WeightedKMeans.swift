@@ -52,11 +52,11 @@ public struct WeightedKMeans {
             partial.withUnsafeMutableBufferPointer { pp in
             partialMass.withUnsafeMutableBufferPointer { mp in
                 let ppBase = pp.baseAddress!, mpBase = mp.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                Parallel.chunks(n) { part, range in
                     var sums = [Float](repeating: 0, count: k * d), mass = [Double](repeating: 0, count: k)
                     sums.withUnsafeMutableBufferPointer { sb in
                         x.withUnsafeBufferPointer { xb in
-                            for i in (n * part / parts)..<(n * (part + 1) / parts) {
+                            for i in range {
                                 let wi = weightsUsed[i]
                                 guard wi > 0 else { continue }
                                 let c = a[i], w = Float(wi)
@@ -131,8 +131,7 @@ public struct WeightedKMeans {
     }
 
     func parallelRows(_ n: Int, _ body: (Range<Int>) -> Void) {
-        let parts = min(Engine.cores, max(1, n / 1024))
-        DispatchQueue.concurrentPerform(iterations: parts) { p in body((n * p / parts)..<(n * (p + 1) / parts)) }
+        Parallel.chunks(n, minimumPerChunk: 1024) { _, range in body(range) }
     }
 
     /// Greedy weighted k-means++.

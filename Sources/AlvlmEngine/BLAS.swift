@@ -48,12 +48,11 @@ public enum BLAS {
             gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
-            let lo = m * p / parts, hi = m * (p + 1) / parts
-            // Rows lo..<hi of op(A): rows of A, or columns of A when transposed.
-            gemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
-                 a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb,
-                 beta: beta, c: c + lo * ldc, ldc: ldc)
+        Parallel.chunks(m, minimumPerChunk: 64) { _, rows in
+            // Rows of op(A): rows of A, or columns of A when transposed.
+            gemm(transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha,
+                 a: transA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda: lda, b: b, ldb: ldb,
+                 beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
         }
     }
 

@@ -17,21 +17,35 @@ public enum Activation: String, Sendable {
     }
 }
 
-/// Splits `count` items into contiguous chunks run concurrently on the available cores.
-@inline(__always)
-func parallelChunks(_ count: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-    parallelChunksIndexed(count, minimumPerChunk: minimumPerChunk) { _, range in body(range) }
+/// The engine's one parallel loop (every module's parallel work goes through it, so the core count is read in one
+/// place: `Engine.cores`).
+public enum Parallel {
+    /// `count` items in contiguous chunks run concurrently, one per worker: at most `Engine.cores` workers and at
+    /// least `minimumPerChunk` items each. The body gets its worker index (0..<cores, for per-worker scratch) and range.
+    public static func chunks(_ count: Int, minimumPerChunk: Int = 1, _ body: (Int, Range<Int>) -> Void) {
+        let workers = min(Engine.cores, max(1, count / max(1, minimumPerChunk)))
+        if workers <= 1 { if count > 0 { body(0, 0..<count) }; return }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let lo = count * w / workers, hi = count * (w + 1) / workers
+            if lo < hi { body(w, lo..<hi) }
+        }
+    }
+
+    /// `count` workers run concurrently, each told its index (for work the caller deals out itself).
+    public static func workers(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 1 { if count == 1 { body(0) }; return }
+        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    }
 }
 
-/// The same, telling each chunk its worker index (0..<cores), for per-worker scratch memory.
+@inline(__always)
+func parallelChunks(_ count: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    Parallel.chunks(count, minimumPerChunk: minimumPerChunk) { _, range in body(range) }
+}
+
 @inline(__always)
 func parallelChunksIndexed(_ count: Int, minimumPerChunk: Int = 1, _ body: (Int, Range<Int>) -> Void) {
-    let workers = min(Engine.cores, max(1, count / max(1, minimumPerChunk)))
-    if workers <= 1 { body(0, 0..<count); return }
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
-        let lo = count * w / workers, hi = count * (w + 1) / workers
-        if lo < hi { body(w, lo..<hi) }
-    }
+    Parallel.chunks(count, minimumPerChunk: minimumPerChunk, body)
 }
 
 public enum Engine {
