@@ -29,9 +29,8 @@ public final class CLIPModel {
             throw EngineError(.argument, "unknown architecture \(name) (known: \(CLIPConfig.architectureNames.joined(separator: ", ")))")
         }
         var rng = SeededRandom(seed: seed)
-        let vision = VisionWeights.random(config, rng: &rng)
-        let text = TextWeights.random(config, rng: &rng)
-        return CLIPModel(config: config, vision: vision, text: text, logitScale: log(1 / 0.07),
+        let p = CLIPParameters.random(config, rng: &rng)
+        return CLIPModel(config: config, vision: p.vision, text: p.text, logitScale: p.logitScale[0],
                          tokenizer: CLIPTokenizer.standard, source: "random:\(name):\(seed)")
     }
 
@@ -75,9 +74,10 @@ public final class CLIPModel {
             if let s = pre["image_std"] as? [NSNumber], s.count == 3 { finalConfig.std = s.map(\.floatValue) }
         }
         let file = try SafetensorsFile(path: weightsFile)
-        let (vision, text, scale) = try naming.load(from: file, config: finalConfig)
+        let weights = try naming.load(from: file, config: finalConfig)
         let tokenizer = try CLIPTokenizer.inDirectory(dir, contextLength: finalConfig.contextLength)
-        return CLIPModel(config: finalConfig, vision: vision, text: text, logitScale: scale, tokenizer: tokenizer, source: dir)
+        return CLIPModel(config: finalConfig, vision: weights.vision, text: weights.text, logitScale: weights.logitScale[0],
+                         tokenizer: tokenizer, source: dir)
     }
 
     // MARK: image tower

@@ -3,64 +3,36 @@ import Foundation
 /// All trainable tensors of a CLIP model (both towers and the log logit scale), in one fixed order.
 /// The same type holds gradients and optimiser moments, so an optimiser walks three of them side by side.
 public struct CLIPParameters {
+    public let config: CLIPConfig
     public var vision: VisionWeights
     public var text: TextWeights
     public var logitScale: [Float]   // one value: log of the logit scale
 
-    public init(vision: VisionWeights, text: TextWeights, logitScale: Float) {
-        self.vision = vision; self.text = text; self.logitScale = [logitScale]
+    public init(config: CLIPConfig, vision: VisionWeights, text: TextWeights, logitScale: Float) {
+        self.config = config; self.vision = vision; self.text = text; self.logitScale = [logitScale]
     }
 
-    public init(model: CLIPModel) { self.init(vision: model.vision, text: model.text, logitScale: model.logitScale) }
+    public init(model: CLIPModel) { self.init(config: model.config, vision: model.vision, text: model.text, logitScale: model.logitScale) }
 
-    /// Every tensor with its Hugging Face name and whether AdamW decays it (matrices only, as CLIP's training does).
+    /// Every tensor with its Hugging Face name (q, k and v fused) and whether AdamW decays it, in the table's order.
     public var tensors: [(name: String, values: [Float], decays: Bool)] {
-        var out: [(String, [Float], Bool)] = []
-        func blocks(_ prefix: String, _ bs: [BlockWeights]) {
-            for (i, b) in bs.enumerated() {
-                for (name, path, decays) in BlockWeights.tensorPaths { out.append(("\(prefix)encoder.layers.\(i).\(name)", b[keyPath: path], decays)) }
-            }
-        }
-        out += [("vision_model.embeddings.patch_embedding.weight", vision.patch, true),
-                ("vision_model.embeddings.class_embedding", vision.classEmbedding, false),
-                ("vision_model.embeddings.position_embedding.weight", vision.positions, false),
-                ("vision_model.pre_layrnorm.weight", vision.preW, false), ("vision_model.pre_layrnorm.bias", vision.preB, false)]
-        blocks("vision_model.", vision.blocks)
-        out += [("vision_model.post_layernorm.weight", vision.postW, false), ("vision_model.post_layernorm.bias", vision.postB, false),
-                ("visual_projection.weight", vision.projection, true),
-                ("text_model.embeddings.token_embedding.weight", text.tokens, false),
-                ("text_model.embeddings.position_embedding.weight", text.positions, false)]
-        blocks("text_model.", text.blocks)
-        out += [("text_model.final_layer_norm.weight", text.finalW, false), ("text_model.final_layer_norm.bias", text.finalB, false),
-                ("text_projection.weight", text.projection, true), ("logit_scale", logitScale, false)]
-        return out
+        CLIPTensor.table(config).map { ($0.name, self[keyPath: $0.path], $0.decays) }
     }
 
     /// Replaces every tensor, in the order of `tensors` (sizes must match).
     public mutating func setTensors(_ values: [[Float]]) {
-        var it = values.makeIterator()
-        func next(_ old: [Float]) -> [Float] {
-            let v = it.next()!
-            precondition(v.count == old.count, "tensor size changed")
-            return v
+        let table = CLIPTensor.table(config)
+        precondition(values.count == table.count, "\(values.count) tensors for a table of \(table.count)")
+        for (t, v) in zip(table, values) {
+            precondition(v.count == self[keyPath: t.path].count, "tensor \(t.name) changed size")
+            self[keyPath: t.path] = v
         }
-        func blocks(_ bs: inout [BlockWeights]) {
-            for i in bs.indices { for (_, path, _) in BlockWeights.tensorPaths { bs[i][keyPath: path] = next(bs[i][keyPath: path]) } }
-        }
-        vision.patch = next(vision.patch); vision.classEmbedding = next(vision.classEmbedding)
-        vision.positions = next(vision.positions); vision.preW = next(vision.preW); vision.preB = next(vision.preB)
-        blocks(&vision.blocks)
-        vision.postW = next(vision.postW); vision.postB = next(vision.postB); vision.projection = next(vision.projection)
-        text.tokens = next(text.tokens); text.positions = next(text.positions)
-        blocks(&text.blocks)
-        text.finalW = next(text.finalW); text.finalB = next(text.finalB); text.projection = next(text.projection)
-        logitScale = next(logitScale)
     }
 
     /// The same shapes, all zeros.
     public func zeros() -> CLIPParameters {
         var z = self
-        z.setTensors(tensors.map { [Float](repeating: 0, count: $0.values.count) })
+        for t in CLIPTensor.table(config) { z[keyPath: t.path] = [Float](repeating: 0, count: self[keyPath: t.path].count) }
         return z
     }
 
@@ -82,18 +54,6 @@ public struct CLIPParameters {
         CLIPModel(config: base.config, vision: vision, text: text, logitScale: logitScale[0],
                   tokenizer: base.tokenizer, source: source ?? base.source)
     }
-}
-
-extension BlockWeights {
-    /// The block's tensors under their Hugging Face names (q, k and v fused) and whether they decay.
-    static let tensorPaths: [(String, WritableKeyPath<BlockWeights, [Float]>, Bool)] = [
-        ("layer_norm1.weight", \.ln1w, false), ("layer_norm1.bias", \.ln1b, false),
-        ("self_attn.qkv.weight", \.qkvw, true), ("self_attn.qkv.bias", \.qkvb, false),
-        ("self_attn.out_proj.weight", \.projw, true), ("self_attn.out_proj.bias", \.projb, false),
-        ("layer_norm2.weight", \.ln2w, false), ("layer_norm2.bias", \.ln2b, false),
-        ("mlp.fc1.weight", \.fc1w, true), ("mlp.fc1.bias", \.fc1b, false),
-        ("mlp.fc2.weight", \.fc2w, true), ("mlp.fc2.bias", \.fc2b, false),
-    ]
 }
 
 /// AdamW (Loshchilov & Hutter) with torch.optim.AdamW semantics: decoupled decay θ -= lr·λ·θ before the Adam step,

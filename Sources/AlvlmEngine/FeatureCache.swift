@@ -24,12 +24,8 @@ extension CLIPModel {
         if let h = cachedImageHash { return h }
         var h = FNV64()
         h.add("\(config.vision) \(config.imageSize) \(config.patchSize) \(config.embedDim) \(config.mean) \(config.std)")
-        for part in [vision.patch, vision.classEmbedding, vision.positions, vision.preW, vision.preB, vision.postW, vision.postB, vision.projection] {
-            h.add(words: part)
-        }
-        for b in vision.blocks {
-            for part in [b.ln1w, b.ln1b, b.qkvw, b.qkvb, b.projw, b.projb, b.ln2w, b.ln2b, b.fc1w, b.fc1b, b.fc2w, b.fc2b] { h.add(words: part) }
-        }
+        let p = CLIPParameters(model: self)
+        for t in CLIPTensor.table(config) where t.tower == .vision { h.add(words: p[keyPath: t.path]) }
         cachedImageHash = h.value
         return h.value
     }

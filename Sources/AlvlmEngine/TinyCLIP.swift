@@ -94,8 +94,8 @@ public enum TinyCLIP {
             throw EngineError(.io, "tokenizer files were not written", path: directory)
         }
         var rng = SeededRandom(seed: options.seed)
-        return CLIPModel(config: config, vision: .random(config, rng: &rng), text: .random(config, rng: &rng),
-                         logitScale: log(1 / 0.07), tokenizer: tokenizer, source: directory)
+        let p = CLIPParameters.random(config, rng: &rng)
+        return CLIPModel(config: config, vision: p.vision, text: p.text, logitScale: p.logitScale[0], tokenizer: tokenizer, source: directory)
     }
 
     /// Normalised pixels of RGB images the model's size (the world renders at the model's image size, so

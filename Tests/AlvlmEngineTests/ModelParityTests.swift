@@ -86,6 +86,35 @@ final class ModelParityTests: XCTestCase {
     }
 }
 
+/// The one table of CLIP tensors: every name once, sizes that add up to the model's, the image-tower hash over its
+/// vision entries, and the Hugging Face files it writes naming q, k and v apart as transformers does.
+final class TensorTableTests: XCTestCase {
+    func testTheTableCoversEveryTensorOnce() throws {
+        for arch in ["tiny-test", "vit-b-32"] {
+            let config = try XCTUnwrap(CLIPConfig.named(arch))
+            let table = CLIPTensor.table(config)
+            XCTAssertEqual(Set(table.map(\.name)).count, table.count, arch)
+            XCTAssertEqual(Set(table.map(\.openAIName)).count, table.count, arch)
+            XCTAssertEqual(table.count, 8 + 5 + 1 + 12 * (config.vision.layers + config.text.layers), arch)
+            guard arch == "tiny-test" else { continue }   // drawing ViT-B/32's 150 M weights would only slow the test
+            var rng = SeededRandom(seed: 1)
+            let p = CLIPParameters.random(config, rng: &rng)
+            XCTAssertEqual(p.count, table.map(\.count).reduce(0, +), arch)
+            for t in table { XCTAssertEqual(p[keyPath: t.path].count, t.count, t.name) }
+        }
+        let model = try CLIPModel.random("tiny-test", seed: 2)
+        let names = model.huggingFaceTensors.map(\.name)
+        XCTAssertTrue(names.contains("text_model.encoder.layers.0.self_attn.k_proj.weight") && !names.contains { $0.contains(".qkv.") })
+        XCTAssertEqual(Set(names).count, names.count)
+        // The hash covers the image tower only: a change in the text tower leaves it, one in the vision tower does not.
+        var p = CLIPParameters(model: model)
+        p.text.finalB[0] += 1
+        XCTAssertEqual(p.model(like: model).imageTowerHash, model.imageTowerHash)
+        p.vision.blocks[0].fc2b[0] += 1
+        XCTAssertNotEqual(p.model(like: model).imageTowerHash, model.imageTowerHash)
+    }
+}
+
 final class ExportTests: XCTestCase {
     /// A saved model loads back with identical weights and identical features.
     func testSaveAndLoadRoundTrip() throws {

@@ -31,7 +31,8 @@ final class PretrainingTests: XCTestCase {
             var config = CLIPConfig.named("tiny-test")!
             config.vision.activation = activation; config.text.activation = activation
             var rng = SeededRandom(seed: 5)
-            let model = CLIPModel(config: config, vision: .random(config, rng: &rng), text: .random(config, rng: &rng),
+            let random = CLIPParameters.random(config, rng: &rng)
+            let model = CLIPModel(config: config, vision: random.vision, text: random.text,
                                   logitScale: log(10), tokenizer: CLIPTokenizer.standard, source: "test")
             let (pixels, captions, groups) = batch(model, count: 6, seed: 6)
             let params = CLIPParameters(model: model)
