@@ -134,7 +134,7 @@ public enum ContrastiveLoss {
 
     public static func evaluate(image: [Float], text: [Float], groups: [Int], width e: Int, logScale: Float) -> Result {
         let n = groups.count
-        let img = normalizedRows(image, width: e), txt = normalizedRows(text, width: e)
+        let (img, imageNorms) = L2Normalization.forward(image, width: e), (txt, textNorms) = L2Normalization.forward(text, width: e)
         let scale = expf(logScale)
         var logits = [Float](repeating: 0, count: n * n)
         logits.withUnsafeMutableBufferPointer { l in
@@ -142,27 +142,21 @@ public enum ContrastiveLoss {
         }
         var members: [Int: Int] = [:]
         for g in groups { members[g, default: 0] += 1 }
-        func target(_ i: Int, _ j: Int) -> Double { groups[i] == groups[j] ? 1 / Double(members[groups[i]]!) : 0 }
-        var loss = 0.0, correct = 0
+        // Every pair sharing a group is a positive, with equal weight.
+        func targets(_ i: Int) -> [(Int, Double)] { (0..<n).filter { groups[$0] == groups[i] }.map { ($0, 1 / Double(members[groups[i]]!)) } }
+        // Images against captions (rows), captions against images (the transposed logits); the loss is their mean.
+        var transposed = [Float](repeating: 0, count: n * n)
+        for i in 0..<n { for j in 0..<n { transposed[j * n + i] = logits[i * n + j] } }
+        let rows = SoftmaxCrossEntropy.evaluate(logits, rows: n, classes: n, targets: targets)
+        let columns = SoftmaxCrossEntropy.evaluate(transposed, rows: n, classes: n, targets: targets)
         var dlogits = [Float](repeating: 0, count: n * n)
-        // Rows: images against captions; columns: captions against images.
-        for pass in 0..<2 {
-            for i in 0..<n {
-                func at(_ j: Int) -> Int { pass == 0 ? i * n + j : j * n + i }
-                var m = -Float.infinity, best = 0
-                for j in 0..<n where logits[at(j)] > m { m = logits[at(j)]; best = j }
-                if pass == 0, groups[best] == groups[i] { correct += 1 }
-                var z = 0.0
-                for j in 0..<n { z += exp(Double(logits[at(j)] - m)) }
-                let logZ = log(z) + Double(m)
-                for j in 0..<n {
-                    let q = target(i, j), logp = Double(logits[at(j)]) - logZ
-                    if q > 0 { loss -= q * logp }
-                    dlogits[at(j)] += Float((exp(logp) - q) / Double(2 * n))
-                }
-            }
+        for i in 0..<n { for j in 0..<n { dlogits[i * n + j] = (rows.gradient[i * n + j] + columns.gradient[j * n + i]) / 2 } }
+        var correct = 0
+        for i in 0..<n {
+            var best = 0
+            for j in 0..<n where logits[i * n + j] > logits[i * n + best] { best = j }
+            if groups[best] == groups[i] { correct += 1 }
         }
-        loss /= Double(2 * n)
         var dScale: Double = 0
         for k in 0..<(n * n) { dScale += Double(dlogits[k]) * Double(logits[k]) }
         var dImg = [Float](repeating: 0, count: n * e), dTxt = dImg
@@ -172,21 +166,8 @@ public enum ContrastiveLoss {
         dTxt.withUnsafeMutableBufferPointer { d in
             BLAS.gemm(transA: true, m: n, n: e, k: n, alpha: scale, a: dlogits, lda: n, b: img, ldb: e, c: d.baseAddress!, ldc: e)
         }
-        return Result(loss: loss, dImage: normalizationBackward(dImg, raw: image, unit: img, width: e),
-                      dText: normalizationBackward(dTxt, raw: text, unit: txt, width: e),
+        return Result(loss: (rows.loss + columns.loss) / 2, dImage: L2Normalization.backward(dImg, unit: img, norms: imageNorms, width: e),
+                      dText: L2Normalization.backward(dTxt, unit: txt, norms: textNorms, width: e),
                       dLogScale: Float(dScale), accuracy: Double(correct) / Double(max(1, n)))
-    }
-
-    /// Gradient through x̂ = x / ‖x‖: dx = (dx̂ − x̂ (x̂ · dx̂)) / ‖x‖.
-    static func normalizationBackward(_ dunit: [Float], raw: [Float], unit: [Float], width e: Int) -> [Float] {
-        var out = dunit
-        for r in 0..<(raw.count / e) {
-            var norm: Float = 0, dot: Float = 0
-            for i in 0..<e { norm += raw[r * e + i] * raw[r * e + i]; dot += unit[r * e + i] * dunit[r * e + i] }
-            norm = norm.squareRoot()
-            guard norm > 0 else { continue }
-            for i in 0..<e { out[r * e + i] = (dunit[r * e + i] - unit[r * e + i] * dot) / norm }
-        }
-        return out
     }
 }

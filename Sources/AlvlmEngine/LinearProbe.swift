@@ -12,27 +12,25 @@ public struct LinearProbe {
     /// Mean cross-entropy + l2/2 · ||W||² (bias unpenalised) and its gradient, for parameters θ.
     static func objective(_ theta: [Double], x: [Float], labels: [Int], classes c: Int, width d: Int, l2: Double) -> (Double, [Double]) {
         let n = labels.count, stride = d + 1
-        var grad = [Double](repeating: 0, count: theta.count)
-        var loss = 0.0
-        var logits = [Double](repeating: 0, count: c)
+        var logits = [Double](repeating: 0, count: n * c)
         for r in 0..<n {
             let row = r * d
             for k in 0..<c {
                 var s = theta[k * stride + d]
                 for i in 0..<d { s += theta[k * stride + i] * Double(x[row + i]) }
-                logits[k] = s
+                logits[r * c + k] = s
             }
-            let m = logits.max()!
-            var z = 0.0
-            for k in 0..<c { logits[k] = exp(logits[k] - m); z += logits[k] }
-            loss += -log(logits[labels[r]] / z)
+        }
+        var (loss, dlogits) = SoftmaxCrossEntropy.evaluate(logits, rows: n, classes: c, labels: labels)
+        var grad = [Double](repeating: 0, count: theta.count)
+        for r in 0..<n {
+            let row = r * d
             for k in 0..<c {
-                let g = (logits[k] / z - (k == labels[r] ? 1 : 0)) / Double(n)
+                let g = dlogits[r * c + k]
                 for i in 0..<d { grad[k * stride + i] += g * Double(x[row + i]) }
                 grad[k * stride + d] += g
             }
         }
-        loss /= Double(n)
         for k in 0..<c {
             for i in 0..<d {
                 loss += 0.5 * l2 * theta[k * stride + i] * theta[k * stride + i]

@@ -68,6 +68,36 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// The one softmax cross-entropy (labels and soft targets) and the one L2 normalisation against finite differences
+    /// and a value worked out by hand.
+    func testSoftmaxCrossEntropyAndL2NormalisationGradients() {
+        var rng = SeededRandom(seed: 13)
+        let n = 3, c = 4
+        let logits = rng.normals(n * c, std: 2).map(Double.init)
+        let soft: (Int) -> [(Int, Double)] = { r in [(r, 0.75), ((r + 1) % c, 0.25)] }
+        for targets in [{ (r: Int) in [((r * 2) % c, 1.0)] }, soft] {
+            let (_, g) = SoftmaxCrossEntropy.evaluate(logits, rows: n, classes: c, targets: targets)
+            let numeric = numericalGradient(logits, h: 1e-6) { SoftmaxCrossEntropy.evaluate($0, rows: n, classes: c, targets: targets).loss }
+            assertClose(g.map(Float.init), numeric, relative: 1e-6)
+        }
+        // Two equal logits and a label: loss ln 2, gradient (1/2 − 1, 1/2).
+        let half = SoftmaxCrossEntropy.evaluate([Float(3), 3], rows: 1, classes: 2, labels: [0])
+        XCTAssertEqual(half.loss, log(2), accuracy: 1e-12)
+        XCTAssertEqual(half.gradient, [-0.5, 0.5])
+
+        let x = rng.normals(2 * 5, std: 1), dunit = rng.normals(2 * 5, std: 1)
+        let (unit, norms) = L2Normalization.forward(x, width: 5)
+        let dx = L2Normalization.backward(dunit, unit: unit, norms: norms, width: 5)
+        let numeric = numericalGradient(x.map(Double.init)) { v in
+            (0..<2).map { r -> Double in
+                let row = v[(r * 5)..<((r + 1) * 5)], norm = sqrt(row.map { $0 * $0 }.reduce(0, +))
+                return zip(row, dunit[(r * 5)..<((r + 1) * 5)]).map { $0 / norm * Double($1) }.reduce(0, +)
+            }.reduce(0, +)
+        }
+        assertClose(dx, numeric, relative: 1e-3)
+        XCTAssertEqual(L2Normalization.forward([0, 0, 3, 4], width: 2).unit, [0, 0, 0.6, 0.8])
+    }
+
     /// Attention over sequences sharing a prefix equals ordinary causal attention over the full sequences: outputs
     /// row by row, and input gradients (the prefix's summed over the sequences that share it).
     func testPrefixAttentionEqualsFullCausalAttention() {
