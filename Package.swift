@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // alvlm: active learning for vision-language models.
-// Layers, one-way: AlvlmEngine (CLIP, CoOp numerics) <- AlvlmActive (pools, strategies, experiments)
+// Layers, one-way: AlvlmKernels (BLAS, the parallel loop, forward/backward kernels) <- AlvlmEngine (CLIP, CoOp)
+// <- AlvlmActive (pools, strategies, experiments)
 // <- alvlm (command line, I/O only). AlvlmPlot (figures drawn through gnuplot-iostream) stands apart and
 // imports none of them. No library target does terminal I/O.
 import PackageDescription
@@ -25,9 +26,13 @@ let package = Package(
         .target(name: "CLineEdit", dependencies: ["CEdit"]),
         // setjmp-based error handling of libjpeg/libpng must live in C.
         .target(name: "CImageCodec", dependencies: ["CJPEG", "CPNG"]),
+        // The numeric kernels: BLAS wrappers, the one parallel loop, forward/backward pairs (no model knowledge).
+        .target(name: "AlvlmKernels", dependencies: ["CBLAS"]),
+        // Double-precision reference twins of the kernels, for tests only.
+        .target(name: "AlvlmTestSupport", dependencies: ["AlvlmKernels"]),
         .target(
             name: "AlvlmEngine",
-            dependencies: ["CBLAS", "CImageCodec"],
+            dependencies: ["AlvlmKernels", "CBLAS", "CImageCodec"],
             resources: [.copy("Resources/vocab.json"), .copy("Resources/merges.txt"), .copy("Resources/tiny-clip")]
         ),
         // Active learning: pools, oracles, strategies, experiments (numerics, no terminal I/O).
@@ -55,7 +60,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AlvlmEngineTests",
-            dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings"]
+            dependencies: ["AlvlmKernels", "AlvlmTestSupport", "AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings"]
         ),
         .testTarget(name: "AlvlmPlotTests", dependencies: ["AlvlmPlot", "CGnuplotIO"]),
         .testTarget(name: "AlvlmJupyterTests", dependencies: ["AlvlmJupyter"]),

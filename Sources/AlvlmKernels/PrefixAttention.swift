@@ -9,7 +9,7 @@
 /// whose first P rows are identical, at a fraction of the cost; the tests compare the two.
 /// Work is split over heads (each head writes its own d columns of every row), so no two workers write one value.
 extension Kernels {
-    static func prefixAttention(
+    public static func prefixAttention(
         qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
         prefix p: Int, batch: Int, suffix s: Int, width c: Int, heads: Int,
         scratch: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>? = nil
@@ -43,7 +43,7 @@ extension Kernels {
     /// Input gradient of `prefixAttention` from the saved qkv and probabilities (dqkv is written, not accumulated).
     /// Per block, as in `attentionBackward`: dV = Pᵀ dO; dP = dO Vᵀ; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dQ = scale dS K;
     /// dK = scale dSᵀ Q. The prefix's K and V also receive every suffix's share.
-    static func prefixAttentionBackward(
+    public static func prefixAttentionBackward(
         dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>,
         dqkv: UnsafeMutablePointer<Float>, prefix p: Int, batch: Int, suffix s: Int, width c: Int, heads: Int,
         scratch: UnsafeMutablePointer<Float>

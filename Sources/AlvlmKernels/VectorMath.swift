@@ -2,7 +2,7 @@
 /// clamped to [-87.3, 88.4] (the float range of exp). Used by softmax and QuickGELU, where a libm call per element
 /// costs as much as a fifth of a ViT forward.
 @inline(__always)
-func vexp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+public func vexp(_ x: SIMD8<Float>) -> SIMD8<Float> {
     let x = pointwiseMax(pointwiseMin(x, SIMD8(repeating: 88.37626)), SIMD8(repeating: -87.33654))
     // n = round(x / ln 2) by the 1.5·2^23 trick: the integer lands in the low mantissa bits.
     let magic = SIMD8<Float>(repeating: 12582912)
@@ -23,9 +23,9 @@ func vexp(_ x: SIMD8<Float>) -> SIMD8<Float> {
     return p * unsafeBitCast(bits, to: SIMD8<Float>.self)
 }
 
-enum VectorMath {
+public enum VectorMath {
     /// y[i] = x[i] / (1 + exp(-1.702 x[i]))
-    static func quickGELU(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
+    public static func quickGELU(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>) {
         var i = range.lowerBound
         while i + 8 <= range.upperBound {
             let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
@@ -37,7 +37,7 @@ enum VectorMath {
     }
 
     /// In-place softmax of the first `n` values of a row; the values from `n` to `t` are set to 0.
-    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count n: Int, width t: Int) {
+    public static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count n: Int, width t: Int) {
         var m = -Float.infinity
         for j in 0..<n where row[j] > m { m = row[j] }
         var j = 0

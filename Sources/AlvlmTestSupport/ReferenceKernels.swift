@@ -1,3 +1,4 @@
+import AlvlmKernels
 import Foundation
 
 /// Plain, double-precision versions of the fast kernels: slow and obviously right, for tests.
@@ -81,4 +82,24 @@ extension ReferenceKernels {
         }
         return out
     }
+}
+
+/// Plain triple-loop matrix product in double precision: the reference the fast kernels are tested against.
+public func naiveMatmul(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    a: [Float], lda: Int, b: [Float], ldb: Int
+) -> [Float] {
+    var c = [Float](repeating: 0, count: m * n)
+    for i in 0..<m {
+        for j in 0..<n {
+            var s = 0.0
+            for p in 0..<k {
+                let av = transA ? a[p * lda + i] : a[i * lda + p]
+                let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+                s += Double(av) * Double(bv)
+            }
+            c[i * n + j] = Float(s)
+        }
+    }
+    return c
 }

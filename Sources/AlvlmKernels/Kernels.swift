@@ -1,20 +1,12 @@
 import Foundation
 
 /// Per-token kernels of the transformer: layer norm, activations, softmax and attention.
-/// Every fast kernel here has a plain counterpart in `ReferenceKernels.swift` that tests compare against.
+/// Every fast kernel here has a plain counterpart in the test-support target's `ReferenceKernels` that tests compare against.
 /// Rows are processed in parallel over the machine's cores where the work is large enough.
 
 public enum Activation: String, Sendable {
     case quickGELU = "quick_gelu"
     case gelu = "gelu"
-
-    init(configName: String) throws {
-        switch configName {
-        case "quick_gelu": self = .quickGELU
-        case "gelu", "gelu_python": self = .gelu
-        default: throw EngineError(.model, "unsupported hidden_act \(configName) (expected quick_gelu or gelu)")
-        }
-    }
 }
 
 /// The engine's one parallel loop (every module's parallel work goes through it, so the core count is read in one
@@ -39,12 +31,12 @@ public enum Parallel {
 }
 
 @inline(__always)
-func parallelChunks(_ count: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+public func parallelChunks(_ count: Int, minimumPerChunk: Int = 1, _ body: (Range<Int>) -> Void) {
     Parallel.chunks(count, minimumPerChunk: minimumPerChunk) { _, range in body(range) }
 }
 
 @inline(__always)
-func parallelChunksIndexed(_ count: Int, minimumPerChunk: Int = 1, _ body: (Int, Range<Int>) -> Void) {
+public func parallelChunksIndexed(_ count: Int, minimumPerChunk: Int = 1, _ body: (Int, Range<Int>) -> Void) {
     Parallel.chunks(count, minimumPerChunk: minimumPerChunk, body)
 }
 
@@ -60,9 +52,9 @@ public enum Engine {
     public static let singleThreadedBLAS: Void = { BLAS.threads = 1 }()
 }
 
-enum Kernels {
+public enum Kernels {
     /// y = (x - mean) * rstd * w + b per row of width `c`; optionally stores mean and rstd for backward.
-    static func layerNorm(
+    public static func layerNorm(
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, width c: Int,
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
         mean: UnsafeMutablePointer<Float>? = nil, rstd: UnsafeMutablePointer<Float>? = nil
@@ -84,7 +76,7 @@ enum Kernels {
     }
 
     /// Input gradient of layer norm, accumulated: dx += rstd * (g - mean(g) - x̂ * mean(g ⊙ x̂)), g = w ⊙ dy.
-    static func layerNormBackward(
+    public static func layerNormBackward(
         _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, rows: Int, width c: Int
     ) {
@@ -108,7 +100,7 @@ enum Kernels {
     }
 
     /// Parameter gradients of layer norm, accumulated: dw += Σ_rows dy ⊙ x̂, db += Σ_rows dy.
-    static func layerNormParameterGradient(
+    public static func layerNormParameterGradient(
         _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
         rows: Int, width c: Int, weight dw: inout [Float], bias db: inout [Float]
     ) {
@@ -125,7 +117,7 @@ enum Kernels {
     }
 
     /// y = act(x) over `count` values (y may be x).
-    static func activate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int, _ kind: Activation) {
+    public static func activate(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int, _ kind: Activation) {
         parallelChunks(count, minimumPerChunk: 1 << 15) { range in
             switch kind {
             case .quickGELU:
@@ -137,7 +129,7 @@ enum Kernels {
     }
 
     /// dy *= act'(x) in place, from the saved pre-activation x.
-    static func activateBackward(_ dy: UnsafeMutablePointer<Float>, preactivation x: UnsafePointer<Float>, count: Int, _ kind: Activation) {
+    public static func activateBackward(_ dy: UnsafeMutablePointer<Float>, preactivation x: UnsafePointer<Float>, count: Int, _ kind: Activation) {
         parallelChunks(count, minimumPerChunk: 1 << 15) { range in
             switch kind {
             case .quickGELU:
@@ -157,7 +149,7 @@ enum Kernels {
     /// Multi-head self-attention for `batch` sequences of `tokens` tokens.
     /// qkv: [batch*tokens, 3C] rows of (Q | K | V); out: [batch*tokens, C].
     /// probs (optional, for backward): [batch, heads, tokens, tokens].
-    static func attention(
+    public static func attention(
         qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
         batch: Int, tokens t: Int, width c: Int, heads: Int, causal: Bool,
         scratch: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>? = nil
@@ -184,7 +176,7 @@ enum Kernels {
     /// Input gradient of attention, from the saved qkv and probabilities:
     /// dV = Pᵀ dO; dP = dO Vᵀ; dS = P ⊙ (dP − rowsum(dP ⊙ P)); dQ = scale dS K; dK = scale dSᵀ Q.
     /// dout: [batch*tokens, C]; dqkv (written): [batch*tokens, 3C]; scratch: [cores, tokens, tokens].
-    static func attentionBackward(
+    public static func attentionBackward(
         dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>,
         dqkv: UnsafeMutablePointer<Float>, batch: Int, tokens t: Int, width c: Int, heads: Int,
         scratch: UnsafeMutablePointer<Float>
