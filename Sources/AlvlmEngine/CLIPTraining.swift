@@ -99,23 +99,18 @@ struct PooledHead {
     /// gradients are accumulated into it.
     func backward(_ df: [Float], lnWeight: [Float], projection: [Float], gradients: inout Gradients?) -> [Float] {
         let n = rows, c = width, e = embed
-        if gradients != nil {
-            var unusedBias = [Float](repeating: 0, count: e)
-            df.withUnsafeBufferPointer { d in
-                Transformer.linearWeightGradient(dy: d.baseAddress!, x: normed, rows: n, out: e, in: c, weight: &gradients!.projection, bias: &unusedBias)
-            }
-        }
-        var dnormed = [Float](repeating: 0, count: n * c)
-        dnormed.withUnsafeMutableBufferPointer { d in
-            BLAS.gemm(m: n, n: c, k: e, a: df, lda: e, b: projection, ldb: c, c: d.baseAddress!, ldc: c)
-        }
+        var dnormed = [Float](repeating: 0, count: n * c), dpooled = dnormed
         if var g = gradients {
             gradients = nil   // g holds the only references: updated in place, then put back
-            Kernels.layerNormParameterGradient(dnormed, pooled, mean: mean, rstd: rstd, rows: n, width: c, weight: &g.lnWeight, bias: &g.lnBias)
+            Kernels.linearBackward(dy: df, x: normed, weight: projection, rows: n, inFeatures: c, outFeatures: e, dx: &dnormed,
+                                   weightGradient: &g.projection)
+            Kernels.layerNormBackward(dnormed, pooled, mean: mean, rstd: rstd, weight: lnWeight, into: &dpooled, rows: n, width: c,
+                                      weightGradient: &g.lnWeight, biasGradient: &g.lnBias)
             gradients = g
+        } else {
+            Kernels.linearBackward(dy: df, x: nil, weight: projection, rows: n, inFeatures: c, outFeatures: e, dx: &dnormed)
+            Kernels.layerNormBackward(dnormed, pooled, mean: mean, rstd: rstd, weight: lnWeight, into: &dpooled, rows: n, width: c)
         }
-        var dpooled = [Float](repeating: 0, count: n * c)
-        Kernels.layerNormBackward(dnormed, pooled, mean: mean, rstd: rstd, weight: lnWeight, into: &dpooled, rows: n, width: c)
         return dpooled
     }
 }

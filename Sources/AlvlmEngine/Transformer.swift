@@ -178,20 +178,24 @@ enum Transformer {
                 let rec = rec!
                 let g = gradients.map { $0 + l }
                 // MLP half: x_out = mid + fc2(act(fc1(ln2(mid)))); dx holds d x_out and becomes d mid.
-                if let g { linearWeightGradient(dy: dx, x: rec.hidden!, rows: rows, out: c, in: m, weight: &g.pointee.fc2w, bias: &g.pointee.fc2b) }
-                BLAS.parallelGemm(m: rows, n: m, k: c, a: dx, lda: c, b: w.fc2w, ldb: m, c: dh.baseAddress!, ldc: m)
-                Kernels.activateBackward(dh.baseAddress!, preactivation: rec.preact, count: rows * m, s.activation)
-                if let g { linearWeightGradient(dy: dh.baseAddress!, x: rec.ln2!, rows: rows, out: m, in: c, weight: &g.pointee.fc1w, bias: &g.pointee.fc1b) }
-                BLAS.parallelGemm(m: rows, n: c, k: m, a: dh.baseAddress!, lda: m, b: w.fc1w, ldb: c, c: dln.baseAddress!, ldc: c)
-                if let g {
-                    Kernels.layerNormParameterGradient(dln.baseAddress!, rec.mid, mean: rec.mean2, rstd: rec.rstd2, rows: rows, width: c,
-                                                       weight: &g.pointee.ln2w, bias: &g.pointee.ln2b)
+                withGradients(g, \.fc2w, \.fc2b) { dw, db in
+                    Kernels.linearBackward(dy: dx, x: rec.hidden, weight: w.fc2w, rows: rows, inFeatures: m, outFeatures: c, dx: dh.baseAddress!,
+                                           weightGradient: dw, biasGradient: db)
                 }
-                Kernels.layerNormBackward(dln.baseAddress!, rec.mid, mean: rec.mean2, rstd: rec.rstd2, weight: w.ln2w,
-                                          into: dx, rows: rows, width: c)
+                Kernels.activateBackward(dh.baseAddress!, preactivation: rec.preact, count: rows * m, s.activation)
+                withGradients(g, \.fc1w, \.fc1b) { dw, db in
+                    Kernels.linearBackward(dy: dh.baseAddress!, x: rec.ln2, weight: w.fc1w, rows: rows, inFeatures: c, outFeatures: m,
+                                           dx: dln.baseAddress!, weightGradient: dw, biasGradient: db)
+                }
+                withGradients(g, \.ln2w, \.ln2b) { dw, db in
+                    Kernels.layerNormBackward(dln.baseAddress!, rec.mid, mean: rec.mean2, rstd: rec.rstd2, weight: w.ln2w, into: dx, rows: rows, width: c,
+                                              weightGradient: dw, biasGradient: db)
+                }
                 // Attention half: mid = x_in + proj(attn(ln1(x_in))); dx becomes d x_in.
-                if let g { linearWeightGradient(dy: dx, x: rec.attended!, rows: rows, out: c, in: c, weight: &g.pointee.projw, bias: &g.pointee.projb) }
-                BLAS.parallelGemm(m: rows, n: c, k: c, a: dx, lda: c, b: w.projw, ldb: c, c: datty.baseAddress!, ldc: c)
+                withGradients(g, \.projw, \.projb) { dw, db in
+                    Kernels.linearBackward(dy: dx, x: rec.attended, weight: w.projw, rows: rows, inFeatures: c, outFeatures: c, dx: datty.baseAddress!,
+                                           weightGradient: dw, biasGradient: db)
+                }
                 switch layout {
                 case let .sequences(batch, tokens):
                     Kernels.attentionBackward(dout: datty.baseAddress!, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv.baseAddress!,
@@ -201,36 +205,28 @@ enum Transformer {
                                                     prefix: prefix, batch: batch, suffix: suffix, width: c, heads: s.heads,
                                                     scratch: scores.baseAddress!)
                 }
-                if let g { linearWeightGradient(dy: dqkv.baseAddress!, x: rec.ln1!, rows: rows, out: 3 * c, in: c, weight: &g.pointee.qkvw, bias: &g.pointee.qkvb) }
-                BLAS.parallelGemm(m: rows, n: c, k: 3 * c, a: dqkv.baseAddress!, lda: 3 * c, b: w.qkvw, ldb: c, c: dln.baseAddress!, ldc: c)
-                if let g {
-                    Kernels.layerNormParameterGradient(dln.baseAddress!, rec.input, mean: rec.mean1, rstd: rec.rstd1, rows: rows, width: c,
-                                                       weight: &g.pointee.ln1w, bias: &g.pointee.ln1b)
+                withGradients(g, \.qkvw, \.qkvb) { dw, db in
+                    Kernels.linearBackward(dy: dqkv.baseAddress!, x: rec.ln1, weight: w.qkvw, rows: rows, inFeatures: c, outFeatures: 3 * c,
+                                           dx: dln.baseAddress!, weightGradient: dw, biasGradient: db)
                 }
-                Kernels.layerNormBackward(dln.baseAddress!, rec.input, mean: rec.mean1, rstd: rec.rstd1, weight: w.ln1w,
-                                          into: dx, rows: rows, width: c)
+                withGradients(g, \.ln1w, \.ln1b) { dw, db in
+                    Kernels.layerNormBackward(dln.baseAddress!, rec.input, mean: rec.mean1, rstd: rec.rstd1, weight: w.ln1w, into: dx, rows: rows, width: c,
+                                              weightGradient: dw, biasGradient: db)
+                }
             }}}}}}
             prompts?.takeGradient(from: dx, layer: l, layout: layout, width: c)
         }
     }
 
-    /// Weight gradient of y = x Wᵀ + b, accumulated: dW[out, in] += dyᵀ x, db += Σ_rows dy.
-    static func linearWeightGradient(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, out: Int, in k: Int,
-                                     weight: inout [Float], bias: inout [Float]) {
-        weight.withUnsafeMutableBufferPointer { w in
-            BLAS.parallelGemm(transA: true, m: out, n: k, k: rows, a: dy, lda: out, b: x, ldb: k, beta: 1, c: w.baseAddress!, ldc: k)
-        }
-        columnSums(dy, rows: rows, width: out, into: &bias)
-    }
-
-    /// into[i] += Σ_r x[r, i].
-    static func columnSums(_ x: UnsafePointer<Float>, rows: Int, width: Int, into: inout [Float]) {
-        into.withUnsafeMutableBufferPointer { o in
-            for r in 0..<rows {
-                let xr = x + r * width
-                for i in 0..<width { o[i] += xr[i] }
-            }
-        }
+    /// Pointers to a block's pair of gradient arrays (nil, nil without gradients). The arrays are moved out while the
+    /// kernel writes them, so no copy is made.
+    static func withGradients(_ g: UnsafeMutablePointer<BlockWeights>?, _ a: WritableKeyPath<BlockWeights, [Float]>,
+                              _ b: WritableKeyPath<BlockWeights, [Float]>, _ body: (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void) {
+        guard let g else { body(nil, nil); return }
+        var first = g.pointee[keyPath: a], second = g.pointee[keyPath: b]
+        g.pointee[keyPath: a] = []; g.pointee[keyPath: b] = []
+        first.withUnsafeMutableBufferPointer { pa in second.withUnsafeMutableBufferPointer { pb in body(pa.baseAddress!, pb.baseAddress!) } }
+        g.pointee[keyPath: a] = first; g.pointee[keyPath: b] = second
     }
 
     /// Pointers to one layer's slices of the saved activations (the linear inputs only when kept).

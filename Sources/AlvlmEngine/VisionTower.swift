@@ -89,12 +89,16 @@ final class VisionTower {
                 Transformer.backward(d.baseAddress!, blocks: w.blocks, saved: saved, workspace: workspace, prompts: prompts)
             }
         }
-        if let gradients {
-            Kernels.layerNormParameterGradient(dx, lnPreInput, mean: preMean, rstd: preRstd, rows: n * t, width: c,
-                                               weight: &gradients.pointee.preW, bias: &gradients.pointee.preB)
-        }
         var dinput = [Float](repeating: 0, count: n * t * c)
-        Kernels.layerNormBackward(dx, lnPreInput, mean: preMean, rstd: preRstd, weight: w.preW, into: &dinput, rows: n * t, width: c)
+        if let gradients {
+            var (dw, db) = (gradients.pointee.preW, gradients.pointee.preB)
+            gradients.pointee.preW = []; gradients.pointee.preB = []
+            Kernels.layerNormBackward(dx, lnPreInput, mean: preMean, rstd: preRstd, weight: w.preW, into: &dinput, rows: n * t, width: c,
+                                      weightGradient: &dw, biasGradient: &db)
+            gradients.pointee.preW = dw; gradients.pointee.preB = db
+        } else {
+            Kernels.layerNormBackward(dx, lnPreInput, mean: preMean, rstd: preRstd, weight: w.preW, into: &dinput, rows: n * t, width: c)
+        }
         if let gradients {
             // Class embedding, positions, and the patch embedding (a linear layer over the im2col rows).
             var dembedded = [Float](repeating: 0, count: n * g * g * c)
@@ -108,11 +112,11 @@ final class VisionTower {
                     }
                 }
             }
-            var unusedBias = [Float](repeating: 0, count: c)
-            dembedded.withUnsafeBufferPointer { d in
-                Transformer.linearWeightGradient(dy: d.baseAddress!, x: patches, rows: n * g * g, out: c, in: 3 * p * p,
-                                                 weight: &gradients.pointee.patch, bias: &unusedBias)
-            }
+            var dw = gradients.pointee.patch
+            gradients.pointee.patch = []
+            Kernels.linearBackward(dy: dembedded, x: patches, weight: w.patch, rows: n * g * g, inFeatures: 3 * p * p, outFeatures: c,
+                                   dx: nil, weightGradient: &dw)
+            gradients.pointee.patch = dw
         }
         guard a > 0 else { return nil }
         var dappended = [Float](repeating: 0, count: a * c)

@@ -75,11 +75,22 @@ public enum Kernels {
         }
     }
 
-    /// Input gradient of layer norm, accumulated: dx += rstd * (g - mean(g) - x̂ * mean(g ⊙ x̂)), g = w ⊙ dy.
+    /// Backward of layer norm y = x̂ ⊙ w + b in one call, accumulated: dx += rstd (g − mean(g) − x̂ mean(g ⊙ x̂)) with
+    /// g = w ⊙ dy; with the gradient pointers, also dw += Σ_rows dy ⊙ x̂ and db += Σ_rows dy.
     public static func layerNormBackward(
         _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
-        weight: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, rows: Int, width c: Int
+        weight: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, rows: Int, width c: Int,
+        weightGradient dw: UnsafeMutablePointer<Float>? = nil, biasGradient db: UnsafeMutablePointer<Float>? = nil
     ) {
+        if let dw, let db {
+            for r in 0..<rows {
+                let xr = x + r * c, dyr = dy + r * c, m = mean[r], rs = rstd[r]
+                for i in 0..<c {
+                    dw[i] += dyr[i] * (xr[i] - m) * rs
+                    db[i] += dyr[i]
+                }
+            }
+        }
         parallelChunks(rows, minimumPerChunk: 64) { range in
             for r in range {
                 let xr = x + r * c, dyr = dy + r * c, dxr = dx + r * c
@@ -99,21 +110,26 @@ public enum Kernels {
         }
     }
 
-    /// Parameter gradients of layer norm, accumulated: dw += Σ_rows dy ⊙ x̂, db += Σ_rows dy.
-    public static func layerNormParameterGradient(
-        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
-        rows: Int, width c: Int, weight dw: inout [Float], bias db: inout [Float]
+    /// Backward of y = x Wᵀ + b (W in nn.Linear layout [out, in]) in one call: dx = dy W (written, or added with
+    /// `accumulate`; nil: not needed); with the gradient pointers, dW += dyᵀ x (x needed then) and db += Σ_rows dy.
+    public static func linearBackward(
+        dy: UnsafePointer<Float>, x: UnsafePointer<Float>?, weight: UnsafePointer<Float>, rows: Int, inFeatures k: Int, outFeatures o: Int,
+        dx: UnsafeMutablePointer<Float>?, accumulate: Bool = false,
+        weightGradient dw: UnsafeMutablePointer<Float>? = nil, biasGradient db: UnsafeMutablePointer<Float>? = nil
     ) {
-        dw.withUnsafeMutableBufferPointer { w in
-        db.withUnsafeMutableBufferPointer { b in
+        if let dw {
+            guard let x else { preconditionFailure("a weight gradient needs the layer's input") }
+            BLAS.parallelGemm(transA: true, m: o, n: k, k: rows, a: dy, lda: o, b: x, ldb: k, beta: 1, c: dw, ldc: k)
+        }
+        if let db {
             for r in 0..<rows {
-                let xr = x + r * c, dyr = dy + r * c, m = mean[r], rs = rstd[r]
-                for i in 0..<c {
-                    w[i] += dyr[i] * (xr[i] - m) * rs
-                    b[i] += dyr[i]
-                }
+                let dyr = dy + r * o
+                for i in 0..<o { db[i] += dyr[i] }
             }
-        }}
+        }
+        if let dx {
+            BLAS.parallelGemm(m: rows, n: k, k: o, a: dy, lda: o, b: weight, ldb: k, beta: accumulate ? 1 : 0, c: dx, ldc: k)
+        }
     }
 
     /// y = act(x) over `count` values (y may be x).
