@@ -56,44 +56,11 @@ public struct CLIPParameters {
     }
 }
 
-/// AdamW (Loshchilov & Hutter) with torch.optim.AdamW semantics: decoupled decay θ -= lr·λ·θ before the Adam step,
-/// bias-corrected moments, ε added to the corrected root.
-public struct AdamW {
-    public var beta1: Double = 0.9
-    public var beta2: Double = 0.98
-    public var epsilon: Double = 1e-6
-    public var weightDecay: Double = 0.1
-    public private(set) var step = 0
-    private var m: [[Float]] = [], v: [[Float]] = []
-
-    public init(beta1: Double = 0.9, beta2: Double = 0.98, epsilon: Double = 1e-6, weightDecay: Double = 0.1) {
-        self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon; self.weightDecay = weightDecay
-    }
-
+extension AdamW {
+    /// One step on every tensor of a CLIP model (matrices decayed, as CLIP's training does).
     public mutating func update(_ params: inout CLIPParameters, gradients: CLIPParameters, learningRate lr: Double) {
-        let ps = params.tensors, gs = gradients.tensors
-        if m.isEmpty { m = ps.map { [Float](repeating: 0, count: $0.values.count) }; v = m }
-        step += 1
-        let b1 = Float(beta1), b2 = Float(beta2), eps = Float(epsilon)
-        let c1 = Float(1 - pow(beta1, Double(step))), c2 = Float(1 - pow(beta2, Double(step)))
-        var updated: [[Float]] = []
-        updated.reserveCapacity(ps.count)
-        for (k, p) in ps.enumerated() {
-            var theta = p.values
-            let g = gs[k].values
-            let decay = p.decays ? Float(1 - lr * weightDecay) : 1
-            let rate = Float(lr)
-            m[k].withUnsafeMutableBufferPointer { mk in
-            v[k].withUnsafeMutableBufferPointer { vk in
-                for i in 0..<theta.count {
-                    mk[i] = b1 * mk[i] + (1 - b1) * g[i]
-                    vk[i] = b2 * vk[i] + (1 - b2) * g[i] * g[i]
-                    let mhat = mk[i] / c1, vhat = vk[i] / c2
-                    theta[i] = theta[i] * decay - rate * mhat / (vhat.squareRoot() + eps)
-                }
-            }}
-            updated.append(theta)
-        }
-        params.setTensors(updated)
+        var values = params.tensors.map(\.values)
+        step(&values, gradients: gradients.tensors.map(\.values), decays: params.tensors.map(\.decays), learningRate: lr)
+        params.setTensors(values)
     }
 }

@@ -81,11 +81,11 @@ public enum CoOpTrainer {
         var rng = SeededRandom(seed: options.seed)
         let dropLast = n >= options.batchSize
         let steps = dropLast ? n / options.batchSize : 1
-        var velocity: [Float]? = nil
+        var sgd = SGD(momentum: Float(options.momentum), weightDecay: Float(options.weightDecay))
         var reports: [EpochReport] = []
         for epoch in 0..<options.epochs {
             let lr = Float(options.learningRate(epoch: epoch))
-            let before = learner.context, velocityBefore = velocity
+            let before = learner.context, sgdBefore = sgd
             var order = Array(0..<n)
             if options.shuffle { for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) } }
             let chosenViews = (0..<n).map { _ in set.views == 1 ? 0 : Int(rng.next() % UInt64(set.views)) }
@@ -102,25 +102,14 @@ public enum CoOpTrainer {
                 let (loss, grad) = learner.lossAndGradient(imageFeatures: features, labels: members.map { set.labels[$0] })
                 guard loss.isFinite, !grad.contains(where: { !$0.isFinite }) else {
                     learner.context = before
-                    velocity = velocityBefore
+                    sgd = sgdBefore
                     throw EngineError(.numeric, "loss became non-finite at epoch \(epoch + 1); the context from before that epoch is kept")
                 }
                 total += loss
-                // torch SGD: g += wd·θ; v = g on the first step, else μ·v + g; θ -= lr·v.
-                var g = grad
-                let wd = Float(options.weightDecay), mu = Float(options.momentum)
-                for i in 0..<g.count { g[i] += wd * learner.context[i] }
-                if var v = velocity {
-                    for i in 0..<v.count { v[i] = mu * v[i] + g[i] }
-                    velocity = v
-                } else {
-                    velocity = g
-                }
-                let v = velocity!
-                for i in 0..<v.count { learner.context[i] -= lr * v[i] }
+                sgd.step(&learner.context, gradient: grad, learningRate: lr)
                 if learner.context.contains(where: { !$0.isFinite }) {
                     learner.context = before
-                    velocity = velocityBefore
+                    sgd = sgdBefore
                     throw EngineError(.numeric, "the context became non-finite at epoch \(epoch + 1) (learning rate too high?); the context from before that epoch is kept")
                 }
             }

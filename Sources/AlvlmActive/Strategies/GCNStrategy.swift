@@ -166,7 +166,7 @@ struct GCN {
 
     mutating func train(isLabeled: [Bool], epochs: Int, learningRate: Double, weightDecay: Double, dropout: Double,
                         unlabeledWeight: Double, rng: inout SeededRandom, cancel: CancellationToken?) throws {
-        var adam = [AdamState(count: w1.count), AdamState(count: b1.count), AdamState(count: w2.count), AdamState(count: 1)]
+        var adam = [Adam(count: w1.count), Adam(count: b1.count), Adam(count: w2.count), Adam(count: 1)]
         let keep = Float(1 / (1 - dropout))
         for _ in 0..<epochs {
             if cancel?.isCancelled == true { throw EngineError(.cancelled, "GCN training cancelled") }
@@ -188,18 +188,3 @@ struct GCN {
     }
 }
 
-/// torch.optim.Adam (β 0.9, 0.999, ε 1e-8; weight decay added to the gradient).
-struct AdamState {
-    var m: [Double], v: [Double], t = 0
-    init(count: Int) { m = .init(repeating: 0, count: count); v = m }
-    mutating func step(_ p: inout [Float], _ g: [Float], lr: Double, weightDecay: Double) {
-        t += 1
-        let c1 = 1 - pow(0.9, Double(t)), c2 = 1 - pow(0.999, Double(t))
-        for i in 0..<p.count {
-            let gi = Double(g[i]) + weightDecay * Double(p[i])
-            m[i] = 0.9 * m[i] + 0.1 * gi
-            v[i] = 0.999 * v[i] + 0.001 * gi * gi
-            p[i] -= Float(lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + 1e-8))
-        }
-    }
-}
