@@ -10,8 +10,12 @@ cd "$(dirname "$0")/.."
 what="${1:-encode}"; rounds="${2:-3}"
 if [ "$what" = compare-main ]; then
     ref="${2:?usage: Scripts/bench.sh compare-main REF [ROUNDS]}"; rounds="${3:-3}"
-    base=.build/baseline
-    rm -rf "$base" && mkdir -p "$base" && git archive "$ref" | tar -x -C "$base"
+    base=.build/baseline commit=$(git rev-parse "$ref^{commit}")
+    # The baseline's sources and build are kept for the next comparison with the same revision.
+    if [ "$(cat "$base/.commit" 2>/dev/null)" != "$commit" ]; then
+        rm -rf "$base" && mkdir -p "$base" && git archive "$commit" | tar -x -C "$base"
+        echo "$commit" > "$base/.commit"
+    fi
     (cd "$base" && swift build -c release --product alvlm >&2)
     swift build -c release --product alvlm >&2
     log=$(mktemp)
@@ -19,7 +23,7 @@ if [ "$what" = compare-main ]; then
         for who in baseline current; do
             bin=.build/release/alvlm; [ "$who" = baseline ] && bin="$base/.build/release/alvlm"
             for args in "coop --random vit-b-16 --classes 47 --batch 32 --steps 5" "encode --random vit-b-16 --images 24 --batch 8" \
-                        "select --pool 20000 --dim 512 --budget 200"; do
+                        "select --strategy cec --pool 20000 --dim 512 --budget 200"; do
                 # shellcheck disable=SC2086
                 "$bin" bench $args | sed "s/^{/{\"who\": \"$who\", /" | tee -a "$log"
             done
