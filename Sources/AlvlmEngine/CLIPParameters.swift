@@ -7,21 +7,23 @@ public struct CLIPParameters {
     public var vision: VisionWeights
     public var text: TextWeights
     public var logitScale: [Float]   // one value: log of the logit scale
+    /// The config's tensor table, built once.
+    let table: [CLIPTensor]
 
     public init(config: CLIPConfig, vision: VisionWeights, text: TextWeights, logitScale: Float) {
         self.config = config; self.vision = vision; self.text = text; self.logitScale = [logitScale]
+        table = CLIPTensor.table(config)
     }
 
     public init(model: CLIPModel) { self.init(config: model.config, vision: model.vision, text: model.text, logitScale: model.logitScale) }
 
     /// Every tensor with its Hugging Face name (q, k and v fused) and whether AdamW decays it, in the table's order.
     public var tensors: [(name: String, values: [Float], decays: Bool)] {
-        CLIPTensor.table(config).map { ($0.name, self[keyPath: $0.path], $0.decays) }
+        table.map { ($0.name, self[keyPath: $0.path], $0.decays) }
     }
 
     /// Replaces every tensor, in the order of `tensors` (sizes must match).
     public mutating func setTensors(_ values: [[Float]]) {
-        let table = CLIPTensor.table(config)
         precondition(values.count == table.count, "\(values.count) tensors for a table of \(table.count)")
         for (t, v) in zip(table, values) {
             precondition(v.count == self[keyPath: t.path].count, "tensor \(t.name) changed size")
@@ -32,7 +34,7 @@ public struct CLIPParameters {
     /// The same shapes, all zeros.
     public func zeros() -> CLIPParameters {
         var z = self
-        for t in CLIPTensor.table(config) { z[keyPath: t.path] = [Float](repeating: 0, count: self[keyPath: t.path].count) }
+        for t in table { z[keyPath: t.path] = [Float](repeating: 0, count: self[keyPath: t.path].count) }
         return z
     }
 
@@ -59,8 +61,9 @@ public struct CLIPParameters {
 extension AdamW {
     /// One step on every tensor of a CLIP model (matrices decayed, as CLIP's training does).
     public mutating func update(_ params: inout CLIPParameters, gradients: CLIPParameters, learningRate lr: Double) {
-        var values = params.tensors.map(\.values)
-        step(&values, gradients: gradients.tensors.map(\.values), decays: params.tensors.map(\.decays), learningRate: lr)
+        let tensors = params.tensors
+        var values = tensors.map(\.values)
+        step(&values, gradients: gradients.tensors.map(\.values), decays: tensors.map(\.decays), learningRate: lr)
         params.setTensors(values)
     }
 }

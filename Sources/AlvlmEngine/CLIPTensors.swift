@@ -109,7 +109,7 @@ extension CLIPParameters {
     /// Random weights drawn tensor by tensor in the table's order (the draws of openai/CLIP's initialisation).
     static func random(_ config: CLIPConfig, rng: inout SeededRandom) -> CLIPParameters {
         var p = skeleton(config)
-        for t in CLIPTensor.table(config) {
+        for t in p.table {
             switch t.initial {
             case .normal(let std): p[keyPath: t.path] = rng.normals(t.count, std: std)
             case .ones: p[keyPath: t.path] = [Float](repeating: 1, count: t.count)
@@ -133,7 +133,7 @@ extension WeightNaming {
             return try file.floats(name)
         }
         var p = CLIPParameters.skeleton(config)
-        for t in CLIPTensor.table(config) {
+        for t in p.table {
             let (name, stored) = self == .huggingFace ? (t.name, t.huggingFace) : (t.openAIName, t.openAI)
             switch stored {
             case .asIs:
@@ -157,7 +157,7 @@ extension CLIPModel {
     /// The Hugging Face tensors of this model, as `save` writes them (q, k and v apart).
     var huggingFaceTensors: [(name: String, shape: [Int], values: [Float])] {
         let p = CLIPParameters(model: self)
-        return CLIPTensor.table(config).flatMap { t -> [(name: String, shape: [Int], values: [Float])] in
+        return p.table.flatMap { t -> [(name: String, shape: [Int], values: [Float])] in
             let values = p[keyPath: t.path]
             guard case let .splitQKV(q, k, v) = t.huggingFace else { return [(t.name, t.shape, values)] }
             let part = values.count / 3, shape = [t.shape[0] / 3] + t.shape.dropFirst()

@@ -25,7 +25,7 @@ extension CLIPModel {
         var h = FNV64()
         h.add("\(config.vision) \(config.imageSize) \(config.patchSize) \(config.embedDim) \(config.mean) \(config.std)")
         let p = CLIPParameters(model: self)
-        for t in CLIPTensor.table(config) where t.tower == .vision { h.add(words: p[keyPath: t.path]) }
+        for t in p.table where t.tower == .vision { h.add(words: p[keyPath: t.path]) }
         cachedImageHash = h.value
         return h.value
     }

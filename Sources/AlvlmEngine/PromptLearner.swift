@@ -111,22 +111,16 @@ public final class PromptLearner {
             : .sequences(batch: classes, tokens: tokens)
     }
 
-    /// The row of class k's position p in the layout (shared prefix rows are one row for all classes).
-    func row(_ k: Int, _ p: Int) -> Int {
-        guard case let .sharedPrefix(prefix, _, suffix) = layout else { return k * tokens + p }
-        return p < prefix ? p : prefix + k * suffix + (p - prefix)
-    }
-
     /// The input embeddings [layout.rows, C]: token (or context) embedding plus position.
     func embeddings() -> [Float] {
         let c = width, t = tokens, n = options.contextLength, layout = layout
         var x = [Float](repeating: 0, count: layout.rows * c)
         let emb = model.text.tokens, pos = model.text.positions
-        let shared: Int = { if case let .sharedPrefix(prefix, _, _) = layout { return prefix }; return 0 }()
+        let shared = layout.sharedPositions
         for (k, seq) in slots.enumerated() {
             for p in 0..<t where k == 0 || p >= shared {
                 let slot = p < seq.count ? seq[p] : 0
-                let dst = row(k, p) * c
+                let dst = layout.row(k, p) * c
                 if slot >= 0 {
                     for i in 0..<c { x[dst + i] = emb[slot * c + i] + pos[p * c + i] }
                 } else {
@@ -144,7 +138,7 @@ public final class PromptLearner {
     /// Runs the text tower on the prompts; with `saving`, keeps what `backward` needs.
     func run(saving: Bool) -> [Float] {
         let layout = layout
-        return tower.forward(embeddings(), layout: layout, pooled: (0..<classes).map { row($0, pool[$0]) }, weights: model.text,
+        return tower.forward(embeddings(), layout: layout, pooled: (0..<classes).map { layout.row($0, pool[$0]) }, weights: model.text,
                              record: saving ? .inputGradients : .none)
     }
 
@@ -153,11 +147,11 @@ public final class PromptLearner {
         let c = width, t = tokens, n = options.contextLength, layout = layout
         let dx = tower.backward(df, weights: model.text)
         // Embedding: the context rows of every class prompt (a shared prefix row once: it holds every class's share).
-        let shared: Int = { if case let .sharedPrefix(prefix, _, _) = layout { return prefix }; return 0 }()
+        let shared = layout.sharedPositions
         var dctx = [Float](repeating: 0, count: context.count)
         for (k, seq) in slots.enumerated() {
             for (p, slot) in seq.enumerated() where slot < 0 && p < t && (k == 0 || p >= shared) {
-                let ctxRow = ((options.classSpecific ? k * n : 0) + (-1 - slot)) * c, r = row(k, p)
+                let ctxRow = ((options.classSpecific ? k * n : 0) + (-1 - slot)) * c, r = layout.row(k, p)
                 for i in 0..<c { dctx[ctxRow + i] += dx[r * c + i] }
             }
         }

@@ -41,17 +41,11 @@ final class TextTower {
 
     /// Features [pooled.count, E] (not normalised) of input rows `x` laid out as `layout`; `pooled` names each
     /// sequence's pooled row.
-    func forward(_ x: [Float], layout: AttentionLayout, pooled: [Int], weights w: TextWeights, record: TowerRecord,
+    func forward(_ x: consuming [Float], layout: AttentionLayout, pooled: [Int], weights w: TextWeights, record: TowerRecord,
                  prompts: DeepPrompts? = nil) -> [Float] {
         let c = shape.width, e = w.projection.count / c
         precondition(x.count == layout.rows * c, "input rows do not match the layout")
-        var x = x
-        var keep: SavedActivations? = nil
-        if record != .none {
-            let linear = record == .weightGradients
-            if !(saved?.fits(layout, shape: shape, linearInputs: linear) ?? false) { saved = SavedActivations(layout, shape: shape, linearInputs: linear) }
-            keep = saved
-        }
+        let keep = SavedActivations.reuse(&saved, layout, shape: shape, for: record)
         x.withUnsafeMutableBufferPointer { xb in
             Transformer.forward(xb.baseAddress!, layout: layout, blocks: w.blocks, shape: shape, causal: true, workspace: workspace,
                                 saving: keep, prompts: prompts)
@@ -76,15 +70,8 @@ final class TextTower {
         if let g = gradients, let h = headGradients { h.restore(lnWeight: &g.pointee.finalW, lnBias: &g.pointee.finalB, projection: &g.pointee.projection) }
         var dx = [Float](repeating: 0, count: saved.layout.rows * c)
         for (k, r) in pooledRows.enumerated() { for i in 0..<c { dx[r * c + i] += dpooled[k * c + i] } }
-        dx.withUnsafeMutableBufferPointer { d in
-            if let gradients {
-                gradients.pointee.blocks.withUnsafeMutableBufferPointer { gb in
-                    Transformer.backward(d.baseAddress!, blocks: w.blocks, saved: saved, workspace: workspace, gradients: gb.baseAddress!, prompts: prompts)
-                }
-            } else {
-                Transformer.backward(d.baseAddress!, blocks: w.blocks, saved: saved, workspace: workspace, prompts: prompts)
-            }
-        }
+        Transformer.backward(&dx, blocks: w.blocks, saved: saved, workspace: workspace,
+                             gradients: gradients.map { $0.pointer(to: \.blocks)! }, prompts: prompts)
         return dx
     }
 }

@@ -26,11 +26,25 @@ enum AttentionLayout: Equatable {
         }
     }
 
+    /// The leading positions stored once for all sequences (0 without a shared prefix).
+    var sharedPositions: Int {
+        if case let .sharedPrefix(p, _, _) = self { return p }
+        return 0
+    }
+
+    /// The row of sequence `b`'s position `pos` (a shared prefix position is one row for every sequence).
+    func row(_ b: Int, _ pos: Int) -> Int {
+        switch self {
+        case let .sequences(_, t): return b * t + pos
+        case let .sharedPrefix(p, _, s): return pos < p ? pos : p + b * s + (pos - p)
+        }
+    }
+
     /// The rows holding token position `pos`: one per sequence, or the single shared row of a prefix position.
     func rows(at pos: Int) -> [Int] {
         switch self {
-        case let .sequences(b, t): return (0..<b).map { $0 * t + pos }
-        case let .sharedPrefix(p, b, s): return pos < p ? [pos] : (0..<b).map { p + $0 * s + (pos - p) }
+        case let .sequences(b, _): return (0..<b).map { row($0, pos) }
+        case let .sharedPrefix(p, b, _): return pos < p ? [pos] : (0..<b).map { row($0, pos) }
         }
     }
 

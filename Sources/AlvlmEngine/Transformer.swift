@@ -91,6 +91,15 @@ final class SavedActivations {
     func fits(_ layout: AttentionLayout, shape: TowerShape, linearInputs: Bool = false) -> Bool {
         self.layout == layout && self.shape == shape && keepsLinearInputs == linearInputs
     }
+
+    /// What a tower's forward pass records into for `record`: the kept activations when they fit, else new ones
+    /// (stored back into `saved`); nil for `.none`.
+    static func reuse(_ saved: inout SavedActivations?, _ layout: AttentionLayout, shape: TowerShape, for record: TowerRecord) -> SavedActivations? {
+        guard record != .none else { return nil }
+        let linear = record == .weightGradients
+        if !(saved?.fits(layout, shape: shape, linearInputs: linear) ?? false) { saved = SavedActivations(layout, shape: shape, linearInputs: linear) }
+        return saved
+    }
 }
 
 enum Transformer {
@@ -215,6 +224,21 @@ enum Transformer {
                 }
             }}}}}}
             prompts?.takeGradient(from: dx, layer: l, layout: layout, width: c)
+        }
+    }
+
+    /// Backward of all blocks on an array of rows, with the blocks' weight gradients accumulated into `gradients`
+    /// when given (the towers' entry).
+    static func backward(_ dx: inout [Float], blocks: [BlockWeights], saved: SavedActivations, workspace ws: Workspace,
+                         gradients: UnsafeMutablePointer<[BlockWeights]>?, prompts: DeepPrompts?) {
+        dx.withUnsafeMutableBufferPointer { d in
+            guard let gradients else {
+                backward(d.baseAddress!, blocks: blocks, saved: saved, workspace: ws, prompts: prompts)
+                return
+            }
+            gradients.pointee.withUnsafeMutableBufferPointer { gb in
+                backward(d.baseAddress!, blocks: blocks, saved: saved, workspace: ws, gradients: gb.baseAddress!, prompts: prompts)
+            }
         }
     }
 

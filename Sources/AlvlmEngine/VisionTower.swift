@@ -44,15 +44,12 @@ final class VisionTower {
         }
         var x = [Float](repeating: 0, count: n * t * c)
         let layout = AttentionLayout.sequences(batch: n, tokens: t)
-        var keep: SavedActivations? = nil
+        let keep = SavedActivations.reuse(&saved, layout, shape: shape, for: record)
         if record != .none {
-            let linear = record == .weightGradients
-            if !(saved?.fits(layout, shape: shape, linearInputs: linear) ?? false) { saved = SavedActivations(layout, shape: shape, linearInputs: linear) }
-            keep = saved
             preMean = [Float](repeating: 0, count: n * t); preRstd = preMean
             Kernels.layerNorm(input, &x, rows: n * t, width: c, weight: w.preW, bias: w.preB, eps: shape.eps, mean: &preMean, rstd: &preRstd)
             lnPreInput = input
-            patches = linear ? cols : []
+            patches = record == .weightGradients ? cols : []
         } else {
             Kernels.layerNorm(input, &x, rows: n * t, width: c, weight: w.preW, bias: w.preB, eps: shape.eps)
         }
@@ -80,15 +77,8 @@ final class VisionTower {
         if let gr = gradients, let h = headGradients { h.restore(lnWeight: &gr.pointee.postW, lnBias: &gr.pointee.postB, projection: &gr.pointee.projection) }
         var dx = [Float](repeating: 0, count: n * t * c)
         for img in 0..<n { for i in 0..<c { dx[img * t * c + i] = dclass[img * c + i] } }
-        dx.withUnsafeMutableBufferPointer { d in
-            if let gradients {
-                gradients.pointee.blocks.withUnsafeMutableBufferPointer { gb in
-                    Transformer.backward(d.baseAddress!, blocks: w.blocks, saved: saved, workspace: workspace, gradients: gb.baseAddress!, prompts: prompts)
-                }
-            } else {
-                Transformer.backward(d.baseAddress!, blocks: w.blocks, saved: saved, workspace: workspace, prompts: prompts)
-            }
-        }
+        Transformer.backward(&dx, blocks: w.blocks, saved: saved, workspace: workspace,
+                             gradients: gradients.map { $0.pointer(to: \.blocks)! }, prompts: prompts)
         var dinput = [Float](repeating: 0, count: n * t * c)
         if let gradients {
             var (dw, db) = (gradients.pointee.preW, gradients.pointee.preB)
