@@ -66,18 +66,47 @@ public enum CoOpTrainer {
         _ learner: PromptLearner, on set: TrainingSet, options: TrainerOptions,
         cancel: CancellationToken? = nil, onEpoch: ((EpochReport) -> Void)? = nil
     ) throws -> [EpochReport] {
-        try options.validate()
         let e = learner.model.config.embedDim
         let n = set.labels.count
-        guard n > 0 else { throw EngineError(.argument, "the labelled set is empty") }
         guard set.views >= 1, set.features.count == n * set.views * e else {
             throw EngineError(.argument, "features hold \(set.features.count) values; \(n) images x \(set.views) views x width \(e) expected (the model's embedding width)")
         }
-        if let bad = set.labels.first(where: { $0 < 0 || $0 >= learner.classes }) {
-            throw EngineError(.argument, "label \(bad) is outside 0...\(learner.classes - 1)")
-        }
         if set.features.contains(where: { !$0.isFinite }) { throw EngineError(.numeric, "image features contain NaN or infinity") }
+        var context = learner.context
+        defer { learner.context = context }
+        return try PromptTraining.run(parameters: &context, labels: set.labels, views: set.views, classes: learner.classes,
+                                      options: options, cancel: cancel, onEpoch: onEpoch) { current, rows, labels in
+            learner.context = current
+            var features: [Float] = []
+            features.reserveCapacity(rows.count * e)
+            for row in rows { features += set.features[(row * e)..<((row + 1) * e)] }
+            return learner.lossAndGradient(imageFeatures: features, labels: labels)
+        }
+    }
+}
 
+/// The optimisation every prompt learner shares (Dassl's, as CoOp, VPT and MaPLe use it): seeded shuffling into
+/// batches (the last partial batch dropped when there is at least one full one), one random view per sample per
+/// epoch, SGD with momentum in torch's semantics over all trainable values as one vector, the rate of
+/// `TrainerOptions.learningRate(epoch:)`; cancellation between steps and a guard against non-finite values.
+public enum PromptTraining {
+    /// Trains `parameters` in place; `step` gets the current parameters and the rows (sample · views + view) and
+    /// labels of one batch and returns the batch's mean loss and its gradient w.r.t. the parameters. Returns the per-epoch mean loss.
+    /// Stops with `.cancelled` when the token is set (the parameters keep the last completed step), and with
+    /// `.numeric` when the loss stops being finite (the parameters of the previous epoch are restored).
+    @discardableResult
+    public static func run(
+        parameters: inout [Float], labels: [Int], views: Int, classes: Int, options: TrainerOptions,
+        cancel: CancellationToken? = nil, onEpoch: ((EpochReport) -> Void)? = nil,
+        step lossAndGradient: (_ parameters: [Float], _ rows: [Int], _ labels: [Int]) throws -> (loss: Double, gradient: [Float])
+    ) throws -> [EpochReport] {
+        try options.validate()
+        let n = labels.count
+        guard n > 0 else { throw EngineError(.argument, "the labelled set is empty") }
+        guard views >= 1 else { throw EngineError(.argument, "views must be at least 1") }
+        if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) {
+            throw EngineError(.argument, "label \(bad) is outside 0...\(classes - 1)")
+        }
         var rng = SeededRandom(seed: options.seed)
         let dropLast = n >= options.batchSize
         let steps = dropLast ? n / options.batchSize : 1
@@ -85,32 +114,26 @@ public enum CoOpTrainer {
         var reports: [EpochReport] = []
         for epoch in 0..<options.epochs {
             let lr = Float(options.learningRate(epoch: epoch))
-            let before = learner.context, sgdBefore = sgd
+            let before = parameters, sgdBefore = sgd
             var order = Array(0..<n)
             if options.shuffle { for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) } }
-            let chosenViews = (0..<n).map { _ in set.views == 1 ? 0 : Int(rng.next() % UInt64(set.views)) }
+            let chosenViews = (0..<n).map { _ in views == 1 ? 0 : Int(rng.next() % UInt64(views)) }
             var total = 0.0
-            for step in 0..<steps {
-                if cancel?.isCancelled == true { throw EngineError(.cancelled, "training cancelled at epoch \(epoch + 1), step \(step + 1)") }
-                let members = order[(step * options.batchSize)..<min(n, (step + 1) * options.batchSize)]
-                var features: [Float] = []
-                features.reserveCapacity(members.count * e)
-                for i in members {
-                    let row = i * set.views + chosenViews[i]
-                    features += set.features[(row * e)..<((row + 1) * e)]
-                }
-                let (loss, grad) = learner.lossAndGradient(imageFeatures: features, labels: members.map { set.labels[$0] })
+            for s in 0..<steps {
+                if cancel?.isCancelled == true { throw EngineError(.cancelled, "training cancelled at epoch \(epoch + 1), step \(s + 1)") }
+                let members = Array(order[(s * options.batchSize)..<min(n, (s + 1) * options.batchSize)])
+                let (loss, grad) = try lossAndGradient(parameters, members.map { $0 * views + chosenViews[$0] }, members.map { labels[$0] })
                 guard loss.isFinite, !grad.contains(where: { !$0.isFinite }) else {
-                    learner.context = before
+                    parameters = before
                     sgd = sgdBefore
-                    throw EngineError(.numeric, "loss became non-finite at epoch \(epoch + 1); the context from before that epoch is kept")
+                    throw EngineError(.numeric, "loss became non-finite at epoch \(epoch + 1); the prompts from before that epoch are kept")
                 }
                 total += loss
-                sgd.step(&learner.context, gradient: grad, learningRate: lr)
-                if learner.context.contains(where: { !$0.isFinite }) {
-                    learner.context = before
+                sgd.step(&parameters, gradient: grad, learningRate: lr)
+                if parameters.contains(where: { !$0.isFinite }) {
+                    parameters = before
                     sgd = sgdBefore
-                    throw EngineError(.numeric, "the context became non-finite at epoch \(epoch + 1) (learning rate too high?); the context from before that epoch is kept")
+                    throw EngineError(.numeric, "the prompts became non-finite at epoch \(epoch + 1) (learning rate too high?); the prompts from before that epoch are kept")
                 }
             }
             let report = EpochReport(epoch: epoch + 1, loss: total / Double(steps), learningRate: Double(lr), steps: steps)

@@ -47,18 +47,32 @@ public final class PromptLearner {
     public var promptTokens: Int { tokens }
     public var width: Int { model.config.text.width }
 
-    public init(model: CLIPModel, classNames: [String], options: PromptOptions = PromptOptions()) throws {
+    public convenience init(model: CLIPModel, classNames: [String], options: PromptOptions = PromptOptions()) throws {
+        try self.init(model: model, classNames: classNames, options: options, keepingPhrase: false)
+    }
+
+    /// `keepingPhrase` (MaPLe's text side): the init phrase stays whole in every prompt and only its first n tokens
+    /// are context (n may be 0, or exceed the phrase's tokens: then n "X" words and random context, as MaPLe does).
+    init(model: CLIPModel, classNames: [String], options: PromptOptions, keepingPhrase: Bool) throws {
         guard let tokenizer = model.tokenizer else {
             throw EngineError(.argument, "the model has no tokenizer (vocab.json + merges.txt), needed for prompts", path: model.source)
         }
         guard !classNames.isEmpty else { throw EngineError(.argument, "no class names") }
         let n = options.contextLength, c = model.config.text.width
-        guard n >= 1, n + 3 <= model.config.contextLength else {
-            throw EngineError(.argument, "the context length must be between 1 and \(model.config.contextLength - 3) (got \(n))")
+        guard n >= (keepingPhrase ? 0 : 1), n + 3 <= model.config.contextLength else {
+            throw EngineError(.argument, "the context length must be between \(keepingPhrase ? 0 : 1) and \(model.config.contextLength - 3) (got \(n))")
         }
         var prefix = Array(repeating: "X", count: n).joined(separator: " ")
         var initial: [Float]
-        if let phrase = options.contextInit?.trimmingCharacters(in: .whitespaces), !phrase.isEmpty {
+        let givenPhrase = options.contextInit?.trimmingCharacters(in: .whitespaces) ?? ""
+        let phraseTokens = givenPhrase.isEmpty ? 0 : tokenizer.encode(givenPhrase).count - 2
+        if keepingPhrase, !givenPhrase.isEmpty, phraseTokens >= n {
+            prefix = givenPhrase
+            let ids = tokenizer.encode(givenPhrase)
+            initial = []
+            for k in 0..<n { initial += model.text.tokens[(ids[1 + k] * c)..<((ids[1 + k] + 1) * c)] }
+        } else if !keepingPhrase, !givenPhrase.isEmpty {
+            let phrase = givenPhrase
             let words = phrase.split(separator: " ").count
             guard words == n else {
                 throw EngineError(.argument, "context length \(n) does not match the \(words) words of the init phrase \"\(phrase)\" (give no init phrase for random context)")
@@ -73,6 +87,9 @@ public final class PromptLearner {
             var rng = SeededRandom(seed: options.seed)
             initial = rng.normals((options.classSpecific ? classNames.count : 1) * n * c, std: 0.02)
         }
+        if keepingPhrase, options.classPosition != .end || options.classSpecific {
+            throw EngineError(.argument, "a kept phrase puts one shared context before the class name")
+        }
         var slots: [[Int]] = [], pool: [Int] = []
         for name in classNames {
             let readable = name.replacingOccurrences(of: "_", with: " ")
@@ -82,6 +99,7 @@ public final class PromptLearner {
             }
             let nameLength = tokenizer.encode(readable, truncate: false).count - 2
             let ctx = (0..<n).map { -1 - $0 }
+            guard full.count >= 3 + n else { throw EngineError(.argument, "the prompt for class \"\(name)\" has no room for \(n) context tokens") }
             let namePart = Array(full[(1 + n)..<min(full.count, 1 + n + nameLength)])
             let rest = Array(full[min(full.count, 1 + n + nameLength)...])
             var seq: [Int]
@@ -136,16 +154,17 @@ public final class PromptLearner {
     public func textFeatures() -> [Float] { run(saving: false) }
 
     /// Runs the text tower on the prompts; with `saving`, keeps what `backward` needs.
-    func run(saving: Bool) -> [Float] {
+    /// `prompts` replace rows at chosen layers (MaPLe's deeper text context).
+    func run(saving: Bool, prompts: DeepPrompts? = nil) -> [Float] {
         let layout = layout
         return tower.forward(embeddings(), layout: layout, pooled: (0..<classes).map { layout.row($0, pool[$0]) }, weights: model.text,
-                             record: saving ? .inputGradients : .none)
+                             record: saving ? .inputGradients : .none, prompts: prompts)
     }
 
     /// Gradient of the loss w.r.t. the context, given dLoss/d(text features) [classes, E] of the last `run(saving: true)`.
-    func backward(featureGradient df: [Float]) -> [Float] {
+    func backward(featureGradient df: [Float], prompts: DeepPrompts? = nil) -> [Float] {
         let c = width, t = tokens, n = options.contextLength, layout = layout
-        let dx = tower.backward(df, weights: model.text)
+        let dx = tower.backward(df, weights: model.text, prompts: prompts)
         // Embedding: the context rows of every class prompt (a shared prefix row once: it holds every class's share).
         let shared = layout.sharedPositions
         var dctx = [Float](repeating: 0, count: context.count)

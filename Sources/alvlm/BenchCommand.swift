@@ -5,7 +5,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print one JSON line.",
-        subcommands: [BenchEncode.self, BenchCoOp.self, BenchSelect.self])
+        subcommands: [BenchEncode.self, BenchCoOp.self, BenchVPT.self, BenchMaPLe.self, BenchSelect.self])
 }
 
 struct BenchEncode: ParsableCommand {
@@ -91,6 +91,61 @@ struct BenchCoOp: ParsableCommand {
             print(String(decoding: try JSONSerialization.data(withJSONObject: result.merging(blasReport()) { mine, _ in mine }, options: [.sortedKeys]), as: UTF8.self))
         }
     }
+}
+
+/// Seconds per training step of a pixel prompt learner: forward and backward through the image tower (and, for
+/// MaPLe, the text tower for every class), at the official recipe's prompt sizes unless given.
+struct PromptStepBench: ParsableArguments {
+    @OptionGroup var model: ModelOptions
+    @Option(name: .long) var classes = 47
+    @Option(name: .long) var batch = 32
+    @Option(name: .long) var steps = 3
+    @Option(name: .customLong("n-ctx"), help: "Prompt tokens (default: the official recipe's).") var nCtx: Int?
+    @Option(name: .long, help: "Prompted layers (default: the official recipe's).") var depth: Int?
+
+    func run(_ method: PromptMethod) throws {
+        try reportingErrors {
+            guard classes > 0, batch > 0, steps > 0 else { throw EngineError(.argument, "--classes, --batch and --steps must be positive") }
+            let clip = try model.load()
+            let names = classes == DatasetClassNames.describableTextures.count
+                ? DatasetClassNames.describableTextures : (0..<classes).map { "class \($0)" }
+            let n = nCtx ?? PromptRecipe.official.contextLength(method), j = depth ?? PromptRecipe.official.depth(method)
+            let learner: ImagePromptLearner = method == .vpt
+                ? try VPTLearner(model: clip, classNames: names, contextLength: n, depth: j, seed: 1)
+                : try MaPLeLearner(model: clip, classNames: names, contextLength: n, depth: j, seed: 1)
+            var rng = SeededRandom(seed: 2)
+            let s = clip.config.imageSize
+            let pixels = rng.normals(batch * 3 * s * s, std: 1)
+            let labels = (0..<batch).map { _ in Int(rng.next() % UInt64(classes)) }
+            _ = learner.lossAndGradient(pixels: pixels, labels: labels) // warm-up, sizes the buffers
+            var times: [Double] = []
+            for _ in 0..<steps {
+                let t0 = DispatchTime.now()
+                _ = learner.lossAndGradient(pixels: pixels, labels: labels)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
+            }
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let result: [String: Any] = [
+                "bench": method.rawValue, "model": clip.source, "classes": classes, "batch": batch, "n_ctx": n, "depth": j,
+                "trainable": learner.tensors.values.count, "seconds_per_step": times.min()!, "median_seconds": times.sorted()[times.count / 2],
+                "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "cores": Engine.cores,
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: result.merging(blasReport()) { mine, _ in mine }, options: [.sortedKeys]), as: UTF8.self))
+        }
+    }
+}
+
+struct BenchVPT: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "vpt", abstract: "Seconds per VPT-deep training step (forward and backward through the image tower).")
+    @OptionGroup var bench: PromptStepBench
+    func run() throws { try bench.run(.vpt) }
+}
+
+struct BenchMaPLe: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "maple", abstract: "Seconds per MaPLe training step (both towers, forward and backward).")
+    @OptionGroup var bench: PromptStepBench
+    func run() throws { try bench.run(.maple) }
 }
 
 /// What every benchmark says about the BLAS it ran on: the OpenBLAS build and kernel, and a warning when the kernel
