@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Same-run comparisons, run by hand (not in CI):
-#   Scripts/bench.sh encode|coop [ROUNDS]       this build against the PyTorch reference (needs the reference venv;
+#   Scripts/bench.sh encode|coop|vpt|maple [ROUNDS]
+#                                               this build against the PyTorch reference (needs the reference venv;
 #                                               PYTHON names its interpreter, default /work/refenv/bin/python)
 #   Scripts/bench.sh compare-main REF [ROUNDS]  this build against a build of git REF (e.g. main~3): CoOp step,
 #                                               encode and select, alternated so that both see the same machine load
@@ -56,7 +57,10 @@ for _ in $(seq "$rounds"); do
         coop)
             .build/release/alvlm bench coop --random vit-b-16 --classes 47 --batch 32 --steps 5 | tee -a "$log"
             "$python" Scripts/bench_reference.py --skip-image | grep coop | tee -a "$log" ;;
-        *) echo "usage: Scripts/bench.sh encode|coop [ROUNDS]" >&2; exit 2 ;;
+        vpt|maple)
+            .build/release/alvlm bench "$what" --random vit-b-16 --classes 47 --batch 32 --steps 3 | tee -a "$log"
+            "$python" Scripts/bench_prompt_reference.py "$what" --batch 32 --steps 3 | tee -a "$log" ;;
+        *) echo "usage: Scripts/bench.sh encode|coop|vpt|maple [ROUNDS]" >&2; exit 2 ;;
     esac
 done
 python3 - "$log" "$what" <<'PY'
@@ -67,6 +71,15 @@ if sys.argv[2] == "encode":
     ref = max(r["images_per_second"] for r in rows if r.get("reference") == "transformers")
     peak = max(r["fraction_of_peak"] for r in rows if r.get("bench") == "encode")
     print(f"best: alvlm {ours:.2f} images/s, transformers {ref:.2f} images/s, ratio {ours / ref:.2f}; best fraction of sgemm peak {peak:.2f}")
+elif sys.argv[2] in ("vpt", "maple"):
+    ours = [r for r in rows if r.get("bench") == sys.argv[2]]
+    refs = [r for r in rows if r.get("reference") == "pytorch"]
+    best = min(r["seconds_per_step"] for r in ours)
+    line = f"best: alvlm {best:.3f} s/step (peak {max(r['peak_rss_mb'] for r in ours):.0f} MB)"
+    for variant in refs[0]["results"]:
+        ref = min(r["results"][variant]["seconds_per_step"] for r in refs)
+        line += f", PyTorch {variant} {ref:.3f} s/step ({ref / best:.2f}x)"
+    print(line + f"; PyTorch peak {max(r['peak_rss_mb'] for r in refs):.0f} MB")
 else:
     ours = min(r["seconds_per_step"] for r in rows if r.get("bench") == "coop")
     full = min(r["results"]["77_tokens"]["seconds_per_step"] for r in rows if "results" in r)

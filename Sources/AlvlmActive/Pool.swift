@@ -102,4 +102,34 @@ public struct PoolFeatures {
         let values = try ImageFeatureExtractor(model: model, cache: cache).features(paths: paths, progress: progress, cancel: cancel)
         return PoolFeatures(ids: ids, values: values, width: model.config.embedDim)
     }
+
+    /// Features of the given samples under an image prompt learner's prompts (VPT, MaPLe): decoded afresh, since the
+    /// prompts change the image tower (nothing cached).
+    public static func compute(pool: Pool, ids: [Int], learner: ImagePromptLearner, batch: Int = 16,
+                               progress: ((Int, Int) -> Void)? = nil, cancel: CancellationToken? = nil) throws -> PoolFeatures {
+        let pre = Preprocessor(config: learner.model.config), e = learner.model.config.embedDim
+        var values: [Float] = []
+        values.reserveCapacity(ids.count * e)
+        var start = 0
+        while start < ids.count {
+            let chunk = Array(ids[start..<min(ids.count, start + batch)])
+            let pixels = try pool.pixels(chunk, views: 0, seed: 0, preprocessor: pre)
+            values += try learner.imageFeatures(pixels, count: chunk.count, batch: batch, cancel: cancel)
+            start += chunk.count
+            progress?(start, ids.count)
+        }
+        return PoolFeatures(ids: ids, values: values, width: e)
+    }
+}
+
+extension Pool {
+    /// Normalised pixels of the given samples, `views` per sample (0: the centre crop, one per sample).
+    public func pixels(_ ids: [Int], views: Int, seed: UInt64, preprocessor: Preprocessor) throws -> [Float] {
+        var out: [Float] = []
+        for id in ids {
+            guard let s = sample(id) else { throw EngineError(.argument, "unknown sample id \(id)") }
+            out += try ImageFeatureExtractor.pixels(path: s.path, views: views, seed: seed, preprocessor: preprocessor)
+        }
+        return out
+    }
 }

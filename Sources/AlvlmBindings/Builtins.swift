@@ -213,6 +213,47 @@ public enum Bindings {
             _ = try o.applied(to: .paper, args)
             return .object(TrainerObject(coop: o))
         })
+        for method in [PromptMethod.vpt, .maple] {
+            let official = ImagePromptSpec(method)
+            var parameters = [
+                Parameter("recipe", .oneOf([.choice(PromptRecipe.allCases.map(\.rawValue)), .nilValue]), default: .null,
+                          "official: the method's code (5 epochs, batch 4, wd 5e-4); coop: the paper's CoOp recipe (200 epochs, batch 32, lr 0.002, wd 0.005)"),
+                Parameter("epochs", .integer, default: .number(Double(official.epochs))), Parameter("lr", .number, default: .number(official.learningRate)),
+                Parameter("batch", .integer, default: .number(Double(official.batchSize))),
+                Parameter("weight_decay", .number, default: .number(official.weightDecay)),
+                Parameter("n_ctx", .integer, default: .number(Double(official.contextLength)), "prompt tokens per layer"),
+                Parameter("depth", .integer, default: .number(Double(official.depth)), "prompted layers 0..depth-1 (cut to the model's layers)"),
+                Parameter("views", .integer, default: .number(1), "views per labelled image: 1 the centre crop; more: random crops and flips, one per epoch"),
+            ]
+            if method == .maple {
+                parameters.append(Parameter("init", .oneOf([.string, .nilValue]), default: .string("a photo of a"),
+                                            "the prompt before the class name; its first n_ctx tokens are learned (nil: random)"))
+            }
+            let summary = method == .vpt
+                ? "trainer: VPT-deep visual prompts (the paper's Table 2), re-initialised every round"
+                : "trainer: MaPLe text and coupled image prompts (the paper's Table 2), re-initialised every round"
+            r.register(Builtin(method.rawValue, parameters, summary: summary,
+                               details: "The arguments given override only themselves, on top of the model's recommended settings (the official recipe\n" +
+                                   "shown as defaults here; clip(\"tiny\") recommends its own tuned ones). recipe: replaces the recommended settings.\n" +
+                                   "Prompts change the image tower, so the pool is encoded again after every round's training.") { args, _ in
+                var o = ImagePromptOverrides(method: method)
+                if args.has("recipe") { o.recipe = PromptRecipe(rawValue: args.string("recipe")) }
+                for name in ["epochs", "batch", "n_ctx", "depth", "views"] where args.given(name) {
+                    guard args.int(name) >= (name == "n_ctx" ? 0 : 1) else { throw args.error(name, "\(name) must be at least \(name == "n_ctx" ? 0 : 1)") }
+                }
+                if args.given("lr") { guard args.number("lr") > 0 else { throw args.error("lr", "lr must be positive") } }
+                if args.given("weight_decay") { guard args.number("weight_decay") >= 0 else { throw args.error("weight_decay", "weight_decay must not be negative") } }
+                if args.given("epochs") { o.epochs = args.int("epochs") }
+                if args.given("lr") { o.learningRate = args.number("lr") }
+                if args.given("batch") { o.batchSize = args.int("batch") }
+                if args.given("weight_decay") { o.weightDecay = args.number("weight_decay") }
+                if args.given("n_ctx") { o.contextLength = args.int("n_ctx") }
+                if args.given("depth") { o.depth = args.int("depth") }
+                if args.given("views") { o.views = args.int("views") }
+                if method == .maple, args.given("init") { o.contextInit = .some(args.has("init") ? args.string("init") : nil) }
+                return .object(TrainerObject(prompts: o))
+            })
+        }
         r.register(Builtin("linear_probe", [], summary: "trainer: logistic regression on image features") { _, _ in .object(TrainerObject(.linearProbe)) })
         r.register(Builtin("zeroshot_only", [], summary: "trainer: none, the zero-shot model throughout") { _, _ in .object(TrainerObject(TrainerSpec.none)) })
 
@@ -225,10 +266,9 @@ public enum Bindings {
         /// the trainer given.
         func trainer(_ args: Arguments) throws -> TrainerSpec {
             let model = args.object("model", as: ModelObject.self)
-            let recommended: TrainerSpec = model?.model.source == TinyCLIP.shippedDirectory ? .tinyCLIP : .paper
-            guard let given = args.object("trainer", as: TrainerObject.self) else { return recommended }
-            if let o = given.coopOverrides { return try o.applied(to: recommended, args) }
-            return given.spec
+            let tiny = model?.model.source == TinyCLIP.shippedDirectory
+            guard let given = args.object("trainer", as: TrainerObject.self) else { return tiny ? .tinyCLIP : .paper }
+            return try given.resolved(tiny: tiny, args)
         }
         func features(_ args: Arguments, _ interp: Interpreter) throws -> (PoolObject, ModelObject, PoolFeatures, PoolFeatures) {
             let pool = args.object("pool", as: PoolObject.self)!, model = args.object("model", as: ModelObject.self)!

@@ -101,20 +101,64 @@ public struct CoOpOverrides {
     }
 }
 
+/// What `vpt(...)` or `maple(...)` was given: a recipe (which replaces the model's recommended settings) and settings
+/// that override only themselves.
+public struct ImagePromptOverrides {
+    var method: PromptMethod
+    var recipe: PromptRecipe?
+    var epochs: Int?, learningRate: Double?, batchSize: Int?, weightDecay: Double?, contextLength: Int?, depth: Int?, views: Int?
+    var contextInit: String??
+
+    /// On top of `recommended` (the model's settings for this method), unless a recipe was named.
+    func applied(to recommended: ImagePromptSpec) -> ImagePromptSpec {
+        var s = recipe.map { ImagePromptSpec(method, recipe: $0) } ?? recommended
+        if let epochs { s.epochs = epochs }
+        if let learningRate { s.learningRate = learningRate }
+        if let batchSize { s.batchSize = batchSize }
+        if let weightDecay { s.weightDecay = weightDecay }
+        if let contextLength { s.contextLength = contextLength }
+        if let depth { s.depth = depth }
+        if let views { s.views = views }
+        if let contextInit { s.contextInit = contextInit }
+        return s
+    }
+}
+
 public final class TrainerObject: LanguageObject {
-    /// The trainer as it stands alone (coop: its overrides on the paper's settings).
+    /// The trainer as it stands alone (coop: its overrides on the paper's settings; vpt/maple: on the official recipe).
     public let spec: TrainerSpec
     /// For coop(...): what was given, applied to the model's recommended trainer when used.
     let coopOverrides: CoOpOverrides?
+    /// For vpt(...) and maple(...): the same.
+    let promptOverrides: ImagePromptOverrides?
     public var typeName: String { "trainer" }
-    init(_ spec: TrainerSpec) { self.spec = spec; coopOverrides = nil }
+    init(_ spec: TrainerSpec) { self.spec = spec; coopOverrides = nil; promptOverrides = nil }
     init(coop: CoOpOverrides) {
-        coopOverrides = coop
+        coopOverrides = coop; promptOverrides = nil
         spec = (try? coop.applied(to: .paper, Arguments.empty)) ?? .paper
     }
-    public var summary: String { Self.describe(spec) + (coopOverrides != nil ? " (given settings on top of the model's recommended ones)" : "") }
+    init(prompts: ImagePromptOverrides) {
+        coopOverrides = nil; promptOverrides = prompts
+        spec = .imagePrompts(prompts.applied(to: ImagePromptSpec(prompts.method)))
+    }
+
+    /// The trainer for a model: given settings on top of the model's recommended ones (`tiny`: the shipped tiny CLIP).
+    func resolved(tiny: Bool, _ args: Arguments) throws -> TrainerSpec {
+        if let o = coopOverrides { return try o.applied(to: tiny ? .tinyCLIP : .paper, args) }
+        if let o = promptOverrides { return .imagePrompts(o.applied(to: tiny ? .tinyCLIP(o.method) : ImagePromptSpec(o.method))) }
+        return spec
+    }
+
+    public var summary: String {
+        Self.describe(spec) + (coopOverrides != nil || promptOverrides != nil ? " (given settings on top of the model's recommended ones)" : "")
+    }
     static func describe(_ spec: TrainerSpec) -> String {
         switch spec {
+        case let .imagePrompts(s):
+            let what = s.method == .vpt ? "vpt: \(s.contextLength) visual tokens at layers 0..\(s.depth - 1)"
+                : "maple: \(s.contextLength) text tokens from \(s.contextInit.map { "\"\($0)\"" } ?? "random") coupled to the image tower, layers 0..\(s.depth - 1)"
+            return "trainer \(what), \(s.epochs) epochs, lr \(formatNumber(s.learningRate)), batch \(s.batchSize), weight decay \(formatNumber(s.weightDecay))" +
+                (s.views > 1 ? ", \(s.views) augmented views" : "")
         case let .coop(epochs, lr, batch, wd, n, phrase, csc):
             return "trainer coop: \(epochs) epochs, lr \(formatNumber(lr)), batch \(batch), weight decay \(formatNumber(wd)), \(n) context vectors\(csc == true ? " per class" : "") from \(phrase.map { "\"\($0)\"" } ?? "random")"
         case .linearProbe: return "trainer linear probe (logistic regression, L2 chosen on held-out labels)"

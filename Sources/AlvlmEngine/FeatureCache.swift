@@ -144,22 +144,26 @@ public final class ImageFeatureExtractor {
             if let key, let hit = cache?.lookup(key, rows: rows, width: e) {
                 out.replaceSubrange((i * rows * e)..<((i + 1) * rows * e), with: hit)
             } else {
-                let image = try ImageDecoder.decode(path: path)
-                if views == 0 {
-                    pixels += pre.pixels(image)
-                } else {
-                    // Each image's views come from its own generator: independent of order and batching.
-                    var h = FNV64(); h.add(seed); h.add(URL(fileURLWithPath: path).standardizedFileURL.path)
-                    var rng = SeededRandom(seed: h.value)
-                    let aug = Augmentation(size: pre.size)
-                    for _ in 0..<views { pixels += pre.normalize(aug.view(image, rng: &rng)) }
-                }
+                pixels += try Self.pixels(path: path, views: views, seed: seed, preprocessor: pre)
                 pending.append((i, key))
                 if pending.count * rows >= batch { try flush() }
             }
             progress?(i + 1, paths.count)
         }
         try flush()
+        return out
+    }
+
+    /// One image file's normalised pixels: the centre crop (`views` 0), or `views` random-resized-crop-and-flip views
+    /// from the image's own generator (seed and path), so they do not depend on order or batching.
+    public static func pixels(path: String, views: Int, seed: UInt64, preprocessor pre: Preprocessor) throws -> [Float] {
+        let image = try ImageDecoder.decode(path: path)
+        guard views > 0 else { return pre.pixels(image) }
+        var h = FNV64(); h.add(seed); h.add(URL(fileURLWithPath: path).standardizedFileURL.path)
+        var rng = SeededRandom(seed: h.value)
+        let aug = Augmentation(size: pre.size)
+        var out: [Float] = []
+        for _ in 0..<views { out += pre.normalize(aug.view(image, rng: &rng)) }
         return out
     }
 }

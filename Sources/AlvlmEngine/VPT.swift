@@ -5,7 +5,7 @@ import Foundation
 ///   n learned tokens are appended after [CLS, patches] (no positions) before ln_pre; at the input of each layer
 ///   1..J−1 they are replaced by that layer's own learned tokens (raw: no ln, no positions); later layers carry
 ///   them on; the image feature is the CLS row as usual. The classifier is frozen: the zero-shot text features of
-///   "a photo of a {class}.". Trainable: visual_prompts [J, n, Wv] (row l enters at layer l), N(0, 0.02²).
+///   "a photo of a {class}." (the official prompt; another template may be given). Trainable: visual_prompts [J, n, Wv] (row l enters at layer l), N(0, 0.02²).
 /// Depth beyond the tower's layers is cut to its layer count; n = 0 or J = 0 is zero-shot CLIP.
 public final class VPTLearner: ImagePromptLearner {
     public static let tensorName = "visual_prompts"
@@ -21,7 +21,8 @@ public final class VPTLearner: ImagePromptLearner {
     private let tower: VisionTower
 
     /// Fresh prompts, N(0, 0.02²) from `seed` (layer 0 first).
-    public init(model: CLIPModel, classNames: [String], contextLength n: Int = 8, depth: Int = 12, seed: UInt64 = 0) throws {
+    public init(model: CLIPModel, classNames: [String], contextLength n: Int = 8, depth: Int = 12, seed: UInt64 = 0,
+                template: String = "a photo of a {}.") throws {
         guard n >= 0, depth >= 0 else { throw EngineError(.argument, "prompt length and depth must not be negative") }
         self.model = model; self.classNames = classNames
         self.contextLength = n
@@ -29,12 +30,12 @@ public final class VPTLearner: ImagePromptLearner {
         tensors = PromptTensors([(Self.tensorName, [self.depth, n, model.config.vision.width])])
         var rng = SeededRandom(seed: seed)
         tensors.values = rng.normals(tensors.values.count, std: 0.02)
-        classText = try Classifier.zeroShot(model: model, classNames: classNames, templates: ["a photo of a {}."]).rawTextFeatures
+        classText = try Classifier.zeroShot(model: model, classNames: classNames, templates: [template]).rawTextFeatures
         tower = VisionTower(config: model.config)
     }
 
     /// Prompts from a file (n and J read from its `visual_prompts` [J, n, Wv]).
-    public convenience init(model: CLIPModel, classNames: [String], prompts path: String) throws {
+    public convenience init(model: CLIPModel, classNames: [String], prompts path: String, template: String = "a photo of a {}.") throws {
         guard let shape = try PromptTensors.shapes(in: path)[Self.tensorName], shape.count == 3 else {
             throw EngineError(.format, "no \(Self.tensorName) tensor of shape (depth, n_ctx, width) in the file", path: path)
         }
@@ -44,7 +45,7 @@ public final class VPTLearner: ImagePromptLearner {
         guard shape[0] <= model.config.vision.layers else {
             throw EngineError(.format, "\(Self.tensorName) has \(shape[0]) layers of prompts; the image tower has \(model.config.vision.layers)", path: path)
         }
-        try self.init(model: model, classNames: classNames, contextLength: shape[1], depth: shape[0])
+        try self.init(model: model, classNames: classNames, contextLength: shape[1], depth: shape[0], template: template)
         try tensors.read(from: path)
     }
 

@@ -81,6 +81,8 @@ struct VPTCommand: ParsableCommand {
         abstract: "Train VPT-deep visual prompts on images; prints the loss per epoch and writes the prompts (visual_prompts (depth, n_ctx, width)).")
 
     @OptionGroup var options: PromptTrainingOptions
+    @Option(name: .long, help: "The frozen classifier's prompt, {} for the class name (the official code's by default).")
+    var template = "a photo of a {}."
 
     func run() throws {
         try reportingErrors {
@@ -89,11 +91,11 @@ struct VPTCommand: ParsableCommand {
             let (pixels, count) = try options.input.load(for: clip)
             let learner: VPTLearner
             if let path = options.initial {
-                learner = try VPTLearner(model: clip, classNames: names, prompts: path)
+                learner = try VPTLearner(model: clip, classNames: names, prompts: path, template: template)
                 try options.checkSizes(contextLength: learner.contextLength, depth: learner.depth)
             } else {
                 learner = try VPTLearner(model: clip, classNames: names, contextLength: options.nCtx ?? PromptRecipe.official.contextLength(.vpt),
-                                         depth: options.depth ?? PromptRecipe.official.depth(.vpt), seed: options.seed)
+                                         depth: options.depth ?? PromptRecipe.official.depth(.vpt), seed: options.seed, template: template)
             }
             try options.train(learner, pixels: pixels, count: count)
         }
@@ -137,6 +139,7 @@ struct Logits: ParsableCommand {
     @Option(name: .long, help: "Class names, one per line.") var classnames: String
     @Option(name: .long, help: "Trained prompts (safetensors), for vpt and maple.") var params: String?
     @Option(name: .customLong("ctx-init"), help: "MaPLe's prompt before the class name.") var ctxInit = "a photo of a"
+    @Option(name: .long, help: "The classifier's prompt for vpt and zeroshot, {} for the class name.") var template = "a photo of a {}."
     @Option(name: .long, help: "Images per forward batch.") var batch = 16
     @Option(name: .long, help: "Output .npy.") var out: String
 
@@ -149,11 +152,11 @@ struct Logits: ParsableCommand {
             let logits: [Float]
             switch method {
             case "zeroshot":
-                logits = try VPTLearner(model: clip, classNames: names, contextLength: 0, depth: 0).logits(pixels, count: count, batch: batch)
+                logits = try VPTLearner(model: clip, classNames: names, contextLength: 0, depth: 0, template: template).logits(pixels, count: count, batch: batch)
             case "vpt", "maple":
                 guard let params else { throw EngineError(.argument, "--method \(method) needs --params P.safetensors") }
                 let learner: ImagePromptLearner = method == "vpt"
-                    ? try VPTLearner(model: clip, classNames: names, prompts: params)
+                    ? try VPTLearner(model: clip, classNames: names, prompts: params, template: template)
                     : try MaPLeLearner(model: clip, classNames: names, prompts: params, contextInit: ctxInit)
                 logits = try learner.logits(pixels, count: count, batch: batch)
             default:
