@@ -140,12 +140,12 @@ final class ShippedNotebookTests: XCTestCase {
         let (status, text) = try alvlm(["run", notebooks + "/05-reproduce-paper.alnb", "-o", dir + "/r.md",
                                         "-p", "model_path=\(dir)/no-model", "-p", "data_root=\(dir)"])
         XCTAssertEqual(status, 1)
-        XCTAssertTrue(text.contains("cell 4, line 41") && text.contains("no-model: model directory not found"), text)
+        XCTAssertTrue(text.contains("cell 4, line 43") && text.contains("no-model: model directory not found"), text)
         let report = try String(contentsOfFile: dir + "/r.md", encoding: .utf8)
         XCTAssertTrue(report.contains("paper, DescribableTextures: zero-shot 44.3%, CEC at 1/2/5%: [47.9, 52.8, 58.2]"), report)
     }
 
-    /// Notebooks 01-04 run headless on the texture world with their expectations checked, at reduced sizes
+    /// Notebooks 01-04 and 08 run headless on the texture world with their expectations checked, at reduced sizes
     /// (parameters), each writing a Markdown report with figures and an nbformat notebook.
     func testTeachingNotebooksRunAndPassTheirChecks() throws {
         let dir = try Fixtures.temporaryDirectory()
@@ -156,6 +156,7 @@ final class ShippedNotebookTests: XCTestCase {
             ("02-budget-what-if", small + ["seeds=1", "rounds=2", "budgets=[1%, 5%]"]),
             ("03-calibration", small + ["seeds=1", "rounds=2"]),
             ("04-human-in-the-loop", small + ["workdir=\(dir)/hitl"]),
+            ("08-prompt-learners", ["train=200", "test_per_class=3", "seeds=1", "rounds=2"]),
         ]
         for (name, parameters) in runs {
             let (status, text) = try alvlm(["run", "\(notebooks)/\(name).alnb", "-o", "\(dir)/\(name).md", "--ipynb", "\(dir)/\(name).ipynb", "--check"]
@@ -176,6 +177,12 @@ final class ShippedNotebookTests: XCTestCase {
         let budgets = try String(contentsOfFile: "\(dir)/02-budget-what-if.md", encoding: .utf8)
         for b in ["1%", "5%"] {
             XCTAssertTrue(budgets.range(of: "budget \(b) per round\nstrategy +round 1 +round 2 +AULC\n", options: .regularExpression) != nil, budgets)
+        }
+        // Notebook 08 compares random and CEC under each of the three prompt learners.
+        let learners = try String(contentsOfFile: "\(dir)/08-prompt-learners.md", encoding: .utf8)
+        for name in ["coop", "vpt", "maple"] {
+            XCTAssertTrue(learners.range(of: "\(name)\nstrategy +round 1 +round 2 +AULC\nrandom .*\ncec ", options: .regularExpression) != nil, learners)
+            XCTAssertTrue(learners.contains("\(name): random "), name)
         }
     }
 }
