@@ -1,5 +1,8 @@
 import CBLAS
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Thin, typed wrappers over the CBLAS calls the engine uses, plus thread control.
 /// Matrices are row-major; `W` in nn.Linear layout is [out, in].
@@ -68,8 +71,35 @@ public enum BLAS {
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// The OpenBLAS kernel in use (e.g. "Haswell", "SkylakeX"): the CPU's own, or the one OPENBLAS_CORETYPE forced.
+    /// The OpenBLAS kernel in use (e.g. "Haswell", "SkylakeX"): the CPU's own, the one OPENBLAS_CORETYPE forced, or
+    /// the one alvlm chose when OpenBLAS did not recognise the CPU (`kernelChoice`).
     public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// What alvlm did about OpenBLAS's kernel at start: nil when it kept OpenBLAS's own choice, else a sentence
+    /// ("SkylakeX chosen by alvlm: this OpenBLAS fell back to Prescott on a CPU it does not recognise").
+    nonisolated(unsafe) public private(set) static var kernelChoice: String?
+
+    /// Once, before the first matrix product: when OpenBLAS fell back to a kernel narrower than the CPU because it
+    /// does not know the CPU (an older OpenBLAS on a newer processor), and OPENBLAS_CORETYPE is not set, rerun
+    /// OpenBLAS's own kernel selection naming the kernel the CPU's flags allow (`BLASKernel.replacement`). A
+    /// kernel the user forced with OPENBLAS_CORETYPE is never changed; ALVLM_KEEP_BLAS_KERNEL=1 keeps OpenBLAS's
+    /// choice too. OpenBLAS reads the kernel name from its environment variable, so the variable is set for the
+    /// moment of that call and removed again.
+    static func adoptCPUKernel() {
+        guard getenv("ALVLM_KEEP_BLAS_KERNEL").map({ String(cString: $0) }) != "1", getenv("OPENBLAS_CORETYPE") == nil else { return }
+        let before = coreName
+        guard let name = BLASKernel.replacement(kernel: before, cpuFlags: BLASKernel.cpuFlags(), forced: nil),
+              let quit = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "gotoblas_dynamic_quit"),
+              let initialise = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "gotoblas_dynamic_init") else { return }
+        typealias Call = @convention(c) () -> Void
+        setenv("OPENBLAS_CORETYPE", name, 1)
+        unsafeBitCast(quit, to: Call.self)()
+        unsafeBitCast(initialise, to: Call.self)()
+        unsetenv("OPENBLAS_CORETYPE")
+        if coreName != before {
+            kernelChoice = "\(coreName) chosen by alvlm: this OpenBLAS fell back to \(before) on a CPU it does not recognise (ALVLM_KEEP_BLAS_KERNEL=1 keeps it)"
+        }
+    }
 
     /// OpenBLAS's build description (version, DYNAMIC_ARCH, threading).
     public static var configuration: String { String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces) }
@@ -111,6 +141,25 @@ public enum BLASKernel {
         guard k < cpu else { return nil }
         let why = forced.map { "OPENBLAS_CORETYPE=\($0) forces it" } ?? "this OpenBLAS does not recognise the CPU and fell back to it"
         return "OpenBLAS runs its \(kernel) kernel (\(levelNames[k])) on a CPU with \(levelNames[cpu]): \(why); matrix products run at a fraction of the CPU's speed"
+    }
+
+    /// The OpenBLAS kernel to run instead of `kernel`, or nil to keep it: only when nothing forced the kernel and
+    /// it is narrower than the CPU's flags allow (the widest kernel the flags fully support: Cooperlake with
+    /// AVX-512 BF16, SkylakeX with AVX-512 F/CD/BW/DQ/VL, Haswell with AVX2 and FMA, Sandybridge with AVX).
+    public static func replacement(kernel: String, cpuFlags f: Set<String>, forced: String?) -> String? {
+        guard forced == nil, let k = level(ofKernel: kernel) else { return nil }
+        let avx512: Set<String> = ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx2", "fma"]
+        let choice: (name: String, level: Int)
+        if avx512.isSubset(of: f) {
+            choice = f.contains("avx512_bf16") ? ("Cooperlake", 3) : ("SkylakeX", 3)
+        } else if f.contains("avx2") && f.contains("fma") {
+            choice = ("Haswell", 2)
+        } else if f.contains("avx") {
+            choice = ("Sandybridge", 1)
+        } else {
+            return nil
+        }
+        return choice.level > k ? choice.name : nil
     }
 
     /// The flags line of /proc/cpuinfo (empty where there is none).

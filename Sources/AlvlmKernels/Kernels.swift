@@ -48,8 +48,9 @@ public enum Engine {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
 
-    /// The engine parallelises GEMMs itself, one BLAS thread per part; every model touches this once.
-    public static let singleThreadedBLAS: Void = { BLAS.threads = 1 }()
+    /// The engine parallelises GEMMs itself, one BLAS thread per part; every model touches this once. The first
+    /// touch also lets OpenBLAS run the CPU's own kernel where it did not recognise the CPU (`BLAS.adoptCPUKernel`).
+    public static let singleThreadedBLAS: Void = { BLAS.adoptCPUKernel(); BLAS.threads = 1 }()
 }
 
 public enum Kernels {

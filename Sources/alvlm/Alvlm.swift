@@ -27,7 +27,8 @@ struct Alvlm: ParsableCommand {
 
     static func versionReport() -> String {
         let environment = ProcessInfo.processInfo.environment
-        let forced = environment["OPENBLAS_CORETYPE"].map { ", forced by OPENBLAS_CORETYPE=\($0)" } ?? ""
+        Engine.singleThreadedBLAS
+        let forced = environment["OPENBLAS_CORETYPE"].map { ", forced by OPENBLAS_CORETYPE=\($0)" } ?? BLAS.kernelChoice.map { "; \($0)" } ?? ""
         let gnuplot = Plotter.gnuplot
         return """
             alvlm \(alvlmVersion)

@@ -151,7 +151,9 @@ struct BenchMaPLe: ParsableCommand {
 /// What every benchmark says about the BLAS it ran on: the OpenBLAS build and kernel, and a warning when the kernel
 /// is older than the CPU allows (forced by OPENBLAS_CORETYPE, or an OpenBLAS that does not know the CPU).
 func blasReport() -> [String: Any] {
+    Engine.singleThreadedBLAS
     var fields: [String: Any] = ["blas_kernel": BLAS.coreName, "blas_config": BLAS.configuration]
+    if let choice = BLAS.kernelChoice { fields["blas_kernel_choice"] = choice }
     if let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] { fields["openblas_coretype"] = forced }
     if let warning = blasWarning() { fields["blas_warning"] = warning }
     return fields

@@ -108,7 +108,29 @@ final class BLASKernelTests: XCTestCase {
         XCTAssertTrue(BLASKernel.warning(kernel: "Prescott", cpuFlags: avx512, forced: nil)?.contains("does not recognise the CPU") ?? false)
         XCTAssertNotNil(BLASKernel.warning(kernel: "Sandybridge", cpuFlags: avx2, forced: nil))
         // This machine: the kernel OpenBLAS reports is a name, and the flags come from /proc/cpuinfo.
+        Engine.singleThreadedBLAS
         XCTAssertFalse(BLAS.coreName.isEmpty)
         XCTAssertTrue(BLASKernel.cpuFlags().contains("sse2"))
+    }
+
+    /// A fallback kernel is replaced by the widest one the CPU's flags fully allow; a forced or fitting one never.
+    func testReplacesOnlyAnUnforcedFallbackKernel() {
+        let skx: Set<String> = ["sse2", "avx", "avx2", "fma", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]
+        XCTAssertEqual(BLASKernel.replacement(kernel: "Prescott", cpuFlags: skx, forced: nil), "SkylakeX")
+        XCTAssertEqual(BLASKernel.replacement(kernel: "Prescott", cpuFlags: skx.union(["avx512_bf16"]), forced: nil), "Cooperlake")
+        XCTAssertEqual(BLASKernel.replacement(kernel: "Sandybridge", cpuFlags: ["avx", "avx2", "fma"], forced: nil), "Haswell")
+        XCTAssertEqual(BLASKernel.replacement(kernel: "Prescott", cpuFlags: ["avx512f", "avx2", "fma"], forced: nil), "Haswell",
+                       "AVX-512 without BW/DQ/VL is not enough for the SkylakeX kernel")
+        XCTAssertNil(BLASKernel.replacement(kernel: "Prescott", cpuFlags: skx, forced: "Prescott"), "a forced kernel stays")
+        XCTAssertNil(BLASKernel.replacement(kernel: "Haswell", cpuFlags: skx, forced: "Haswell"))
+        XCTAssertNil(BLASKernel.replacement(kernel: "SkylakeX", cpuFlags: skx, forced: nil))
+        XCTAssertNil(BLASKernel.replacement(kernel: "Zen", cpuFlags: ["avx", "avx2", "fma"], forced: nil))
+        XCTAssertNil(BLASKernel.replacement(kernel: "SomeFutureCore", cpuFlags: skx, forced: nil), "an unknown kernel is kept")
+        XCTAssertNil(BLASKernel.replacement(kernel: "Prescott", cpuFlags: ["sse2", "sse3"], forced: nil))
+        // This process: the kernel in use is never narrower than the CPU unless the user forced it.
+        Engine.singleThreadedBLAS
+        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, ProcessInfo.processInfo.environment["ALVLM_KEEP_BLAS_KERNEL"] != "1" {
+            XCTAssertNil(BLASKernel.replacement(kernel: BLAS.coreName, cpuFlags: BLASKernel.cpuFlags(), forced: nil), BLAS.coreName)
+        }
     }
 }
