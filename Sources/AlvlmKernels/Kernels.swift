@@ -150,10 +150,7 @@ public enum Kernels {
         parallelChunks(count, minimumPerChunk: 1 << 15) { range in
             switch kind {
             case .quickGELU:
-                for i in range {
-                    let v = x[i], s = 1 / (1 + expf(-1.702 * v))
-                    dy[i] *= s + 1.702 * v * s * (1 - s)
-                }
+                VectorMath.quickGELUBackward(dy, x, range)
             case .gelu:
                 for i in range {
                     let v = x[i]

@@ -36,6 +36,23 @@ public enum VectorMath {
         while i < range.upperBound { let v = x[i]; y[i] = v / (1 + expf(-1.702 * v)); i += 1 }
     }
 
+    /// dy ← dy · d/dx[x σ(1.702 x)] = dy · (s + 1.702 x s (1 − s)), s = σ(1.702 x), over `range`.
+    public static func quickGELUBackward(_ dy: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ range: Range<Int>) {
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            let s = 1 / (1 + vexp(v * -1.702))
+            let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(dy + i).storeBytes(of: g * (s + 1.702 * v * s * (1 - s)), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < range.upperBound {
+            let v = x[i], s = 1 / (1 + expf(-1.702 * v))
+            dy[i] *= s + 1.702 * v * s * (1 - s)
+            i += 1
+        }
+    }
+
     /// In-place softmax of the first `n` values of a row; the values from `n` to `t` are set to 0.
     public static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count n: Int, width t: Int) {
         var m = -Float.infinity
