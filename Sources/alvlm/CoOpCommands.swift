@@ -20,7 +20,7 @@ func readClassNames(_ path: String) throws -> [String] {
     return names
 }
 
-func readLabels(_ path: String, count: Int, classes: Int) throws -> [Int] {
+func readLabels(_ path: String, count: Int, classes: Int, rows: String = "feature rows") throws -> [Int] {
     let lines = try readLines(path, what: "labels")
     var labels: [Int] = []
     for (i, line) in lines.enumerated() {
@@ -30,7 +30,7 @@ func readLabels(_ path: String, count: Int, classes: Int) throws -> [Int] {
         guard v >= 0, v < classes else { throw EngineError(.format, "line \(i + 1): label \(v) is outside 0...\(classes - 1)", path: path) }
         labels.append(v)
     }
-    guard labels.count == count else { throw EngineError(.format, "\(labels.count) labels for \(count) feature rows", path: path) }
+    guard labels.count == count else { throw EngineError(.format, "\(labels.count) labels for \(count) \(rows)", path: path) }
     return labels
 }
 

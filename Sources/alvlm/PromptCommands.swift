@@ -61,7 +61,7 @@ struct PromptTrainingOptions: ParsableArguments {
     /// Trains `learner` on the images and labels and writes its prompts, printing `epoch E loss L lr R` lines.
     func train(_ learner: ImagePromptLearner, pixels: [Float], count: Int) throws {
         let names = learner.classNames
-        let labelValues = try readLabels(labels, count: count, classes: names.count)
+        let labelValues = try readLabels(labels, count: count, classes: names.count, rows: "images")
         try learner.train(on: TrainingImages(pixels: pixels, labels: labelValues), options: trainer(learner.method)) { r in
             print("epoch \(r.epoch) loss \(String(format: "%.6f", r.loss)) lr \(String(format: "%.3e", r.learningRate))")
         }
