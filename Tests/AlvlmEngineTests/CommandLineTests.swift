@@ -413,6 +413,36 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("n_ctx 3 does not match the 4 words"), bad.stderr)
     }
 
+    /// `vpt(...)` and `maple(...)` as `coop(...)`: given settings on top of the model's recommended ones, `recipe:`
+    /// replacing them; bad settings are refused where they are written.
+    func testPromptTrainerArgumentsOverrideOnlyThemselves() throws {
+        let setup = "pool = textures(train: 40, val: 0, test_per_class: 1)\n"
+        let script = setup + """
+            tiny = clip("tiny")
+            other = clip("\(model)")
+            experiment(pool, tiny, random(), rounds: 1, budget: 2, trainer: maple())
+            experiment(pool, other, random(), rounds: 1, budget: 2, trainer: maple(epochs: 3))
+            experiment(pool, tiny, random(), rounds: 1, budget: 2, trainer: maple(recipe: "coop", batch: 16))
+            experiment(pool, tiny, random(), rounds: 1, budget: 2, trainer: vpt(n_ctx: 2, depth: 3, views: 4))
+            """
+        let r = try alvlm(["-c", script], environment: ["ALVLM_CACHE": dir + "/cache"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let trainers = r.stdout.split(separator: "\n").filter { $0.hasPrefix("  trainer ") }.map(String.init)
+        let maple = "  trainer maple: 2 text tokens from \"a photo of a\" coupled to the image tower, layers 0..8, "
+        XCTAssertEqual(trainers, [
+            maple + "20 epochs, lr 0.005, batch 8, weight decay 0.0005",
+            maple + "3 epochs, lr 0.0035, batch 4, weight decay 0.0005",
+            maple + "200 epochs, lr 0.002, batch 16, weight decay 0.005",
+            "  trainer vpt: 2 visual tokens at layers 0..2, 5 epochs, lr 0.0025, batch 4, weight decay 0.0005, 4 augmented views",
+        ], r.stdout)
+        for (code, message) in [("vpt(depth: 0)", "depth must be at least 1"), ("maple(lr: 0)", "lr must be positive"),
+                                ("vpt(recipe: \"fast\")", "must be one of \"official\"|\"coop\""), ("vpt(views: 0)", "views must be at least 1")] {
+            let bad = try alvlm(["-c", code])
+            XCTAssertEqual(bad.status, 1, code)
+            XCTAssertTrue(bad.stderr.contains(message), "\(code): \(bad.stderr)")
+        }
+    }
+
     /// `help`, `help NAME`, `NAME?`, `help obj.member` and `vars` give the same text with -c, a script, piped input
     /// and a notebook; `help` lists builtins by group; `help experiment` lists what it returns (issue 12 item 10).
     func testHelpIsTheSameInEveryMode() throws {
