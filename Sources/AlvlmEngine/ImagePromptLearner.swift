@@ -23,7 +23,7 @@ public enum PromptMethod: String, CaseIterable, Sendable, Codable {
 }
 
 /// Labelled images for training a pixel prompt learner: `views` preprocessed views per image, one after another
-/// (view 0 the centre crop; the others augmented), [labels.count · views, 3, S, S].
+/// (1: the centre crop; more: random-resized-crop-and-flip views, one drawn per epoch), [labels.count · views, 3, S, S].
 public struct TrainingImages {
     public var pixels: [Float]
     public var labels: [Int]
