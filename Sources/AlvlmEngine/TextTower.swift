@@ -48,7 +48,7 @@ final class TextTower {
         let keep = SavedActivations.reuse(&saved, layout, shape: shape, for: record)
         x.withUnsafeMutableBufferPointer { xb in
             Transformer.forward(xb.baseAddress!, layout: layout, blocks: w.blocks, shape: shape, causal: true, workspace: workspace,
-                                saving: keep, prompts: prompts)
+                                saving: keep, prompts: prompts, outputRows: record == .none ? pooled : nil)
         }
         var rows = [Float](repeating: 0, count: pooled.count * c)
         for (k, r) in pooled.enumerated() { for i in 0..<c { rows[k * c + i] = x[r * c + i] } }

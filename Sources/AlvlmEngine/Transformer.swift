@@ -113,11 +113,15 @@ enum Transformer {
     }
 
     /// Runs all blocks in place on x: [layout.rows, C]. A shared-prefix layout is always causal.
+    /// `outputRows` (inference only): the rows the caller reads after the last block (CLS or EOT rows). The last
+    /// block then runs its attention projection and MLP on those rows alone (its keys and values still come from
+    /// every row); the other rows of x are left as the last block's input.
     static func forward(
         _ x: UnsafeMutablePointer<Float>, layout: AttentionLayout,
         blocks: [BlockWeights], shape s: TowerShape, causal: Bool, workspace ws: Workspace,
-        saving saved: SavedActivations? = nil, prompts: DeepPrompts? = nil
+        saving saved: SavedActivations? = nil, prompts: DeepPrompts? = nil, outputRows: [Int]? = nil
     ) {
+        precondition(outputRows == nil || saved == nil, "only rows the caller reads are computed: nothing to record for backward")
         let rows = layout.rows, c = s.width, m = s.mlp
         ws.reserve(layout, shape: s)
         if let saved {
@@ -149,6 +153,10 @@ enum Transformer {
                                             heads: s.heads, scratch: scores.baseAddress!, probs: rec?.probs)
                 }
                 rec?.attended?.update(from: atty.baseAddress!, count: rows * c)
+                if let keep = outputRows, l == blocks.count - 1 {
+                    lastBlockTail(x, attended: atty.baseAddress!, rows: keep, weights: w, shape: s)
+                    return
+                }
                 addBiasRows(x, w.projb, rows: rows, width: c)
                 BLAS.parallelGemm(transB: true, m: rows, n: c, k: c, a: atty.baseAddress!, lda: c, b: w.projw, ldb: c, beta: 1, c: x, ldc: c)
                 rec?.mid.update(from: x, count: rows * c)
@@ -287,6 +295,28 @@ enum Transformer {
     }
 
     @inline(__always)
+    /// The last block after attention, on `keep` rows only: x[r] += proj(attended[r]), then x[r] += mlp(ln2(x[r])).
+    static func lastBlockTail(_ x: UnsafeMutablePointer<Float>, attended: UnsafePointer<Float>, rows keep: [Int],
+                              weights w: BlockWeights, shape s: TowerShape) {
+        let k = keep.count, c = s.width, m = s.mlp
+        var xk = [Float](repeating: 0, count: k * c), ak = xk, lnk = xk
+        var pre = [Float](repeating: 0, count: k * m), hidden = pre
+        for (j, r) in keep.enumerated() {
+            for i in 0..<c { xk[j * c + i] = x[r * c + i]; ak[j * c + i] = attended[r * c + i] }
+        }
+        xk.withUnsafeMutableBufferPointer { xb in
+            let xp = xb.baseAddress!
+            addBiasRows(xp, w.projb, rows: k, width: c)
+            BLAS.parallelGemm(transB: true, m: k, n: c, k: c, a: ak, lda: c, b: w.projw, ldb: c, beta: 1, c: xp, ldc: c)
+            Kernels.layerNorm(xp, &lnk, rows: k, width: c, weight: w.ln2w, bias: w.ln2b, eps: s.eps)
+            pre.withUnsafeMutableBufferPointer { BLAS.linear(lnk, rows: k, inFeatures: c, weight: w.fc1w, bias: w.fc1b, outFeatures: m, into: $0.baseAddress!) }
+            Kernels.activate(pre, into: &hidden, count: k * m, s.activation)
+            addBiasRows(xp, w.fc2b, rows: k, width: c)
+            BLAS.parallelGemm(transB: true, m: k, n: c, k: m, a: hidden, lda: m, b: w.fc2w, ldb: m, beta: 1, c: xp, ldc: c)
+        }
+        for (j, r) in keep.enumerated() { for i in 0..<c { x[r * c + i] = xk[j * c + i] } }
+    }
+
     static func addBiasRows(_ x: UnsafeMutablePointer<Float>, _ bias: [Float], rows: Int, width c: Int) {
         bias.withUnsafeBufferPointer { b in
             for r in 0..<rows {

@@ -56,7 +56,7 @@ final class VisionTower {
         images = n; appendedCount = a; recorded = record
         x.withUnsafeMutableBufferPointer { xb in
             Transformer.forward(xb.baseAddress!, layout: layout, blocks: w.blocks, shape: shape, causal: false, workspace: workspace,
-                                saving: keep, prompts: prompts)
+                                saving: keep, prompts: prompts, outputRows: record == .none ? (0..<n).map { $0 * t } : nil)
         }
         var classTokens = [Float](repeating: 0, count: n * c)
         for img in 0..<n { for i in 0..<c { classTokens[img * c + i] = x[img * t * c + i] } }
