@@ -9,6 +9,9 @@ public protocol ImagePromptLearner: AnyObject {
     var tensors: PromptTensors { get set }
     /// The method's name as the command line and the language spell it ("vpt", "maple").
     var method: PromptMethod { get }
+    /// Prompt tokens per layer, and the layers 0..depth-1 they enter.
+    var contextLength: Int { get }
+    var depth: Int { get }
     /// Image features [count, E] (not normalised) of one batch under the current prompts.
     func encodeBatch(_ pixels: UnsafePointer<Float>, count: Int) -> [Float]
     /// Class text features [classes, E] (not normalised) under the current prompts.

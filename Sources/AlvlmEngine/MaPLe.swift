@@ -63,8 +63,7 @@ public final class MaPLeLearner: ImagePromptLearner {
         try tensors.read(from: path)
     }
 
-    /// One run's prompts: the text tower's deep tokens, the image tower's layer-0 tokens and deep tokens, and the
-    /// projection inputs kept for backward.
+    /// One training step's prompts: the text tower's deep tokens, and the image tower's layer-0 and deep tokens.
     private struct Prompts {
         var text: DeepPrompts?
         var appended: [Float]?
@@ -80,19 +79,22 @@ public final class MaPLeLearner: ImagePromptLearner {
         return y
     }
 
+    /// The text tower's deep prompts: compound_text.i at the input of text layer i.
+    private func textPrompts() -> DeepPrompts? {
+        let n = contextLength, layers = model.config.text.layers
+        guard n > 0 else { return nil }
+        var deep: [Int: [Float]] = [:]
+        for i in 1..<max(1, depth) where i < layers { deep[i] = tensors["compound_text.\(i)"] }
+        return deep.isEmpty ? nil : DeepPrompts(positions: Array(1...n), values: deep)
+    }
+
     private func prompts() -> Prompts {
-        let n = contextLength
+        let n = contextLength, layers = model.config.vision.layers
         guard n > 0 else { return Prompts() }
-        let lt = model.config.text.layers, lv = model.config.vision.layers
-        var textDeep: [Int: [Float]] = [:], imageDeep: [Int: [Float]] = [:]
-        for i in 1..<max(1, depth) {
-            let t = tensors["compound_text.\(i)"]
-            if i < lt { textDeep[i] = t }
-            if i < lv { imageDeep[i] = project(t, "compound_proj.\(i)") }
-        }
+        var imageDeep: [Int: [Float]] = [:]
+        for i in 1..<max(1, depth) where i < layers { imageDeep[i] = project(tensors["compound_text.\(i)"], "compound_proj.\(i)") }
         let first = 1 + model.config.grid * model.config.grid
-        return Prompts(text: textDeep.isEmpty ? nil : DeepPrompts(positions: Array(1...n), values: textDeep),
-                       appended: project(tensors["text_ctx"], "proj"),
+        return Prompts(text: textPrompts(), appended: project(tensors["text_ctx"], "proj"),
                        image: imageDeep.isEmpty ? nil : DeepPrompts(positions: Array(first..<(first + n)), values: imageDeep))
     }
 
@@ -103,7 +105,7 @@ public final class MaPLeLearner: ImagePromptLearner {
 
     public func textFeatures() -> [Float] {
         text.context = tensors["text_ctx"]
-        return text.run(saving: false, prompts: prompts().text)
+        return text.run(saving: false, prompts: textPrompts())
     }
 
     public func lossAndGradient(pixels: [Float], labels: [Int]) -> (loss: Double, gradient: [Float]) {

@@ -70,23 +70,16 @@ struct BenchCoOp: ParsableCommand {
         try reportingErrors {
             guard classes > 0, batch > 0, steps > 0, nCtx > 0 else { throw EngineError(.argument, "--classes, --batch, --steps and --n-ctx must be positive") }
             let clip = try model.load()
-            let names = classes == DatasetClassNames.describableTextures.count
-                ? DatasetClassNames.describableTextures : (0..<classes).map { "class \($0)" }
+            let names = benchClassNames(classes)
             let learner = try PromptLearner(model: clip, classNames: names,
                                             options: PromptOptions(contextLength: nCtx, contextInit: nil, seed: 1))
             var rng = SeededRandom(seed: 2)
             let features = rng.normals(batch * clip.config.embedDim, std: 1)
             let labels = (0..<batch).map { _ in Int(rng.next() % UInt64(classes)) }
-            _ = learner.lossAndGradient(imageFeatures: features, labels: labels) // warm-up, sizes the buffers
-            var times: [Double] = []
-            for _ in 0..<steps {
-                let t0 = DispatchTime.now()
-                _ = learner.lossAndGradient(imageFeatures: features, labels: labels)
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
-            }
+            let (best, median) = timeSteps(steps) { _ = learner.lossAndGradient(imageFeatures: features, labels: labels) }
             let result: [String: Any] = [
                 "bench": "coop", "model": clip.source, "classes": classes, "batch": batch, "n_ctx": nCtx,
-                "prompt_tokens": learner.promptTokens, "seconds_per_step": times.min()!, "median_seconds": times.sorted()[times.count / 2],
+                "prompt_tokens": learner.promptTokens, "seconds_per_step": best, "median_seconds": median,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: result.merging(blasReport()) { mine, _ in mine }, options: [.sortedKeys]), as: UTF8.self))
         }
@@ -107,8 +100,7 @@ struct PromptStepBench: ParsableArguments {
         try reportingErrors {
             guard classes > 0, batch > 0, steps > 0 else { throw EngineError(.argument, "--classes, --batch and --steps must be positive") }
             let clip = try model.load()
-            let names = classes == DatasetClassNames.describableTextures.count
-                ? DatasetClassNames.describableTextures : (0..<classes).map { "class \($0)" }
+            let names = benchClassNames(classes)
             let n = nCtx ?? PromptRecipe.official.contextLength(method), j = depth ?? PromptRecipe.official.depth(method)
             let learner: ImagePromptLearner = method == .vpt
                 ? try VPTLearner(model: clip, classNames: names, contextLength: n, depth: j, seed: 1)
@@ -117,18 +109,12 @@ struct PromptStepBench: ParsableArguments {
             let s = clip.config.imageSize
             let pixels = rng.normals(batch * 3 * s * s, std: 1)
             let labels = (0..<batch).map { _ in Int(rng.next() % UInt64(classes)) }
-            _ = learner.lossAndGradient(pixels: pixels, labels: labels) // warm-up, sizes the buffers
-            var times: [Double] = []
-            for _ in 0..<steps {
-                let t0 = DispatchTime.now()
-                _ = learner.lossAndGradient(pixels: pixels, labels: labels)
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
-            }
+            let (best, median) = timeSteps(steps) { _ = learner.lossAndGradient(pixels: pixels, labels: labels) }
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let result: [String: Any] = [
                 "bench": method.rawValue, "model": clip.source, "classes": classes, "batch": batch, "n_ctx": n, "depth": j,
-                "trainable": learner.tensors.values.count, "seconds_per_step": times.min()!, "median_seconds": times.sorted()[times.count / 2],
+                "trainable": learner.tensors.values.count, "seconds_per_step": best, "median_seconds": median,
                 "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "cores": Engine.cores,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: result.merging(blasReport()) { mine, _ in mine }, options: [.sortedKeys]), as: UTF8.self))
@@ -146,6 +132,23 @@ struct BenchMaPLe: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "maple", abstract: "Seconds per MaPLe training step (both towers, forward and backward).")
     @OptionGroup var bench: PromptStepBench
     func run() throws { try bench.run(.maple) }
+}
+
+/// The class names of a training-step benchmark: the Describable Textures names for 47 classes (as the reference
+/// benchmarks use), else "class k".
+func benchClassNames(_ classes: Int) -> [String] {
+    classes == DatasetClassNames.describableTextures.count ? DatasetClassNames.describableTextures : (0..<classes).map { "class \($0)" }
+}
+
+/// Runs `step` once to warm up (sizing buffers), then `steps` timed times: the best and the median seconds.
+func timeSteps(_ steps: Int, _ step: () -> Void) -> (best: Double, median: Double) {
+    step()
+    let times = (0..<steps).map { _ -> Double in
+        let t0 = DispatchTime.now()
+        step()
+        return Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+    }.sorted()
+    return (times[0], times[times.count / 2])
 }
 
 /// What every benchmark says about the BLAS it ran on: the OpenBLAS build and kernel, and a warning when the kernel

@@ -58,20 +58,31 @@ struct PromptTrainingOptions: ParsableArguments {
         return t
     }
 
-    /// Trains `learner` on the images and labels and writes its prompts, printing `epoch E loss L lr R` lines.
-    func train(_ learner: ImagePromptLearner, pixels: [Float], count: Int) throws {
-        let names = learner.classNames
-        let labelValues = try readLabels(labels, count: count, classes: names.count, rows: "images")
-        try learner.train(on: TrainingImages(pixels: pixels, labels: labelValues), options: trainer(learner.method)) { r in
-            print("epoch \(r.epoch) loss \(String(format: "%.6f", r.loss)) lr \(String(format: "%.3e", r.learningRate))")
+    /// Loads the model, class names and pixels, makes the learner (`fromFile` with --init, whose sizes must agree with
+    /// --n-ctx and --depth when given; `fresh` with the given or official sizes), trains it printing
+    /// `epoch E loss L lr R` lines, and writes its prompts.
+    func run(_ method: PromptMethod, fromFile: (CLIPModel, [String], String) throws -> ImagePromptLearner,
+             fresh: (CLIPModel, [String], _ contextLength: Int, _ depth: Int) throws -> ImagePromptLearner) throws {
+        try reportingErrors {
+            let clip = try CLIPModel.load(directory: model)
+            let names = try readClassNames(classnames)
+            let (pixels, count) = try input.load(for: clip)
+            let learner: ImagePromptLearner
+            if let initial {
+                learner = try fromFile(clip, names, initial)
+                if let nCtx, nCtx != learner.contextLength {
+                    throw EngineError(.argument, "--n-ctx \(nCtx) does not match the \(learner.contextLength) tokens of --init")
+                }
+                if let depth, depth != learner.depth { throw EngineError(.argument, "--depth \(depth) does not match the \(learner.depth) layers of --init") }
+            } else {
+                learner = try fresh(clip, names, nCtx ?? PromptRecipe.official.contextLength(method), depth ?? PromptRecipe.official.depth(method))
+            }
+            let labelValues = try readLabels(labels, count: count, classes: names.count, rows: "images")
+            try learner.train(on: TrainingImages(pixels: pixels, labels: labelValues), options: trainer(method)) { r in
+                print("epoch \(r.epoch) loss \(String(format: "%.6f", r.loss)) lr \(String(format: "%.3e", r.learningRate))")
+            }
+            try learner.tensors.write(to: out)
         }
-        try learner.tensors.write(to: out)
-    }
-
-    /// Sizes given on the command line must agree with the --init file's.
-    func checkSizes(contextLength: Int, depth learnerDepth: Int) throws {
-        if let nCtx, nCtx != contextLength { throw EngineError(.argument, "--n-ctx \(nCtx) does not match the \(contextLength) tokens of --init") }
-        if let depth, depth != learnerDepth { throw EngineError(.argument, "--depth \(depth) does not match the \(learnerDepth) layers of --init") }
     }
 }
 
@@ -85,20 +96,8 @@ struct VPTCommand: ParsableCommand {
     var template = "a photo of a {}."
 
     func run() throws {
-        try reportingErrors {
-            let clip = try CLIPModel.load(directory: options.model)
-            let names = try readClassNames(options.classnames)
-            let (pixels, count) = try options.input.load(for: clip)
-            let learner: VPTLearner
-            if let path = options.initial {
-                learner = try VPTLearner(model: clip, classNames: names, prompts: path, template: template)
-                try options.checkSizes(contextLength: learner.contextLength, depth: learner.depth)
-            } else {
-                learner = try VPTLearner(model: clip, classNames: names, contextLength: options.nCtx ?? PromptRecipe.official.contextLength(.vpt),
-                                         depth: options.depth ?? PromptRecipe.official.depth(.vpt), seed: options.seed, template: template)
-            }
-            try options.train(learner, pixels: pixels, count: count)
-        }
+        try options.run(.vpt, fromFile: { try VPTLearner(model: $0, classNames: $1, prompts: $2, template: template) },
+                        fresh: { try VPTLearner(model: $0, classNames: $1, contextLength: $2, depth: $3, seed: options.seed, template: template) })
     }
 }
 
@@ -112,20 +111,8 @@ struct MaPLeCommand: ParsableCommand {
     var ctxInit = "a photo of a"
 
     func run() throws {
-        try reportingErrors {
-            let clip = try CLIPModel.load(directory: options.model)
-            let names = try readClassNames(options.classnames)
-            let (pixels, count) = try options.input.load(for: clip)
-            let learner: MaPLeLearner
-            if let path = options.initial {
-                learner = try MaPLeLearner(model: clip, classNames: names, prompts: path, contextInit: ctxInit)
-                try options.checkSizes(contextLength: learner.contextLength, depth: learner.depth)
-            } else {
-                learner = try MaPLeLearner(model: clip, classNames: names, contextLength: options.nCtx ?? PromptRecipe.official.contextLength(.maple),
-                                           depth: options.depth ?? PromptRecipe.official.depth(.maple), contextInit: ctxInit, seed: options.seed)
-            }
-            try options.train(learner, pixels: pixels, count: count)
-        }
+        try options.run(.maple, fromFile: { try MaPLeLearner(model: $0, classNames: $1, prompts: $2, contextInit: ctxInit) },
+                        fresh: { try MaPLeLearner(model: $0, classNames: $1, contextLength: $2, depth: $3, contextInit: ctxInit, seed: options.seed) })
     }
 }
 
