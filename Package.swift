@@ -1,9 +1,12 @@
 // swift-tools-version:6.0
 // alvlm: active learning for vision-language models.
-// Layers, one-way: AlvlmKernels (BLAS, the parallel loop, forward/backward kernels) <- AlvlmEngine (CLIP, CoOp)
-// <- AlvlmActive (pools, strategies, experiments)
-// <- alvlm (command line, I/O only). AlvlmPlot (figures drawn through gnuplot-iostream) stands apart and
-// imports none of them. No library target does terminal I/O.
+// The modules, bottom to top; each imports only modules above it in this file (the README's "Layout" table
+// says what each holds):
+//   AlvlmSettings  <- AlvlmKernels <- AlvlmEngine <- AlvlmActive <- AlvlmWorld
+//   AlvlmLanguage (alone) ; AlvlmPlot (alone) ; AlvlmJupyter (alone)
+//   AlvlmBindings (engine, AL, world -> language) <- AlvlmSession (+ plots) <- alvlm (commands, libedit, signals)
+// No library does terminal I/O except AlvlmSession, the language's host; no library reads the environment except
+// AlvlmSettings.
 import PackageDescription
 
 let package = Package(
@@ -12,58 +15,80 @@ let package = Package(
         .executable(name: "alvlm", targets: ["alvlm"]),
         .library(name: "AlvlmEngine", targets: ["AlvlmEngine"]),
         .library(name: "AlvlmActive", targets: ["AlvlmActive"]),
+        .library(name: "AlvlmSession", targets: ["AlvlmSession"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // C libraries from Debian packages.
+        // MARK: - C libraries (Debian packages, installed by Scripts/deps.sh)
+
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CEdit", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
-        // libedit behind a small C layer (completion needs a C trampoline).
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        // libedit behind a small C layer (completion goes through a C trampoline with a context pointer).
         .target(name: "CLineEdit", dependencies: ["CEdit"]),
         // setjmp-based error handling of libjpeg/libpng must live in C.
         .target(name: "CImageCodec", dependencies: ["CJPEG", "CPNG"]),
-        // The numeric kernels: BLAS wrappers, the one parallel loop, forward/backward pairs (no model knowledge).
-        .target(name: "AlvlmKernels", dependencies: ["CBLAS"]),
-        // Double-precision reference twins of the kernels, for tests only.
-        .target(name: "AlvlmTestSupport", dependencies: ["AlvlmKernels"]),
-        .target(
-            name: "AlvlmEngine",
-            dependencies: ["AlvlmKernels", "CBLAS", "CImageCodec"],
-            resources: [.copy("Resources/vocab.json"), .copy("Resources/merges.txt"), .copy("Resources/tiny-clip")]
-        ),
-        // Active learning: pools, oracles, strategies, experiments (numerics, no terminal I/O).
+        // gnuplot-iostream (header-only on Boost.Iostreams) behind a C interface that never throws: the binary data
+        // path to gnuplot.
+        .target(name: "CGnuplotIO", linkerSettings: [.linkedLibrary("boost_iostreams"), .linkedLibrary("boost_filesystem")]),
+
+        // MARK: - Libraries
+
+        // The environment, read once (`Settings.process`): cache folder, journal, history, cores, plot terminal.
+        .target(name: "AlvlmSettings"),
+        // The numeric kernels: BLAS wrappers, the one parallel loop, forward/backward pairs, seeded randomness.
+        .target(name: "AlvlmKernels", dependencies: ["AlvlmSettings", "CBLAS"]),
+        // CLIP, its tokenizer and images, CoOp/VPT/MaPLe, classifiers, the feature cache (no datasets, no world).
+        .target(name: "AlvlmEngine", dependencies: ["AlvlmKernels", "CBLAS", "CImageCodec"],
+                resources: [.copy("Resources/vocab.json"), .copy("Resources/merges.txt")]),
+        // Active learning: pools, dataset loaders, oracles, the strategy table, experiments, comparisons.
         .target(name: "AlvlmActive", dependencies: ["AlvlmEngine"]),
-        // gnuplot-iostream (Debian's libgnuplot-iostream-dev, header-only on Boost.Iostreams) behind a C interface
-        // that never throws: the binary data path to gnuplot. Installed by Scripts/deps.sh.
-        .target(
-            name: "CGnuplotIO",
-            linkerSettings: [.linkedLibrary("boost_iostreams"), .linkedLibrary("boost_filesystem")]
-        ),
+        // The embedded texture world: painters, the BPE learner, the tiny CLIP (architecture, pretraining recipe,
+        // shipped weights, recommended trainers, training record) and its pool.
+        .target(name: "AlvlmWorld", dependencies: ["AlvlmSettings", "AlvlmKernels", "AlvlmEngine", "AlvlmActive"],
+                resources: [.copy("Resources/tiny-clip")]),
+        // The alvlm language: lexer, parser, evaluator, builtin registry, standard library, help (no numerics, no I/O).
+        .target(name: "AlvlmLanguage"),
         // Figures as gnuplot programs (script text + binary tables) and their text stand-ins.
         .target(name: "AlvlmPlot", dependencies: ["CGnuplotIO"]),
-        // ZeroMQ (Debian's libzmq3-dev) for the Jupyter kernel's sockets.
-        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         // The Jupyter messaging protocol (wire format, HMAC signing, sockets, the kernel loop), for any backend.
         .target(name: "AlvlmJupyter", dependencies: ["CZeroMQ"]),
-        // The alvlm language: lexer, parser, evaluator, builtin registry (no numerics, no I/O).
-        .target(name: "AlvlmLanguage"),
-        // The engine exposed to the language (builtins and object members).
-        .target(name: "AlvlmBindings", dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage"]),
+        // The engine exposed to the language: builtins, object members, and what they need from a host.
+        .target(name: "AlvlmBindings", dependencies: ["AlvlmSettings", "AlvlmEngine", "AlvlmActive", "AlvlmWorld", "AlvlmLanguage"]),
+        // The session and notebooks: the language's host (output, progress, cancellation, labelling, figures), the
+        // notebook format, runner and reports, completion, plotting through gnuplot. No libedit, no argument parsing.
+        .target(name: "AlvlmSession", dependencies: ["AlvlmSettings", "AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings", "AlvlmPlot"]),
+
+        // MARK: - Executable: main, the commands, the libedit loop, signal handling, the Jupyter kernel's backend
+
         .executableTarget(
             name: "alvlm",
-            dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings", "AlvlmPlot", "AlvlmJupyter", "CLineEdit",
+            dependencies: ["AlvlmSettings", "AlvlmKernels", "AlvlmEngine", "AlvlmActive", "AlvlmWorld", "AlvlmLanguage", "AlvlmBindings",
+                           "AlvlmPlot", "AlvlmSession", "AlvlmJupyter", "CLineEdit",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(
-            name: "AlvlmEngineTests",
-            dependencies: ["AlvlmKernels", "AlvlmTestSupport", "AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings"]
-        ),
+
+        // MARK: - Test support and one test bundle per module
+
+        // Fixture paths, the one runner of the binary, a recording host, comparison helpers, double-precision
+        // reference kernels.
+        .target(name: "AlvlmTestSupport", dependencies: ["AlvlmKernels", "AlvlmLanguage"], path: "Tests/AlvlmTestSupport"),
+        .testTarget(name: "AlvlmKernelsTests", dependencies: ["AlvlmKernels", "AlvlmSettings", "AlvlmTestSupport"]),
+        .testTarget(name: "AlvlmEngineTests", dependencies: ["AlvlmKernels", "AlvlmEngine", "AlvlmTestSupport"]),
+        .testTarget(name: "AlvlmActiveTests", dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmTestSupport"]),
+        .testTarget(name: "AlvlmWorldTests", dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmWorld", "AlvlmTestSupport"]),
+        // Language behaviour as .al scripts with `# expect:` comments (Scripts/), run by ScriptTests.
+        .testTarget(name: "AlvlmLanguageTests", dependencies: ["AlvlmLanguage", "AlvlmTestSupport"], exclude: ["Scripts"]),
         .testTarget(name: "AlvlmPlotTests", dependencies: ["AlvlmPlot", "CGnuplotIO"]),
         .testTarget(name: "AlvlmJupyterTests", dependencies: ["AlvlmJupyter"]),
+        .testTarget(name: "AlvlmSessionTests", dependencies: ["AlvlmSettings", "AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings",
+                                                             "AlvlmPlot", "AlvlmSession", "AlvlmTestSupport"]),
+        // The command line, the shipped notebooks, the REPL under tmux: through the binary.
+        .testTarget(name: "alvlmTests", dependencies: ["AlvlmEngine", "AlvlmWorld", "AlvlmTestSupport"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

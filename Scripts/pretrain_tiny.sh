@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Retrains the embedded tiny CLIP from scratch with the engine's own backward pass (about an hour on 2 cores)
 # and writes it to OUT (default: a scratch folder; copy config.json, model.safetensors, the tokenizer files,
-# training.json and training-log.jsonl into Sources/AlvlmEngine/Resources/tiny-clip to ship it).
+# training.json and training-log.jsonl into Sources/AlvlmWorld/Resources/tiny-clip to ship it).
 # The run is deterministic for a given number of cores: the same command gives the same weights.
 set -euo pipefail
 cd "$(dirname "$0")/.."

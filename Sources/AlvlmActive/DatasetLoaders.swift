@@ -237,25 +237,6 @@ enum CSV {
     }
 }
 
-// MARK: the embedded texture world
-
-extension DatasetLoader {
-    /// The texture world's target pool (`TextureWorld`), generated into `directory` (default: the world's cache
-    /// folder) on first use and read back from there afterwards. Ids: train, then val, then test, in index order.
-    public static func textures(_ world: TextureWorld, directory: String? = nil, progress: ((Int, Int) -> Void)? = nil,
-                                cancel: CancellationToken? = nil) throws -> Pool {
-        let dir = directory.map { ($0 as NSString).expandingTildeInPath } ?? world.cacheDirectory
-        let entries = try world.materialize(into: dir, progress: progress, cancel: cancel)
-        var samples: [Sample] = []
-        for split in Split.allCases {
-            for e in entries where e.split == split.rawValue { samples.append(Sample(id: samples.count, path: e.path, split: split, label: e.label)) }
-        }
-        let pool = try Pool(name: "textures", classNames: TextureWorld.classNames, samples: samples)
-        pool.template = TinyCLIP.template
-        return pool
-    }
-}
-
 extension DatasetLoader {
     /// Writes a pool as the CSV list `csv()` reads back: `path,label,split`, labels as class names, ids in order.
     public static func writeCSV(_ pool: Pool, to path: String) throws {

@@ -17,10 +17,6 @@ public enum TrainerSpec: Codable, Equatable, Sendable {
 
     public static let paper = TrainerSpec.coop(epochs: 200, learningRate: 0.002, batchSize: 32, weightDecay: 0.005,
                                                contextLength: 4, contextInit: "a photo of a", classSpecific: false)
-
-    /// The texture world's tiny CLIP, tuned once on its target pool (README, "The texture world and the tiny CLIP").
-    public static let tinyCLIP = TrainerSpec.coop(epochs: 20, learningRate: 0.02, batchSize: 32, weightDecay: 0.005,
-                                                  contextLength: 4, contextInit: "a photo of a", classSpecific: true)
 }
 
 /// A VPT or MaPLe trainer's settings.
@@ -45,15 +41,6 @@ public struct ImagePromptSpec: Codable, Equatable, Sendable {
         contextInit = method == .maple ? "a photo of a" : nil
         epochs = t.epochs; learningRate = t.learningRate; batchSize = t.batchSize; weightDecay = t.weightDecay
         views = 1
-    }
-
-    /// The texture world's tiny CLIP, measured once on its target pool (README, "VPT and MaPLe"): MaPLe gains a
-    /// little with 20 epochs at lr 0.005 in batches of 8; no VPT setting tried beat zero-shot, and the official
-    /// recipe lost least, so it stays.
-    public static func tinyCLIP(_ method: PromptMethod) -> ImagePromptSpec {
-        var s = ImagePromptSpec(method)
-        if method == .maple { s.epochs = 20; s.batchSize = 8; s.learningRate = 0.005 }
-        return s
     }
 }
 

@@ -40,17 +40,14 @@ public struct StrategySpec: Codable, Equatable, Sendable {
 
     private func formatShort(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
 
+    /// The strategy, its parameters checked against the table (a saved file may hold any values), wrapped in PCB's
+    /// balancer when asked.
     public func make() throws -> Strategy {
-        var cec = CECStrategy()
-        cec.support = support; cec.neighbours = neighbours; cec.rho = rho; cec.beta = beta; cec.calibrate = calibrate
-        guard let p = CECStrategy.Prior(rawValue: prior) else { throw EngineError(.argument, "prior must be union or per-class (got \(prior))") }
-        guard let k = CECStrategy.Kernel(rawValue: kernel) else { throw EngineError(.argument, "kernel must be rbf, cosine or uniform (got \(kernel))") }
-        guard let c = CECStrategy.Clustering(rawValue: clustering) else {
-            throw EngineError(.argument, "clustering must be weighted, unweighted-nearest or unweighted-most-uncertain (got \(clustering))")
-        }
-        cec.prior = p; cec.kernel = k; cec.clustering = c
-        var strategy = try Strategies.make(name, cec: cec)
-        if var g = strategy as? GCNStrategy { g.epochs = gcnEpochs; strategy = g }
+        let entry = try Strategies.entry(name)
+        var checked = StrategySpec(name: name)
+        for p in entry.parameters { try p.set(p.value(in: self), in: &checked) }
+        checked.gcnEpochs = gcnEpochs
+        let strategy = entry.build(checked)
         return pcb ? PCBStrategy(base: strategy) : strategy
     }
 }

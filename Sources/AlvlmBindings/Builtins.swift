@@ -1,19 +1,11 @@
 import AlvlmActive
 import AlvlmEngine
 import AlvlmLanguage
+import AlvlmWorld
 import Foundation
 
 /// The engine exposed to the language: every builtin and member, registered once with its signature and help.
 public enum Bindings {
-    /// Where image features are cached on disk: $ALVLM_CACHE, else ~/.cache/alvlm/features.
-    public static var cacheDirectory: String {
-        if let env = ProcessInfo.processInfo.environment["ALVLM_CACHE"], !env.isEmpty { return env }
-        return (NSHomeDirectory() as NSString).appendingPathComponent(".cache/alvlm/features")
-    }
-
-    /// The default label journal: beside the feature cache, never in the working directory.
-    public static var defaultJournal: String { ((cacheDirectory as NSString).deletingLastPathComponent as NSString).appendingPathComponent("labels.journal") }
-
     public static func engineCall<T>(_ body: () throws -> T) throws -> T { try engine(body) }
 
     /// Wraps engine errors as language errors (the call site adds the location).
@@ -22,9 +14,6 @@ public enum Bindings {
             throw LanguageError(e.kind == .cancelled ? .interrupted : .engine, e.kind == .cancelled ? "interrupted" : e.description)
         }
     }
-
-    /// How a person labels images: the REPL installs a terminal labeller here (nil in non-interactive hosts).
-    nonisolated(unsafe) public static var humanLabeller: (([Int], Pool) throws -> [Int: Int])?
 
     /// The comparison's name for the strategy the user typed: as written, or the same ignoring case with `_` and
     /// `-` alike (`least_confidence` finds `least-confidence`); otherwise an error listing the names it has.
@@ -63,7 +52,7 @@ public enum Bindings {
                            summary: "load a CLIP model",
                            details: "\"tiny\" is the embedded CLIP pretrained on the texture world (see textures()).\n" +
                                "Hugging Face CLIPModel folders (config.json + model.safetensors + tokenizer files) or open_clip folders.\n" +
-                               "random:vit-b-16 (or vit-b-32, vit-l-14, tiny-test) builds random weights for trying things out.") { args, _ in
+                               "random:vit-b-16 (or vit-b-32, vit-l-14, tiny-test) builds random weights for trying things out.") { args, interp in
             let source = args.string("source")
             let model: CLIPModel = try engine {
                 if source.hasPrefix("random:") {
@@ -73,7 +62,8 @@ public enum Bindings {
                 if source == "tiny" { return try TinyCLIP.load() }
                 return try CLIPModel.load(directory: source)
             }
-            return .object(ModelObject(model, cache: try? FeatureCache(directory: cacheDirectory)))
+            return .object(ModelObject(model, cache: try? FeatureCache(directory: interp.settings.featuresDirectory),
+                                       recommended: TinyCLIP.recommendation(for: model) ?? .paper))
         })
         r.group = .pools
         r.register(Builtin("coop_dataset", [Parameter("name", .choice(DatasetLoader.CoOpDataset.allCases.map(\.rawValue)), "the dataset"),
@@ -117,7 +107,7 @@ public enum Bindings {
             let dir = args.has("dir") ? args.string("dir") : nil
             var last = Date.distantPast
             return .object(PoolObject(try engine {
-                try DatasetLoader.textures(world, directory: dir, progress: { done, total in
+                try world.pool(directory: dir.map { ($0 as NSString).expandingTildeInPath } ?? world.cacheDirectory(in: interp.settings.poolsDirectory), progress: { done, total in
                     if done == total || Date().timeIntervalSince(last) > 0.5 { last = Date(); interp.host.progress("generating texture images \(done)/\(total)") }
                 }, cancel: WatchingToken(host: interp.host))
             }))
@@ -266,9 +256,9 @@ public enum Bindings {
         /// the trainer given.
         func trainer(_ args: Arguments) throws -> TrainerSpec {
             let model = args.object("model", as: ModelObject.self)
-            let tiny = model?.model.source == TinyCLIP.shippedDirectory
-            guard let given = args.object("trainer", as: TrainerObject.self) else { return tiny ? .tinyCLIP : .paper }
-            return try given.resolved(tiny: tiny, args)
+            let recommended = model?.recommended ?? .paper
+            guard let given = args.object("trainer", as: TrainerObject.self) else { return recommended.coop }
+            return try given.resolved(recommended, args)
         }
         func features(_ args: Arguments, _ interp: Interpreter) throws -> (PoolObject, ModelObject, PoolFeatures, PoolFeatures) {
             let pool = args.object("pool", as: PoolObject.self)!, model = args.object("model", as: ModelObject.self)!
@@ -319,11 +309,11 @@ public enum Bindings {
                     }
                     oracle = AnswerSheetOracle(answers: answers, skipped: skipped)
                 } else if args.string("oracle") == "human" {
-                    guard let labeller = humanLabeller else {
+                    guard let labeller = interp.labeller else {
                         throw args.error("oracle", "oracle: \"human\" needs a person at an interactive terminal (the REPL or a Jupyter notebook); use export/import for files (export(run.query(), \"batch.csv\"), then run.step(answers: import(\"answers.csv\", pool)))")
                     }
                     oracle = HumanOracle(ask: labeller)
-                    let path = args.has("journal") ? (args.string("journal") as NSString).expandingTildeInPath : defaultJournal
+                    let path = args.has("journal") ? (args.string("journal") as NSString).expandingTildeInPath : interp.settings.journal
                     e.experiment.journal = try engine {
                         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                         return try LabelJournal(path: path)

@@ -44,11 +44,13 @@ public final class SplitObject: LanguageObject {
 public final class ModelObject: LanguageObject {
     public let model: CLIPModel
     public let cache: FeatureCache?
+    /// The trainers this model is best adapted with (the tiny CLIP carries its own; others the paper's).
+    public let recommended: Recommendation
     let serial: Int
     nonisolated(unsafe) static var nextSerial = 0
     public var typeName: String { "model" }
-    init(_ model: CLIPModel, cache: FeatureCache?) {
-        self.model = model; self.cache = cache
+    init(_ model: CLIPModel, cache: FeatureCache?, recommended: Recommendation = .paper) {
+        self.model = model; self.cache = cache; self.recommended = recommended
         Self.nextSerial += 1
         serial = Self.nextSerial
     }
@@ -142,10 +144,10 @@ public final class TrainerObject: LanguageObject {
         spec = .imagePrompts(prompts.applied(to: ImagePromptSpec(prompts.method)))
     }
 
-    /// The trainer for a model: given settings on top of the model's recommended ones (`tiny`: the shipped tiny CLIP).
-    func resolved(tiny: Bool, _ args: Arguments) throws -> TrainerSpec {
-        if let o = coopOverrides { return try o.applied(to: tiny ? .tinyCLIP : .paper, args) }
-        if let o = promptOverrides { return .imagePrompts(o.applied(to: tiny ? .tinyCLIP(o.method) : ImagePromptSpec(o.method))) }
+    /// The trainer for a model: given settings on top of the model's recommended ones.
+    func resolved(_ recommended: Recommendation, _ args: Arguments) throws -> TrainerSpec {
+        if let o = coopOverrides { return try o.applied(to: recommended.coop, args) }
+        if let o = promptOverrides { return .imagePrompts(o.applied(to: recommended.imagePrompts(o.method))) }
         return spec
     }
 

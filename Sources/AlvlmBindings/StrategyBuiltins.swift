@@ -9,6 +9,18 @@ extension Bindings {
     /// A strategy's own name in tables, plots and lookups (`cec(beta: 0, name: "cec β=0")`).
     static let nameParameter = Parameter("name", .oneOf([.string, .nilValue]), default: .null, "its name in comparisons, tables and plots (default: built from its settings)")
 
+    /// A strategy parameter as the language declares it: its kind, the table's default, its help.
+    static func languageParameter(_ p: StrategyParameter) -> Parameter {
+        let d = p.defaultValue
+        switch (p.kind, d) {
+        case (.integer, .integer(let v)): return Parameter(p.name, .integer, default: .number(Double(v)), p.help)
+        case (.number, .number(let v)): return Parameter(p.name, .number, default: .number(v), p.help)
+        case (.choice(let options), .string(let v)): return Parameter(p.name, .choice(options), default: .string(v), p.help)
+        case (.flag, .bool(let v)): return Parameter(p.name, .bool, default: .bool(v), p.help)
+        default: preconditionFailure("strategy parameter \(p.name): its default does not match its kind")
+        }
+    }
+
     static func displayName(_ args: Arguments) throws -> String? {
         guard args.has("name") else { return nil }
         let name = args.string("name").trimmingCharacters(in: .whitespaces)
@@ -18,46 +30,25 @@ extension Bindings {
 
     static func registerStrategies(_ r: Registry) {
         r.group = .strategies
-        let simple: [(String, String, String)] = [
-            ("random", "random", "uniform sampling without replacement"),
-            ("entropy", "entropy", "highest predictive entropy (Wang & Shang 2014)"),
-            ("margin", "margin", "smallest gap between the two most probable classes"),
-            ("least_confidence", "least-confidence", "lowest top-class probability"),
-            ("coreset", "coreset", "k-center greedy on image features (Sener & Savarese 2018)"),
-            ("badge", "badge", "k-means++ on gradient embeddings (Ash et al. 2020)"),
-            ("alfa_mix", "alfa-mix", "feature mixing with closed-form alpha (Parvaneh et al. 2022)"),
-            ("core_gcn", "core-gcn", "k-center on GCN features (Caramalau et al. 2021)"),
-            ("uncertain_gcn", "uncertain-gcn", "GCN labelled-vs-unlabelled score near 0.1 (Caramalau et al. 2021)"),
-        ]
-        for (builtin, name, summary) in simple {
-            r.register(Builtin(builtin, [nameParameter], summary: "strategy: \(summary)") { args, _ in
-                var s = StrategySpec(name: name)
+        // One builtin per row of the strategy table, its parameters as the table declares them.
+        for entry in Strategies.table {
+            r.register(Builtin(entry.builtin, entry.parameters.map(languageParameter) + [nameParameter], summary: "strategy: \(entry.summary)",
+                               details: entry.details) { args, _ in
+                var s = StrategySpec(name: entry.name)
+                for p in entry.parameters {
+                    let given: StrategyParameter.Value
+                    switch p.kind {
+                    case .integer: given = .integer(args.int(p.name))
+                    case .number: given = .number(args.number(p.name))
+                    case .choice: given = .string(args.string(p.name))
+                    case .flag: given = .bool(args.bool(p.name))
+                    }
+                    do { try p.set(given, in: &s) } catch let e as EngineError { throw args.error(p.name, e.message) }
+                }
                 s.displayName = try displayName(args)
                 return .object(StrategyObject(s))
             })
         }
-        r.register(Builtin("cec", [
-            Parameter("k", .integer, default: .number(10), "nearest unlabelled neighbours"),
-            Parameter("N", .integer, default: .number(10), "per-class support size for the prior"),
-            Parameter("rho", .number, default: .number(1), "RBF kernel width"),
-            Parameter("beta", .number, default: .number(1), "weight of the neighbour term"),
-            Parameter("prior", .choice(["union", "per-class"]), default: .string("union")),
-            Parameter("kernel", .choice(["rbf", "cosine", "uniform"]), default: .string("rbf")),
-            Parameter("calibrate", .bool, default: .bool(true), "divide out the contextualised prior"),
-            Parameter("clustering", .choice(["weighted", "unweighted-nearest", "unweighted-most-uncertain"]), default: .string("weighted")),
-            nameParameter,
-        ], summary: "strategy: Calibrated Entropy-weighted Clustering (Safaei & Patel, WACV 2025)",
-           details: "U = calibrated entropy + beta * mean kernel-weighted calibrated entropy of the k nearest unlabelled neighbours;\n" +
-               "then k-means weighted by U with one cluster per query, and the sample nearest each centre.") { args, _ in
-            var s = StrategySpec(name: "cec")
-            s.neighbours = args.int("k"); s.support = args.int("N"); s.rho = args.number("rho"); s.beta = args.number("beta")
-            s.prior = args.string("prior"); s.kernel = args.string("kernel"); s.calibrate = args.bool("calibrate"); s.clustering = args.string("clustering")
-            guard s.neighbours >= 1 else { throw args.error("k", "k must be at least 1") }
-            guard s.support >= 1 else { throw args.error("N", "N must be at least 1") }
-            guard s.rho >= 0, s.beta >= 0 else { throw args.error(s.rho < 0 ? "rho" : "beta", "rho and beta must not be negative") }
-            s.displayName = try displayName(args)
-            return .object(StrategyObject(s))
-        })
         r.register(Builtin("pcb", [strategyParameter], summary: "wrap a strategy in PCB's class balancer (Bang et al. 2024)") { args, _ in
             var s = args.object("strategy", as: StrategyObject.self)!.spec
             s.pcb = true

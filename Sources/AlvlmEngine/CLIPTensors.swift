@@ -107,7 +107,7 @@ extension CLIPParameters {
     }
 
     /// Random weights drawn tensor by tensor in the table's order (the draws of openai/CLIP's initialisation).
-    static func random(_ config: CLIPConfig, rng: inout SeededRandom) -> CLIPParameters {
+    public static func random(_ config: CLIPConfig, rng: inout SeededRandom) -> CLIPParameters {
         var p = skeleton(config)
         for t in p.table {
             switch t.initial {

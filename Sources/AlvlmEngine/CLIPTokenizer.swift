@@ -168,7 +168,7 @@ public final class CLIPTokenizer {
 
     /// The pre-tokeniser: `<start_of_text>|<end_of_text>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`,
     /// scanned like `re.findall` (first alternative that matches at a position wins; unmatched characters are skipped).
-    static func pieces(_ text: String) -> [String] {
+    public static func pieces(_ text: String) -> [String] {
         let s = Array(text.unicodeScalars)
         var out: [String] = []
         var i = 0
@@ -221,7 +221,7 @@ public final class CLIPTokenizer {
     static func isSpace(_ c: Unicode.Scalar) -> Bool { TextCleaner.isSpace(c) }
 
     /// GPT-2's reversible byte -> printable character table.
-    static let byteToUnicode: [Character] = {
+    public static let byteToUnicode: [Character] = {
         var printable = Array(33...126) + Array(161...172) + Array(174...255)
         var chars = printable.map { Character(Unicode.Scalar(UInt32($0))!) }
         var n = 0

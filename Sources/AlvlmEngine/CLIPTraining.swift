@@ -3,7 +3,7 @@ import Foundation
 /// Forward and backward of both CLIP towers with weight gradients, and the contrastive loss, for pretraining.
 /// The forward passes are the ones `CLIPModel.encodeImages` / `encodeTexts` run (same kernels, same order),
 /// recording what the backward passes beside them need.
-final class ContrastivePass {
+public final class ContrastivePass {
     let config: CLIPConfig
     private lazy var visionTower = VisionTower(config: config)
     private lazy var textTower = TextTower(shape: config.text)
@@ -11,9 +11,9 @@ final class ContrastivePass {
     private var textIds: [[Int]] = [], textTokens = 0
 
     /// The in-batch retrieval accuracy of the last `lossAndGradient`.
-    private(set) var lastBatchAccuracy = 0.0
+    public private(set) var lastBatchAccuracy = 0.0
 
-    init(config: CLIPConfig) { self.config = config }
+    public init(config: CLIPConfig) { self.config = config }
 
     // MARK: image tower
 
@@ -49,7 +49,7 @@ final class ContrastivePass {
     // MARK: the whole step
 
     /// Loss and gradients of all parameters for one batch of (image, caption) pairs.
-    func lossAndGradient(_ params: CLIPParameters, pixels: [Float], captions: [[Int]], groups: [Int]) -> (loss: Double, gradient: CLIPParameters) {
+    public func lossAndGradient(_ params: CLIPParameters, pixels: [Float], captions: [[Int]], groups: [Int]) -> (loss: Double, gradient: CLIPParameters) {
         let n = captions.count
         let image = imageForward(params.vision, pixels: pixels, count: n)
         let text = textForward(params.text, ids: captions)

@@ -3,8 +3,8 @@ import Foundation
 /// The text clean-up in front of CLIP's BPE: the parts of `ftfy.fix_text` (6.x defaults) that matter for
 /// short English-like text, `html.unescape` twice, whitespace collapsing, lowercasing.
 /// Not reproduced: ftfy's mojibake repair (`fix_encoding`); text that is mojibake stays as it is.
-enum TextCleaner {
-    static func clean(_ text: String) -> String {
+public enum TextCleaner {
+    public static func clean(_ text: String) -> String {
         var s = ftfy(text)
         s = HTMLEntities.unescape(HTMLEntities.unescape(s))
         s = collapseWhitespace(s)

@@ -1,3 +1,4 @@
+import AlvlmSettings
 import CBLAS
 import Dispatch
 #if canImport(Glibc)
@@ -86,7 +87,7 @@ public enum BLAS {
     /// choice too. OpenBLAS reads the kernel name from its environment variable, so the variable is set for the
     /// moment of that call and removed again.
     static func adoptCPUKernel() {
-        guard getenv("ALVLM_KEEP_BLAS_KERNEL").map({ String(cString: $0) }) != "1", getenv("OPENBLAS_CORETYPE") == nil else { return }
+        guard !Settings.process.keepBLASKernel, Settings.process.forcedBLASKernel == nil else { return }
         let before = coreName
         guard let name = BLASKernel.replacement(kernel: before, cpuFlags: BLASKernel.cpuFlags(), forced: nil),
               let quit = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "gotoblas_dynamic_quit"),

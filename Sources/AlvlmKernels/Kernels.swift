@@ -1,3 +1,4 @@
+import AlvlmSettings
 import Foundation
 
 /// Per-token kernels of the transformer: layer norm, activations, softmax and attention.
@@ -43,10 +44,7 @@ public func parallelChunksIndexed(_ count: Int, minimumPerChunk: Int = 1, _ body
 public enum Engine {
     /// Cores used by the engine's parallel loops and row-split GEMMs: the machine's, or ALVLM_CORES (1-256), read
     /// once at start (the test script runs the numeric tests at 1 and 3 cores this way, to catch work-splitting bugs).
-    nonisolated(unsafe) public static var cores: Int = {
-        if let text = ProcessInfo.processInfo.environment["ALVLM_CORES"], let n = Int(text), (1...256).contains(n) { return n }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
-    }()
+    nonisolated(unsafe) public static var cores: Int = Settings.process.cores
 
     /// The engine parallelises GEMMs itself, one BLAS thread per part; every model touches this once. The first
     /// touch also lets OpenBLAS run the CPU's own kernel where it did not recognise the CPU (`BLAS.adoptCPUKernel`).

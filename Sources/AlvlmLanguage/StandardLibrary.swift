@@ -1,13 +1,39 @@
 import Foundation
 
-/// The everyday builtins people reach for (sum, mean, min, max, abs, sort, str, range): pure functions of values,
-/// registered by every host.
+/// The everyday builtins people reach for (print, len, round, percent, sum, mean, min, max, abs, sort, str, range):
+/// pure functions of values (print writes through the host), registered by every host.
 public enum StandardLibrary {
     /// As many numbers as a range value may expand to.
     static let longestRange = 10_000_000
 
     public static func register(into r: Registry) {
         r.group = .basics
+        r.register(Builtin("print", [Parameter("value", .any)], summary: "print a value") { args, interp in
+            interp.host.print(args["value"].description)
+            return .null
+        })
+        r.register(Builtin("len", [Parameter("value", .any, "a list, range, string or record")], summary: "number of items (characters of a string, fields of a record)") { args, _ in
+            switch args["value"] {
+            case .string(let s): return .number(Double(s.count))
+            case .record(let fields): return .number(Double(fields.count))
+            case let v:
+                guard let items = v.elements else { throw args.error("value", "len needs a list, range, string or record, not \(v.typeName == "nil" ? "nil" : "a " + v.typeName)") }
+                return .number(Double(items.count))
+            }
+        })
+        r.register(Builtin("round", [Parameter("value", .number), Parameter("digits", .integer, default: .number(0), "decimal places")],
+                                  summary: "a number rounded to some decimal places (half away from zero)") { args, _ in
+            let digits = args.int("digits")
+            guard (0...12).contains(digits) else { throw args.error("digits", "digits must be between 0 and 12") }
+            let scale = pow(10.0, Double(digits))
+            return .number((args.number("value") * scale).rounded() / scale)
+        })
+        r.register(Builtin("percent", [Parameter("value", .number, "a fraction, e.g. an accuracy"), Parameter("digits", .integer, default: .number(1))],
+                                  summary: "a fraction as a percentage string, e.g. percent(0.4567) is \"45.7%\"") { args, _ in
+            let digits = args.int("digits")
+            guard (0...12).contains(digits) else { throw args.error("digits", "digits must be between 0 and 12") }
+            return .string(String(format: "%.\(digits)f%%", 100 * args.number("value")))
+        })
         r.register(Builtin("sum", [Parameter("values", .list, "numbers (percentages count as fractions)")], summary: "the sum of a list of numbers") { args, _ in
             .number(try args.numbers("values").reduce(0, +))
         })

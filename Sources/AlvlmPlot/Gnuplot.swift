@@ -2,7 +2,7 @@ import Foundation
 
 /// A gnuplot program on this machine, and drawing through it: the process is ours (exit status, standard
 /// error), the stream to it is gnuplot-iostream's (`GnuplotStream`).
-public struct Gnuplot {
+public struct Gnuplot: Sendable {
     public let path: String
 
     public init(path: String) { self.path = path }

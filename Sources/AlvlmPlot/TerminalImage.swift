@@ -10,7 +10,7 @@ public enum TerminalImage {
     /// What the terminal on standard output can show. `ALVLM_IMAGES` (kitty, sixel, blocks, none) decides when set;
     /// otherwise kitty and sixel terminals are recognised by their environment, any other terminal gets half-blocks,
     /// and output that is not a terminal gets nothing.
-    public static func detect(environment: [String: String] = ProcessInfo.processInfo.environment, isTerminal: Bool = isatty(1) != 0) -> Kind {
+    public static func detect(environment: [String: String], isTerminal: Bool = isatty(1) != 0) -> Kind {
         if let forced = environment["ALVLM_IMAGES"].flatMap(Kind.init(rawValue:)) { return forced }
         if environment["ALVLM_PLOT_TERMINAL"] == "kitty" { return .kitty }
         guard isTerminal else { return .none }
@@ -22,12 +22,11 @@ public enum TerminalImage {
         return .blocks
     }
 
-    /// The terminal's width in columns: the window's size, else `COLUMNS`, else 80.
-    public static var columns: Int {
+    /// The terminal's width in columns: the window's size, else `fallback` (the host's COLUMNS), else 80.
+    public static func columns(fallback: Int?) -> Int {
         var size = winsize()
         if ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
-        if let c = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), c > 0 { return c }
-        return 80
+        return fallback ?? 80
     }
 
     /// Box-filter resampling to a new size (each output pixel the mean of the input pixels it covers).

@@ -7,6 +7,7 @@
 #include <locale.h>
 
 static le_completer swift_completer = NULL;
+static void *swift_context = NULL;
 static char **candidates = NULL;
 static int candidate_count = 0, candidate_capacity = 0;
 
@@ -36,18 +37,19 @@ static char **complete(const char *text, int start, int end) {
     rl_completion_append_character = '\0';   // `pool` then `.`: no space in between
     if (!swift_completer) return NULL;
     le_clear_candidates();
-    swift_completer(rl_line_buffer, start, end, text);
+    swift_completer(swift_context, rl_line_buffer, start, end, text);
     if (candidate_count == 0) return NULL;
     return rl_completion_matches(text, generator);
 }
 
-void le_init(const char *name, le_completer completer) {
+void le_init(const char *name, le_completer completer, void *context) {
     // libedit reads multibyte characters by the C library's locale, which starts as "C" (ASCII): without this every
     // non-ASCII character typed is dropped. The language is UTF-8, so fall back to C.UTF-8 when the user's locale
     // is not UTF-8 (or not set).
     if (!setlocale(LC_CTYPE, "") || strcmp(nl_langinfo(CODESET), "UTF-8") != 0) setlocale(LC_CTYPE, "C.UTF-8");
     rl_readline_name = (char *)name;
     swift_completer = completer;
+    swift_context = context;
     rl_attempted_completion_function = complete;
     rl_basic_word_break_characters = " \t\n\"'(),[]{}=+-*/<>:.";
     using_history();

@@ -1,9 +1,10 @@
 import AlvlmEngine
+import AlvlmKernels
+import AlvlmSession
+import AlvlmSettings
 import ArgumentParser
 import Foundation
 
-/// The release this build calls itself (reports and `alvlm --version`).
-let alvlmVersion = "0.7.0"
 
 @main
 struct Alvlm: ParsableCommand {
@@ -26,14 +27,14 @@ struct Alvlm: ParsableCommand {
     }
 
     static func versionReport() -> String {
-        let environment = ProcessInfo.processInfo.environment
         Engine.singleThreadedBLAS
-        let forced = environment["OPENBLAS_CORETYPE"].map { ", forced by OPENBLAS_CORETYPE=\($0)" } ?? BLAS.kernelChoice.map { "; \($0)" } ?? ""
-        let gnuplot = Plotter.gnuplot
+        let plotter = Plotter(settings: .process)
+        let forced = Settings.process.forcedBLASKernel.map { ", forced by OPENBLAS_CORETYPE=\($0)" } ?? BLAS.kernelChoice.map { "; \($0)" } ?? ""
+        let gnuplot = plotter.gnuplot
         return """
             alvlm \(alvlmVersion)
             BLAS: \(BLAS.configuration) (kernel \(BLAS.coreName)\(forced))\(blasWarning().map { "\nwarning: \($0)" } ?? "")
-            gnuplot: \(gnuplot.map { "\(Plotter.gnuplotVersion ?? "did not answer --version") (\($0.path))" } ?? "not installed (plots fall back to text)")
+            gnuplot: \(gnuplot.map { "\(plotter.gnuplotVersion ?? "did not answer --version") (\($0.path))" } ?? "not installed (plots fall back to text)")
             """
     }
 }

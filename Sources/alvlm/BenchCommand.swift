@@ -1,4 +1,6 @@
+import AlvlmActive
 import AlvlmEngine
+import AlvlmSettings
 import ArgumentParser
 import Foundation
 
@@ -157,11 +159,11 @@ func blasReport() -> [String: Any] {
     Engine.singleThreadedBLAS
     var fields: [String: Any] = ["blas_kernel": BLAS.coreName, "blas_config": BLAS.configuration]
     if let choice = BLAS.kernelChoice { fields["blas_kernel_choice"] = choice }
-    if let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] { fields["openblas_coretype"] = forced }
+    if let forced = Settings.process.forcedBLASKernel { fields["openblas_coretype"] = forced }
     if let warning = blasWarning() { fields["blas_warning"] = warning }
     return fields
 }
 
 func blasWarning() -> String? {
-    BLASKernel.warning(kernel: BLAS.coreName, cpuFlags: BLASKernel.cpuFlags(), forced: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
+    BLASKernel.warning(kernel: BLAS.coreName, cpuFlags: BLASKernel.cpuFlags(), forced: Settings.process.forcedBLASKernel)
 }

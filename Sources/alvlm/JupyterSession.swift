@@ -2,13 +2,14 @@ import AlvlmActive
 import AlvlmBindings
 import AlvlmJupyter
 import AlvlmLanguage
+import AlvlmSession
 import Foundation
 
 /// The alvlm session behind the Jupyter kernel: the same interpreter, builtins and plots as the REPL and
 /// `alvlm run`, with its outputs routed to the notebook (text as streams, values as `Out[n]`, figures and
 /// labelling images as PNG displays, progress as one updating line, labels asked through `input_request`).
 final class JupyterSession: KernelBackend {
-    let session = Session()
+    let session = Session.attached()
     let figures: String
     private var cell: CellContext?
     private var lastProgress = Date.distantPast
@@ -42,11 +43,7 @@ final class JupyterSession: KernelBackend {
             self.cell?.stream("stderr", "\r" + Session.withBar(text))
         }
         let read: (String) -> String? = { [unowned self] prompt in self.cell?.input(prompt) }
-        session.registerLabel(read: read)
-        Bindings.humanLabeller = { [unowned self] ids, pool in
-            let journal = try? LabelJournal(path: Bindings.defaultJournal, createDirectory: true)
-            return try self.session.labelInTerminal(ids, pool, journal: journal, read: read)
-        }
+        session.labelWith(read: read)
         // Labelling needs a person who can answer: say so when the client cannot (nbclient, papermill).
         if let label = session.registry.builtins["label"] {
             session.registry.register(Builtin(label.name, label.parameters, summary: label.summary, details: label.details) { [unowned self] args, interp in
@@ -129,5 +126,5 @@ final class JupyterSession: KernelBackend {
         }
     }
 
-    func interrupt() { interruptRequested = 1 }
+    func interrupt() { sigintFlag = 1 }
 }

@@ -20,12 +20,12 @@ struct KernelRun: ParsableCommand {
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
         // Interrupts in "signal" mode (and a stray Ctrl-C) only ask running work to stop, as in the REPL.
-        signal(SIGINT) { _ in interruptRequested = 1 }
+        signal(SIGINT) { _ in sigintFlag = 1 }
         do {
             let connection = try Connection.read(connectionFile)
             let backend = try JupyterSession()
             let kernel = try Kernel(connection: connection, backend: backend) { FileHandle.standardError.write(Data("alvlm kernel: \($0)\n".utf8)) }
-            kernel.backendInterrupted = { interruptRequested != 0 }
+            kernel.backendInterrupted = { sigintFlag != 0 }
             kernel.run()
         } catch let e as KernelError {
             FileHandle.standardError.write(Data("alvlm: error: \(e)\n".utf8))

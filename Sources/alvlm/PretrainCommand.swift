@@ -1,5 +1,7 @@
 import AlvlmEngine
 import ArgumentParser
+import AlvlmSession
+import AlvlmWorld
 import Foundation
 
 /// `alvlm pretrain`: trains the texture world's tiny CLIP from scratch with the engine's own backward pass.
@@ -81,38 +83,10 @@ struct Pretrain: ParsableCommand {
                     FileHandle.standardError.write(Data((line + "\n").utf8))
                 }
             }, checkpoint: { model, report in
-                try Self.write(model, options: options, reports: reports, world: world, to: out, complete: false)
+                try TinyCLIP.writeTrainingRecord(model, options: options, reports: reports, world: world, to: out, complete: false, tool: alvlmVersion)
             })
-            try Self.write(model, options: options, reports: reports, world: world, to: out, complete: true)
+            try TinyCLIP.writeTrainingRecord(model, options: options, reports: reports, world: world, to: out, complete: true, tool: alvlmVersion)
             print("wrote \(out) (zero-shot on the target test split: see \((out as NSString).appendingPathComponent("training.json")))")
         }
     }
-
-    /// The model folder plus `training.json`: options, the final evaluation and the fixed check set's accuracy
-    /// (the first 200 target test images), which tests recompute from the shipped weights.
-    static func write(_ model: CLIPModel, options: TinyCLIP.Options, reports: [TinyCLIP.Report], world: TextureWorld,
-                      to dir: String, complete: Bool) throws {
-        try model.save(directory: dir)
-        let check = try TinyCLIP.zeroShotAccuracy(model, world: world, domain: .target, count: TinyCLIP.checkSetSize)
-        let last = reports.last(where: { $0.targetAccuracy != nil })
-        var record: [String: Any] = [
-            "complete": complete, "steps_done": reports.last?.step ?? 0,
-            "options": try JSONSerialization.jsonObject(with: JSONEncoder().encode(options)),
-            "command": "alvlm pretrain --out \(dir) --arch \(options.architecture) --steps \(options.steps) --batch \(options.batchSize) --lr \(options.learningRate) --warmup \(options.warmupSteps) --seed \(options.seed)",
-            "check_set": ["domain": "target", "split": "test", "images": TinyCLIP.checkSetSize, "template": TinyCLIP.template, "zero_shot_accuracy": check],
-            "seconds": reports.last?.seconds ?? 0, "parameters": CLIPParameters(model: model).count, "cores": Engine.cores,
-            "alvlm": alvlmVersion,
-        ]
-        if let last {
-            record["final_evaluation"] = ["step": last.step, "pretraining_zero_shot": last.pretrainingAccuracy ?? 0,
-                                          "target_zero_shot": last.targetAccuracy ?? 0, "images_per_domain": options.evaluationSize]
-        }
-        try writeAtomically(try JSONSerialization.data(withJSONObject: record, options: [.prettyPrinted, .sortedKeys]),
-                            to: (dir as NSString).appendingPathComponent("training.json"))
-    }
-}
-
-/// The engine's cancellation token answering Ctrl-C in command-line runs.
-final class InterruptToken: CancellationToken, @unchecked Sendable {
-    override var isCancelled: Bool { super.isCancelled || interruptRequested != 0 }
 }

@@ -3,30 +3,66 @@ import AlvlmEngine
 import ArgumentParser
 import Foundation
 
-/// Options shared by `select` and `bench select`: the strategy and CEC's named parameters.
+/// Options shared by `select` and `bench select`: the strategy and its parameters from the strategy table
+/// (`--param NAME=VALUE`; CEC's also as `--k`, `--N`, `--rho`, `--beta`, `--prior`, `--kernel`, `--clustering`,
+/// `--no-calibration`, spellings kept from earlier releases).
 struct StrategyOptions: ParsableArguments {
+    static func cec(_ name: String) -> String {
+        guard let p = (try? Strategies.entry("cec"))?.parameter(name) else { return "CEC" }
+        return "CEC: \(p.help) (default \(p.defaultValue))."
+    }
+
     @Option(name: .long, help: "Strategy: \(Strategies.names.joined(separator: ", ")).") var strategy: String
     @Flag(name: .long, help: "Wrap the strategy in PCB's class balancer.") var pcb = false
-    @Option(name: .customLong("k"), help: "CEC: nearest neighbours.") var k = 10
-    @Option(name: .customLong("N"), help: "CEC: per-class support size for the prior.") var n = 10
-    @Option(name: .long, help: "CEC: RBF kernel width ρ.") var rho = 1.0
-    @Option(name: .long, help: "CEC: weight β of the neighbour term.") var beta = 1.0
-    @Option(name: .long, help: "CEC: prior, union or per-class.") var prior = "union"
-    @Option(name: .long, help: "CEC: kernel, rbf, cosine or uniform.") var kernel = "rbf"
-    @Flag(name: .customLong("no-calibration"), help: "CEC ablation: raw probabilities instead of calibrated ones.") var noCalibration = false
-    @Option(name: .long, help: "CEC: weighted, unweighted-nearest or unweighted-most-uncertain.") var clustering = "weighted"
+    @Option(name: .customLong("param"), help: "A strategy parameter NAME=VALUE (repeatable; the list is below).")
+    var parameters: [String] = []
+    @Option(name: .customLong("k"), help: ArgumentHelp(cec("k"))) var k: Int?
+    @Option(name: .customLong("N"), help: ArgumentHelp(cec("N"))) var n: Int?
+    @Option(name: .long, help: ArgumentHelp(cec("rho"))) var rho: Double?
+    @Option(name: .long, help: ArgumentHelp(cec("beta"))) var beta: Double?
+    @Option(name: .long, help: ArgumentHelp(cec("prior"))) var prior: String?
+    @Option(name: .long, help: ArgumentHelp(cec("kernel"))) var kernel: String?
+    @Flag(name: .customLong("no-calibration"), help: "CEC ablation: raw probabilities instead of calibrated ones (--param calibrate=false).") var noCalibration = false
+    @Option(name: .long, help: ArgumentHelp(cec("clustering"))) var clustering: String?
 
-    var spec: StrategySpec {
+    /// The strategies and their parameters, for the commands' help (from the strategy table).
+    static var catalogue: String {
+        "Strategies and their --param NAME=VALUE (defaults shown):\n" + Strategies.table.map { e in
+            "  \(e.name): \(e.summary)" + e.parameters.map { "\n      \($0.name)=\($0.defaultValue)  \($0.help)" }.joined()
+        }.joined(separator: "\n")
+    }
+
+    /// The spec: the given parameters set through the table (each checked; CEC's own flags only for cec).
+    func spec() throws -> StrategySpec {
+        let entry = try Strategies.entry(strategy)
         var s = StrategySpec(name: strategy)
-        s.pcb = pcb; s.neighbours = k; s.support = n; s.rho = rho; s.beta = beta; s.prior = prior; s.kernel = kernel
-        s.calibrate = !noCalibration; s.clustering = clustering
+        s.pcb = pcb
+        var given: [(String, String)] = []
+        let legacy: [(String, String?)] = [("k", k.map(String.init)), ("N", n.map(String.init)), ("rho", rho.map { "\($0)" }), ("beta", beta.map { "\($0)" }),
+                                           ("prior", prior), ("kernel", kernel), ("clustering", clustering), ("calibrate", noCalibration ? "false" : nil)]
+        for case let (name, value?) in legacy {
+            guard entry.name == "cec" else { throw EngineError(.argument, "--\(name == "calibrate" ? "no-calibration" : name) is a CEC parameter; \(entry.name) does not take it") }
+            given.append((name, value))
+        }
+        for item in parameters {
+            guard let eq = item.firstIndex(of: "="), eq != item.startIndex else { throw EngineError(.argument, "--param takes NAME=VALUE, not \(item)") }
+            given.append((String(item[..<eq]), String(item[item.index(after: eq)...])))
+        }
+        for (name, text) in given {
+            guard let p = entry.parameter(name) else {
+                let known = entry.parameters.map(\.name)
+                throw EngineError(.argument, "\(entry.name) has no parameter \(name)" + (known.isEmpty ? "" : " (it has: \(known.joined(separator: ", ")))"))
+            }
+            try p.set(try p.parse(text), in: &s)
+        }
         return s
     }
 }
 
 struct Select: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Choose which samples to label next; prints the selected ids (feature rows), one per line.")
+        abstract: "Choose which samples to label next; prints the selected ids (feature rows), one per line.",
+        discussion: StrategyOptions.catalogue)
 
     @OptionGroup var options: StrategyOptions
     @Option(name: .long, help: "Pool image features (N, D) .npy; row i is sample id i; any scale.") var features: String
@@ -75,7 +111,7 @@ struct Select: ParsableCommand {
             }
             let classifier = Classifier(classNames: (0..<c).map { "class \($0)" }, textFeatures: t.floats(), logitScale: log(scale))
             let context = try SelectionContext(features: values, width: f.shape[1], unlabeled: unlabeled, labeled: labeledMap, classifier: classifier)
-            let strategy = try options.spec.make()
+            let strategy = try options.spec().make()
             if let cec = strategy as? CECStrategy, cec.neighbours >= unlabeled.count {
                 throw EngineError(.argument, "--k \(cec.neighbours) must be smaller than the \(unlabeled.count) unlabelled samples")
             }
@@ -142,13 +178,13 @@ struct BenchSelect: ParsableCommand {
             let classifier = Classifier(classNames: (0..<classes).map { "c\($0)" }, textFeatures: text, logitScale: log(100))
             let context = try SelectionContext(features: x, width: dim, unlabeled: Array(0..<pool), labeled: [:], classifier: classifier)
             let t1 = DispatchTime.now()
-            let selection = try options.spec.make().select(context, budget: budget, rng: &rng, cancel: nil)
+            let selection = try options.spec().make().select(context, budget: budget, rng: &rng, cancel: nil)
             let t2 = DispatchTime.now()
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             func s(_ a: DispatchTime, _ b: DispatchTime) -> Double { Double(b.uptimeNanoseconds - a.uptimeNanoseconds) / 1e9 }
             let result: [String: Any] = [
-                "bench": "select", "strategy": options.spec.label, "pool": pool, "dim": dim, "classes": classes, "budget": budget,
+                "bench": "select", "strategy": try options.spec().label, "pool": pool, "dim": dim, "classes": classes, "budget": budget,
                 "seconds": s(t0, t2), "phases": ["probabilities": s(t0, t1), "select": s(t1, t2)],
                 "selected": selection.rows.count, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
             ]

@@ -1,6 +1,7 @@
 import AlvlmActive
 import AlvlmEngine
 import ArgumentParser
+import AlvlmWorld
 import Foundation
 
 /// `alvlm pool --world textures`: writes the embedded world's pool to disk with a CSV list, for the other commands.
@@ -25,10 +26,10 @@ struct WorldPool: ParsableCommand {
             w.trainSize = train; w.valSize = val; w.testPerClass = testPerClass; w.imbalance = imbalance
             installInterruptHandler()
             var last = Date.distantPast
-            let pool = try DatasetLoader.textures(w, directory: out, progress: { done, total in
+            let dir = out.map { ($0 as NSString).expandingTildeInPath } ?? w.cacheDirectory()
+            let pool = try w.pool(directory: dir, progress: { done, total in
                 if done == total || Date().timeIntervalSince(last) > 0.5 { last = Date(); Progress(total: total, label: "generating").update(done) }
             }, cancel: InterruptToken())
-            let dir = out.map { ($0 as NSString).expandingTildeInPath } ?? w.cacheDirectory
             let csvPath = (dir as NSString).appendingPathComponent("pool.csv")
             try DatasetLoader.writeCSV(pool, to: csvPath)
             print(pool.summary)

@@ -1,3 +1,4 @@
+import AlvlmTestSupport
 import XCTest
 @testable import AlvlmEngine
 

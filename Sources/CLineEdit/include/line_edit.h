@@ -1,12 +1,13 @@
 // A thin layer over libedit's readline emulation: Swift cannot hand a capturing closure to
 // rl_attempted_completion_function, so completion goes through a C trampoline and a candidate list
-// that Swift fills for each request.
+// that Swift fills for each request. The completer gets back the context pointer given to le_init (the
+// session), so no global is needed on the Swift side.
 #ifndef ALVLM_LINE_EDIT_H
 #define ALVLM_LINE_EDIT_H
 
-typedef void (*le_completer)(const char *line, int start, int end, const char *word);
+typedef void (*le_completer)(void *context, const char *line, int start, int end, const char *word);
 
-void le_init(const char *name, le_completer completer);
+void le_init(const char *name, le_completer completer, void *context);
 /// Returns a malloc'd line (without the newline) or NULL at end of input.
 char *le_readline(const char *prompt);
 void le_add_history(const char *line);
