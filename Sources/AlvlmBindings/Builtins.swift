@@ -34,9 +34,9 @@ public enum Bindings {
         }
     }
 
-    static let strategyParameter = Parameter("strategy", .object("strategy"), "an active-learning strategy, e.g. cec()")
-    static let poolParameter = Parameter("pool", .object("pool"), "a pool, e.g. dtd(\"~/data\")")
-    static let modelParameter = Parameter("model", .object("model"), "a CLIP model, e.g. clip(\"~/models/clip-vit-base-patch16\")")
+    static let strategyParameter = Parameter("strategy", .instance(StrategyObject.self), "an active-learning strategy, e.g. cec()")
+    static let poolParameter = Parameter("pool", .instance(PoolObject.self), "a pool, e.g. dtd(\"~/data\")")
+    static let modelParameter = Parameter("model", .instance(ModelObject.self), "a CLIP model, e.g. clip(\"~/models/clip-vit-base-patch16\")")
 
     public static func register(into r: Registry) {
         registerModelsAndPools(r)
@@ -115,37 +115,35 @@ public enum Bindings {
         r.register(Builtin("csv", [Parameter("path", .string, "a CSV file of path,label[,split]")], summary: "a pool from a CSV list") { args, _ in
             .object(PoolObject(try engine { try DatasetLoader.csv(args.string("path")) }))
         })
-        r.register(type: "pool", summary: "images with stable ids, class names and splits", [
-            .property("train", "the training split (the unlabelled pool)") { .object(SplitObject($0 as! PoolObject, .train)) },
-            .property("val", "the validation split") { .object(SplitObject($0 as! PoolObject, .val)) },
-            .property("test", "the test split") { .object(SplitObject($0 as! PoolObject, .test)) },
-            .property("classes", "the class names") { .list(($0 as! PoolObject).pool.classNames.map { .string($0) }) },
-            .property("size", "number of images") { .number(Double(($0 as! PoolObject).pool.samples.count)) },
-            .property("name", "the pool's name") { .string(($0 as! PoolObject).pool.name) },
+        r.register(PoolObject.self, summary: "images with stable ids, class names and splits", [
+            .property("train", "the training split (the unlabelled pool)") { .object(SplitObject($0, .train)) },
+            .property("val", "the validation split") { .object(SplitObject($0, .val)) },
+            .property("test", "the test split") { .object(SplitObject($0, .test)) },
+            .property("classes", "the class names") { .list($0.pool.classNames.map { .string($0) }) },
+            .property("size", "number of images") { .number(Double($0.pool.samples.count)) },
+            .property("name", "the pool's name") { .string($0.pool.name) },
         ])
-        r.register(type: "split", summary: "one split of a pool", [
-            .property("size", "number of images") { o in let s = o as! SplitObject; return .number(Double(s.pool.pool.ids(s.split).count)) },
-            .property("ids", "the sample ids") { o in let s = o as! SplitObject; return .list(s.pool.pool.ids(s.split).map { .number(Double($0)) }) },
-            .property("labels", "the class name of each sample, in the order of ids (val and test; the training pool's come from an oracle)") { o in
-                let s = o as! SplitObject
+        r.register(SplitObject.self, summary: "one split of a pool", [
+            .property("size", "number of images") { s in .number(Double(s.pool.pool.ids(s.split).count)) },
+            .property("ids", "the sample ids") { s in .list(s.pool.pool.ids(s.split).map { .number(Double($0)) }) },
+            .property("labels", "the class name of each sample, in the order of ids (val and test; the training pool's come from an oracle)") { s in
                 guard s.split != .train else {
                     throw LanguageError(.runtime, "the training pool's labels come only from an oracle (step(), label(), import()); pool.test.labels and pool.val.labels are open")
                 }
                 let labels = try engine { try s.pool.pool.evaluationLabels(s.pool.pool.ids(s.split)) }
                 return .list(labels.map { .string(s.pool.pool.classNames[$0]) })
             },
-            .property("paths", "the image file of each sample, in the order of ids") { o in
-                let s = o as! SplitObject
+            .property("paths", "the image file of each sample, in the order of ids") { s in
                 return .list(s.pool.pool.ids(s.split).map { .string(s.pool.pool.sample($0)?.path ?? "") })
             },
         ])
-        r.register(type: "model", summary: "a CLIP model", [
-            .method("zeroshot", [Parameter("split", .object("split"), "e.g. pool.test"),
+        r.register(ModelObject.self, summary: "a CLIP model", [
+            .method("zeroshot", [Parameter("split", .instance(SplitObject.self), "e.g. pool.test"),
                                  Parameter("template", .oneOf([.string, .nilValue]), default: .null, "prompt template, {} is the class name (default: the pool's, e.g. \"a photo of a {}.\")"),
                                  Parameter("oracle", .choice(["none", "simulated"]), default: .string("none"),
                                            "simulated: the training pool may be evaluated with the simulated oracle's labels (simulations only)")],
-                    "zero-shot accuracy, per-class table and calibration on a split") { o, args, interp in
-                let model = o as! ModelObject, split = args.object("split", as: SplitObject.self)!
+                    "zero-shot accuracy, per-class table and calibration on a split") { model, args, interp in
+                let split = args.object("split", as: SplitObject.self)!
                 let simulated = args.string("oracle") == "simulated"
                 guard split.split != .train || simulated else {
                     throw args.error("split", "the training pool's labels come only from an oracle: evaluate on pool.test or pool.val (or, in a simulation, pass oracle: \"simulated\")")
@@ -161,16 +159,16 @@ public enum Bindings {
                 }
             },
         ])
-        r.register(type: "evaluation", summary: "accuracy, per-class accuracy and calibration", [
-            .property("accuracy", "fraction correct") { .number(($0 as! EvaluationObject).evaluation.accuracy) },
-            .property("ece", "expected calibration error (15 bins)") { .number(($0 as! EvaluationObject).evaluation.expectedCalibrationError) },
+        r.register(EvaluationObject.self, summary: "accuracy, per-class accuracy and calibration", [
+            .property("accuracy", "fraction correct") { .number($0.evaluation.accuracy) },
+            .property("ece", "expected calibration error (15 bins)") { .number($0.evaluation.expectedCalibrationError) },
             .property("per_class", "accuracy per class (nil for absent classes)") {
-                .list(($0 as! EvaluationObject).evaluation.perClassAccuracy.map { $0.map { .number($0) } ?? .null })
+                .list($0.evaluation.perClassAccuracy.map { $0.map { .number($0) } ?? .null })
             },
-            .property("predicted", "how often each class is predicted") { .list(($0 as! EvaluationObject).evaluation.predictedHistogram.map { .number(Double($0)) }) },
-            .property("actual", "how often each class truly occurs") { .list(($0 as! EvaluationObject).evaluation.trueHistogram.map { .number(Double($0)) }) },
+            .property("predicted", "how often each class is predicted") { .list($0.evaluation.predictedHistogram.map { .number(Double($0)) }) },
+            .property("actual", "how often each class truly occurs") { .list($0.evaluation.trueHistogram.map { .number(Double($0)) }) },
             .property("skew", "the largest ratio of predicted to true count over the classes present (1 = unbiased)") {
-                .number(($0 as! EvaluationObject).evaluation.predictionSkew)
+                .number($0.evaluation.predictionSkew)
             },
         ])
     }
@@ -249,7 +247,7 @@ public enum Bindings {
 
         let experimentParameters = [
             Parameter("rounds", .integer, default: .number(6)), Parameter("budget", .countOrPercent, default: .percent(1), "per round"),
-            Parameter("trainer", .object("trainer"), default: .null, "default: coop() with the paper's settings (clip(\"tiny\"): its tuned CoOp settings)"),
+            Parameter("trainer", .instance(TrainerObject.self), default: .null, "default: coop() with the paper's settings (clip(\"tiny\"): its tuned CoOp settings)"),
         ]
         /// The trainer given, else the model's recommended one: the tiny CLIP's tuned CoOp, or the paper's.
         /// The trainer an experiment uses: the model's recommended one, with what `coop(...)` was given on top, or
@@ -277,9 +275,8 @@ public enum Bindings {
             if args.has("save") { e.statePath = (args.string("save") as NSString).expandingTildeInPath }
             return .object(ExperimentObject(e, pool: pool, model: model))
         })
-        r.register(type: "experiment", summary: "an active-learning run", [
-            .method("query", [], "the next round's query batch, before any label is asked (what step() will query): for export") { o, _, interp in
-                let e = o as! ExperimentObject
+        r.register(ExperimentObject.self, summary: "an active-learning run", [
+            .method("query", [], "the next round's query batch, before any label is asked (what step() will query): for export") { e, _, interp in
                 let q = try engine { try e.experiment.nextQuery(cancel: WatchingToken(host: interp.host)) }
                 return .object(QueryObject(pool: e.poolObject, strategy: e.experiment.state.config.strategy.label, ids: q.ids, scores: q.scores,
                                            probabilities: q.probabilities, note: q.note))
@@ -289,8 +286,7 @@ public enum Bindings {
                               Parameter("answers", .oneOf([.list, .nilValue]), default: .null, "answers imported with import(): they label this round's queries"),
                               Parameter("journal", .oneOf([.string, .nilValue]), default: .null, "where human labels are journaled (default ~/.cache/alvlm/labels.journal)"),
                               Parameter("reuse", .bool, default: .bool(true), "take answers journaled earlier for the same images of this pool (label(), other experiments), and say so; false asks again")],
-                    "run one round") { o, args, interp in
-                let e = o as! ExperimentObject
+                    "run one round") { e, args, interp in
                 var oracle: Oracle = SimulatedOracle()
                 if case .list(let items) = args["answers"] {
                     var answers: [Int: Int] = [:]
@@ -324,28 +320,25 @@ public enum Bindings {
                 _ = try engine { try e.experiment.step(oracle: oracle, progress: { interp.host.progress($0) }, cancel: WatchingToken(host: interp.host)) }
                 return .object(e)
             },
-            .method("finish", [], "run the remaining rounds") { o, _, interp in
-                let e = o as! ExperimentObject
+            .method("finish", [], "run the remaining rounds") { e, _, interp in
                 try engine { try e.experiment.finish(progress: { interp.host.progress($0) }, cancel: WatchingToken(host: interp.host)) }
                 return .object(e)
             },
-            .property("accuracy", "accuracy after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number($0.accuracy) }) },
-            .property("labels", "labels used after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number(Double($0.labelsUsed)) }) },
-            .property("covered", "classes with at least one label after each finished round") { .list(($0 as! ExperimentObject).experiment.state.rounds.map { .number(Double($0.classesCovered)) }) },
+            .property("accuracy", "accuracy after each finished round") { .list($0.experiment.state.rounds.map { .number($0.accuracy) }) },
+            .property("labels", "labels used after each finished round") { .list($0.experiment.state.rounds.map { .number(Double($0.labelsUsed)) }) },
+            .property("covered", "classes with at least one label after each finished round") { .list($0.experiment.state.rounds.map { .number(Double($0.classesCovered)) }) },
             .property("skipped", "the ids skipped by annotators so far (never queried again unless unskip() returns them)") {
-                .list((($0 as! ExperimentObject).experiment.state.skipped ?? []).map { .number(Double($0)) })
+                .list(($0.experiment.state.skipped ?? []).map { .number(Double($0)) })
             },
             .method("unskip", [Parameter("ids", .oneOf([.list, .nilValue]), default: .null, "the skipped ids to ask about again (default: all)")],
-                    "return skipped images to the unlabelled pool, so later rounds may ask about them again") { o, args, interp in
-                let e = o as! ExperimentObject
+                    "return skipped images to the unlabelled pool, so later rounds may ask about them again") { e, args, interp in
                 let ids: [Int]? = try args.has("ids") ? args.numbers("ids").map { Int($0) } : nil
                 let back = e.experiment.unskip(ids)
                 interp.host.print(back.isEmpty ? "no skipped images to return" : "\(back.count) skipped image\(back.count == 1 ? "" : "s") back in the unlabelled pool: later rounds may ask again")
                 return .null
             },
-            .property("strategy", "the strategy's name") { .string(($0 as! ExperimentObject).experiment.state.config.strategy.label) },
-            .property("rounds", "the round records: round, labels, accuracy, per_class (by class name), ece, covered, queried, note (e.g. a fallback to random)") { o in
-                let e = o as! ExperimentObject
+            .property("strategy", "the strategy's name") { .string($0.experiment.state.config.strategy.label) },
+            .property("rounds", "the round records: round, labels, accuracy, per_class (by class name), ece, covered, queried, note (e.g. a fallback to random)") { e in
                 let names = e.poolObject.pool.classNames
                 return .list(e.experiment.state.rounds.map { r in
                     .record([("round", .number(Double(r.round))), ("labels", .number(Double(r.labelsUsed))), ("accuracy", .number(r.accuracy)),
@@ -376,36 +369,36 @@ public enum Bindings {
             if let note = c.partialNote { interp.host.print("interrupted: the comparison keeps its finished runs (\(note))") }
             return .object(ComparisonObject(c))
         })
-        r.register(type: "comparison", summary: "strategies compared over seeds", [
+        r.register(ComparisonObject.self, summary: "strategies compared over seeds", [
             .property("zeroshot", "the zero-shot model's test accuracy, where every curve starts from (nil if unknown)") {
-                ($0 as! ComparisonObject).comparison.zeroShotAccuracy.map { .number($0) } ?? .null
+                $0.comparison.zeroShotAccuracy.map { .number($0) } ?? .null
             },
             .property("partial", "whether the comparison was interrupted and holds only the runs it finished") {
-                .bool(($0 as! ComparisonObject).comparison.isPartial)
+                .bool($0.comparison.isPartial)
             },
-            .property("strategies", "the strategies' names") { .list(($0 as! ComparisonObject).comparison.strategies.map { .string($0) }) },
+            .property("strategies", "the strategies' names") { .list($0.comparison.strategies.map { .string($0) }) },
             .method("mean", [Parameter("strategy", .string)], "mean accuracy per round over the seeds") { o, args, _ in
-                let c = (o as! ComparisonObject).comparison
+                let c = o.comparison
                 return .list(c.curve(try strategyName(args, in: c)).mean.map { .number($0) })
             },
             .method("sd", [Parameter("strategy", .string)], "standard deviation of the accuracy per round over the seeds") { o, args, _ in
-                let c = (o as! ComparisonObject).comparison
+                let c = o.comparison
                 return .list(c.curve(try strategyName(args, in: c)).sd.map { .number($0) })
             },
             .method("paired", [Parameter("strategy", .string), Parameter("baseline", .string, default: .string("random"))],
                     "per round: the mean and sd over seeds of (strategy - baseline) accuracy, runs paired by seed") { o, args, _ in
-                let c = (o as! ComparisonObject).comparison
+                let c = o.comparison
                 let (a, b) = (try strategyName(args, in: c), try strategyName(args, "baseline", in: c))
                 guard let d = c.pairedDifference(a, baseline: b) else { return .null }
                 return .record([("mean", .list(d.mean.map { .number($0) })), ("sd", .list(d.sd.map { .number($0) })), ("seeds", .number(Double(c.seeds.count)))])
             },
             .method("auc", [Parameter("strategy", .string)], "area under the mean learning curve (a mean accuracy)") { o, args, _ in
-                let c = (o as! ComparisonObject).comparison
+                let c = o.comparison
                 return .number(c.areaUnderCurve(try strategyName(args, in: c)))
             },
             .method("labels_to_reach", [Parameter("target", .oneOf([.number, .countOrPercent]), "an accuracy, e.g. 60% or 0.6"), Parameter("strategy", .string)],
                     "mean labels at the first round whose mean accuracy reaches the target (nil if never)") { o, args, _ in
-                let c = (o as! ComparisonObject).comparison
+                let c = o.comparison
                 let target: Double = { if case .percent(let p) = args["target"] { return p / 100 }; return args.number("target") }()
                 guard target <= 1 else {
                     throw args.error("target", "an accuracy of \(formatNumber(target)) is more than 1 (all): write \(formatNumber(target))% for a percentage")
@@ -413,14 +406,14 @@ public enum Bindings {
                 return c.labelsToReach(target, strategy: try strategyName(args, in: c)).map { .number($0) } ?? .null
             },
         ])
-        r.register(Builtin("table", [Parameter("comparison", .object("comparison"))],
+        r.register(Builtin("table", [Parameter("comparison", .instance(ComparisonObject.self))],
                            summary: "show the paper's Table 1 layout: mean ± sd per round (shown wherever it is called, in loops too)") { args, interp in
             let c = args.object("comparison", as: ComparisonObject.self)!.comparison
             interp.host.display(.object(TableObject(text: c.table(), markdown: c.markdownTable())))
             return .null
         })
         r.group = .files
-        r.register(Builtin("save", [Parameter("experiment", .object("experiment")), Parameter("path", .string)],
+        r.register(Builtin("save", [Parameter("experiment", .instance(ExperimentObject.self)), Parameter("path", .string)],
                            summary: "save an experiment's state (resume with load)") { args, interp in
             let e = args.object("experiment", as: ExperimentObject.self)!.experiment
             let path = (args.string("path") as NSString).expandingTildeInPath
@@ -451,7 +444,7 @@ public enum Bindings {
             return .list(answers.labels.map { .record([("id", .number(Double($0.id))), ("label", .string(pool.pool.classNames[$0.label]))]) }
                          + answers.skipped.map { .record([("id", .number(Double($0))), ("label", .null)]) })
         })
-        r.register(Builtin("annotate", [Parameter("query", .object("query")), Parameter("path", .string, "the answers CSV to write (id,label)"),
+        r.register(Builtin("annotate", [Parameter("query", .instance(QueryObject.self)), Parameter("path", .string, "the answers CSV to write (id,label)"),
                                         Parameter("error_rate", .number, default: .number(0), "fraction of answers given as a wrong class"),
                                         Parameter("seed", .integer, default: .number(0))],
                            summary: "a simulated annotator: writes the ground-truth answers to a query batch, as a person would return them",
@@ -466,7 +459,7 @@ public enum Bindings {
             }
             return .null
         })
-        r.register(Builtin("export", [Parameter("query", .object("query")), Parameter("path", .string, "a .csv, or .json for Label Studio"),
+        r.register(Builtin("export", [Parameter("query", .instance(QueryObject.self)), Parameter("path", .string, "a .csv, or .json for Label Studio"),
                                       Parameter("images", .choice(AnnotationExchange.ImageHandoff.allCases.map(\.rawValue)), default: .string("copy"),
                                                 "copy: images beside the file as NAME-images/<id>.png; link: the same as symbolic links; path: the pool's own paths (which may name the class)")],
                            summary: "write a query batch for annotators (CSV id,path,score,predicted or Label Studio tasks), images under neutral names",

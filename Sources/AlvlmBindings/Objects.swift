@@ -8,7 +8,7 @@ public final class PoolObject: LanguageObject {
     public let pool: Pool
     /// Keyed by the model object's serial number (never reused, unlike an object's address).
     var featureCache: [Int: [Split: PoolFeatures]] = [:]
-    public var typeName: String { "pool" }
+    public static let typeName = "pool"
     public init(_ pool: Pool) { self.pool = pool }
     public var summary: String {
         let train = pool.ids(.train).count
@@ -36,7 +36,7 @@ public final class PoolObject: LanguageObject {
 public final class SplitObject: LanguageObject {
     public let pool: PoolObject
     public let split: Split
-    public var typeName: String { "split" }
+    public static let typeName = "split"
     init(_ pool: PoolObject, _ split: Split) { self.pool = pool; self.split = split }
     public var summary: String { "\(split.rawValue) split of \(pool.pool.name): \(pool.pool.ids(split).count) images" }
 }
@@ -48,7 +48,7 @@ public final class ModelObject: LanguageObject {
     public let recommended: Recommendation
     let serial: Int
     nonisolated(unsafe) static var nextSerial = 0
-    public var typeName: String { "model" }
+    public static let typeName = "model"
     init(_ model: CLIPModel, cache: FeatureCache?, recommended: Recommendation = .paper) {
         self.model = model; self.cache = cache; self.recommended = recommended
         Self.nextSerial += 1
@@ -70,7 +70,7 @@ final class WatchingToken: CancellationToken, @unchecked Sendable {
 
 public final class StrategyObject: LanguageObject {
     public let spec: StrategySpec
-    public var typeName: String { "strategy" }
+    public static let typeName = "strategy"
     init(_ spec: StrategySpec) { self.spec = spec }
     public var summary: String {
         // The full settings follow for CEC, so the name alone (without the label's non-default list) comes first.
@@ -133,7 +133,7 @@ public final class TrainerObject: LanguageObject {
     let coopOverrides: CoOpOverrides?
     /// For vpt(...) and maple(...): the same.
     let promptOverrides: ImagePromptOverrides?
-    public var typeName: String { "trainer" }
+    public static let typeName = "trainer"
     init(_ spec: TrainerSpec) { self.spec = spec; coopOverrides = nil; promptOverrides = nil }
     init(coop: CoOpOverrides) {
         coopOverrides = coop; promptOverrides = nil
@@ -176,7 +176,7 @@ public final class ScoresObject: LanguageObject {
     public let ids: [Int]
     /// The natural fixed range for histograms (e.g. [0, ln C] for entropies), so rounds compare.
     public let range: (Double, Double)?
-    public var typeName: String { "scores" }
+    public static let typeName = "scores"
     init(name: String, values: [Double], ids: [Int], range: (Double, Double)? = nil) {
         self.name = name; self.values = values; self.ids = ids; self.range = range
     }
@@ -197,7 +197,7 @@ public final class QueryObject: LanguageObject {
     /// The model's three most probable classes for each sample, with probabilities.
     public let guesses: [[(label: Int, probability: Double)]]
     public let note: String?
-    public var typeName: String { "query" }
+    public static let typeName = "query"
     /// From each sample's class probabilities: the top class as the prediction and the top three as guesses.
     convenience init(pool: PoolObject, strategy: String, ids: [Int], scores: [Double], probabilities: [[Double]], note: String?) {
         let guesses = probabilities.map { p -> [(label: Int, probability: Double)] in
@@ -228,7 +228,7 @@ public final class EvaluationObject: LanguageObject {
     public let evaluation: Evaluation
     public let classNames: [String]
     public let title: String
-    public var typeName: String { "evaluation" }
+    public static let typeName = "evaluation"
     init(_ e: Evaluation, classNames: [String], title: String) { evaluation = e; self.classNames = classNames; self.title = title }
     public var summary: String {
         let e = evaluation
@@ -251,7 +251,7 @@ public final class ExperimentObject: LanguageObject {
     public let experiment: Experiment
     let poolObject: PoolObject
     let modelObject: ModelObject
-    public var typeName: String { "experiment" }
+    public static let typeName = "experiment"
     init(_ e: Experiment, pool: PoolObject, model: ModelObject) { experiment = e; poolObject = pool; modelObject = model }
     public var summary: String {
         let s = experiment.state
@@ -267,7 +267,7 @@ public final class ExperimentObject: LanguageObject {
 
 public final class ComparisonObject: LanguageObject {
     public let comparison: Comparison
-    public var typeName: String { "comparison" }
+    public static let typeName = "comparison"
     init(_ c: Comparison) { comparison = c }
     public var summary: String {
         "comparison of \(comparison.strategies.joined(separator: ", ")) over \(comparison.seeds.count) seed\(comparison.seeds.count == 1 ? "" : "s")"
@@ -279,7 +279,7 @@ public final class ComparisonObject: LanguageObject {
 public final class TableObject: LanguageObject, MarkdownRepresentable {
     public let text: String
     public let markdown: String
-    public var typeName: String { "table" }
+    public static let typeName = "table"
     public var summary: String { text }
     init(text: String, markdown: String) { self.text = text; self.markdown = markdown }
 }

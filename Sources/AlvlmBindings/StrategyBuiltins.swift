@@ -54,13 +54,13 @@ extension Bindings {
             s.pcb = true
             return .object(StrategyObject(s))
         })
-        r.register(type: "strategy", summary: "an active-learning query strategy", [
+        r.register(StrategyObject.self, summary: "an active-learning query strategy", [
             .method("scores", [poolParameter, modelParameter,
                                Parameter("kind", .choice(["u", "entropy", "calibrated", "neighbour"]), default: .string("u"),
                                          "for cec: U, the raw entropy H, the calibrated entropy Ĥ, or the neighbour term H_nn")],
                     "per-sample scores on the training pool (zero-shot model), for hist()") { o, args, interp in
                 let (context, ids, _) = try selection(args, interp)
-                let s = (o as! StrategyObject).spec
+                let s = o.spec
                 let lnC = log(Double(context.classes))
                 let kind = args.string("kind")
                 let (values, range): ([Double], (Double, Double)?) = try engine {
@@ -84,7 +84,7 @@ extension Bindings {
                               Parameter("seed", .integer, default: .number(0))],
                     "the samples the strategy would label next (zero-shot model)") { o, args, interp in
                 let (context, ids, poolObject) = try selection(args, interp)
-                let s = (o as! StrategyObject).spec
+                let s = o.spec
                 let n = try engine { try budget(args["budget"]).resolve(poolSize: ids.count) }
                 var rng = SeededRandom(seed: UInt64(bitPattern: Int64(args.int("seed"))))
                 let selection = try engine { try s.make().select(context, budget: n, rng: &rng, cancel: WatchingToken(host: interp.host)) }
@@ -97,20 +97,19 @@ extension Bindings {
                                            note: selection.note))
             },
         ])
-        r.register(type: "scores", summary: "per-sample scores", [
-            .property("values", "the scores") { .list(($0 as! ScoresObject).values.map { .number($0) }) },
-            .property("ids", "the sample ids") { .list(($0 as! ScoresObject).ids.map { .number(Double($0)) }) },
+        r.register(ScoresObject.self, summary: "per-sample scores", [
+            .property("values", "the scores") { .list($0.values.map { .number($0) }) },
+            .property("ids", "the sample ids") { .list($0.ids.map { .number(Double($0)) }) },
         ])
-        r.register(type: "query", summary: "samples chosen for labelling", [
-            .property("ids", "the chosen sample ids") { .list(($0 as! QueryObject).ids.map { .number(Double($0)) }) },
-            .property("scores", "the score that chose each") { .list(($0 as! QueryObject).scores.map { $0.isFinite ? .number($0) : .null }) },
-            .property("paths", "their image files") { o in let q = o as! QueryObject; return .list(q.ids.map { .string(q.pool.pool.sample($0)?.path ?? "") }) },
-            .property("predicted", "the model's predicted class for each (nil when unknown)") { o in
-                let q = o as! QueryObject
+        r.register(QueryObject.self, summary: "samples chosen for labelling", [
+            .property("ids", "the chosen sample ids") { .list($0.ids.map { .number(Double($0)) }) },
+            .property("scores", "the score that chose each") { .list($0.scores.map { $0.isFinite ? .number($0) : .null }) },
+            .property("paths", "their image files") { q in .list(q.ids.map { .string(q.pool.pool.sample($0)?.path ?? "") }) },
+            .property("predicted", "the model's predicted class for each (nil when unknown)") { q in
                 return .list(q.predicted.map { $0.map { .string(q.pool.pool.classNames[$0]) } ?? .null })
             },
             .property("note", "how the batch was chosen when it was not by the strategy's scores (e.g. a fallback to random), else nil") { o in
-                (o as! QueryObject).note.map { .string($0) } ?? .null
+                o.note.map { .string($0) } ?? .null
             },
         ])
     }

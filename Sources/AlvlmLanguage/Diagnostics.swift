@@ -6,6 +6,35 @@ public struct SourceLocation: Equatable, Sendable {
     public init(line: Int, column: Int, length: Int = 1) { self.line = line; self.column = column; self.length = max(1, length) }
 }
 
+/// A named piece of source an error points into when it is not the input being run (a cell of a notebook that
+/// `run_notebook` ran): its text, and the line of the file its first line is.
+public struct SourceText: Equatable, Sendable {
+    public var name: String
+    public var text: String
+    public var firstLine: Int
+    public init(name: String, text: String, firstLine: Int = 1) { self.name = name; self.text = text; self.firstLine = firstLine }
+}
+
+/// The one renderer of diagnostics, for every source (a file, `cell N`, `-c`, `<stdin>`, a notebook's cell, the
+/// notebook format): `error: message`, then where (name, line, column), the source line and a caret under the spot.
+/// `firstLine`: the file line of the source's first line (cells inside a notebook).
+public func renderDiagnostic(_ message: String, at location: SourceLocation?, source: String, name: String?, firstLine: Int = 1) -> String {
+    var out = "error: \(message)"
+    guard let loc = location else { return out }
+    let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+    guard loc.line >= 1, loc.line <= lines.count else { return out }
+    let text = String(lines[loc.line - 1])
+    let shown = firstLine + loc.line - 1
+    let gutter = String(shown)
+    let pad = String(repeating: " ", count: gutter.count)
+    out += "\n\(pad)--> \(name.map { "\($0), " } ?? "")line \(shown), column \(loc.column)"
+    out += "\n\(pad) |\n\(gutter) | \(text)\n\(pad) | "
+    let prefix = text.prefix(max(0, loc.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
+    let width = max(1, min(loc.length, max(1, text.count - loc.column + 1)))
+    out += prefix + String(repeating: "^", count: width)
+    return out
+}
+
 /// A language error: a message and the place it points at. One mistake gives one error.
 public struct LanguageError: Error, Equatable, CustomStringConvertible, Sendable {
     public enum Kind: String, Sendable { case syntax, name, type, argument, runtime, engine, interrupted }
@@ -14,6 +43,9 @@ public struct LanguageError: Error, Equatable, CustomStringConvertible, Sendable
     public var location: SourceLocation?
     /// True when the input simply ended too early (the REPL then asks for a continuation line).
     public var incomplete = false
+    /// The source `location` points into when it is not the input that was run (set where an error leaves a
+    /// notebook run by `run_notebook`); nil: the input itself.
+    public var origin: SourceText?
 
     public init(_ kind: Kind, _ message: String, at location: SourceLocation? = nil, incomplete: Bool = false) {
         self.kind = kind; self.message = message; self.location = location; self.incomplete = incomplete
@@ -21,22 +53,11 @@ public struct LanguageError: Error, Equatable, CustomStringConvertible, Sendable
 
     public var description: String { "error: \(message)" }
 
-    /// `error: message`, then the source line and a caret under the spot (`source` is the whole input;
-    /// `name` labels it, e.g. a file or "cell 3").
+    /// `error: message`, then where, the source line and a caret (`source` is the whole input; `name` labels it,
+    /// e.g. a file or "cell 3"). An error from another source (`origin`) is shown against that source.
     public func render(source: String, name: String? = nil) -> String {
-        var out = "error: \(message)"
-        guard let loc = location else { return out }
-        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
-        guard loc.line >= 1, loc.line <= lines.count else { return out }
-        let text = String(lines[loc.line - 1])
-        let gutter = String(loc.line)
-        let pad = String(repeating: " ", count: gutter.count)
-        out += "\n\(pad)--> \(name.map { "\($0), " } ?? "")line \(loc.line), column \(loc.column)"
-        out += "\n\(pad) |\n\(gutter) | \(text)\n\(pad) | "
-        let prefix = text.prefix(max(0, loc.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
-        let width = max(1, min(loc.length, max(1, text.count - loc.column + 1)))
-        out += prefix + String(repeating: "^", count: width)
-        return out
+        if let origin { return renderDiagnostic(message, at: location, source: origin.text, name: origin.name, firstLine: origin.firstLine) }
+        return renderDiagnostic(message, at: location, source: source, name: name)
     }
 }
 

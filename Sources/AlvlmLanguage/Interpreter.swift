@@ -13,7 +13,6 @@ public final class Interpreter {
     public let host: LanguageHost
     let globals = Environment(parent: nil)
     var callDepth = 0
-    static let maxCallDepth = 200
 
     public init(registry: Registry, host: LanguageHost) { self.registry = registry; self.host = host }
 
@@ -40,10 +39,7 @@ public final class Interpreter {
                 if !v.isNone { globals.values["_"] = v }
                 echo?(v)
             } else {
-                do { try execute(statement, globals) } catch let r as Return {
-                    _ = r
-                    throw LanguageError(.syntax, "`return` outside a function", at: nil)
-                }
+                try execute(statement, globals)   // `return` outside a function was refused by the parser
             }
         }
         return last
@@ -110,7 +106,7 @@ public final class Interpreter {
     func evaluate(_ e: Expr, _ env: Environment) throws -> Value {
         evaluationDepth += 1
         defer { evaluationDepth -= 1 }
-        guard evaluationDepth < 3000 else { throw LanguageError(.runtime, "evaluation nested too deeply", at: e.location) }
+        guard evaluationDepth < Limits.evaluationDepth else { throw LanguageError(.runtime, "evaluation nested too deeply", at: e.location) }
         switch e {
         case .number(let v, _): return .number(v)
         case .percent(let v, _): return .percent(v)
@@ -130,14 +126,14 @@ public final class Interpreter {
         case .unary(let op, let operand, let loc):
             let v = try evaluate(operand, env)
             switch (op, v) {
-            case ("-", .number(let d)): return .number(-d)
-            case ("-", .percent(let d)): return .percent(-d)
-            case ("not", _): return .bool(!(try truth(v, operand.location)))
+            case (.negate, .number(let d)): return .number(-d)
+            case (.negate, .percent(let d)): return .percent(-d)
+            case (.not, _): return .bool(!(try truth(v, operand.location)))
             default: throw LanguageError(.type, "cannot negate \(article(v.typeName))", at: loc)
             }
         case .binary(let op, let l, let r, let loc):
-            if op == "and" { return .bool(try truth(try evaluate(l, env), l.location) && truth(try evaluate(r, env), r.location)) }
-            if op == "or" { return .bool(try truth(try evaluate(l, env), l.location) || truth(try evaluate(r, env), r.location)) }
+            if op == .and { return .bool(try truth(try evaluate(l, env), l.location) && truth(try evaluate(r, env), r.location)) }
+            if op == .or { return .bool(try truth(try evaluate(l, env), l.location) || truth(try evaluate(r, env), r.location)) }
             return try binary(op, try evaluate(l, env), try evaluate(r, env), loc)
         case .range(let lo, let hi, let loc):
             let a = try evaluate(lo, env), b = try evaluate(hi, env)
@@ -179,7 +175,7 @@ public final class Interpreter {
         try checkInterrupt(loc)
         callDepth += 1
         defer { callDepth -= 1 }
-        guard callDepth < Self.maxCallDepth else { throw LanguageError(.runtime, "too many nested calls (recursion deeper than \(Self.maxCallDepth))", at: loc) }
+        guard callDepth < Limits.callDepth else { throw LanguageError(.runtime, "too many nested calls (recursion deeper than \(Limits.callDepth))", at: loc) }
         switch f {
         case .builtin(let b):
             let args = try b.bind(given, call: loc, owner: "`\(b.name)`")
@@ -247,36 +243,36 @@ public final class Interpreter {
         }
     }
 
-    func binary(_ op: String, _ a: Value, _ b: Value, _ loc: SourceLocation) throws -> Value {
-        func fail() -> LanguageError { LanguageError(.type, "cannot apply `\(op)` to \(article(a.typeName)) and \(article(b.typeName))", at: loc) }
+    func binary(_ op: BinaryOperator, _ a: Value, _ b: Value, _ loc: SourceLocation) throws -> Value {
+        func fail() -> LanguageError { LanguageError(.type, "cannot apply `\(op.rawValue)` to \(article(a.typeName)) and \(article(b.typeName))", at: loc) }
         switch (op, a, b) {
-        case ("==", _, _): return .bool(equal(a, b))
-        case ("!=", _, _): return .bool(!equal(a, b))
+        case (.equal, _, _): return .bool(equal(a, b))
+        case (.notEqual, _, _): return .bool(!equal(a, b))
         case (_, .number(let x), .number(let y)), (_, .percent(let x), .percent(let y)):
             let percent: Bool = { if case .percent = a { return true }; return false }()
             switch op {
-            case "+": return percent ? .percent(x + y) : .number(x + y)
-            case "-": return percent ? .percent(x - y) : .number(x - y)
-            case "*": return .number(x * y)
-            case "/":
+            case .plus: return percent ? .percent(x + y) : .number(x + y)
+            case .minus: return percent ? .percent(x - y) : .number(x - y)
+            case .times: return .number(x * y)
+            case .divide:
                 guard y != 0 else { throw LanguageError(.runtime, "division by zero", at: loc) }
                 return .number(x / y)
-            case "%":
+            case .remainder:
                 guard y != 0 else { throw LanguageError(.runtime, "modulo by zero", at: loc) }
                 return .number(x.truncatingRemainder(dividingBy: y))
-            case "<": return .bool(x < y)
-            case "<=": return .bool(x <= y)
-            case ">": return .bool(x > y)
-            case ">=": return .bool(x >= y)
+            case .less: return .bool(x < y)
+            case .lessEqual: return .bool(x <= y)
+            case .greater: return .bool(x > y)
+            case .greaterEqual: return .bool(x >= y)
             default: throw fail()
             }
-        case ("*", .percent(let p), .number(let n)), ("*", .number(let n), .percent(let p)): return .number(p / 100 * n)
-        case ("+", .string(let x), .string(let y)): return .string(x + y)
-        case ("+", .string(let x), _): return .string(x + b.description)
-        case ("+", .number, .string(let y)), ("+", .percent, .string(let y)), ("+", .bool, .string(let y)): return .string(a.description + y)
-        case ("+", .list(let x), .list(let y)): return .list(x + y)
-        case ("<", .string(let x), .string(let y)): return .bool(x < y)
-        case (">", .string(let x), .string(let y)): return .bool(x > y)
+        case (.times, .percent(let p), .number(let n)), (.times, .number(let n), .percent(let p)): return .number(p / 100 * n)
+        case (.plus, .string(let x), .string(let y)): return .string(x + y)
+        case (.plus, .string(let x), _): return .string(x + b.description)
+        case (.plus, .number, .string(let y)), (.plus, .percent, .string(let y)), (.plus, .bool, .string(let y)): return .string(a.description + y)
+        case (.plus, .list(let x), .list(let y)): return .list(x + y)
+        case (.less, .string(let x), .string(let y)): return .bool(x < y)
+        case (.greater, .string(let x), .string(let y)): return .bool(x > y)
         default: throw fail()
         }
     }

@@ -1,8 +1,21 @@
+/// The language's reserved words.
+public enum Keyword: String, CaseIterable, Sendable {
+    case `if`, `else`, `for`, `in`, fn, `return`, `true`, `false`, `nil`, and, or, not
+}
+
+/// Punctuation and operator symbols, as written.
+public enum Symbol: String, CaseIterable, Sendable {
+    case leftParen = "(", rightParen = ")", leftBracket = "[", rightBracket = "]", leftBrace = "{", rightBrace = "}"
+    case comma = ",", colon = ":", dot = ".", assign = "="
+    case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
+    case plus = "+", minus = "-", times = "*", divide = "/", percent = "%", range = "..", rangeThrough = "..="
+}
+
 /// Tokens of the alvlm language.
 public struct Token: Equatable, Sendable {
     public enum Kind: Equatable, Sendable {
-        case number(Double), percent(Double), string(String), name(String), keyword(String)
-        case symbol(String)     // ( ) [ ] { } , : . = == != < <= > >= + - * / % ..
+        case number(Double), percent(Double), string(String), name(String), keyword(Keyword)
+        case symbol(Symbol)
         case newline, end
     }
     public var kind: Kind
@@ -12,8 +25,7 @@ public struct Token: Equatable, Sendable {
 /// Turns source text into tokens. Comments run from `#` to the end of the line. Newlines end statements
 /// except inside (), [] and {} record literals (the parser decides; the lexer reports them all).
 public struct Lexer {
-    public static let keywords: Set<String> = ["if", "else", "for", "in", "fn", "return", "true", "false", "nil", "and", "or", "not"]
-    static let maxNumberLength = 64
+    public static let keywords: Set<String> = Set(Keyword.allCases.map(\.rawValue))
 
     public static func tokenize(_ source: String) throws -> [Token] {
         let chars = Array(source)
@@ -42,7 +54,7 @@ public struct Lexer {
                     }
                 }
                 let text = String(chars[i..<j]).replacingOccurrences(of: "_", with: "")
-                guard j - i <= maxNumberLength, let value = Double(text), value.isFinite else {
+                guard j - i <= Limits.numberLength, let value = Double(text), value.isFinite else {
                     throw LanguageError(.syntax, "number \(String(chars[i..<min(j, i + 20)]))\(j - i > 20 ? "..." : "") is not a finite number",
                                         at: SourceLocation(line: l, column: col, length: j - i))
                 }
@@ -61,7 +73,7 @@ public struct Lexer {
                 while j < chars.count && (chars[j].isLetter || chars[j].isNumber || chars[j] == "_") { j += 1 }
                 let word = String(chars[i..<j])
                 advance(j - i)
-                add(keywords.contains(word) ? .keyword(word) : .name(word), l, col, word.count)
+                add(Keyword(rawValue: word).map { .keyword($0) } ?? .name(word), l, col, word.count)
                 continue
             }
             if c == "\"" || c == "'" {
@@ -96,10 +108,13 @@ public struct Lexer {
                 add(.string(value), l, col, column - col)
                 continue
             }
-            if i + 2 < chars.count, String(chars[i...(i + 2)]) == "..=" { add(.symbol("..="), l, col, 3); advance(3); continue }
-            let two = i + 1 < chars.count ? String(chars[i...(i + 1)]) : ""
-            if ["==", "!=", "<=", ">=", ".."].contains(two) { add(.symbol(two), l, col, 2); advance(2); continue }
-            if "()[]{},:.=<>+-*/%".contains(c) { add(.symbol(String(c)), l, col, 1); advance(); continue }
+            // The longest symbol that matches: three characters, then two, then one.
+            if let (symbol, length) = [3, 2, 1].lazy.compactMap({ n -> (Symbol, Int)? in
+                guard i + n <= chars.count, let s = Symbol(rawValue: String(chars[i..<(i + n)])) else { return nil }
+                return (s, n)
+            }).first {
+                add(.symbol(symbol), l, col, length); advance(length); continue
+            }
             let shown = c.unicodeScalars.first.map { $0.isASCII && $0.value >= 32 ? String(c) : String(format: "U+%04X", $0.value) } ?? "?"
             throw LanguageError(.syntax, "unexpected character \(shown)", at: SourceLocation(line: l, column: col))
         }

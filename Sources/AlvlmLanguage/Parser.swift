@@ -7,17 +7,33 @@ public struct Parser {
     var expressionDepth = 0
     /// Operators chained at one level also deepen the tree (left-nested): counted against the same limit.
     var chainLength = 0
-    static let maxDepth = 200
-    static let maxChain = 2000
 
     mutating func chained(_ location: SourceLocation) throws {
         chainLength += 1
-        guard chainLength < Self.maxChain else { throw LanguageError(.syntax, "expression too long (more than \(Self.maxChain) operators)", at: location) }
+        guard chainLength < Limits.operatorChain else { throw LanguageError(.syntax, "expression too long (more than \(Limits.operatorChain) operators)", at: location) }
     }
 
     public static func parse(_ source: String) throws -> [Stmt] {
         var p = Parser(tokens: try Lexer.tokenize(source))
-        return try p.program()
+        let program = try p.program()
+        try checkReturns(program, insideFunction: false)
+        return program
+    }
+
+    /// The static check that runs before any statement does: `return` only inside a function.
+    static func checkReturns(_ statements: [Stmt], insideFunction: Bool) throws {
+        for s in statements {
+            switch s {
+            case .returnValue(_, let location):
+                guard insideFunction else { throw LanguageError(.syntax, "`return` outside a function", at: location) }
+            case .ifElse(_, let then, let otherwise, _):
+                try checkReturns(then, insideFunction: insideFunction)
+                try checkReturns(otherwise ?? [], insideFunction: insideFunction)
+            case .forIn(_, _, let body, _): try checkReturns(body, insideFunction: insideFunction)
+            case .function(_, _, let body, _): try checkReturns(body, insideFunction: true)
+            case .expression, .assign: break
+            }
+        }
     }
 
     var current: Token {
@@ -33,8 +49,8 @@ public struct Parser {
         return t
     }
 
-    func isSymbol(_ s: String) -> Bool { current.kind == .symbol(s) }
-    func isKeyword(_ s: String) -> Bool { current.kind == .keyword(s) }
+    func isSymbol(_ s: Symbol) -> Bool { current.kind == .symbol(s) }
+    func isKeyword(_ s: Keyword) -> Bool { current.kind == .keyword(s) }
 
     mutating func skipNewlines() { while tokens[position].kind == .newline { position += 1 } }
 
@@ -50,15 +66,15 @@ public struct Parser {
         case .percent(let v): return "\(format(v))%"
         case .string: return "a string"
         case .name(let n): return "`\(n)`"
-        case .keyword(let k): return "`\(k)`"
-        case .symbol(let s): return "`\(s)`"
+        case .keyword(let k): return "`\(k.rawValue)`"
+        case .symbol(let s): return "`\(s.rawValue)`"
         case .newline: return "end of line"
         case .end: return "end of input"
         }
     }
 
-    mutating func expect(_ symbol: String, _ what: String? = nil) throws -> Token {
-        guard isSymbol(symbol) else { throw unexpected(what ?? "`\(symbol)`") }
+    mutating func expect(_ symbol: Symbol, _ what: String? = nil) throws -> Token {
+        guard isSymbol(symbol) else { throw unexpected(what ?? "`\(symbol.rawValue)`") }
         return advance()
     }
 
@@ -77,13 +93,13 @@ public struct Parser {
 
     /// block := '{' (statement NEWLINE*)* '}'
     mutating func block() throws -> [Stmt] {
-        _ = try expect("{", "`{` to start a block")
+        _ = try expect(.leftBrace, "`{` to start a block")
         var out: [Stmt] = []
         skipNewlines()
-        while !isSymbol("}") {
+        while !isSymbol(.rightBrace) {
             if current.kind == .end { throw LanguageError(.syntax, "expected `}` to close the block, but the input ended", at: current.location, incomplete: true) }
             out.append(try statement())
-            if !isSymbol("}") {
+            if !isSymbol(.rightBrace) {
                 guard current.kind == .newline else { throw unexpected("end of line or `}`") }
             }
             skipNewlines()
@@ -97,37 +113,37 @@ public struct Parser {
     mutating func statement() throws -> Stmt {
         let t = current
         switch t.kind {
-        case .keyword("fn"):
+        case .keyword(.fn):
             _ = advance()
             guard case .name(let name) = current.kind else { throw unexpected("a function name") }
             _ = advance()
-            _ = try expect("(")
+            _ = try expect(.leftParen)
             bracketDepth += 1
             var params: [String] = []
-            while !isSymbol(")") {
+            while !isSymbol(.rightParen) {
                 guard case .name(let p) = current.kind else { bracketDepth -= 1; throw unexpected("a parameter name") }
                 if params.contains(p) { bracketDepth -= 1; throw LanguageError(.syntax, "parameter `\(p)` appears twice", at: current.location) }
                 params.append(p); _ = advance()
-                if !isSymbol(")") { _ = try expect(",", "`,` or `)`") }
+                if !isSymbol(.rightParen) { _ = try expect(.comma, "`,` or `)`") }
             }
             bracketDepth -= 1
             _ = advance()
             return .function(name, params, try block(), t.location)
-        case .keyword("if"):
+        case .keyword(.if):
             return try ifStatement()
-        case .keyword("for"):
+        case .keyword(.for):
             _ = advance()
             guard case .name(let name) = current.kind else { throw unexpected("a loop variable") }
             _ = advance()
-            guard isKeyword("in") else { throw unexpected("`in`") }
+            guard isKeyword(.in) else { throw unexpected("`in`") }
             _ = advance()
             let sequence = try expression()
             return .forIn(name, sequence, try block(), t.location)
-        case .keyword("return"):
+        case .keyword(.return):
             _ = advance()
-            if current.kind == .newline || current.kind == .end || isSymbol("}") { return .returnValue(nil, t.location) }
+            if current.kind == .newline || current.kind == .end || isSymbol(.rightBrace) { return .returnValue(nil, t.location) }
             return .returnValue(try expression(), t.location)
-        case .name(let name) where tokens[position + 1].kind == .symbol("="):
+        case .name(let name) where tokens[position + 1].kind == .symbol(.assign):
             _ = advance(); _ = advance()
             return .assign(name, try expression(), t.location)
         default:
@@ -143,10 +159,10 @@ public struct Parser {
         // `else` may follow on the next line.
         var look = position
         while tokens[look].kind == .newline { look += 1 }
-        if tokens[look].kind == .keyword("else") {
+        if tokens[look].kind == .keyword(.else) {
             position = look
             _ = advance()
-            if isKeyword("if") { return .ifElse(condition, then, [try ifStatement()], t.location) }
+            if isKeyword(.if) { return .ifElse(condition, then, [try ifStatement()], t.location) }
             return .ifElse(condition, then, try block(), t.location)
         }
         return .ifElse(condition, then, nil, t.location)
@@ -156,32 +172,32 @@ public struct Parser {
     mutating func expression() throws -> Expr {
         expressionDepth += 1
         defer { expressionDepth -= 1 }
-        guard expressionDepth < Self.maxDepth else { throw LanguageError(.syntax, "expression nested too deeply", at: current.location) }
+        guard expressionDepth < Limits.expressionDepth else { throw LanguageError(.syntax, "expression nested too deeply", at: current.location) }
         return try or()
     }
 
     /// or := and ('or' and)*
     mutating func or() throws -> Expr {
         var e = try and()
-        while isKeyword("or") { let t = advance(); try chained(t.location); e = .binary("or", e, try and(), t.location) }
+        while isKeyword(.or) { let t = advance(); try chained(t.location); e = .binary(.or, e, try and(), t.location) }
         return e
     }
 
     /// and := not ('and' not)*
     mutating func and() throws -> Expr {
         var e = try not()
-        while isKeyword("and") { let t = advance(); try chained(t.location); e = .binary("and", e, try not(), t.location) }
+        while isKeyword(.and) { let t = advance(); try chained(t.location); e = .binary(.and, e, try not(), t.location) }
         return e
     }
 
     /// not := 'not' not | comparison
     mutating func not() throws -> Expr {
-        if isKeyword("not") {
+        if isKeyword(.not) {
             let t = advance()
             expressionDepth += 1
             defer { expressionDepth -= 1 }
-            guard expressionDepth < Self.maxDepth else { throw LanguageError(.syntax, "expression nested too deeply", at: t.location) }
-            return .unary("not", try not(), t.location)
+            guard expressionDepth < Limits.expressionDepth else { throw LanguageError(.syntax, "expression nested too deeply", at: t.location) }
+            return .unary(.not, try not(), t.location)
         }
         return try comparison()
     }
@@ -189,9 +205,9 @@ public struct Parser {
     /// comparison := range (('==' | '!=' | '<' | '<=' | '>' | '>=') range)?
     mutating func comparison() throws -> Expr {
         let e = try range()
-        for op in ["==", "!=", "<", "<=", ">", ">="] where isSymbol(op) {
+        for symbol in [Symbol.equal, .notEqual, .less, .lessEqual, .greater, .greaterEqual] where isSymbol(symbol) {
             let t = advance()
-            return .binary(op, e, try range(), t.location)
+            return .binary(BinaryOperator(symbol)!, e, try range(), t.location)
         }
         return e
     }
@@ -199,11 +215,11 @@ public struct Parser {
     /// range := additive (('..' | '..=') additive)?   `a..b` stops before b, `a..=b` includes it.
     mutating func range() throws -> Expr {
         let e = try additive()
-        if isSymbol("..") { let t = advance(); return .range(e, try additive(), t.location) }
-        if isSymbol("..=") {
+        if isSymbol(.range) { let t = advance(); return .range(e, try additive(), t.location) }
+        if isSymbol(.rangeThrough) {
             let t = advance()
             let last = try additive()
-            return .range(e, .binary("+", last, .number(1, t.location), t.location), t.location)
+            return .range(e, .binary(.plus, last, .number(1, t.location), t.location), t.location)
         }
         return e
     }
@@ -211,10 +227,10 @@ public struct Parser {
     /// additive := multiplicative (('+' | '-') multiplicative)*
     mutating func additive() throws -> Expr {
         var e = try multiplicative()
-        while isSymbol("+") || isSymbol("-") {
+        while isSymbol(.plus) || isSymbol(.minus) {
             let t = advance()
             try chained(t.location)
-            guard case .symbol(let op) = t.kind else { break }
+            guard case .symbol(let symbol) = t.kind, let op = BinaryOperator(symbol) else { break }
             e = .binary(op, e, try multiplicative(), t.location)
         }
         return e
@@ -223,10 +239,10 @@ public struct Parser {
     /// multiplicative := unary (('*' | '/' | '%') unary)*
     mutating func multiplicative() throws -> Expr {
         var e = try unary()
-        while isSymbol("*") || isSymbol("/") || isSymbol("%") {
+        while isSymbol(.times) || isSymbol(.divide) || isSymbol(.percent) {
             let t = advance()
             try chained(t.location)
-            guard case .symbol(let op) = t.kind else { break }
+            guard case .symbol(let symbol) = t.kind, let op = BinaryOperator(symbol) else { break }
             e = .binary(op, e, try unary(), t.location)
         }
         return e
@@ -234,12 +250,12 @@ public struct Parser {
 
     /// unary := '-' unary | postfix
     mutating func unary() throws -> Expr {
-        if isSymbol("-") {
+        if isSymbol(.minus) {
             let t = advance()
             expressionDepth += 1
             defer { expressionDepth -= 1 }
-            guard expressionDepth < Self.maxDepth else { throw LanguageError(.syntax, "expression nested too deeply", at: t.location) }
-            return .unary("-", try unary(), t.location)
+            guard expressionDepth < Limits.expressionDepth else { throw LanguageError(.syntax, "expression nested too deeply", at: t.location) }
+            return .unary(.negate, try unary(), t.location)
         }
         return try postfix()
     }
@@ -248,24 +264,24 @@ public struct Parser {
     mutating func postfix() throws -> Expr {
         var e = try primary()
         while true {
-            if isSymbol("(") || isSymbol(".") || isSymbol("[") { try chained(current.location) }
-            if isSymbol("(") {
+            if isSymbol(.leftParen) || isSymbol(.dot) || isSymbol(.leftBracket) { try chained(current.location) }
+            if isSymbol(.leftParen) {
                 let t = advance()
                 bracketDepth += 1
                 defer { bracketDepth -= 1 }
                 e = .call(e, try arguments(), t.location)
-                _ = try expect(")", "`,` or `)` to close the call")
-            } else if isSymbol(".") {
+                _ = try expect(.rightParen, "`,` or `)` to close the call")
+            } else if isSymbol(.dot) {
                 _ = advance()
                 guard case .name(let m) = current.kind else { throw unexpected("a member name after `.`") }
                 let t = advance()
                 e = .member(e, m, t.location)
-            } else if isSymbol("[") {
+            } else if isSymbol(.leftBracket) {
                 let t = advance()
                 bracketDepth += 1
                 defer { bracketDepth -= 1 }
                 e = .index(e, try expression(), t.location)
-                _ = try expect("]")
+                _ = try expect(.rightBracket)
             } else {
                 return e
             }
@@ -275,11 +291,11 @@ public struct Parser {
     /// arguments := (argument (',' argument)*)?   argument := NAME ':' expression | expression
     mutating func arguments() throws -> [CallArgument] {
         var out: [CallArgument] = []
-        while !isSymbol(")") {
+        while !isSymbol(.rightParen) {
             if current.kind == .end { throw unexpected("`)`") }
             var here = position
             while tokens[here].kind == .newline { here += 1 }   // inside the call's parentheses newlines do not count
-            if case .name(let label) = current.kind, tokens[nextIndex(after: here)].kind == .symbol(":") {
+            if case .name(let label) = current.kind, tokens[nextIndex(after: here)].kind == .symbol(.colon) {
                 let t = advance(); _ = advance()
                 if out.contains(where: { $0.label == label }) { throw LanguageError(.argument, "argument `\(label)` is given twice", at: t.location) }
                 out.append(CallArgument(label: label, labelLocation: t.location, value: try expression()))
@@ -288,10 +304,10 @@ public struct Parser {
                 out.append(CallArgument(label: nil, labelLocation: nil, value: try expression()))
             }
             // Python's `k=10`: say how alvlm writes it.
-            if isSymbol("="), case .name(let n, _)? = out.last?.value {
+            if isSymbol(.assign), case .name(let n, _)? = out.last?.value {
                 throw LanguageError(.syntax, "named arguments are written `\(n): value`, not `\(n)=value`", at: current.location)
             }
-            if !isSymbol(")") { _ = try expect(",", "`,` or `)`") }
+            if !isSymbol(.rightParen) { _ = try expect(.comma, "`,` or `)`") }
         }
         return out
     }
@@ -310,41 +326,41 @@ public struct Parser {
         case .number(let v): _ = advance(); return .number(v, t.location)
         case .percent(let v): _ = advance(); return .percent(v, t.location)
         case .string(let s): _ = advance(); return .string(s, t.location)
-        case .keyword("true"): _ = advance(); return .bool(true, t.location)
-        case .keyword("false"): _ = advance(); return .bool(false, t.location)
-        case .keyword("nil"): _ = advance(); return .nilLiteral(t.location)
+        case .keyword(.true): _ = advance(); return .bool(true, t.location)
+        case .keyword(.false): _ = advance(); return .bool(false, t.location)
+        case .keyword(.nil): _ = advance(); return .nilLiteral(t.location)
         case .name(let n): _ = advance(); return .name(n, t.location)
-        case .symbol("("):
+        case .symbol(.leftParen):
             _ = advance()
             bracketDepth += 1
             defer { bracketDepth -= 1 }
             let e = try expression()
-            _ = try expect(")")
+            _ = try expect(.rightParen)
             return e
-        case .symbol("["):
+        case .symbol(.leftBracket):
             _ = advance()
             bracketDepth += 1
             defer { bracketDepth -= 1 }
             var items: [Expr] = []
-            while !isSymbol("]") {
+            while !isSymbol(.rightBracket) {
                 if current.kind == .end { throw unexpected("`]`") }
                 items.append(try expression())
-                if !isSymbol("]") { _ = try expect(",", "`,` or `]`") }
+                if !isSymbol(.rightBracket) { _ = try expect(.comma, "`,` or `]`") }
             }
             _ = advance()
             return .list(items, t.location)
-        case .symbol("{"):
+        case .symbol(.leftBrace):
             _ = advance()
             bracketDepth += 1
             defer { bracketDepth -= 1 }
             var fields: [(String, Expr)] = []
-            while !isSymbol("}") {
+            while !isSymbol(.rightBrace) {
                 guard case .name(let key) = current.kind else { throw unexpected("a field name") }
                 let k = advance()
                 if fields.contains(where: { $0.0 == key }) { throw LanguageError(.syntax, "field `\(key)` appears twice", at: k.location) }
-                _ = try expect(":")
+                _ = try expect(.colon)
                 fields.append((key, try expression()))
-                if !isSymbol("}") { _ = try expect(",", "`,` or `}`") }
+                if !isSymbol(.rightBrace) { _ = try expect(.comma, "`,` or `}`") }
             }
             _ = advance()
             return .record(fields, t.location)

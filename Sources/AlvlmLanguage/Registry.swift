@@ -5,7 +5,7 @@ public enum ParameterType: Sendable {
     case countOrPercent
     /// One of the named choices (given as strings).
     case choice([String])
-    /// A host object of the given type name.
+    /// A host object of the given type name (`.instance(PoolObject.self)` spells it from the type).
     case object(String)
     /// One of several types.
     case oneOf([ParameterType])
@@ -48,6 +48,11 @@ public enum ParameterType: Sendable {
         default: return false
         }
     }
+}
+
+extension ParameterType {
+    /// A host object of this type.
+    public static func instance<T: LanguageObject>(_ type: T.Type) -> ParameterType { .object(T.typeName) }
 }
 
 public struct Parameter: Sendable {
@@ -233,6 +238,27 @@ public struct Member: Callable, @unchecked Sendable {
     }
 }
 
+/// A member of one object type, written against that type (no casts at the call sites): properties and methods
+/// receive the object as a `T`.
+public struct TypedMember<T: LanguageObject> {
+    let member: Member
+
+    public static func property(_ name: String, _ summary: String, _ get: @escaping (T) throws -> Value) -> TypedMember {
+        TypedMember(member: .property(name, summary) { o in try get(try cast(o, name)) })
+    }
+    public static func method(_ name: String, _ parameters: [Parameter], _ summary: String, details: String = "",
+                              _ run: @escaping (T, Arguments, Interpreter) throws -> Value) -> TypedMember {
+        TypedMember(member: .method(name, parameters, summary, details: details) { o, args, interp in try run(try cast(o, name), args, interp) })
+    }
+
+    /// The registry finds members by the object's type name, so the object is a `T`; a second class claiming the
+    /// same name is a programming error reported as a language error, not a crash.
+    static func cast(_ o: LanguageObject, _ member: String) throws -> T {
+        guard let t = o as? T else { throw LanguageError(.type, "`\(member)` belongs to \(T.typeName), not to this \(o.typeName)") }
+        return t
+    }
+}
+
 /// Every builtin and every member, registered once: help, completion and argument checking read it.
 public final class Registry {
     public private(set) var builtins: [String: Builtin] = [:]
@@ -250,6 +276,11 @@ public final class Registry {
         if b.group == nil { b.group = builtins[b.name]?.group ?? group }
         builtins[b.name] = b
     }
+    /// Registers an object type's members, written against the type.
+    public func register<T: LanguageObject>(_ type: T.Type, summary: String, _ list: [TypedMember<T>]) {
+        register(type: T.typeName, summary: summary, list.map(\.member))
+    }
+
     public func register(type: String, summary: String, _ list: [Member]) {
         typeSummaries[type] = summary
         var table = members[type] ?? [:]

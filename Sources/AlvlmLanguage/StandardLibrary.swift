@@ -3,9 +3,6 @@ import Foundation
 /// The everyday builtins people reach for (print, len, round, percent, sum, mean, min, max, abs, sort, str, range):
 /// pure functions of values (print writes through the host), registered by every host.
 public enum StandardLibrary {
-    /// As many numbers as a range value may expand to.
-    static let longestRange = 10_000_000
-
     public static func register(into r: Registry) {
         r.group = .basics
         r.register(Builtin("print", [Parameter("value", .any)], summary: "print a value") { args, interp in
@@ -66,7 +63,7 @@ public enum StandardLibrary {
             let step = args.int("step")
             guard step != 0 else { throw args.error("step", "step must not be 0") }
             let count = step > 0 ? max(0, (stop - start + step - 1) / step) : max(0, (start - stop - step - 1) / -step)
-            guard count <= longestRange else { throw args.error(nil, "range(...) would have \(count) numbers; at most \(longestRange)") }
+            guard count <= Limits.rangeLength else { throw args.error(nil, "range(...) would have \(count) numbers; at most \(Limits.rangeLength)") }
             return .list((0..<count).map { .number(Double(start + $0 * step)) })
         })
         var time = Builtin("time", [Parameter("expression", .function, "any expression; it is evaluated inside time(...)")],

@@ -8,8 +8,8 @@ public indirect enum Expr: Sendable {
     case name(String, SourceLocation)
     case list([Expr], SourceLocation)
     case record([(String, Expr)], SourceLocation)
-    case unary(String, Expr, SourceLocation)
-    case binary(String, Expr, Expr, SourceLocation)
+    case unary(UnaryOperator, Expr, SourceLocation)
+    case binary(BinaryOperator, Expr, Expr, SourceLocation)
     case range(Expr, Expr, SourceLocation)
     case call(Expr, [CallArgument], SourceLocation)
     case member(Expr, String, SourceLocation)
@@ -38,3 +38,16 @@ public indirect enum Stmt: Sendable {
     case function(String, [String], [Stmt], SourceLocation)
     case returnValue(Expr?, SourceLocation)
 }
+
+/// Operators with two operands, as written.
+public enum BinaryOperator: String, Sendable {
+    case or, and
+    case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">", greaterEqual = ">="
+    case plus = "+", minus = "-", times = "*", divide = "/", remainder = "%"
+
+    /// The operator a symbol token spells, where it is one.
+    init?(_ symbol: Symbol) { self.init(rawValue: symbol.rawValue) }
+}
+
+/// Operators with one operand.
+public enum UnaryOperator: String, Sendable { case not, negate = "-" }

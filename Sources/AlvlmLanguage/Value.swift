@@ -4,9 +4,14 @@ import Foundation
 /// answers members registered in its type's member table.
 public protocol LanguageObject: AnyObject {
     /// The type name users see (`pool`, `model`, ...); also the key of its member table.
-    var typeName: String { get }
+    static var typeName: String { get }
     /// A short, useful description for the REPL.
     var summary: String { get }
+}
+
+extension LanguageObject {
+    /// This object's type name (its class's).
+    public var typeName: String { Self.typeName }
 }
 
 /// An object that also has a Markdown form (a table), for hosts that show rich output (the Jupyter kernel).
@@ -62,7 +67,7 @@ public indirect enum Value: @unchecked Sendable {
     public var elements: [Value]? {
         switch self {
         case .list(let items): items
-        case .range(let lo, let hi): lo < hi ? (hi - lo <= 10_000_000 ? (lo..<hi).map { .number(Double($0)) } : nil) : []
+        case .range(let lo, let hi): lo < hi ? (hi - lo <= Limits.rangeLength ? (lo..<hi).map { .number(Double($0)) } : nil) : []
         default: nil
         }
     }

@@ -1,3 +1,4 @@
+import AlvlmLanguage
 import Foundation
 
 /// An alvlm notebook (`.alnb`): plain UTF-8 text with jupytext-style percent cells.
@@ -24,8 +25,17 @@ public struct Notebook {
     var cells: [Cell]
 
     public struct FormatError: Error, CustomStringConvertible {
-        let line: Int, message: String
+        public let line: Int, message: String
         public var description: String { "line \(line): \(message)" }
+        /// The error in the shape of every other diagnostic: message, the notebook's name and line, the line, a caret.
+        public func render(source: String, name: String) -> String {
+            renderDiagnostic(message, at: location(in: source), source: source, name: name)
+        }
+        /// The whole line the error is about.
+        public func location(in source: String) -> SourceLocation {
+            let text = source.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(line - 1).first
+            return SourceLocation(line: line, column: 1, length: max(1, text?.count ?? 1))
+        }
     }
 
     static func parse(_ data: Data) throws -> Notebook {

@@ -9,7 +9,7 @@ import Foundation
 extension Session {
     /// `show(q)`: a captioned thumbnail sheet of a query batch, always written as a PNG whose path is printed.
     func registerShow() {
-        registry.register(Builtin("show", [Parameter("query", .object("query")),
+        registry.register(Builtin("show", [Parameter("query", .instance(QueryObject.self)),
                                            Parameter("to", .oneOf([.string, .nilValue]), default: .null,
                                                      "the PNG to write (default: a temporary file; in notebooks, a figure of the report)"),
                                            Parameter("columns", .integer, default: .number(6))],

@@ -22,7 +22,7 @@ extension Session {
             if args.has("to") || target == nil { self.print(text) } else if let target { self.figureWritten(target) }   // notebook figures appear as images, not as a message
             return .null
         })
-        registry.register(Builtin("hist", [Parameter("data", .oneOf([.object("scores"), .list]),
+        registry.register(Builtin("hist", [Parameter("data", .oneOf([.instance(ScoresObject.self), .list]),
                                                      "scores (s.scores(pool, model)), a list of numbers, or a list of those to overlay"),
                                            Parameter("bins", .integer, default: .number(30)),
                                            Parameter("range", .oneOf([.list, .nilValue]), default: .null, "[lo, hi], fixed so that histograms compare"), to,

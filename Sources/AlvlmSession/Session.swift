@@ -168,16 +168,22 @@ public final class Session: EngineHost {
             guard let data = FileManager.default.contents(atPath: path) else { throw args.error("path", "cannot read \(args.string("path"))") }
             let notebook: Notebook
             do { notebook = try Notebook.parse(data) } catch let e as Notebook.FormatError {
-                throw args.error("path", "\(args.string("path")): \(e)")
+                let text = String(decoding: data, as: UTF8.self)
+                var error = LanguageError(.runtime, e.message, at: e.location(in: text))
+                error.origin = SourceText(name: args.string("path"), text: text)
+                throw error
             }
             var number = 0
             for cell in notebook.cells where cell.kind == .code {
                 number += 1
                 do {
                     try interp.run(cell.source) { value in if !value.isNone { self.print(value.description) } }
-                } catch var e as LanguageError {
-                    e.message = "cell \(number) of \(args.string("path"))" + (e.location.map { ", line \(cell.line + $0.line - 1)" } ?? "") + ": " + e.message
-                    e.location = nil
+                } catch var e as LanguageError where e.origin == nil && e.location != nil {
+                    // The error points into the cell: it is shown against the cell, with the notebook's line numbers.
+                    e.origin = SourceText(name: "\(args.string("path")), cell \(number)", text: cell.source, firstLine: cell.line)
+                    throw e
+                } catch var e as LanguageError where e.origin == nil {
+                    e.message = "cell \(number) of \(args.string("path")): " + e.message
                     throw e
                 }
             }

@@ -55,7 +55,7 @@ extension Session {
     }
 
     /// `label(q)`: label a query batch in the terminal (interactive REPL only).
-    static let labelParameters = [Parameter("query", .object("query")),
+    static let labelParameters = [Parameter("query", .instance(QueryObject.self)),
                                   Parameter("journal", .oneOf([.string, .nilValue]), default: .null, "append-only record of every answer (default ~/.cache/alvlm/labels.journal)")]
     static let labelSummary = "label a query batch in the terminal (class name, number or prefix; s skips, u undoes)"
 

@@ -40,7 +40,8 @@ struct RunNotebook: ParsableCommand {
                 throw ExitCode(1)
             }
         } catch let e as Notebook.FormatError {
-            FileHandle.standardError.write(Data("alvlm: error: \(notebook): \(e)\n".utf8))
+            let text = FileManager.default.contents(atPath: notebook).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            FileHandle.standardError.write(Data("alvlm: \(e.render(source: text, name: notebook))\n".utf8))
             throw ExitCode(1)
         } catch let e as EngineError {
             FileHandle.standardError.write(Data("alvlm: error: \(e)\n".utf8))

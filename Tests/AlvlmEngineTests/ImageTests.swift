@@ -76,7 +76,7 @@ final class ImageTests: XCTestCase {
         XCTAssertThrowsError(try ImageDecoder.decode(path: dir + "/missing.jpg"))
     }
 
-    /// Mutated image bytes must give an image or an error, never a crash.
+    /// Mutated image bytes give an image of consistent size or an image/format error with a message; never a crash.
     func testFuzzedImageBytesNeverCrash() throws {
         var rng = SeededRandom(seed: 11)
         for name in ["jpeg_baseline_320x240.jpg", "jpeg_progressive_exif6_229x256.jpg", "png_palette_120x160.png", "png_rgba_160x120.png"] {
@@ -86,8 +86,13 @@ final class ImageTests: XCTestCase {
                 let edits = 1 + Int(rng.next() % 8)
                 for _ in 0..<edits { bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next()) }
                 if rng.next() % 3 == 0 { bytes.removeLast(Int(rng.next() % UInt64(bytes.count / 2))) }
-                if let image = try? ImageDecoder.decode(Data(bytes)) {
+                do {
+                    let image = try ImageDecoder.decode(Data(bytes))
+                    XCTAssertTrue(image.width > 0 && image.height > 0, name)
                     XCTAssertEqual(image.pixels.count + image.pixels16.count, image.width * image.height * image.mode.bands)
+                } catch let e as EngineError {
+                    XCTAssertTrue([.image, .format].contains(e.kind), "\(name): \(e.kind) \(e.message)")
+                    XCTAssertFalse(e.message.isEmpty)
                 }
             }
         }

@@ -48,7 +48,8 @@ final class LoadingErrorTests: XCTestCase {
         XCTAssertThrowsError(try f.floats("missing"))
     }
 
-    /// Random mutations of a real header: always a clean error or a valid file, never a crash.
+    /// Random mutations of a real header: a file whose tensors read back with their declared sizes, or an engine
+    /// error naming the file; never a crash.
     func testFuzzedHeadersNeverCrash() throws {
         let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tiny-clip-f16-gelu/model.safetensors"))))
         let headerLength = Int(original[0]) | Int(original[1]) << 8 | Int(original[2]) << 16
@@ -61,8 +62,23 @@ final class LoadingErrorTests: XCTestCase {
                 bytes[at] = [UInt8(ascii: "9"), UInt8(ascii: "]"), UInt8(ascii: ","), 0xFF, UInt8(truncatingIfNeeded: rng.next())][Int(rng.next() % 5)]
             }
             try Data(bytes).write(to: URL(fileURLWithPath: path))
-            if let f = try? SafetensorsFile(path: path) {
-                for name in f.entries.keys.prefix(5) { _ = try? f.floats(name) }
+            func check(_ error: Error) {
+                guard let e = error as? EngineError else { return XCTFail("\(error) is not an engine error") }
+                XCTAssertEqual(e.path, path, e.message)
+                XCTAssertFalse(e.message.isEmpty)
+            }
+            do {
+                let f = try SafetensorsFile(path: path)
+                for name in f.entries.keys.sorted().prefix(5) {
+                    do {
+                        let values = try f.floats(name)
+                        XCTAssertEqual(values.count, f.entries[name]?.count, name)
+                    } catch {
+                        check(error)
+                    }
+                }
+            } catch {
+                check(error)
             }
         }
     }

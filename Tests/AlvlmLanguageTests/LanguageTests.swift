@@ -8,11 +8,11 @@ final class LexerParserTests: XCTestCase {
 
     func testTokens() throws {
         XCTAssertEqual(try kinds("x = 1% + 2.5e3 % 4 # comment"),
-                       [.name("x"), .symbol("="), .percent(1), .symbol("+"), .number(2500), .symbol("%"), .number(4), .end])
+                       [.name("x"), .symbol(.assign), .percent(1), .symbol(.plus), .number(2500), .symbol(.percent), .number(4), .end])
         XCTAssertEqual(try kinds("for i in 1..3 { f(a: \"s\\n\") }\n"),
-                       [.keyword("for"), .name("i"), .keyword("in"), .number(1), .symbol(".."), .number(3), .symbol("{"),
-                        .name("f"), .symbol("("), .name("a"), .symbol(":"), .string("s\n"), .symbol(")"), .symbol("}"), .newline, .end])
-        XCTAssertEqual(try kinds("a.b[0] != 'x'"), [.name("a"), .symbol("."), .name("b"), .symbol("["), .number(0), .symbol("]"), .symbol("!="), .string("x"), .end])
+                       [.keyword(.for), .name("i"), .keyword(.in), .number(1), .symbol(.range), .number(3), .symbol(.leftBrace),
+                        .name("f"), .symbol(.leftParen), .name("a"), .symbol(.colon), .string("s\n"), .symbol(.rightParen), .symbol(.rightBrace), .newline, .end])
+        XCTAssertEqual(try kinds("a.b[0] != 'x'"), [.name("a"), .symbol(.dot), .name("b"), .symbol(.leftBracket), .number(0), .symbol(.rightBracket), .symbol(.notEqual), .string("x"), .end])
         XCTAssertEqual(try kinds(".5 1_000"), [.number(0.5), .number(1000), .end])
     }
 

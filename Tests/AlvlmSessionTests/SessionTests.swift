@@ -144,3 +144,47 @@ final class NotebookFormatTests: XCTestCase {
         }
     }
 }
+
+/// One renderer for every source: an error inside a notebook that run_notebook runs is shown against its cell, with
+/// the notebook's line numbers and a caret; a malformed notebook the same way.
+final class DiagnosticsTests: XCTestCase {
+    var dir = ""
+    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    func testRunNotebookErrorsPointIntoTheNotebook() throws {
+        let (session, _) = quietSession(home: dir)
+        try "# %%\nx = 1\n\n# %%\ny = 2\nz = x + nope\n".write(toFile: dir + "/nb.alnb", atomically: true, encoding: .utf8)
+        let source = "run_notebook(\"\(dir)/nb.alnb\")"
+        let error = try XCTUnwrap(session.evaluate(source))
+        XCTAssertEqual(error.render(source: source, name: "-c"), """
+            error: unknown name `nope`
+             --> \(dir)/nb.alnb, cell 2, line 6, column 9
+              |
+            6 | z = x + nope
+              |         ^^^^
+            """)
+        XCTAssertEqual(session.interpreter.variable("y")?.description, "2", "the cells before the error ran")
+        try "# %% id=\"a\"\nx = 1\n# %% id=\"a\"\n".write(toFile: dir + "/bad.alnb", atomically: true, encoding: .utf8)
+        let bad = try XCTUnwrap(session.evaluate("run_notebook(\"\(dir)/bad.alnb\")"))
+        XCTAssertEqual(bad.render(source: "", name: nil), """
+            error: cell id "a" is used twice
+             --> \(dir)/bad.alnb, line 3, column 1
+              |
+            3 | # %% id="a"
+              | ^^^^^^^^^^^
+            """)
+    }
+
+    /// `return` outside a function is refused before anything runs, with its place.
+    func testReturnOutsideAFunctionIsRefusedBeforeRunning() {
+        let (session, _) = quietSession(home: dir)
+        let error = session.evaluate("w = 1\nif true { return 2 }")
+        XCTAssertEqual(error?.message, "`return` outside a function")
+        XCTAssertEqual(error?.location?.line, 2)
+        XCTAssertEqual(error?.location?.column, 11)
+        XCTAssertNil(session.interpreter.variable("w"), "nothing ran")
+        XCTAssertNil(session.evaluate("fn f() { if true { return 2 } }\nv = f()"))
+        XCTAssertEqual(session.interpreter.variable("v")?.description, "2")
+    }
+}

@@ -11,8 +11,11 @@ final class CommandLineTests: XCTestCase {
 
     struct Result { let status: Int32; let stdout: String; let stderr: String }
 
+    /// The binary with this test's own cache and history (what a test passes goes on top): no test sees another's
+    /// files or the user's.
     func alvlm(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
-        let r = try runAlvlm(arguments, stdin: stdin, environment: environment)
+        let own = ["ALVLM_CACHE": dir + "/cache", "ALVLM_HISTORY": dir + "/history"].merging(environment) { _, given in given }
+        let r = try runAlvlm(arguments, stdin: stdin, environment: own)
         return Result(status: r.status, stdout: r.stdout, stderr: r.stderr)
     }
 

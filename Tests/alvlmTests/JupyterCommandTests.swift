@@ -16,7 +16,7 @@ final class JupyterCommandTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
     func alvlm(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
-        try runAlvlm(arguments, environment: environment)
+        try runAlvlm(arguments, environment: ["ALVLM_CACHE": dir + "/cache"].merging(environment) { _, given in given })
     }
 
     func cells(_ path: String) throws -> [[String: Any]] {

@@ -8,7 +8,10 @@ final class NotebookTests: XCTestCase {
     override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
-    func alvlm(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) { try runAlvlm(arguments) }
+    /// The binary with this test's own cache (no test sees another's files or the user's).
+    func alvlm(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try runAlvlm(arguments, environment: ["ALVLM_CACHE": dir + "/cache"])
+    }
 
     let notebook = """
         # %% [markdown]
@@ -139,7 +142,7 @@ final class ShippedNotebookTests: XCTestCase {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (status, text) = try alvlm(["run", notebooks + "/05-reproduce-paper.alnb", "-o", dir + "/r.md",
-                                        "-p", "model_path=\(dir)/no-model", "-p", "data_root=\(dir)"])
+                                        "-p", "model_path=\(dir)/no-model", "-p", "data_root=\(dir)"], environment: ["ALVLM_CACHE": dir + "/cache"])
         XCTAssertEqual(status, 1)
         XCTAssertTrue(text.contains("cell 4, line 43") && text.contains("no-model: model directory not found"), text)
         let report = try String(contentsOfFile: dir + "/r.md", encoding: .utf8)

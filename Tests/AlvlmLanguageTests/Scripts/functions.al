@@ -23,3 +23,8 @@ if 1 { }
 # expect error: line 22, column 4: a condition must be true or false, not a number
 print("still here")
 # expect: still here
+z = 7
+return z
+# expect error: line 27, column 1: `return` outside a function
+z
+# expect error: line 29, column 1: unknown name `z`, did you mean `f`?
