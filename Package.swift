@@ -77,6 +77,7 @@ let package = Package(
         // Fixture paths, the one runner of the binary, a recording host, comparison helpers, double-precision
         // reference kernels.
         .target(name: "AlvlmTestSupport", dependencies: ["AlvlmKernels", "AlvlmLanguage"], path: "Tests/AlvlmTestSupport"),
+        .testTarget(name: "AlvlmSettingsTests", dependencies: ["AlvlmSettings"]),
         .testTarget(name: "AlvlmKernelsTests", dependencies: ["AlvlmKernels", "AlvlmSettings", "AlvlmTestSupport"]),
         .testTarget(name: "AlvlmEngineTests", dependencies: ["AlvlmKernels", "AlvlmEngine", "AlvlmTestSupport"]),
         .testTarget(name: "AlvlmActiveTests", dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmTestSupport"]),
@@ -85,6 +86,8 @@ let package = Package(
         .testTarget(name: "AlvlmLanguageTests", dependencies: ["AlvlmLanguage", "AlvlmTestSupport"], exclude: ["Scripts"]),
         .testTarget(name: "AlvlmPlotTests", dependencies: ["AlvlmPlot", "CGnuplotIO"]),
         .testTarget(name: "AlvlmJupyterTests", dependencies: ["AlvlmJupyter"]),
+        .testTarget(name: "AlvlmBindingsTests", dependencies: ["AlvlmSettings", "AlvlmEngine", "AlvlmActive", "AlvlmWorld", "AlvlmLanguage",
+                                                              "AlvlmBindings", "AlvlmTestSupport"]),
         .testTarget(name: "AlvlmSessionTests", dependencies: ["AlvlmSettings", "AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings",
                                                              "AlvlmPlot", "AlvlmSession", "AlvlmTestSupport"]),
         // The command line, the shipped notebooks, the REPL under tmux: through the binary.
