@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "AlvlmWorldTests", dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmWorld", "AlvlmTestSupport"]),
         // Language behaviour as .al scripts with `# expect:` comments (Scripts/), run by ScriptTests.
         .testTarget(name: "AlvlmLanguageTests", dependencies: ["AlvlmLanguage", "AlvlmTestSupport"], exclude: ["Scripts"]),
-        .testTarget(name: "AlvlmPlotTests", dependencies: ["AlvlmPlot", "CGnuplotIO"]),
+        .testTarget(name: "AlvlmPlotTests", dependencies: ["AlvlmPlot", "CGnuplotIO", "AlvlmTestSupport"]),
         .testTarget(name: "AlvlmJupyterTests", dependencies: ["AlvlmJupyter"]),
         .testTarget(name: "AlvlmBindingsTests", dependencies: ["AlvlmSettings", "AlvlmEngine", "AlvlmActive", "AlvlmWorld", "AlvlmLanguage",
                                                               "AlvlmBindings", "AlvlmTestSupport"]),

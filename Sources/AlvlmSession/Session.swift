@@ -13,6 +13,8 @@ public final class Session: EngineHost {
     public let registry = Registry()
     public lazy var interpreter = Interpreter(registry: registry, host: self)
     public let settings: Settings
+    /// Where figures go and which gnuplot draws them.
+    public let plotter: Plotter
     /// Whether the user asked to stop (the executable's SIGINT flag), and how to lower the flag before a new input.
     public var interruptRequested: () -> Bool = { false }
     public var resetInterrupt: () -> Void = {}
@@ -69,9 +71,6 @@ public final class Session: EngineHost {
         return [("alvlm", alvlmVersion), ("gnuplot", plotter.gnuplotVersion ?? "not installed"),
                 ("models", list(models)), ("seeds", list(seeds))]
     }
-
-    /// Where figures go and which gnuplot draws them.
-    public let plotter: Plotter
 
     public init(settings: Settings = .process) {
         self.settings = settings

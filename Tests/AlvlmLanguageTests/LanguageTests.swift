@@ -48,7 +48,7 @@ final class LexerParserTests: XCTestCase {
     /// Random and mutated input: a program, or a syntax error that points into the source (a line that exists, a
     /// column within that line or just past its end); never a crash.
     func testParserFuzz() {
-        var rng = SplitMix(state: 1)
+        var rng = SplitMix(seed: 1)
         let seeds = ["x = cec(k: 10, beta: 1)", "for i in 1..5 { if i > 2 { print(i) } else { y = [i, {a: 1}] } }",
                      "fn f(a, b) { return a * b % 3 }", "q = s.query(pool, model, budget: 1%)\nplot(cmp, to: \"x.png\")"]
         let alphabet = Array("(){}[],.:=+-*/%<>!\"'#\n abc019_é\u{0}")
@@ -267,17 +267,5 @@ final class StandardLibraryTests: XCTestCase {
             XCTAssertTrue(e.message.contains("unknown name `nope`"), e.message)
         }
         XCTAssertEqual(host.lines.count, 1, "no time is printed for a failed evaluation")
-    }
-}
-
-/// A seeded generator for the fuzz loops (splitmix64), so that a failure reproduces.
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 @testable import AlvlmPlot
+import AlvlmTestSupport
 import CGnuplotIO
 import XCTest
 

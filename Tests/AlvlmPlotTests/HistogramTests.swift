@@ -1,4 +1,5 @@
 import AlvlmPlot
+import AlvlmTestSupport
 import XCTest
 
 /// Bins are [left, right) of equal width with the last one closed; the axis is the range.
@@ -46,18 +47,5 @@ final class HistogramTests: XCTestCase {
             XCTAssertEqual(h.counts, naive)
             XCTAssertEqual(h.counts.reduce(0, +) + h.outside, values.count)
         }
-    }
-}
-
-/// A seeded generator, so that a failure reproduces.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
