@@ -143,7 +143,13 @@ extension Strategy {
 
     /// Uniform sampling without replacement from the unlabelled rows.
     func randomRows(_ context: SelectionContext, budget: Int, rng: inout SeededRandom) -> [Int] {
-        var pool = context.unlabeled
+        randomRows(from: context.unlabeled, budget: budget, rng: &rng)
+    }
+
+    /// Uniform sampling without replacement from some rows (at most all of them).
+    func randomRows(from rows: [Int], budget: Int, rng: inout SeededRandom) -> [Int] {
+        var pool = rows
+        let budget = min(budget, pool.count)
         for i in 0..<budget {
             let j = i + Int(rng.next() % UInt64(pool.count - i))
             pool.swapAt(i, j)

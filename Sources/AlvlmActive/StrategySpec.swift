@@ -3,7 +3,11 @@ import AlvlmEngine
 /// A strategy by name with its options: what experiments save, compare and rebuild.
 public struct StrategySpec: Codable, Equatable, Sendable {
     public var name: String
+    /// PCB's balancer around the strategy (files written before `balance` existed say it this way).
     public var pcb = false
+    /// A class-balancing wrapper around the strategy (`pcb(s)`, `per_class(s)`, `tail_first(s)`); nil with `pcb`
+    /// false: none.
+    public var balance: Balance?
     // CEC's named parameters (METHOD.md §2): defaults are the paper's / the reconstruction's.
     public var support = 10
     public var neighbours = 10
@@ -14,10 +18,34 @@ public struct StrategySpec: Codable, Equatable, Sendable {
     public var calibrate = true
     public var clustering = CECStrategy.Clustering.weighted.rawValue
     public var gcnEpochs = 200
+    // TypiClust's, ProbCover's and DropQuery's (their code's defaults; δ = 0: estimated by the purity rule).
+    public var typicalNeighbours = 20
+    public var minimumClusterSize = 5
+    public var maximumClusters = 500
+    public var delta = 0.0
+    public var purity = 0.95
+    public var dropoutIterations = 3
+    public var dropoutRate = 0.75
     /// The user's name for it (`cec(beta: 0, name: "cec β=0")`); nil: built from the settings.
     public var displayName: String?
 
     public init(name: String) { self.name = name }
+
+    /// Every setting but the name may be missing from a file (written before it existed): it takes its default.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(String.self, forKey: .name))
+        func read<T: Decodable>(_ key: CodingKeys, _ path: WritableKeyPath<StrategySpec, T>) throws {
+            if let v = try c.decodeIfPresent(T.self, forKey: key) { self[keyPath: path] = v }
+        }
+        try read(.pcb, \.pcb); try read(.support, \.support); try read(.neighbours, \.neighbours); try read(.rho, \.rho)
+        try read(.beta, \.beta); try read(.prior, \.prior); try read(.kernel, \.kernel); try read(.calibrate, \.calibrate)
+        try read(.clustering, \.clustering); try read(.gcnEpochs, \.gcnEpochs); try read(.typicalNeighbours, \.typicalNeighbours)
+        try read(.minimumClusterSize, \.minimumClusterSize); try read(.maximumClusters, \.maximumClusters); try read(.delta, \.delta)
+        try read(.purity, \.purity); try read(.dropoutIterations, \.dropoutIterations); try read(.dropoutRate, \.dropoutRate)
+        balance = try c.decodeIfPresent(Balance.self, forKey: .balance)
+        displayName = try c.decodeIfPresent(String.self, forKey: .displayName)
+    }
 
     /// The name, with CEC's settings that differ from the defaults (so ablations read apart in tables and plots).
     public var label: String {
@@ -35,12 +63,15 @@ public struct StrategySpec: Codable, Equatable, Sendable {
             if clustering != d.clustering { parts.append(clustering) }
             if !parts.isEmpty { base += " (" + parts.joined(separator: ", ") + ")" }
         }
-        return pcb ? "pcb(\(base))" : base
+        return wrapper.map { "\($0.rawValue)(\(base))" } ?? base
     }
+
+    /// The balancing wrapper, from either spelling.
+    public var wrapper: Balance? { balance ?? (pcb ? .pcb : nil) }
 
     private func formatShort(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
 
-    /// The strategy, its parameters checked against the table (a saved file may hold any values), wrapped in PCB's
+    /// The strategy, its parameters checked against the table (a saved file may hold any values), wrapped in its
     /// balancer when asked.
     public func make() throws -> Strategy {
         let entry = try Strategies.entry(name)
@@ -48,7 +79,7 @@ public struct StrategySpec: Codable, Equatable, Sendable {
         for p in entry.parameters { try p.set(p.value(in: self), in: &checked) }
         checked.gcnEpochs = gcnEpochs
         let strategy = entry.build(checked)
-        return pcb ? PCBStrategy(base: strategy) : strategy
+        return wrapper.map { $0.wrap(strategy) } ?? strategy
     }
 }
 

@@ -74,7 +74,7 @@ public final class StrategyObject: LanguageObject {
     init(_ spec: StrategySpec) { self.spec = spec }
     public var summary: String {
         // The full settings follow for CEC, so the name alone (without the label's non-default list) comes first.
-        var s = "strategy \(spec.pcb ? "pcb(\(spec.name))" : spec.name)"
+        var s = "strategy \(spec.wrapper.map { "\($0.rawValue)(\(spec.name))" } ?? spec.name)"
         if spec.name == "cec" {
             s += " (N \(spec.support), k \(spec.neighbours), rho \(formatNumber(spec.rho)), beta \(formatNumber(spec.beta)), prior \(spec.prior), kernel \(spec.kernel), " +
                 "calibration \(spec.calibrate ? "on" : "off"), clustering \(spec.clustering))"

@@ -49,11 +49,22 @@ extension Bindings {
                 return .object(StrategyObject(s))
             })
         }
-        r.register(Builtin("pcb", [strategyParameter], summary: "wrap a strategy in PCB's class balancer (Bang et al. 2024)") { args, _ in
-            var s = args.object("strategy", as: StrategyObject.self)!.spec
-            s.pcb = true
-            return .object(StrategyObject(s))
-        })
+        // The balancing wrappers, one per kind: pcb(s), per_class(s), tail_first(s).
+        let balanceSummaries: [Balance: String] = [
+            .pcb: "wrap a strategy in PCB's class balancer: the class with the fewest labels gets a random candidate predicted as it (Bang et al., CVPR 2024)",
+            .perClass: "wrap a strategy: rank its candidates within each predicted class and take from each class in turn (dual-prompt AL, arXiv 2602.04340)",
+            .tailFirst: "wrap a strategy: the least-labelled classes first, each with its best-ranked candidate (ALOR, arXiv 2506.01724)",
+        ]
+        for balance in Balance.allCases {
+            r.register(Builtin(balance.builtin, [strategyParameter], summary: balanceSummaries[balance]!,
+                               details: "Candidates: the strategy's ranking by its scores, or (without scores) its own pick of 10% of the pool.\n" +
+                                   "Classes are the current model's predictions; labels counted are the oracle's.") { args, _ in
+                var s = args.object("strategy", as: StrategyObject.self)!.spec
+                guard s.wrapper == nil else { throw args.error("strategy", "\(s.label) is already balanced; wrap the strategy itself") }
+                s.balance = balance
+                return .object(StrategyObject(s))
+            })
+        }
         r.register(StrategyObject.self, summary: "an active-learning query strategy", [
             .method("scores", [poolParameter, modelParameter,
                                Parameter("kind", .choice(["u", "entropy", "calibrated", "neighbour"]), default: .string("u"),

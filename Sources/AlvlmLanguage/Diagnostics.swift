@@ -78,7 +78,8 @@ public func closestMatch(_ word: String, in candidates: [String]) -> String? {
         return d[a.count][b.count]
     }
     let w = Array(word.lowercased())
-    let scored = candidates.map { ($0, distance(w, Array($0.lowercased()))) }.sorted { $0.1 < $1.1 }
+    // Ties go to the alphabetically first name, so the hint does not depend on a dictionary's order.
+    let scored = candidates.map { ($0, distance(w, Array($0.lowercased()))) }.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
     guard let best = scored.first, best.1 <= max(1, word.count / 3) else { return nil }
     return best.0
 }

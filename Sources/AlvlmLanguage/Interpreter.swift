@@ -116,7 +116,8 @@ public final class Interpreter {
         case .name(let n, let loc):
             if let v = env.lookup(n) { return v }
             if let b = registry.builtins[n] { return .builtin(b) }
-            let candidates = Array(globals.values.keys) + Array(env.values.keys) + Array(registry.builtins.keys)
+            // `_` (the last value) is never the name someone meant to type.
+            let candidates = (Array(globals.values.keys) + Array(env.values.keys) + Array(registry.builtins.keys)).filter { $0 != "_" }
             // Python's spellings of the literals get alvlm's.
             let literal = ["True": "true", "False": "false", "None": "nil", "null": "nil", "TRUE": "true", "FALSE": "false"][n]
             let hint = literal.map { "; alvlm writes `\($0)`" } ?? closestMatch(n, in: candidates).map { ", did you mean `\($0)`?" } ?? ""

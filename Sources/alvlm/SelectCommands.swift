@@ -13,7 +13,9 @@ struct StrategyOptions: ParsableArguments {
     }
 
     @Option(name: .long, help: "Strategy: \(Strategies.names.joined(separator: ", ")).") var strategy: String
-    @Flag(name: .long, help: "Wrap the strategy in PCB's class balancer.") var pcb = false
+    @Flag(name: .long, help: "Wrap the strategy in PCB's class balancer (--balance pcb).") var pcb = false
+    @Option(name: .long, help: "Balance the picks over predicted classes: \(Balance.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var balance: String?
     @Option(name: .customLong("param"), help: "A strategy parameter NAME=VALUE (repeatable; the list is below).")
     var parameters: [String] = []
     @Option(name: .customLong("k"), help: ArgumentHelp(cec("k"))) var k: Int?
@@ -36,7 +38,15 @@ struct StrategyOptions: ParsableArguments {
     func spec() throws -> StrategySpec {
         let entry = try Strategies.entry(strategy)
         var s = StrategySpec(name: strategy)
-        s.pcb = pcb
+        if let balance {
+            guard let b = Balance(rawValue: balance) else {
+                throw EngineError(.argument, "--balance must be one of \(Balance.allCases.map(\.rawValue).joined(separator: ", ")), not \(balance)")
+            }
+            guard !pcb || b == .pcb else { throw EngineError(.argument, "give --pcb or --balance, not both") }
+            s.balance = b
+        } else if pcb {
+            s.balance = .pcb
+        }
         var given: [(String, String)] = []
         let legacy: [(String, String?)] = [("k", k.map(String.init)), ("N", n.map(String.init)), ("rho", rho.map { "\($0)" }), ("beta", beta.map { "\($0)" }),
                                            ("prior", prior), ("kernel", kernel), ("clustering", clustering), ("calibrate", noCalibration ? "false" : nil)]
@@ -98,8 +108,9 @@ struct Select: ParsableCommand {
                     throw EngineError(.format, "id \(dup) is listed twice", path: labeled)
                 }
                 let classes = try labels.map { try readLabels($0, count: ids.count, classes: c) }
-                if classes == nil, options.pcb || options.strategy == "alfa-mix" {
-                    throw EngineError(.argument, "--labels is needed with --labeled for \(options.pcb ? "--pcb" : "alfa-mix")")
+                let balanced = options.pcb || options.balance != nil
+                if classes == nil, balanced || options.strategy == "alfa-mix" {
+                    throw EngineError(.argument, "--labels is needed with --labeled for \(balanced ? "a balanced strategy (--pcb, --balance)" : "alfa-mix")")
                 }
                 for (i, id) in ids.enumerated() { labeledMap[id] = classes?[i] ?? 0 }
             } else if labels != nil {

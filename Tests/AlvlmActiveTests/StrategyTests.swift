@@ -144,9 +144,9 @@ final class StrategyTests: XCTestCase {
     func testEveryStrategyHonoursTheBudgetAndRejectsBadOnes() throws {
         let (ctx, _) = try pool(n: 80, labeled: [1: 1, 2: 2, 3: 3, 4: 0])
         for name in Strategies.names {
-            for pcb in [false, true] {
+            for balance in [nil] + Balance.allCases {
                 var spec = StrategySpec(name: name)
-                spec.pcb = pcb; spec.gcnEpochs = 20
+                spec.balance = balance; spec.gcnEpochs = 20
                 let strategy = try spec.make()
                 var rng = SeededRandom(seed: 7)
                 let s = try strategy.select(ctx, budget: 6, rng: &rng, cancel: nil)

@@ -128,6 +128,28 @@ public enum Strategies {
         StrategyEntry("uncertain-gcn", "GCN labelled-vs-unlabelled score near 0.1 (Caramalau et al. 2021)") { s in
             var g = GCNStrategy(variant: .uncertain); g.epochs = s.gcnEpochs; return g
         },
+        StrategyEntry("typiclust", "the most typical sample of the largest uncovered k-means clusters (Hacohen et al., ICML 2022)",
+                      parameters: [
+                          .integer("knn", \.typicalNeighbours, minimum: 1, "neighbours whose mean distance defines typicality"),
+                          .integer("min_size", \.minimumClusterSize, minimum: 0, "clusters of at most this many samples are passed over"),
+                          .integer("max_clusters", \.maximumClusters, minimum: 1, "at most this many k-means clusters (labelled + budget otherwise)"),
+                      ]) { s in
+            var t = TypiClustStrategy(); t.knn = s.typicalNeighbours; t.minSize = s.minimumClusterSize; t.maxClusters = s.maximumClusters; return t
+        },
+        StrategyEntry("probcover", "greedy max coverage of δ-balls around the samples (Yehuda et al., NeurIPS 2022)",
+                      parameters: [
+                          .number("delta", \.delta, minimum: 0, "ball radius on unit features; 0: the largest radius whose balls are pure for `purity` of the samples"),
+                          .number("purity", \.purity, minimum: 0, "the purity the radius keeps when it is estimated (the paper's 0.95)"),
+                      ]) { s in
+            var p = ProbCoverStrategy(); p.delta = s.delta; p.purity = min(1, s.purity); return p
+        },
+        StrategyEntry("dropquery", "samples whose prediction changes under feature dropout, one per k-means cluster (Gupte et al., TMLR 2024)",
+                      parameters: [
+                          .integer("iterations", \.dropoutIterations, minimum: 1, "dropout predictions per sample"),
+                          .number("dropout", \.dropoutRate, minimum: 0, "the share of feature dimensions dropped (below 1)"),
+                      ]) { s in
+            var d = DropQueryStrategy(); d.iterations = s.dropoutIterations; d.dropout = min(0.99, s.dropoutRate); return d
+        },
         StrategyEntry("cec", "Calibrated Entropy-weighted Clustering (Safaei & Patel, WACV 2025)",
                       details: "U = calibrated entropy + beta * mean kernel-weighted calibrated entropy of the k nearest unlabelled neighbours;\n" +
                           "then k-means weighted by U with one cluster per query, and the sample nearest each centre.",
