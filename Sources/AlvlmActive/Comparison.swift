@@ -18,6 +18,10 @@ public struct Comparison: Codable, Sendable {
     public var plannedRuns: Int?
     /// The zero-shot model's test accuracy, the level every curve starts from (nil in comparisons saved before).
     public var zeroShotAccuracy: Double?
+    /// The training pool's size and the number of classes, so rounds read as labels, cumulative percent of the pool
+    /// and labels per class (nil in comparisons saved before).
+    public var poolSize: Int? = nil
+    public var classes: Int? = nil
 
     public var isPartial: Bool { (plannedRuns ?? runs.count) > runs.count }
 
@@ -56,9 +60,10 @@ public struct Comparison: Codable, Sendable {
         } catch let error as EngineError where error.kind == .cancelled && !runs.isEmpty {
             let done = labels.filter { label in runs.contains { $0.strategy == label } }
             return Comparison(runs: runs, strategies: done, seeds: seeds, masterSeed: masterSeed, plannedRuns: labels.count * seeds.count,
-                              zeroShotAccuracy: zeroShot)
+                              zeroShotAccuracy: zeroShot, poolSize: pool.ids(.train).count, classes: pool.classes)
         }
-        return Comparison(runs: runs, strategies: labels, seeds: seeds, masterSeed: masterSeed, plannedRuns: runs.count, zeroShotAccuracy: zeroShot)
+        return Comparison(runs: runs, strategies: labels, seeds: seeds, masterSeed: masterSeed, plannedRuns: runs.count, zeroShotAccuracy: zeroShot,
+                          poolSize: pool.ids(.train).count, classes: pool.classes)
     }
 
     /// "partial: 3 of 6 runs finished (interrupted)" for a partial comparison, else nil.
@@ -124,7 +129,7 @@ public struct Comparison: Codable, Sendable {
     func tableCells() -> [[String]] {
         let rounds = strategies.map { curve($0).mean.count }.max() ?? 0
         let spread = seeds.count > 1
-        var rows = [["strategy"] + (0..<rounds).map { "round \($0 + 1)" } + ["AULC"]]
+        var rows = [["strategy"] + (0..<rounds).map { roundHeader($0) } + ["AULC"]]
         for s in strategies {
             let c = curve(s)
             let cells = (0..<rounds).map { r in
@@ -133,6 +138,14 @@ public struct Comparison: Codable, Sendable {
             rows.append([s] + cells + [String(format: "%.1f", 100 * areaUnderCurve(s))])
         }
         return rows
+    }
+
+    /// "round 2" and, when the pool is known, what it stands for under either protocol: the labels used (mean over
+    /// runs), their cumulative share of the pool and the labels per class, e.g. "round 2: 48 (2.0%, 2.4/class)".
+    func roundHeader(_ r: Int) -> String {
+        let labels = strategies.compactMap { s -> Double? in let c = curve(s); return r < c.labels.count ? c.labels[r] : nil }.first
+        guard let labels, let n = poolSize, n > 0, let k = classes, k > 0 else { return "round \(r + 1)" }
+        return String(format: "round %d: %.0f (%.1f%%, %.1f/class)", r + 1, labels, 100 * labels / Double(n), labels / Double(k))
     }
 
     /// Aligned text: the names left-aligned, the numbers right-aligned, every column as wide as its widest cell.

@@ -107,3 +107,19 @@ public enum Budget: Codable, Equatable, Sendable {
         }
     }
 }
+
+/// How many labels a round buys, as the two families of papers do it; their numbers are not comparable.
+public enum BudgetProtocol: String, CaseIterable, Sendable {
+    /// CEC (Safaei & Patel, WACV 2025): a percentage of the pool per round (1%), reported at cumulative 1/2/5%.
+    case cec
+    /// PCB (Bang et al., CVPR 2024) and the work built on its code: one label per class per round, 8 rounds.
+    case pcb
+
+    /// The rounds and budget the protocol fixes (nil: the caller's, as CEC's percentage is a setting).
+    public func schedule(classes: Int) -> (rounds: Int, budget: Budget)? {
+        switch self {
+        case .cec: nil
+        case .pcb: (8, .count(classes))
+        }
+    }
+}

@@ -248,7 +248,16 @@ public enum Bindings {
         let experimentParameters = [
             Parameter("rounds", .integer, default: .number(6)), Parameter("budget", .countOrPercent, default: .percent(1), "per round"),
             Parameter("trainer", .instance(TrainerObject.self), default: .null, "default: coop() with the paper's settings (clip(\"tiny\"): its tuned CoOp settings)"),
+            Parameter("protocol", .choice(BudgetProtocol.allCases.map(\.rawValue)), default: .string(BudgetProtocol.cec.rawValue),
+                      "cec: the budget per round as given (the paper's 1%); pcb: one label per class per round for 8 rounds (PCB's protocol); rounds and budget given explicitly win"),
         ]
+        /// Rounds and budget: the protocol's, with what was given explicitly on top.
+        func schedule(_ args: Arguments, pool: PoolObject) -> (rounds: Int, budget: Budget) {
+            let protocolName = BudgetProtocol(rawValue: args.string("protocol")) ?? .cec
+            let planned = protocolName.schedule(classes: pool.pool.classes)
+            return (args.given("rounds") ? args.int("rounds") : planned?.rounds ?? args.int("rounds"),
+                    args.given("budget") ? budget(args["budget"]) : planned?.budget ?? budget(args["budget"]))
+        }
         /// The trainer given, else the model's recommended one: the tiny CLIP's tuned CoOp, or the paper's.
         /// The trainer an experiment uses: the model's recommended one, with what `coop(...)` was given on top, or
         /// the trainer given.
@@ -269,8 +278,9 @@ public enum Bindings {
                             Parameter("save", .oneOf([.string, .nilValue]), default: .null, "a file the state is written to (atomically) after every round")],
                            summary: "an active-learning run: rounds of select, label, train, evaluate", returns: "experiment") { args, interp in
             let (pool, model, train, test) = try features(args, interp)
-            let config = ExperimentConfig(strategy: args.object("strategy", as: StrategyObject.self)!.spec, rounds: args.int("rounds"),
-                                          budget: budget(args["budget"]), trainer: try trainer(args), seed: UInt64(bitPattern: Int64(args.int("seed"))))
+            let plan = schedule(args, pool: pool)
+            let config = ExperimentConfig(strategy: args.object("strategy", as: StrategyObject.self)!.spec, rounds: plan.rounds,
+                                          budget: plan.budget, trainer: try trainer(args), seed: UInt64(bitPattern: Int64(args.int("seed"))))
             let e = try engine { try Experiment(pool: pool.pool, model: model.model, trainFeatures: train, testFeatures: test, config: config) }
             if args.has("save") { e.statePath = (args.string("save") as NSString).expandingTildeInPath }
             return .object(ExperimentObject(e, pool: pool, model: model))
@@ -360,8 +370,8 @@ public enum Bindings {
             let (pool, model, train, test) = try features(args, interp)
             let c = try engine {
                 try Comparison.run(pool: pool.pool, model: model.model, trainFeatures: train, testFeatures: test, strategies: specs,
-                                   seeds: args.int("seeds"), masterSeed: UInt64(bitPattern: Int64(args.int("seed"))), rounds: args.int("rounds"),
-                                   budget: budget(args["budget"]), trainer: try trainer(args),
+                                   seeds: args.int("seeds"), masterSeed: UInt64(bitPattern: Int64(args.int("seed"))), rounds: schedule(args, pool: pool).rounds,
+                                   budget: schedule(args, pool: pool).budget, trainer: try trainer(args),
                                    progress: { interp.host.progress($0) }, cancel: WatchingToken(host: interp.host))
             }
             // Interrupted with runs finished: they are returned as a partial comparison (the interrupt still stops

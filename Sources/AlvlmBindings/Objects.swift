@@ -249,7 +249,7 @@ public final class EvaluationObject: LanguageObject {
 
 public final class ExperimentObject: LanguageObject {
     public let experiment: Experiment
-    let poolObject: PoolObject
+    public let poolObject: PoolObject
     let modelObject: ModelObject
     public static let typeName = "experiment"
     init(_ e: Experiment, pool: PoolObject, model: ModelObject) { experiment = e; poolObject = pool; modelObject = model }

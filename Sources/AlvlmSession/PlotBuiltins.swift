@@ -161,6 +161,13 @@ extension Session {
     /// Accuracy axes in percent: at least 10 points tall, within 0-100.
     static let accuracyAxis = YAxis(minimumSpan: 10, limits: (0, 100))
 
+    /// The x axis of learning curves: labels, with what 1% of the pool and one label per class are, so both
+    /// protocols read off the same axis.
+    static func labelAxis(poolSize: Int?, classes: Int?) -> String {
+        guard let n = poolSize, n > 0, let k = classes, k > 0 else { return "labels" }
+        return String(format: "labels (1%% of the pool = %.0f; %d classes = 1 per class)", Double(n) / 100, k)
+    }
+
     static func figure(_ args: Arguments) throws -> Figure {
         let data = args["data"]
         if case .object(let o) = data {
@@ -172,12 +179,14 @@ extension Session {
                 let n = c.comparison.seeds.count
                 let zeroShot = args.bool("zeroshot") ? c.comparison.zeroShotAccuracy.map { ReferenceLine(title: String(format: "zero-shot %.1f", 100 * $0), value: 100 * $0) } : nil
                 return .curves(title: (n == 1 ? "accuracy per round (1 seed)" : "accuracy per round (mean ± sd over \(n) seeds)") + (c.comparison.isPartial ? ", partial" : ""),
-                               xlabel: "labels", ylabel: "accuracy (%)", series: series, reference: zeroShot, axis: accuracyAxis)
+                               xlabel: labelAxis(poolSize: c.comparison.poolSize, classes: c.comparison.classes), ylabel: "accuracy (%)",
+                               series: series, reference: zeroShot, axis: accuracyAxis)
             }
             if let e = o as? ExperimentObject {
                 let rounds = e.experiment.state.rounds
                 let zeroShot = args.bool("zeroshot") ? (try? e.experiment.zeroShotAccuracy()).map { ReferenceLine(title: String(format: "zero-shot %.1f", 100 * $0), value: 100 * $0) } : nil
-                return .curves(title: "accuracy per round", xlabel: "labels", ylabel: "accuracy (%)",
+                return .curves(title: "accuracy per round", xlabel: labelAxis(poolSize: e.poolObject.pool.ids(.train).count, classes: e.poolObject.pool.classes),
+                               ylabel: "accuracy (%)",
                                series: [Series(title: e.experiment.state.config.strategy.label, x: rounds.map { Double($0.labelsUsed) },
                                                        y: rounds.map { 100 * $0.accuracy }, sd: nil)], reference: zeroShot, axis: accuracyAxis)
             }
