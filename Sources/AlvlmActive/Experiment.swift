@@ -244,6 +244,13 @@ public final class Experiment {
                 selection.rows.map { Array(context.probabilityRow($0)) }, selection.note)
     }
 
+    /// The next round's selection with what it was made from (for explanations), and the sample id of every row.
+    public func nextSelection(cancel: CancellationToken? = nil) throws -> (context: SelectionContext, selection: Selection, ids: [Int]) {
+        guard !finished else { throw EngineError(.argument, "the experiment has finished its \(state.config.rounds) rounds") }
+        let (context, selection) = try select(round: state.rounds.count + 1, progress: nil, cancel: cancel)
+        return (context, selection, try currentFeatures(progress: nil, cancel: cancel).train.ids)
+    }
+
     func select(round: Int, progress: ((String) -> Void)?, cancel: CancellationToken?) throws -> (SelectionContext, Selection) {
         let classifier = try currentClassifier()
         let trainFeatures = try currentFeatures(progress: progress, cancel: cancel).train

@@ -107,6 +107,10 @@ public struct Selection {
     public var scores: [Double]
     /// Set when the strategy could not run as designed (e.g. CoreSet with no labels) and fell back.
     public var note: String?
+    /// Clustering strategies (CEC): the cluster of every unlabelled row (in `context.unlabeled` order) and the
+    /// centres [clusters, width], for explanations.
+    public var assignment: [Int]?
+    public var centres: [Float]?
     public init(rows: [Int], scores: [Double], note: String? = nil) { self.rows = rows; self.scores = scores; self.note = note }
 }
 

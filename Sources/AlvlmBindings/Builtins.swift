@@ -287,9 +287,11 @@ public enum Bindings {
         })
         r.register(ExperimentObject.self, summary: "an active-learning run", [
             .method("query", [], "the next round's query batch, before any label is asked (what step() will query): for export") { e, _, interp in
-                let q = try engine { try e.experiment.nextQuery(cancel: WatchingToken(host: interp.host)) }
-                return .object(QueryObject(pool: e.poolObject, strategy: e.experiment.state.config.strategy.label, ids: q.ids, scores: q.scores,
-                                           probabilities: q.probabilities, note: q.note))
+                let (context, selection, ids) = try engine { try e.experiment.nextSelection(cancel: WatchingToken(host: interp.host)) }
+                let q = QueryObject(pool: e.poolObject, strategy: e.experiment.state.config.strategy.label, ids: selection.rows.map { ids[$0] },
+                                    scores: selection.scores, probabilities: selection.rows.map { Array(context.probabilityRow($0)) }, note: selection.note)
+                q.source = (e.experiment.state.config.strategy, context, selection, ids)
+                return .object(q)
             },
             .method("step", [Parameter("oracle", .choice(["simulated", "human"]), default: .string("simulated"),
                                        "simulated: the pool's ground truth; human: you label the queries in the terminal"),

@@ -197,6 +197,8 @@ public final class QueryObject: LanguageObject {
     /// The model's three most probable classes for each sample, with probabilities.
     public let guesses: [[(label: Int, probability: Double)]]
     public let note: String?
+    /// What chose the batch (strategy, context, selection, the sample id of every context row), for explain().
+    var source: (StrategySpec, SelectionContext, Selection, [Int])?
     public static let typeName = "query"
     /// From each sample's class probabilities: the top class as the prediction and the top three as guesses.
     convenience init(pool: PoolObject, strategy: String, ids: [Int], scores: [Double], probabilities: [[Double]], note: String?) {

@@ -103,11 +103,28 @@ extension Bindings {
                     let p = Array(context.probabilityRow(row))
                     return p.indices.sorted { p[$0] > p[$1] }.prefix(3).map { ($0, p[$0]) }
                 }
-                return .object(QueryObject(pool: poolObject, strategy: s.label, ids: selection.rows.map { ids[$0] }, scores: selection.scores,
-                                           predicted: selection.rows.map { Uncertainty.argmax(context.probabilityRow($0)) }, guesses: guesses,
-                                           note: selection.note))
+                let q = QueryObject(pool: poolObject, strategy: s.label, ids: selection.rows.map { ids[$0] }, scores: selection.scores,
+                                    predicted: selection.rows.map { Uncertainty.argmax(context.probabilityRow($0)) }, guesses: guesses,
+                                    note: selection.note)
+                q.source = (s, context, selection, ids)
+                return .object(q)
             },
         ])
+        r.group = .strategies
+        r.register(Builtin("explain", [Parameter("query", .instance(QueryObject.self), "a batch from s.query(...) or run.query()"),
+                                       Parameter("i", .integer, default: .number(0), "which sample of the batch (0 is the first)")],
+                           summary: "why a sample was picked: its scores and their standing in the pool, its neighbours, its cluster, the class prior",
+                           details: "Prints the explanation and returns it as a record (id, scores, percentiles, neighbours, cluster, prior, sentence).\n" +
+                               "Every number is recomputed from what the selection saw, with the strategy's own code.") { args, interp in
+            let q = args.object("query", as: QueryObject.self)!
+            guard let (spec, context, selection, ids) = q.source else {
+                throw args.error("query", "this batch does not keep what chose it (imported answers have no strategy behind them)")
+            }
+            let e = try engine { try Explanation(spec: spec, context: context, selection: selection, ids: ids, position: args.int("i")) }
+            let names = q.pool.pool.classNames
+            interp.host.print(e.text(classNames: names))
+            return explanationRecord(e, classNames: names)
+        })
         r.register(ScoresObject.self, summary: "per-sample scores", [
             .property("values", "the scores") { .list($0.values.map { .number($0) }) },
             .property("ids", "the sample ids") { .list($0.ids.map { .number(Double($0)) }) },
@@ -123,6 +140,22 @@ extension Bindings {
                 o.note.map { .string($0) } ?? .null
             },
         ])
+    }
+
+    /// An explanation as a language record: numbers by name, so notebooks can test and plot them.
+    static func explanationRecord(_ e: Explanation, classNames: [String]) -> Value {
+        var fields: [(String, Value)] = [("id", .number(Double(e.id))), ("strategy", .string(e.strategy)),
+                                         ("predicted", .string(classNames[e.predicted])), ("probability", .number(e.probability))]
+        fields.append(("scores", .record(e.scores.map { ($0.name, .number($0.value)) })))
+        fields.append(("percentiles", .record(e.scores.map { ($0.name, .number($0.percentile)) })))
+        fields.append(("neighbours", .list(e.neighbours.map { .record([("id", .number(Double($0.id))), ("similarity", .number($0.similarity)), ("score", .number($0.score))]) })))
+        if let c = e.cluster {
+            fields.append(("cluster", .record([("index", .number(Double(c.index))), ("size", .number(Double(c.size))),
+                                               ("share", .number(c.uncertaintyShare)), ("distance", .number(c.distance)), ("rank", .number(Double(c.rank)))])))
+        }
+        if let prior = e.prior { fields.append(("prior", .list(prior.map { .number($0) }))) }
+        fields.append(("sentence", .string(e.sentence)))
+        return .record(fields)
     }
 
     /// The selection context of a pool's training split under the zero-shot model.

@@ -82,6 +82,8 @@ struct Select: ParsableCommand {
     @Option(name: .long, help: "How many samples to select.") var budget: Int
     @Option(name: .long) var seed: UInt64 = 0
     @Option(name: .long, help: "Logit scale exp(logit_scale).") var scale: Float = 100
+    @Option(name: .long, help: "Instead of the ids: why this selected id was picked (its scores and their standing, neighbours, cluster, prior).")
+    var explain: Int?
     @Option(name: .customLong("scores-out"), help: "Per-sample scores .npy: (N, 3) H, Ĥ, U for cec, (N, 1) otherwise; NaN for labelled rows.") var scoresOut: String?
 
     func run() throws {
@@ -142,6 +144,14 @@ struct Select: ParsableCommand {
                     if let s = try strategy.scores(context) { for (i, row) in unlabeled.enumerated() { out[row] = Float(s[i]) } }
                     try NPY.write(out, shape: [n, 1], to: scoresOut)
                 }
+            }
+            if let explain {
+                guard let position = selection.rows.firstIndex(of: explain) else {
+                    throw EngineError(.argument, "--explain \(explain) is not in this selection (\(selection.rows.map(String.init).joined(separator: " ")))")
+                }
+                let e = try Explanation(spec: try options.spec(), context: context, selection: selection, ids: Array(0..<n), position: position)
+                print(e.text(classNames: classifier.classNames))
+                return
             }
             FileHandle.standardOutput.write(Data(selection.rows.map { "\($0)\n" }.joined().utf8))
         }

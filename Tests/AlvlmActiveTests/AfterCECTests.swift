@@ -85,4 +85,33 @@ final class AfterCECTests: XCTestCase {
         XCTAssertEqual(try JSONDecoder().decode(StrategySpec.self, from: JSONEncoder().encode(tail)), tail)
         XCTAssertEqual(tail.label, "tail-first(typiclust)")
     }
+
+    /// explain() recomputes with the strategy's own code: its numbers are the strategy's for that sample.
+    func testExplanationsAreTheStrategysOwnNumbers() throws {
+        var spec = StrategySpec(name: "cec")
+        spec.neighbours = 5
+        let cec = try XCTUnwrap(try spec.make() as? CECStrategy)
+        var rng = SeededRandom(seed: 3)
+        let selection = try cec.select(context, budget: 6, rng: &rng, cancel: nil)
+        let ids = (0..<context.rows).map { 1000 + $0 }
+        let scores = try cec.computeScores(context)
+        let (nnIds, _) = try NearestNeighbors.search(context.packed(context.unlabeled), rows: context.unlabeled.count, width: context.width, k: 5)
+        for position in selection.rows.indices {
+            let e = try Explanation(spec: spec, context: context, selection: selection, ids: ids, position: position)
+            let row = selection.rows[position], u = try XCTUnwrap(context.unlabeled.firstIndex(of: row))
+            XCTAssertEqual(e.id, 1000 + row)
+            XCTAssertEqual(e.scores.map(\.name), ["H", "Ĥ", "H_nn", "U"])
+            XCTAssertEqual(e.scores.map(\.value), [scores.entropy[u], scores.calibratedEntropy[u], scores.neighbourUncertainty[u], scores.uncertainty[u]])
+            XCTAssertEqual(e.scores[3].value, selection.scores[position])
+            let below = scores.uncertainty.filter { $0 <= scores.uncertainty[u] }.count
+            XCTAssertEqual(e.scores[3].percentile, Double(below) / Double(context.unlabeled.count))
+            XCTAssertEqual(e.neighbours.map(\.id), (0..<5).map { 1000 + context.unlabeled[Int(nnIds[u * 5 + $0])] })
+            let cluster = try XCTUnwrap(e.cluster)
+            XCTAssertEqual(cluster.index, selection.assignment?[u])
+            XCTAssertEqual(cluster.size, selection.assignment?.filter { $0 == cluster.index }.count)
+            XCTAssertEqual(e.prior, scores.prior)
+            XCTAssertTrue(e.sentence.contains("cluster \(cluster.index)"), e.sentence)
+        }
+        XCTAssertThrowsError(try Explanation(spec: spec, context: context, selection: selection, ids: ids, position: 6))
+    }
 }

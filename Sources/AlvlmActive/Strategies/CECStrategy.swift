@@ -141,7 +141,10 @@ public struct CECStrategy: Strategy {
             let taken = Set(picks)
             for i in (0..<n).sorted(by: { s.uncertainty[$0] > s.uncertainty[$1] }) where picks.count < budget && !taken.contains(i) { picks.append(i) }
         }
-        return Selection(rows: picks.map { context.unlabeled[$0] }, scores: picks.map { s.uncertainty[$0] })
+        var selection = Selection(rows: picks.map { context.unlabeled[$0] }, scores: picks.map { s.uncertainty[$0] })
+        selection.assignment = fit.assignment
+        selection.centres = fit.centres
+        return selection
     }
 
     /// The selection's uncertainty-weighted k-means cost, for comparisons with other implementations.
