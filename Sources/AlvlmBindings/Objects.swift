@@ -15,7 +15,7 @@ public final class PoolObject: LanguageObject {
         return "\(pool.summary)\n  budget 1% of the training pool = \(max(1, train / 100)) images per round"
     }
 
-    func features(_ split: Split, model: ModelObject, host: LanguageHost) throws -> PoolFeatures {
+    public func features(_ split: Split, model: ModelObject, host: LanguageHost) throws -> PoolFeatures {
         if let f = featureCache[model.serial]?[split] { return f }
         let ids = pool.ids(split)
         guard !ids.isEmpty else { throw LanguageError(.runtime, "pool \(pool.name) has no \(split.rawValue) images") }
@@ -198,7 +198,7 @@ public final class QueryObject: LanguageObject {
     public let guesses: [[(label: Int, probability: Double)]]
     public let note: String?
     /// What chose the batch (strategy, context, selection, the sample id of every context row), for explain().
-    var source: (StrategySpec, SelectionContext, Selection, [Int])?
+    public internal(set) var source: (StrategySpec, SelectionContext, Selection, [Int])?
     public static let typeName = "query"
     /// From each sample's class probabilities: the top class as the prediction and the top three as guesses.
     convenience init(pool: PoolObject, strategy: String, ids: [Int], scores: [Double], probabilities: [[Double]], note: String?) {
@@ -252,7 +252,7 @@ public final class EvaluationObject: LanguageObject {
 public final class ExperimentObject: LanguageObject {
     public let experiment: Experiment
     public let poolObject: PoolObject
-    let modelObject: ModelObject
+    public let modelObject: ModelObject
     public static let typeName = "experiment"
     init(_ e: Experiment, pool: PoolObject, model: ModelObject) { experiment = e; poolObject = pool; modelObject = model }
     public var summary: String {

@@ -71,13 +71,17 @@ public struct Series {
 }
 
 public struct PointGroup {
+    /// Small filled dots in the group's colour, or a marker drawn over them in black (open circles, crosses,
+    /// filled triangles) for the few points a picture is about (labelled samples, a query, cluster centres).
+    public enum Marker: Sendable, Equatable { case dot, ring, cross, triangle }
     public var title: String
     public var x: [Double]
     public var y: [Double]
+    public var marker: Marker
 
-    public init(title: String, x: [Double], y: [Double]) {
+    public init(title: String, x: [Double], y: [Double], marker: Marker = .dot) {
         precondition(x.count == y.count, "a point group needs as many x as y values")
-        self.title = title; self.x = x; self.y = y
+        self.title = title; self.x = x; self.y = y; self.marker = marker
     }
 }
 

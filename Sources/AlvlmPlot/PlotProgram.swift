@@ -136,8 +136,16 @@ public struct PlotProgram {
             s += "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n"
             let points = groups.reduce(0) { $0 + $1.x.count }
             let size = points <= 1_000 ? "1" : points <= 20_000 ? "0.5" : "0.25"
-            for (i, g) in groups.enumerated() {
-                add([g.x, g.y], ["using 1:2 with points pointtype 7 pointsize \(size) linecolor \(i + 1) title \(Self.quote(g.title))"])
+            var colour = 0
+            for g in groups {
+                let style: String
+                switch g.marker {
+                case .dot: colour += 1; style = "pointtype 7 pointsize \(size) linecolor \(colour)"
+                case .ring: style = "pointtype 6 pointsize 2 linewidth 2 linecolor rgb 'black'"
+                case .cross: style = "pointtype 2 pointsize 2 linewidth 2 linecolor rgb 'black'"
+                case .triangle: style = "pointtype 9 pointsize 2 linecolor rgb 'black'"
+                }
+                add([g.x, g.y], ["using 1:2 with points \(style) title \(Self.quote(g.title))"])
             }
         }
         guard !layers.isEmpty else { throw PlotError.invalid("nothing to plot") }

@@ -87,6 +87,7 @@ public final class Session: EngineHost {
         })
         registry.group = .plots
         registerShow()
+        registerMap()
     }
 
     public func print(_ text: String) { endProgress(); output(text) }

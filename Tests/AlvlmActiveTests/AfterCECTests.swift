@@ -115,3 +115,44 @@ final class AfterCECTests: XCTestCase {
         XCTAssertThrowsError(try Explanation(spec: spec, context: context, selection: selection, ids: ids, position: 6))
     }
 }
+
+/// The map's projection: the first two principal components, checked against the covariance they come from.
+final class ProjectionTests: XCTestCase {
+    func testPrincipalComponentsSolveTheCovarianceEigenproblem() throws {
+        let f = try NPY.read(Fixtures.path("cec/features.npy"))
+        let n = f.shape[0], d = f.shape[1], x = f.floats()
+        let p = try Projection(x, rows: n, width: d)
+        var mean = [Double](repeating: 0, count: d)
+        for i in 0..<n { for j in 0..<d { mean[j] += Double(x[i * d + j]) / Double(n) } }
+        func covTimes(_ v: ArraySlice<Double>) -> [Double] {
+            var out = [Double](repeating: 0, count: d)
+            for i in 0..<n {
+                var dot = 0.0
+                for j in 0..<d { dot += (Double(x[i * d + j]) - mean[j]) * v[v.startIndex + j] }
+                for j in 0..<d { out[j] += (Double(x[i * d + j]) - mean[j]) * dot / Double(n - 1) }
+            }
+            return out
+        }
+        for c in 0..<2 {
+            let v = p.components[(c * d)..<((c + 1) * d)]
+            let cv = covTimes(v)
+            let residual = zip(cv, v).map { ($0 - p.variances[c] * $1) * ($0 - p.variances[c] * $1) }.reduce(0, +).squareRoot()
+            XCTAssertLessThan(residual / p.variances[c], 1e-6, "component \(c) is an eigenvector")
+            XCTAssertEqual(v.map { $0 * $0 }.reduce(0, +), 1, accuracy: 1e-9)
+            XCTAssertGreaterThan(v.max()!, -v.min()!, "sign: the largest entry is positive")
+        }
+        let dot = (0..<d).map { p.components[$0] * p.components[d + $0] }.reduce(0, +)
+        XCTAssertEqual(dot, 0, accuracy: 1e-6)
+        XCTAssertGreaterThanOrEqual(p.variances[0], p.variances[1])
+        // No direction has more variance than the first component (a few random ones tried).
+        var rng = SeededRandom(seed: 4)
+        for _ in 0..<20 {
+            var v = (0..<d).map { _ in Double(rng.next() % 2001) / 1000 - 1 }
+            let norm = v.map { $0 * $0 }.reduce(0, +).squareRoot(); v = v.map { $0 / norm }
+            let variance = zip(covTimes(v[...]), v).map { $0 * $1 }.reduce(0, +)
+            XCTAssertLessThanOrEqual(variance, p.variances[0] * (1 + 1e-9))
+        }
+        let again = try Projection(x, rows: n, width: d)
+        XCTAssertEqual(again.components, p.components, "deterministic")
+    }
+}

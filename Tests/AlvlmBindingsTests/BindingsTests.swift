@@ -80,4 +80,17 @@ final class BindingsTests: XCTestCase {
         let journal = try String(contentsOfFile: dir + "/cache/labels.journal", encoding: .utf8)
         XCTAssertEqual(journal.split(separator: "\n").count, 3, journal)
     }
+
+    /// explain() returns the strategy's own numbers for the pick it explains, and keeps working on an experiment's batch.
+    func testExplainMatchesTheQueryScores() throws {
+        let (interp, host) = make()
+        try interp.run("pool = textures(train: 120, val: 0, test_per_class: 1)\nmodel = clip(\"tiny\")\nq = cec(k: 5).query(pool, model, budget: 4)\n" +
+                       "x = explain(q, 2)\nsame = x.scores.U == q.scores[2]\nid_ok = x.id == q.ids[2]\n" +
+                       "run = experiment(pool, model, per_class(cec(k: 5)), rounds: 1, budget: 3, trainer: zeroshot_only())\ny = explain(run.query(), 0)")
+        XCTAssertEqual(interp.variable("same")?.description, "true")
+        XCTAssertEqual(interp.variable("id_ok")?.description, "true")
+        XCTAssertTrue(host.lines.contains { $0.contains("Picked as the sample") }, "\(host.lines)")
+        XCTAssertTrue(host.lines.last?.contains("per-class spread the batch") == true, "\(host.lines.last ?? "")")
+        XCTAssertThrowsError(try interp.run("explain(q, 4)")) { XCTAssertTrue(($0 as? LanguageError)?.message.contains("position 4") == true, "\($0)") }
+    }
 }

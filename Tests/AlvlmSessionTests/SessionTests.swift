@@ -160,3 +160,28 @@ final class DiagnosticsTests: XCTestCase {
         XCTAssertEqual(session.interpreter.variable("v")?.description, "2")
     }
 }
+
+/// map(): the same picture for the same inputs, with the query and its cluster centres marked.
+final class MapTests: XCTestCase {
+    func testMapsAreDeterministicAndMarkTheQuery() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (session, _) = quietSession(home: dir, environment: ["ALVLM_CACHE": dir + "/cache"])
+        var drawn: [Figure] = []
+        session.drawFigure = { figure, _ in drawn.append(figure); return "" }
+        XCTAssertNil(session.evaluate("pool = textures(train: 120, val: 0, test_per_class: 1)\nm = clip(\"tiny\")\nq = cec(k: 5).query(pool, m, budget: 4)\n" +
+                                      "map(pool, m, query: q)\nmap(pool, m, query: q)\nmap(pool, m, color: \"uncertainty\")"))
+        XCTAssertEqual(drawn.count, 3)
+        guard case let .scatter(_, _, _, first) = drawn[0], case let .scatter(_, _, _, second) = drawn[1], case let .scatter(_, _, _, quartiles) = drawn[2] else {
+            return XCTFail("scatter plots expected")
+        }
+        XCTAssertEqual(first.map(\.x), second.map(\.x))
+        XCTAssertEqual(first.map(\.y), second.map(\.y))
+        XCTAssertEqual(first.first { $0.title == "query (4)" }?.x.count, 4)
+        XCTAssertEqual(first.first { $0.title == "cluster centres (4)" }?.marker, .triangle)
+        XCTAssertEqual(first.filter { $0.marker == .dot }.map(\.x.count).reduce(0, +), 120, "every sample once in its class group")
+        XCTAssertEqual(quartiles.map(\.x.count).reduce(0, +), 120)
+        XCTAssertEqual(quartiles.count, 4)
+        XCTAssertNotNil(session.evaluate("map(pool)"), "a pool needs a model")
+    }
+}
