@@ -32,7 +32,7 @@ public struct Comparison: Codable, Sendable {
 
     public static func run(pool: Pool, model: CLIPModel, trainFeatures: PoolFeatures, testFeatures: PoolFeatures,
                            strategies: [StrategySpec], seeds count: Int, masterSeed: UInt64 = 0,
-                           rounds: Int, budget: Budget, trainer: TrainerSpec,
+                           rounds: Int, budget: Budget, trainer: TrainerSpec, pseudo: PseudoLabelling? = nil,
                            progress: ((String) -> Void)? = nil, cancel: CancellationToken? = nil) throws -> Comparison {
         guard !strategies.isEmpty, count >= 1 else { throw EngineError(.argument, "a comparison needs strategies and at least one seed") }
         let seeds = childSeeds(master: masterSeed, count: count)
@@ -50,7 +50,8 @@ public struct Comparison: Codable, Sendable {
             for (spec, label) in zip(strategies, labels) {
                 for seed in seeds {
                     if cancel?.isCancelled == true { throw EngineError(.cancelled, "comparison cancelled after \(runs.count) runs") }
-                    let config = ExperimentConfig(strategy: spec, rounds: rounds, budget: budget, trainer: trainer, seed: seed)
+                    var config = ExperimentConfig(strategy: spec, rounds: rounds, budget: budget, trainer: trainer, seed: seed)
+                    config.pseudo = pseudo
                     let e = try Experiment(pool: pool, model: model, trainFeatures: trainFeatures, testFeatures: testFeatures, config: config)
                     if zeroShot == nil { zeroShot = try e.zeroShotAccuracy() }
                     try e.finish(progress: { progress?("\(label) seed \(seed): \($0)") }, cancel: cancel)

@@ -52,6 +52,8 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var seed: UInt64
     /// The zero-shot template; nil: the pool's (the paper's datasets: "a photo of a {}.").
     public var template: String? = nil
+    /// Labels for free (nil: none, and in files saved before it existed).
+    public var pseudo: PseudoLabelling? = nil
 
     public init(strategy: StrategySpec, rounds: Int = 6, budget: Budget = .percent(1), trainer: TrainerSpec = .paper, seed: UInt64 = 1) {
         self.strategy = strategy; self.rounds = rounds; self.budget = budget; self.trainer = trainer; self.seed = seed
@@ -72,6 +74,11 @@ public struct RoundRecord: Codable, Equatable, Sendable {
     public var note: String?
     public var seconds: [String: Double]
     public var seed: UInt64
+    /// With pseudo-labelling: the pseudo-labels the round trained on, how many of them were right (from the
+    /// simulation's ground truth, for the record only), and the oracle labels selective querying saved this round.
+    public var pseudoLabels: Int? = nil
+    public var pseudoCorrect: Int? = nil
+    public var labelsSaved: Int? = nil
 }
 
 /// The whole state of an experiment: enough to resume it exactly.
@@ -89,6 +96,9 @@ public struct ExperimentState: Codable, Equatable, Sendable {
     public var journalID: String?
     /// Queried ids the annotator skipped: never queried again in this experiment (nil in files saved before).
     public var skipped: [Int]?
+    /// Samples selective querying labelled with the model's prediction instead of the oracle (id -> class): trained on
+    /// and never queried again (nil without it).
+    public var pseudoLabeled: [Int: Int]?
     public var version = 1
 }
 
@@ -257,7 +267,8 @@ public final class Experiment {
         let ids = trainFeatures.ids
         let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
         let skipped = Set(state.skipped ?? [])
-        let unlabeled = ids.indices.filter { state.labeled[ids[$0]] == nil && !skipped.contains(ids[$0]) }
+        let pseudo = state.pseudoLabeled ?? [:]
+        let unlabeled = ids.indices.filter { state.labeled[ids[$0]] == nil && !skipped.contains(ids[$0]) && pseudo[ids[$0]] == nil }
         var labeledRows: [Int: Int] = [:]
         for (id, label) in state.labeled { if let r = rowOf[id] { labeledRows[r] = label } }
         progress?("round \(round): selecting \(budget) of \(unlabeled.count) with \(strategy.name)")
@@ -286,9 +297,16 @@ public final class Experiment {
             return try body()
         }
         // Select.
-        let (_, selection) = try timed("select") { try select(round: round, progress: progress, cancel: cancel) }
+        let (context, selection) = try timed("select") { try select(round: round, progress: progress, cancel: cancel) }
         let ids = trainFeatures.ids
         let queried = selection.rows.map { ids[$0] }
+        let rowOf = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+        // Selective querying: the confident picks take the model's label; only the others reach the oracle.
+        var selfLabelled: [Int: Int] = [:]
+        if state.config.pseudo == .selectiveQuerying {
+            for (r, c) in selectivelyQueried(context, rows: selection.rows, rowOf: rowOf) { selfLabelled[ids[r]] = c }
+        }
+        let asked = queried.filter { selfLabelled[$0] == nil }
         // Label: journaled before the state changes.
         // Labels already journaled (a round interrupted after labelling) are not asked again.
         // Answers are journaled by the pool's content (never shared with another pool of the same name). This
@@ -297,7 +315,7 @@ public final class Experiment {
         let poolKey = LabelJournal.key(pool)
         if let journal {
             var reused: [String: Int] = [:]
-            for e in try journal.replayEntries(pool: poolKey) where queried.contains(e.id) && e.label < pool.classes {
+            for e in try journal.replayEntries(pool: poolKey) where asked.contains(e.id) && e.label < pool.classes {
                 if e.source.hasPrefix(journalSource + " ") {
                     answers[e.id] = e.label
                 } else if reuseEarlierAnswers {
@@ -309,10 +327,10 @@ public final class Experiment {
                 let total = reused.values.reduce(0, +)
                 let origins = reused.sorted { $0.key < $1.key }.map { "\($0.value) from \($0.key)" }.joined(separator: ", ")
                 report?("round \(round): reusing \(total) earlier answer\(total == 1 ? "" : "s") for this pool's images (\(origins)); step(reuse: false) asks again")
-                try journal.append(queried.compactMap { id in answers[id].map { (id, $0) } }, pool: poolKey, source: "\(journalSource) round \(round) (reused)")
+                try journal.append(asked.compactMap { id in answers[id].map { (id, $0) } }, pool: poolKey, source: "\(journalSource) round \(round) (reused)")
             }
         }
-        let missing = queried.filter { answers[$0] == nil }
+        let missing = asked.filter { answers[$0] == nil }
         if !missing.isEmpty {
             progress?("round \(round): asking for \(missing.count) labels")
             let fresh = try oracle.labels(for: missing, pool: pool)
@@ -323,14 +341,28 @@ public final class Experiment {
         var next = state
         for (id, label) in answers { next.labeled[id] = label }
         // What the round queried and got no answer for was skipped: recorded, and not asked again.
-        let skippedNow = queried.filter { answers[$0] == nil }
+        let skippedNow = asked.filter { answers[$0] == nil }
         if !skippedNow.isEmpty {
             next.skipped = (next.skipped ?? []) + skippedNow
-            report?("round \(round): \(skippedNow.count) of \(queried.count) queried images skipped; the round runs on the \(queried.count - skippedNow.count) answered")
+            report?("round \(round): \(skippedNow.count) of \(asked.count) queried images skipped; the round runs on the \(asked.count - skippedNow.count) answered")
         }
-        let labeledIDs = next.labeled.keys.sorted()
+        if !selfLabelled.isEmpty { next.pseudoLabeled = (next.pseudoLabeled ?? [:]).merging(selfLabelled) { _, new in new } }
+        // Agreement pseudo-labels: this round's, from the samples left unlabelled.
+        var agreed: [Int: Int] = [:]
+        if case let .agreement(views, threshold) = state.config.pseudo {
+            progress?("round \(round): pseudo-labelling")
+            let exclude = Set(selection.rows)
+            for (r, c) in try timed("pseudo") { try agreementPseudoLabels(context, exclude: exclude, views: views, threshold: threshold, round: round, cancel: cancel) }
+                where next.labeled[ids[r]] == nil { agreed[ids[r]] = c }
+        }
+        // Training set: the oracle's labels, then the pseudo-labels (never overriding an oracle label).
+        var pseudoNow = next.pseudoLabeled ?? [:]
+        pseudoNow.merge(agreed) { old, _ in old }
+        for id in next.labeled.keys { pseudoNow[id] = nil }
+        let labeledIDs = (Array(next.labeled.keys) + Array(pseudoNow.keys)).sorted()
         let features = try trainFeatures.rows(for: labeledIDs)
-        let labels = labeledIDs.map { next.labeled[$0]! }
+        let labels = labeledIDs.map { next.labeled[$0] ?? pseudoNow[$0]! }
+        let oracleLabels = next.labeled.count
         var trainedProbe: LinearProbe? = nil
         var trainedPrompted: (train: PoolFeatures, test: PoolFeatures)? = nil
         try timed("train") {
@@ -378,14 +410,20 @@ public final class Experiment {
         probe = trainedProbe
         if trainedPrompted != nil { prompted = trainedPrompted }
         state = next
-        let record = RoundRecord(
-            round: round, labelsUsed: labels.count, accuracy: evaluation.accuracy, perClassAccuracy: evaluation.perClassAccuracy,
-            expectedCalibrationError: evaluation.expectedCalibrationError, classesCovered: Set(labels).count,
+        var record = RoundRecord(
+            round: round, labelsUsed: oracleLabels, accuracy: evaluation.accuracy, perClassAccuracy: evaluation.perClassAccuracy,
+            expectedCalibrationError: evaluation.expectedCalibrationError, classesCovered: Set(next.labeled.values).count,
             queried: queried, scores: selection.scores.map { $0.isFinite ? $0 : nil }, note: selection.note,
             seconds: seconds, seed: seed(round: round, purpose: "select"))
+        if state.config.pseudo != nil {
+            record.pseudoLabels = pseudoNow.count
+            record.pseudoCorrect = pseudoNow.filter { pool.sample($0.key)?.label == $0.value }.count   // the record only: not the oracle
+            record.labelsSaved = selfLabelled.count
+        }
         state.rounds.append(record)
         if let statePath { try save(to: statePath) }
-        progress?(String(format: "round %d: %d labels, accuracy %.2f%%", round, labels.count, 100 * evaluation.accuracy))
+        progress?(String(format: "round %d: %d labels, accuracy %.2f%%", round, oracleLabels, 100 * evaluation.accuracy)
+                  + (pseudoNow.isEmpty ? "" : ", \(pseudoNow.count) pseudo-labels"))
         return record
     }
 

@@ -242,12 +242,28 @@ public enum Bindings {
                 return .object(TrainerObject(prompts: o))
             })
         }
+        r.register(Builtin("sq", [], summary: "pseudo-labelling: CB+SQ's selective querying (Kim et al., TMLR 2025)",
+                           details: "A queried sample whose confidence reaches its predicted class's threshold (the mean confidence of the labelled\n" +
+                               "samples of that class) takes its predicted class instead of an oracle label; experiment(..., pseudo: sq()).") { _, _ in
+            .object(PseudoObject(.selectiveQuerying))
+        })
+        r.register(Builtin("agreement", [Parameter("views", .integer, default: .number(2), "augmented views that must agree"),
+                                         Parameter("threshold", .number, default: .number(0.9), "the confidence a pseudo-label needs")],
+                           summary: "pseudo-labelling: confident samples whose prediction holds on augmented views (PSP-style, ICLR 2026)",
+                           details: "Each round, unlabelled samples at least `threshold` confident whose predicted class is the same on `views`\n" +
+                               "random-resized-crop-and-flip views join the training with it; experiment(..., pseudo: agreement()).") { args, _ in
+            guard (1...16).contains(args.int("views")) else { throw args.error("views", "views must be in 1...16") }
+            guard args.number("threshold") > 0, args.number("threshold") <= 1 else { throw args.error("threshold", "threshold must be in (0, 1]") }
+            return .object(PseudoObject(.agreement(views: args.int("views"), threshold: args.number("threshold"))))
+        })
         r.register(Builtin("linear_probe", [], summary: "trainer: logistic regression on image features") { _, _ in .object(TrainerObject(.linearProbe)) })
         r.register(Builtin("zeroshot_only", [], summary: "trainer: none, the zero-shot model throughout") { _, _ in .object(TrainerObject(TrainerSpec.none)) })
 
         let experimentParameters = [
             Parameter("rounds", .integer, default: .number(6)), Parameter("budget", .countOrPercent, default: .percent(1), "per round"),
             Parameter("trainer", .instance(TrainerObject.self), default: .null, "default: coop() with the paper's settings (clip(\"tiny\"): its tuned CoOp settings)"),
+            Parameter("pseudo", .oneOf([.instance(PseudoObject.self), .nilValue]), default: .null,
+                      "labels for free: sq() (selective querying) or agreement(views:, threshold:); each round records how many, how right, labels saved"),
             Parameter("protocol", .choice(BudgetProtocol.allCases.map(\.rawValue)), default: .string(BudgetProtocol.cec.rawValue),
                       "cec: the budget per round as given (the paper's 1%); pcb: one label per class per round for 8 rounds (PCB's protocol); rounds and budget given explicitly win"),
         ]
@@ -279,8 +295,9 @@ public enum Bindings {
                            summary: "an active-learning run: rounds of select, label, train, evaluate", returns: "experiment") { args, interp in
             let (pool, model, train, test) = try features(args, interp)
             let plan = schedule(args, pool: pool)
-            let config = ExperimentConfig(strategy: args.object("strategy", as: StrategyObject.self)!.spec, rounds: plan.rounds,
+            var config = ExperimentConfig(strategy: args.object("strategy", as: StrategyObject.self)!.spec, rounds: plan.rounds,
                                           budget: plan.budget, trainer: try trainer(args), seed: UInt64(bitPattern: Int64(args.int("seed"))))
+            config.pseudo = args.object("pseudo", as: PseudoObject.self)?.setting
             let e = try engine { try Experiment(pool: pool.pool, model: model.model, trainFeatures: train, testFeatures: test, config: config) }
             if args.has("save") { e.statePath = (args.string("save") as NSString).expandingTildeInPath }
             return .object(ExperimentObject(e, pool: pool, model: model))
@@ -338,6 +355,13 @@ public enum Bindings {
             },
             .property("accuracy", "accuracy after each finished round") { .list($0.experiment.state.rounds.map { .number($0.accuracy) }) },
             .property("labels", "labels used after each finished round") { .list($0.experiment.state.rounds.map { .number(Double($0.labelsUsed)) }) },
+            .property("pseudo", "with pseudo-labelling: per round, the pseudo-labels trained on, how many were right, and the labels saved") { e in
+                .list(e.experiment.state.rounds.map { r in
+                    .record([("used", .number(Double(r.pseudoLabels ?? 0))), ("correct", .number(Double(r.pseudoCorrect ?? 0))),
+                             ("accuracy", r.pseudoLabels.map { $0 > 0 ? .number(Double(r.pseudoCorrect ?? 0) / Double($0)) : .null } ?? .null),
+                             ("saved", .number(Double(r.labelsSaved ?? 0)))])
+                })
+            },
             .property("covered", "classes with at least one label after each finished round") { .list($0.experiment.state.rounds.map { .number(Double($0.classesCovered)) }) },
             .property("skipped", "the ids skipped by annotators so far (never queried again unless unskip() returns them)") {
                 .list(($0.experiment.state.skipped ?? []).map { .number(Double($0)) })
@@ -374,6 +398,7 @@ public enum Bindings {
                 try Comparison.run(pool: pool.pool, model: model.model, trainFeatures: train, testFeatures: test, strategies: specs,
                                    seeds: args.int("seeds"), masterSeed: UInt64(bitPattern: Int64(args.int("seed"))), rounds: schedule(args, pool: pool).rounds,
                                    budget: schedule(args, pool: pool).budget, trainer: try trainer(args),
+                                   pseudo: args.object("pseudo", as: PseudoObject.self)?.setting,
                                    progress: { interp.host.progress($0) }, cancel: WatchingToken(host: interp.host))
             }
             // Interrupted with runs finished: they are returned as a partial comparison (the interrupt still stops

@@ -285,3 +285,11 @@ public final class TableObject: LanguageObject, MarkdownRepresentable {
     public var summary: String { text }
     init(text: String, markdown: String) { self.text = text; self.markdown = markdown }
 }
+
+/// A pseudo-labelling setting for experiments (`sq()`, `agreement(...)`).
+public final class PseudoObject: LanguageObject {
+    public let setting: PseudoLabelling
+    public static let typeName = "pseudo"
+    init(_ setting: PseudoLabelling) { self.setting = setting }
+    public var summary: String { "pseudo-labelling: \(setting.description)" }
+}
