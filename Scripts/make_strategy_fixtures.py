@@ -18,6 +18,9 @@ here and handed to the Swift tests, which call the same steps with them:
   dropquery   3 keep-masks (rate 0.75, given); prediction argmax_c sum_j kept z_j t_cj; candidates: rows whose
               masked prediction differs from the plain one more than 3 // 2 times; the candidates' clustering
               (given, K = budget) gives each cluster's member nearest its centre.
+  cb          [z, p t^T] rows made unit; clusters of all rows (given, |L| + B); the budget goes one at a time to the
+              cluster with the smallest labelled share (ties: larger, then first); each gives its unlabelled members
+              nearest its centre by cosine.
   per-class / tail-first over entropy: the unlabelled rows ranked by entropy (descending, ties to the smaller row),
               split by predicted class. per-class: classes in the order of their best candidate, each gives its
               next candidate in turn. tail-first: each pick to the class with the fewest labels (labelled + picked;
@@ -186,6 +189,29 @@ def main():
         c = min(open_, key=lambda c: (counts[c], nxt(c)))
         tail.append(queues[c][heads[c]]); heads[c] += 1; counts[c] += 1
     out["balance"] = {"labelled_labels": [labels_of[r] for r in labelled], "per_class": per_class, "tail_first": tail}
+
+    # CB: [z, p T] unit rows, |L| + B clusters (given), allocation by labelled share, nearest members by cosine.
+    xc = np.concatenate([z, p @ tz], axis=1)
+    xc = xc / np.linalg.norm(xc, axis=1, keepdims=True)
+    kc = len(labelled) + BUDGET
+    ca2, cc2 = lloyd(xc, rng.choice(n, kc, replace=False))
+    size = np.bincount(ca2, minlength=kc)
+    have = np.bincount(ca2[labelled], minlength=kc).astype(float)
+    given = np.zeros(kc, dtype=int)
+    present = [c for c in range(kc) if size[c] > 0]
+    for _ in range(BUDGET):
+        c = min(present, key=lambda c: (have[c] / size[c], -size[c], c))
+        given[c] += 1; have[c] += 1
+    cb = []
+    for c in range(kc):
+        if given[c] == 0:
+            continue
+        members = [r for r in np.flatnonzero(ca2 == c) if r not in set(labelled) and r not in cb]
+        cen = cc2[c]
+        dist = [1 - xc[r] @ cen / (np.linalg.norm(cen) * np.linalg.norm(xc[r])) for r in members]
+        order = sorted(range(len(members)), key=lambda i: (dist[i], members[i]))
+        cb += [int(members[i]) for i in order[: given[c]]]
+    out["cb"] = {"assignment": ca2.tolist(), "centres": cc2.ravel().tolist(), "picks": cb}
 
     (OUT / "reference.json").write_text(json.dumps(out, indent=1) + "\n")
     print("wrote", OUT)

@@ -58,6 +58,15 @@ final class AfterCECTests: XCTestCase {
         XCTAssertEqual(picks.map { candidates[$0] }, r["picks"] as? [Int])
     }
 
+    func testClassBalancedClusteringAllocatesByLabelledShare() throws {
+        let r = try part("cb")
+        let x = ClassBalancedClusteringStrategy.features(context)
+        let centres = try XCTUnwrap(r["centres"] as? [Double]).map(Float.init)
+        let picks = ClassBalancedClusteringStrategy.pick(x, width: 2 * context.width, assignment: try XCTUnwrap(r["assignment"] as? [Int]),
+                                                         centres: centres, labeled: Set(context.labeled.keys), unlabeled: context.unlabeled, budget: budget)
+        XCTAssertEqual(picks, r["picks"] as? [Int])
+    }
+
     func testBalancingWrappersSpreadTheBaseRankingOverPredictedClasses() throws {
         let r = try part("balance")
         var rng = SeededRandom(seed: 1)

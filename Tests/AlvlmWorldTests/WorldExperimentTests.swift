@@ -66,4 +66,52 @@ final class WorldExperimentTests: XCTestCase {
             XCTAssertEqual(withoutTimings(resumed.state), withoutTimings(state), "\(method)")
         }
     }
+
+    /// An oracle that answers like the simulated one and remembers every id it was asked about.
+    final class CountingOracle: Oracle {
+        var asked: [Int] = []
+        func labels(for ids: [Int], pool: Pool) throws -> [Int: Int] {
+            asked += ids
+            return try SimulatedOracle().labels(for: ids, pool: pool)
+        }
+    }
+
+    /// Pseudo-labels never come from the oracle: it is asked exactly for the queries selective querying did not
+    /// label itself, and agreement pseudo-labels are samples it was never asked about.
+    func testPseudoLabellingNeverAsksTheOracle() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var world = TextureWorld(seed: 4)
+        world.trainSize = 300; world.valSize = 0; world.testPerClass = 2
+        let pool = try world.pool(directory: dir + "/pool")
+        let model = try TinyCLIP.load()
+        let train = try PoolFeatures.compute(pool: pool, ids: pool.ids(.train), model: model, cache: nil)
+        let test = try PoolFeatures.compute(pool: pool, ids: pool.ids(.test), model: model, cache: nil)
+        for pseudo in [PseudoLabelling.selectiveQuerying, .agreement(views: 2, threshold: 0.5)] {
+            var config = ExperimentConfig(strategy: StrategySpec(name: "random"), rounds: 3, budget: .count(20), trainer: .linearProbe, seed: 5)
+            config.pseudo = pseudo
+            let e = try Experiment(pool: pool, model: model, trainFeatures: train, testFeatures: test, config: config)
+            let oracle = CountingOracle()
+            try e.finish(oracle: oracle)
+            let queried = e.state.rounds.flatMap(\.queried)
+            let selfLabelled = e.state.pseudoLabeled ?? [:]
+            XCTAssertEqual(Set(oracle.asked), Set(queried).subtracting(selfLabelled.keys), "\(pseudo)")
+            XCTAssertEqual(oracle.asked.count, Set(oracle.asked).count, "nobody is asked twice")
+            XCTAssertTrue(Set(oracle.asked).isDisjoint(with: selfLabelled.keys))
+            XCTAssertEqual(e.state.rounds.map { $0.labelsSaved ?? -1 }.reduce(0, +), selfLabelled.count)
+            XCTAssertEqual(e.state.rounds.last?.labelsUsed, oracle.asked.count, "labels used count the oracle's only")
+            for r in e.state.rounds {
+                XCTAssertNotNil(r.pseudoLabels)
+                XCTAssertLessThanOrEqual(r.pseudoCorrect ?? 0, r.pseudoLabels ?? 0)
+            }
+            switch pseudo {
+            case .selectiveQuerying:
+                XCTAssertEqual(e.state.rounds[0].labelsSaved, 0, "no thresholds before any label")
+                XCTAssertGreaterThan(selfLabelled.count, 0, "random picks include confident samples once thresholds exist")
+            case .agreement:
+                XCTAssertTrue(selfLabelled.isEmpty)
+                XCTAssertGreaterThan(e.state.rounds[0].pseudoLabels ?? 0, 0)
+            }
+        }
+    }
 }

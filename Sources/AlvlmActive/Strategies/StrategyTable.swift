@@ -150,6 +150,9 @@ public enum Strategies {
                       ]) { s in
             var d = DropQueryStrategy(); d.iterations = s.dropoutIterations; d.dropout = min(0.99, s.dropoutRate); return d
         },
+        StrategyEntry("cb", "class-balanced clustering of image and class-text features, the selection of CB+SQ (Kim et al., TMLR 2025)") { _ in
+            ClassBalancedClusteringStrategy()
+        },
         StrategyEntry("cec", "Calibrated Entropy-weighted Clustering (Safaei & Patel, WACV 2025)",
                       details: "U = calibrated entropy + beta * mean kernel-weighted calibrated entropy of the k nearest unlabelled neighbours;\n" +
                           "then k-means weighted by U with one cluster per query, and the sample nearest each centre.",
