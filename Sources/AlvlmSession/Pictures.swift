@@ -105,3 +105,48 @@ extension Session {
         }
     }
 }
+
+extension Session {
+    /// `explain(q, i, to:)`: the explanation as one picture too: the pick's thumbnail with its scores as bars (their
+    /// standing in the pool), then its nearest unlabelled neighbours with their similarity and score. Written with
+    /// `to:`, and as a figure in notebooks; the REPL keeps the text.
+    func registerExplainFigure() {
+        guard let explain = registry.builtins["explain"] else { return }
+        let to = Parameter("to", .oneOf([.string, .nilValue]), default: .null, "a PNG with thumbnails and score bars (notebooks: a figure of the report)")
+        registry.register(Builtin(explain.name, explain.parameters + [to], summary: explain.summary, details: explain.details) { [unowned self] args, interp in
+            let record = try explain.run(args, interp)
+            guard args.has("to") || self.figureDirectory != nil, case .record(let fields) = record else { return record }
+            func field(_ name: String) -> Value? { fields.first { $0.0 == name }?.1 }
+            let q = args.object("query", as: QueryObject.self)!
+            guard case .number(let idValue)? = field("id") else { return record }
+            let id = Int(idValue)
+            var pickCaption = ["picked id \(id)"]
+            if case .string(let predicted)? = field("predicted") { pickCaption.append(predicted) }
+            if case .record(let scores)? = field("scores"), case .record(let standing)? = field("percentiles") {
+                for (name, value) in scores {
+                    guard case .number = value, case .number(let p)? = standing.first(where: { $0.0 == name })?.1 else { continue }
+                    // A bar of the score's standing in the pool; the caption font has lower-case ASCII only, and a
+                    // thumbnail is about 18 characters wide.
+                    let filled = Int((p * 8).rounded())
+                    let label = (["H": "h", "Ĥ": "cal", "H_nn": "nn", "U": "u"][name] ?? String(name.lowercased().prefix(3))).padding(toLength: 3, withPad: " ", startingAt: 0)
+                    pickCaption.append(label + " " + String(repeating: "#", count: filled) + String(repeating: ".", count: 8 - filled) + String(format: " %.0f%%", 100 * p))
+                }
+            }
+            var paths = [q.pool.pool.sample(id)?.path ?? ""], captions = [pickCaption]
+            if case .list(let neighbours)? = field("neighbours") {
+                for case .record(let n) in neighbours.prefix(7) {
+                    guard case .number(let nid)? = n.first(where: { $0.0 == "id" })?.1, case .number(let sim)? = n.first(where: { $0.0 == "similarity" })?.1,
+                          case .number(let score)? = n.first(where: { $0.0 == "score" })?.1 else { continue }
+                    paths.append(q.pool.pool.sample(Int(nid))?.path ?? "")
+                    captions.append(["neighbour id \(Int(nid))", String(format: "cos %.3f", sim), String(format: "score %.3f", score)])
+                }
+            }
+            let inFigure = !args.has("to") && self.figureDirectory != nil
+            let target = ((self.plotTarget(args) ?? self.temporaryPicture("explain")) as NSString).expandingTildeInPath
+            let sheet = ContactSheet.render(paths: paths, columns: 4, captions: captions)
+            try Bindings.engineCall { try ContactSheet.writePNG(sheet.pixels, width: sheet.width, height: sheet.height, to: target) }
+            if inFigure { self.figureWritten(target) } else { self.print("wrote \(target): the pick and \(paths.count - 1) neighbours") }
+            return record
+        })
+    }
+}

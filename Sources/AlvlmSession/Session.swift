@@ -88,6 +88,7 @@ public final class Session: EngineHost {
         registry.group = .plots
         registerShow()
         registerMap()
+        registerExplainFigure()
     }
 
     public func print(_ text: String) { endProgress(); output(text) }

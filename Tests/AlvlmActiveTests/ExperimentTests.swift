@@ -187,7 +187,9 @@ final class ExperimentTests: XCTestCase {
         // The Markdown form has the same cells: a header, a rule and a row per strategy with the text's numbers.
         let markdown = cmp.markdownTable().split(separator: "\n").map(String.init)
         XCTAssertEqual(markdown.count, 4)
-        XCTAssertEqual(markdown[0], "| strategy | round 1 | round 2 | AULC |")
+        // Rounds read as labels, cumulative percent of the training pool and labels per class.
+        XCTAssertEqual(cmp.roundHeader(0), "round 1: 4 (5.0%, 1.0/class)")
+        XCTAssertEqual(markdown[0], "| strategy | round 1: 4 (5.0%, 1.0/class) | round 2: 8 (10.0%, 2.0/class) | AULC |")
         XCTAssertEqual(markdown[1], "| --- | --- | --- | --- |")
         let c = cmp.curve("cec")
         XCTAssertEqual(markdown[3], "| cec | " + (0..<2).map { String(format: "%.1f ± %.1f", 100 * c.mean[$0], 100 * c.sd[$0]) }.joined(separator: " | ")

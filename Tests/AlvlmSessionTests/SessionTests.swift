@@ -1,4 +1,5 @@
 import AlvlmActive
+import AlvlmEngine
 import AlvlmLanguage
 import AlvlmPlot
 import AlvlmSettings
@@ -183,5 +184,9 @@ final class MapTests: XCTestCase {
         XCTAssertEqual(quartiles.map(\.x.count).reduce(0, +), 120)
         XCTAssertEqual(quartiles.count, 4)
         XCTAssertNotNil(session.evaluate("map(pool)"), "a pool needs a model")
+        // explain(..., to:) draws the pick and its neighbours as one picture.
+        XCTAssertNil(session.evaluate("x = explain(q, 0, to: \"\(dir)/why.png\")"))
+        let picture = try ImageDecoder.decode(path: dir + "/why.png")
+        XCTAssertGreaterThan(picture.width, picture.height, "a sheet of 4 columns: the pick and its 5 neighbours")
     }
 }

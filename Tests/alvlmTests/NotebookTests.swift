@@ -160,6 +160,7 @@ final class ShippedNotebookTests: XCTestCase {
             ("02-budget-what-if", small + ["seeds=1", "rounds=2", "budgets=[1%, 5%]"]),
             ("03-calibration", small + ["seeds=1", "rounds=2"]),
             ("04-human-in-the-loop", small + ["workdir=\(dir)/hitl"]),
+            ("07-after-cec", ["train=400", "test_per_class=5", "seeds=1", "rounds=2"]),
             ("08-prompt-learners", ["train=200", "test_per_class=3", "seeds=1", "rounds=2"]),
         ]
         for (name, parameters) in runs {
@@ -180,12 +181,17 @@ final class ShippedNotebookTests: XCTestCase {
         // Notebook 02 shows a table per budget from inside its loop (issue 12 item 12).
         let budgets = try String(contentsOfFile: "\(dir)/02-budget-what-if.md", encoding: .utf8)
         for b in ["1%", "5%"] {
-            XCTAssertTrue(budgets.range(of: "budget \(b) per round\nstrategy +round 1 +round 2 +AULC\n", options: .regularExpression) != nil, budgets)
+            XCTAssertTrue(budgets.range(of: "budget \(b) per round\nstrategy +round 1: [^\n]+ +round 2: [^\n]+ +AULC\n", options: .regularExpression) != nil, budgets)
+        }
+        // Notebook 07 reports both protocols, labels saved, an explanation and maps.
+        let after = try String(contentsOfFile: "\(dir)/07-after-cec.md", encoding: .utf8)
+        for text in ["(one per class per round)", "oracle labels saved this round", "Picked as the sample", "cb + sq: accuracy"] {
+            XCTAssertTrue(after.contains(text), text)
         }
         // Notebook 08 compares random and CEC under each of the three prompt learners.
         let learners = try String(contentsOfFile: "\(dir)/08-prompt-learners.md", encoding: .utf8)
         for name in ["coop", "vpt", "maple"] {
-            XCTAssertTrue(learners.range(of: "\(name)\nstrategy +round 1 +round 2 +AULC\nrandom .*\ncec ", options: .regularExpression) != nil, learners)
+            XCTAssertTrue(learners.range(of: "\(name)\nstrategy +round 1: [^\n]+ +round 2: [^\n]+ +AULC\nrandom .*\ncec ", options: .regularExpression) != nil, learners)
             XCTAssertTrue(learners.contains("\(name): random "), name)
         }
     }
