@@ -352,8 +352,10 @@ public final class Experiment {
         if case let .agreement(views, threshold) = state.config.pseudo {
             progress?("round \(round): pseudo-labelling")
             let exclude = Set(selection.rows)
-            for (r, c) in try timed("pseudo") { try agreementPseudoLabels(context, exclude: exclude, views: views, threshold: threshold, round: round, cancel: cancel) }
-                where next.labeled[ids[r]] == nil { agreed[ids[r]] = c }
+            let found = try timed("pseudo") {
+                try agreementPseudoLabels(context, exclude: exclude, views: views, threshold: threshold, round: round, cancel: cancel)
+            }
+            for (r, c) in found where next.labeled[ids[r]] == nil { agreed[ids[r]] = c }
         }
         // Training set: the oracle's labels, then the pseudo-labels (never overriding an oracle label).
         var pseudoNow = next.pseudoLabeled ?? [:]

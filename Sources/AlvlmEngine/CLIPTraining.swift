@@ -24,7 +24,7 @@ public final class ContrastivePass {
 
     /// Accumulates the image tower's weight gradients for dLoss/d(embeddings) [n, E] of the last `imageForward`.
     func imageBackward(_ w: VisionWeights, featureGradient df: [Float], into grad: inout VisionWeights) {
-        withUnsafeMutablePointer(to: &grad) { g in visionTower.backward(df, weights: w, gradients: g) }
+        _ = withUnsafeMutablePointer(to: &grad) { g in visionTower.backward(df, weights: w, gradients: g) }   // the input gradient is not needed here
     }
 
     // MARK: text tower

@@ -143,7 +143,9 @@ class KernelLifecycleTests(unittest.TestCase):
         self.assertEqual(len(results), 2)
         data = results[0]["content"]["data"]
         self.assertIn("strategy", data["text/plain"])
-        self.assertTrue(data["text/markdown"].startswith("| strategy | round 1 | AULC |\n| --- | --- | --- |\n| random | "), data["text/markdown"])
+        # Rounds read as labels, cumulative percent of the 60-image pool and labels per class (20 classes).
+        self.assertTrue(data["text/markdown"].startswith("| strategy | round 1: 2 (3.3%, 0.1/class) | AULC |\n| --- | --- | --- |\n| random | "),
+                        data["text/markdown"])
 
     def test_labelling_through_input_requests(self):
         setup = ('pool = textures(train: 60, val: 0, test_per_class: 1)\nmodel = clip("tiny")\n'
