@@ -43,7 +43,7 @@ let package = Package(
         // The numeric kernels: BLAS wrappers, the one parallel loop, forward/backward pairs, seeded randomness.
         .target(name: "AlvlmKernels", dependencies: ["AlvlmSettings", "CBLAS"]),
         // CLIP, its tokenizer and images, CoOp/VPT/MaPLe, classifiers, the feature cache (no datasets, no world).
-        .target(name: "AlvlmEngine", dependencies: ["AlvlmKernels", "CBLAS", "CImageCodec"],
+        .target(name: "AlvlmEngine", dependencies: ["AlvlmSettings", "AlvlmKernels", "CBLAS", "CImageCodec"],
                 resources: [.copy("Resources/vocab.json"), .copy("Resources/merges.txt")]),
         // Active learning: pools, dataset loaders, oracles, the strategy table, experiments, comparisons.
         .target(name: "AlvlmActive", dependencies: ["AlvlmEngine"]),
@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "AlvlmSessionTests", dependencies: ["AlvlmSettings", "AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings",
                                                              "AlvlmPlot", "AlvlmSession", "AlvlmTestSupport"]),
         // The command line, the shipped notebooks, the REPL under tmux: through the binary.
-        .testTarget(name: "alvlmTests", dependencies: ["AlvlmEngine", "AlvlmWorld", "AlvlmTestSupport"]),
+        .testTarget(name: "alvlmTests", dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmWorld", "AlvlmTestSupport"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

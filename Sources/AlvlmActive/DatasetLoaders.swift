@@ -135,17 +135,24 @@ public enum DatasetLoader {
         return try build(name: (r as NSString).lastPathComponent, entries: entries, source: root, checkFiles: false, classNames: classes)
     }
 
+    /// The longest line a CSV pool list may have (a path of at most PATH_MAX, a class name, a split).
+    static let longestCSVLine = 16_384
+
     /// A CSV list `path,label[,split]` (a header line is allowed); paths relative to the CSV's folder; labels are
     /// class names, classes sorted by name; the split defaults to train.
     public static func csv(_ file: String) throws -> Pool {
         let f = (file as NSString).expandingTildeInPath
-        guard let text = try? String(contentsOfFile: f, encoding: .utf8) else { throw EngineError(.io, "cannot read CSV file", path: file) }
+        guard let text = String(data: try readInputFile(f, what: "CSV file"), encoding: .utf8) else { throw EngineError(.format, "the CSV file is not UTF-8 text", path: file) }
         let base = (f as NSString).deletingLastPathComponent
         var rows: [(String, String, Split)] = []
         var problems = Problems(source: file)
         for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
             if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            // A path, a class name and a split fit in a few kilobytes; a longer line is a wrong file, not a pool.
+            guard line.utf8.count <= Self.longestCSVLine else {
+                problems.add("line \(n + 1) is \(line.utf8.count) bytes long; a pool line (path,label[,split]) is at most \(Self.longestCSVLine)"); continue
+            }
             let fields = CSV.split(line)
             if n == 0, fields.first?.lowercased() == "path" { continue }
             guard fields.count == 2 || fields.count == 3, !fields[0].isEmpty, !fields[1].isEmpty else {

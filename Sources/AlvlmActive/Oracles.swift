@@ -86,6 +86,7 @@ public final class LabelJournal {
             guard FileManager.default.createFile(atPath: self.path, contents: nil) else {
                 throw EngineError(.io, "cannot create the label journal", path: path)
             }
+            syncFolder((self.path as NSString).deletingLastPathComponent)   // the new file's entry survives a crash
         }
     }
 
@@ -223,9 +224,7 @@ public enum AnnotationExchange {
     /// Reads answers: CSV `id,label` (label a class name or index; empty = skipped), Label Studio JSON
     /// (full export: `annotations[].result[].value.choices`, `was_cancelled` = skipped) or JSON_MIN.
     public static func importAnswers(from path: String, pool: Pool) throws -> Import {
-        guard let data = FileManager.default.contents(atPath: (path as NSString).expandingTildeInPath) else {
-            throw EngineError(.io, "cannot read answers file", path: path)
-        }
+        let data = try readInputFile(path, what: "answers file")
         var result = Import()
         func classIndex(_ value: String) -> Int? {
             if let i = pool.classNames.firstIndex(of: value) { return i }

@@ -313,7 +313,7 @@ public enum Bindings {
             .method("step", [Parameter("oracle", .choice(["simulated", "human"]), default: .string("simulated"),
                                        "simulated: the pool's ground truth; human: you label the queries in the terminal"),
                               Parameter("answers", .oneOf([.list, .nilValue]), default: .null, "answers imported with import(): they label this round's queries"),
-                              Parameter("journal", .oneOf([.string, .nilValue]), default: .null, "where human labels are journaled (default ~/.cache/alvlm/labels.journal)"),
+                              Parameter("journal", .oneOf([.string, .nilValue]), default: .null, "where the answers are journaled before they are used (human labels: by default the cache's labels.journal; other oracles: only when named)"),
                               Parameter("reuse", .bool, default: .bool(true), "take answers journaled earlier for the same images of this pool (label(), other experiments), and say so; false asks again")],
                     "run one round") { e, args, interp in
                 var oracle: Oracle = SimulatedOracle()
@@ -339,6 +339,14 @@ public enum Bindings {
                     }
                     oracle = HumanOracle(ask: labeller)
                     let path = args.has("journal") ? (args.string("journal") as NSString).expandingTildeInPath : interp.settings.journal
+                    e.experiment.journal = try engine {
+                        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                        return try LabelJournal(path: path)
+                    }
+                } else if args.has("journal") {
+                    // Any oracle's answers are journaled when a journal is named: imported answer sheets and the
+                    // simulation alike survive a crash the same way.
+                    let path = (args.string("journal") as NSString).expandingTildeInPath
                     e.experiment.journal = try engine {
                         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                         return try LabelJournal(path: path)
@@ -460,7 +468,7 @@ public enum Bindings {
             return .null
         })
         r.register(Builtin("load", [Parameter("path", .string), poolParameter, modelParameter],
-                           summary: "resume a saved experiment on the same pool and model", returns: "experiment") { args, interp in
+                           summary: "resume a saved experiment on the same pool and model (it goes on saving to the same file after every round)", returns: "experiment") { args, interp in
             let state = try engine { try Experiment.loadState(from: args.string("path")) }
             let (pool, model, train, test) = try features(args, interp)
             let e = try engine {
@@ -468,6 +476,8 @@ public enum Bindings {
                 try e.restoreProbe()
                 return e
             }
+            // A resumed experiment goes on saving where it was saved.
+            e.statePath = (args.string("path") as NSString).expandingTildeInPath
             return .object(ExperimentObject(e, pool: pool, model: model))
         })
         r.group = .labelling

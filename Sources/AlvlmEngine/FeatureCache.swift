@@ -102,7 +102,7 @@ public final class FeatureCache {
         var h = FNV64()
         values.withUnsafeBytes { data.append(contentsOf: $0); h.add($0) }
         withUnsafeBytes(of: h.value.littleEndian) { data.append(contentsOf: $0) }
-        try writeAtomically(data, to: file(for: key))
+        try writeAtomically(data, to: file(for: key), durable: false)   // an entry lost to a power cut is encoded again
     }
 }
 

@@ -118,22 +118,40 @@ public enum NPY {
     }
 }
 
-/// Write to a temporary file beside `path`, then rename over it.
-public func writeAtomically(_ data: Data, to path: String) throws {
+/// Write to a temporary file beside `path`, flush it to the disk, rename it over `path` and flush the folder: after a
+/// crash or power loss the file is either the old one or the new one, never a torn mix. `durable: false` skips the
+/// flushes (cache entries, which are checked when read and recomputed when missing): still atomic against crashes of
+/// the process, not against power loss.
+public func writeAtomically(_ data: Data, to path: String, durable: Bool = true) throws {
     let url = URL(fileURLWithPath: path)
-    let temp = url.deletingLastPathComponent()
-        .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    do {
-        try data.write(to: temp)
-        if rename(temp.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temp)
-            throw EngineError(.io, "cannot write file: \(reason)", path: path)
-        }
-    } catch let error as EngineError {
-        throw error
-    } catch {
-        try? FileManager.default.removeItem(at: temp)
-        throw EngineError(.io, "cannot write file: \(error.localizedDescription)", path: path)
+    let folder = url.deletingLastPathComponent().path
+    let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+    func failure(_ what: String) -> EngineError {
+        let reason = String(cString: strerror(errno))
+        unlink(temp)
+        return EngineError(.io, "cannot write file (\(what)): \(reason)", path: path)
     }
+    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { throw EngineError(.io, "cannot write file: \(String(cString: strerror(errno)))", path: path) }
+    var written = 0
+    let ok: Bool = data.withUnsafeBytes { raw in
+        while written < raw.count {
+            let r = write(fd, raw.baseAddress! + written, raw.count - written)
+            if r <= 0 { return false }
+            written += r
+        }
+        return true
+    }
+    guard ok, !durable || fsync(fd) == 0 else { let e = failure("writing"); close(fd); throw e }
+    close(fd)
+    guard rename(temp, path) == 0 else { throw failure("renaming") }
+    if durable { syncFolder(folder) }
+}
+
+/// Flushes a folder's entries (a rename or a new file in it) to the disk; best effort.
+public func syncFolder(_ folder: String) {
+    let fd = open(folder.isEmpty ? "." : folder, O_RDONLY)
+    guard fd >= 0 else { return }
+    fsync(fd)
+    close(fd)
 }

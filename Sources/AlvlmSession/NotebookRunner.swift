@@ -37,7 +37,7 @@ public struct NotebookRunner {
 
     public init(path: String, overrides: [String]) throws {
         self.path = path
-        guard let data = FileManager.default.contents(atPath: path) else { throw EngineError(.io, "cannot read the notebook", path: path) }
+        let data = try readInputFile(path, what: "notebook")
         notebook = try Notebook.parse(data)
         // Parameters: the assignments of the cell tagged "parameters" (literal values give the expected type).
         var defaults: [String: String] = [:]

@@ -166,7 +166,8 @@ public final class Session: EngineHost {
         registry.register(Builtin("run_notebook", [Parameter("path", .string, "an .alnb notebook")],
                                   summary: "run a notebook's code cells in this session (alvlm run NOTEBOOK writes reports)") { [unowned self] args, interp in
             let path = (args.string("path") as NSString).expandingTildeInPath
-            guard let data = FileManager.default.contents(atPath: path) else { throw args.error("path", "cannot read \(args.string("path"))") }
+            let data: Data
+            do { data = try readInputFile(path, what: "notebook") } catch let e as EngineError { throw args.error("path", e.description) }
             let notebook: Notebook
             do { notebook = try Notebook.parse(data) } catch let e as Notebook.FormatError {
                 let text = String(decoding: data, as: UTF8.self)

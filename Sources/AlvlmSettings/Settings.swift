@@ -26,6 +26,8 @@ public struct Settings: Sendable, Equatable {
     public var terminal: [String: String]
     /// $COLUMNS when standard output is not a terminal (the window's width is asked otherwise).
     public var columns: Int?
+    /// The largest text or JSON input read whole (notebooks, CSV lists, answer files): $ALVLM_MAX_TEXT_MB, else 64 MB.
+    public var maxTextBytes: Int
 
     /// The folders inside the cache.
     public var featuresDirectory: String { (cacheRoot as NSString).appendingPathComponent("features") }
@@ -52,6 +54,7 @@ public struct Settings: Sendable, Equatable {
         searchPath = value("PATH")
         terminal = environment.filter { Self.terminalVariables.contains($0.key) }
         columns = value("COLUMNS").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+        maxTextBytes = (value("ALVLM_MAX_TEXT_MB").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? 64) * 1_000_000
     }
 
     /// This process's settings, read from its environment the first time they are asked for.
