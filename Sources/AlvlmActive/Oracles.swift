@@ -96,7 +96,9 @@ public final class LabelJournal {
         let text = labels.map { "\($0.id)\t\($0.label)\t\(clean(pool))\t\(clean(source))\n" }.joined()
         let fd = open(path, O_WRONLY | O_APPEND)
         guard fd >= 0 else { throw EngineError(.io, "cannot open the label journal: \(String(cString: strerror(errno)))", path: path) }
-        defer { close(fd) }
+        defer { close(fd) }   // closing releases the lock
+        // Two sessions sharing a journal append one whole batch at a time.
+        guard flock(fd, LOCK_EX) == 0 else { throw EngineError(.io, "cannot lock the label journal: \(String(cString: strerror(errno)))", path: path) }
         let bytes = Array(text.utf8)
         var written = 0
         while written < bytes.count {

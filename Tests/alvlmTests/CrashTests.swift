@@ -106,4 +106,36 @@ final class CrashTests: XCTestCase {
         XCTAssertEqual(withoutTimings(try Experiment.loadState(from: state)), expected)
         XCTAssertEqual(try journal(labels), expectedAnswers)
     }
+
+    /// Two runs at once on one cache and one label journal (the pool generated, its features cached and the answers
+    /// journaled by both at the same time): each gives its solo result, and the journal holds both runs' answers in
+    /// whole lines.
+    func testTwoRunsShareTheCacheAndTheJournal() throws {
+        let journalPath = dir + "/shared.journal"
+        let first = try launch(start, [dir + "/a.json", journalPath])
+        let second = try launch(start.replacingOccurrences(of: "seed: 3", with: "seed: 4"), [dir + "/b.json", journalPath])
+        first.waitUntilExit(); second.waitUntilExit()
+        XCTAssertEqual(first.terminationStatus, 0)
+        XCTAssertEqual(second.terminationStatus, 0)
+        let together = try journal(journalPath)
+        // The same runs alone, one after the other, each with a journal of its own.
+        let solo = dir + "/solo"
+        try FileManager.default.createDirectory(atPath: solo, withIntermediateDirectories: true)
+        let a = try launch(start, [solo + "/a.json", solo + "/a.journal"]); a.waitUntilExit()
+        let b = try launch(start.replacingOccurrences(of: "seed: 3", with: "seed: 4"), [solo + "/b.json", solo + "/b.journal"]); b.waitUntilExit()
+        // The same picks, labels and accuracies. Scores may differ in the last bits: a run that finds part of the pool
+        // already cached by the other encodes the rest in other batches, and batch composition moves the last bits.
+        for name in ["a", "b"] {
+            let shared = try Experiment.loadState(from: dir + "/\(name).json"), alone = try Experiment.loadState(from: solo + "/\(name).json")
+            XCTAssertEqual(shared.labeled, alone.labeled, name)
+            XCTAssertEqual(shared.rounds.map(\.queried), alone.rounds.map(\.queried), name)
+            for (x, y) in zip(shared.rounds, alone.rounds) {
+                XCTAssertEqual(x.accuracy, y.accuracy, accuracy: 1e-9, name)
+                for (u, v) in zip(x.scores, y.scores) { XCTAssertEqual(u ?? 0, v ?? 0, accuracy: 1e-6 * max(1, abs(v ?? 0)), name) }
+            }
+        }
+        XCTAssertEqual(together, try journal(solo + "/a.journal").union(try journal(solo + "/b.journal")))
+        let lines = try String(contentsOfFile: journalPath, encoding: .utf8)
+        XCTAssertTrue(lines.hasSuffix("\n"), "no torn line")
+    }
 }
