@@ -1,3 +1,4 @@
+import AlvlmSettings
 import CImageCodec
 import Foundation
 
@@ -80,16 +81,19 @@ public enum ImageDecoder {
         do { return try decode(data) } catch let e as EngineError { throw EngineError(e.kind, e.message, path: path) }
     }
 
-    public static func decode(_ data: Data) throws -> DecodedImage {
+    /// `maxPixels`: the most pixels an image may have (Settings: ALVLM_MAX_IMAGE_PIXELS); a larger one is refused from
+    /// its header, before its pixels are allocated.
+    public static func decode(_ data: Data, maxPixels: Int = Settings.process.maxImagePixels) throws -> DecodedImage {
         guard !data.isEmpty else { throw EngineError(.image, "empty file (0 bytes)") }
         let bytes = [UInt8](data.prefix(8))
         let isJPEG = bytes.count >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF
         let isPNG = bytes == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         guard isJPEG || isPNG else { throw EngineError(.image, "not a JPEG or PNG image") }
         var raw = ac_image()
+        let limit = max(1, maxPixels)
         let status = data.withUnsafeBytes { buf in
-            isJPEG ? ac_decode_jpeg(buf.baseAddress!.assumingMemoryBound(to: UInt8.self), buf.count, &raw)
-                   : ac_decode_png(buf.baseAddress!.assumingMemoryBound(to: UInt8.self), buf.count, &raw)
+            isJPEG ? ac_decode_jpeg(buf.baseAddress!.assumingMemoryBound(to: UInt8.self), buf.count, limit, &raw)
+                   : ac_decode_png(buf.baseAddress!.assumingMemoryBound(to: UInt8.self), buf.count, limit, &raw)
         }
         guard status == 0 else {
             let message = withUnsafeBytes(of: raw.error) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }

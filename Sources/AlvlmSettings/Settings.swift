@@ -28,6 +28,9 @@ public struct Settings: Sendable, Equatable {
     public var columns: Int?
     /// The largest text or JSON input read whole (notebooks, CSV lists, answer files): $ALVLM_MAX_TEXT_MB, else 64 MB.
     public var maxTextBytes: Int
+    /// The most pixels a decoded image may have: $ALVLM_MAX_IMAGE_PIXELS, else Pillow's decompression-bomb limit
+    /// (178,956,970); larger images are refused from their header, before their pixels are allocated.
+    public var maxImagePixels: Int
 
     /// The folders inside the cache.
     public var featuresDirectory: String { (cacheRoot as NSString).appendingPathComponent("features") }
@@ -54,6 +57,7 @@ public struct Settings: Sendable, Equatable {
         searchPath = value("PATH")
         terminal = environment.filter { Self.terminalVariables.contains($0.key) }
         columns = value("COLUMNS").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+        maxImagePixels = value("ALVLM_MAX_IMAGE_PIXELS").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? 178_956_970
         maxTextBytes = (value("ALVLM_MAX_TEXT_MB").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? 64) * 1_000_000
     }
 

@@ -36,8 +36,9 @@ static void jpeg_warn(j_common_ptr cinfo, int level) {
     if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) ((jpeg_failure *)cinfo->err)->truncated = 1;
 }
 
-int ac_decode_jpeg(const uint8_t *data, size_t length, ac_image *out) {
+int ac_decode_jpeg(const uint8_t *data, size_t length, size_t max_pixels, ac_image *out) {
     memset(out, 0, sizeof(*out));
+    const size_t limit = max_pixels ? max_pixels : kMaxPixels;
     struct jpeg_decompress_struct cinfo;
     jpeg_failure failure;
     cinfo.err = jpeg_std_error(&failure.base);
@@ -77,8 +78,13 @@ int ac_decode_jpeg(const uint8_t *data, size_t length, ac_image *out) {
     out->height = (int)cinfo.output_height;
     out->bit_depth = 8;
     out->source_bit_depth = 8;
-    if ((int)cinfo.output_components != out->channels || out->width <= 0 || out->height <= 0 ||
-        (size_t)out->width * (size_t)out->height > kMaxPixels) {
+    if (out->width > 0 && out->height > 0 && (size_t)out->width * (size_t)out->height > limit) {
+        snprintf(out->error, sizeof(out->error), "a %dx%d image is over the limit of %zu pixels (ALVLM_MAX_IMAGE_PIXELS raises it)",
+                 out->width, out->height, limit);
+        jpeg_destroy_decompress(&cinfo);
+        return 1;
+    }
+    if ((int)cinfo.output_components != out->channels || out->width <= 0 || out->height <= 0) {
         snprintf(out->error, sizeof(out->error), "unsupported JPEG: %dx%d with %d components",
                  out->width, out->height, (int)cinfo.output_components);
         jpeg_destroy_decompress(&cinfo);
@@ -129,8 +135,9 @@ static void png_fail(png_structp png, png_const_charp message) {
 
 static void png_warn(png_structp png, png_const_charp message) { (void)png; (void)message; }
 
-int ac_decode_png(const uint8_t *data, size_t length, ac_image *out) {
+int ac_decode_png(const uint8_t *data, size_t length, size_t max_pixels, ac_image *out) {
     memset(out, 0, sizeof(*out));
+    const size_t limit = max_pixels ? max_pixels : kMaxPixels;
     if (length < 8 || png_sig_cmp(data, 0, 8)) {
         snprintf(out->error, sizeof(out->error), "not a PNG file");
         return 1;
@@ -154,7 +161,12 @@ int ac_decode_png(const uint8_t *data, size_t length, ac_image *out) {
     int depth, type, interlace;
     png_get_IHDR(png, info, &width, &height, &depth, &type, &interlace, NULL, NULL);
     out->width = (int)width; out->height = (int)height; out->source_bit_depth = depth;
-    if ((size_t)width * (size_t)height > kMaxPixels) png_error(png, "image too large");
+    if ((size_t)width * (size_t)height > limit) {   // before any pixel memory is allocated
+        snprintf(out->error, sizeof(out->error), "a %ux%u image is over the limit of %zu pixels (ALVLM_MAX_IMAGE_PIXELS raises it)",
+                 (unsigned)width, (unsigned)height, limit);
+        png_destroy_read_struct(&png, &info, NULL);
+        return 1;
+    }
     switch (type) {
     case PNG_COLOR_TYPE_GRAY: out->color = AC_GRAY; out->channels = 1;
         if (depth < 8) png_set_expand_gray_1_2_4_to_8(png);

@@ -29,8 +29,10 @@ typedef struct {
 } ac_image;
 
 // Return 0 on success; otherwise non-zero with `error` filled and nothing to free.
-int ac_decode_jpeg(const uint8_t *data, size_t length, ac_image *out);
-int ac_decode_png(const uint8_t *data, size_t length, ac_image *out);
+/// Decode; images of more than `max_pixels` pixels are refused before any pixel memory is allocated (0: the
+/// built-in limit, 2^28).
+int ac_decode_jpeg(const uint8_t *data, size_t length, size_t max_pixels, ac_image *out);
+int ac_decode_png(const uint8_t *data, size_t length, size_t max_pixels, ac_image *out);
 void ac_image_free(ac_image *image);
 
 // Writes 8-bit RGB pixels as a PNG file. Returns 0 on success, otherwise fills `error` (256 bytes).
