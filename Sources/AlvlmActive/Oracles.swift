@@ -83,9 +83,10 @@ public final class LabelJournal {
             try? FileManager.default.createDirectory(atPath: (self.path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         }
         if !FileManager.default.fileExists(atPath: self.path) {
-            guard FileManager.default.createFile(atPath: self.path, contents: nil) else {
-                throw EngineError(.io, "cannot create the label journal", path: path)
-            }
+            // Created without truncating: another session may have created it (and journaled) a moment ago.
+            let fd = open(self.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            guard fd >= 0 else { throw EngineError(.io, "cannot create the label journal: \(String(cString: strerror(errno)))", path: path) }
+            close(fd)
             syncFolder((self.path as NSString).deletingLastPathComponent)   // the new file's entry survives a crash
         }
     }

@@ -168,8 +168,11 @@ public struct TextureWorld: Sendable {
         if let old = FileManager.default.contents(atPath: stampPath), old != stamp {
             throw EngineError(.argument, "the folder holds texture images generated with other settings (\(String(decoding: old, as: UTF8.self))): give another folder or delete this one", path: dir)
         }
+        // Hidden entries are other writers' temporary files (another session generating the same pool right now
+        // writes its stamp through one): they do not make the folder someone else's.
         if FileManager.default.fileExists(atPath: dir),
-           let contents = try? FileManager.default.contentsOfDirectory(atPath: dir), !contents.isEmpty, !contents.contains("settings.json") {
+           let contents = try? FileManager.default.contentsOfDirectory(atPath: dir).filter({ !$0.hasPrefix(".") }),
+           !contents.isEmpty, !contents.contains("settings.json") {
             throw EngineError(.argument, "the folder is not empty and was not written by textures(): give an empty or new folder", path: dir)
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
