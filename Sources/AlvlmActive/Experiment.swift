@@ -248,10 +248,8 @@ public final class Experiment {
     /// The next round's selection, before any label is asked: what `step` will query (selection is seeded by
     /// the round, so the two agree), with the context's probabilities for showing guesses.
     public func nextQuery(cancel: CancellationToken? = nil) throws -> (ids: [Int], scores: [Double], probabilities: [[Double]], note: String?) {
-        guard !finished else { throw EngineError(.argument, "the experiment has finished its \(state.config.rounds) rounds") }
-        let (context, selection) = try select(round: state.rounds.count + 1, progress: nil, cancel: cancel)
-        return (selection.rows.map { trainFeatures.ids[$0] }, selection.scores,
-                selection.rows.map { Array(context.probabilityRow($0)) }, selection.note)
+        let (context, selection, ids) = try nextSelection(cancel: cancel)
+        return (selection.rows.map { ids[$0] }, selection.scores, selection.rows.map { Array(context.probabilityRow($0)) }, selection.note)
     }
 
     /// The next round's selection with what it was made from (for explanations), and the sample id of every row.

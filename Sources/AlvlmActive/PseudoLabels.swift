@@ -65,13 +65,14 @@ extension Experiment {
         let ids = trainFeatures.ids
         var out: [Int: Int] = [:]
         let preprocessor = Preprocessor(config: model.config)
+        let classify = try classProbabilities()
         let chunk = 64
         for start in stride(from: 0, to: candidates.count, by: chunk) {
             if cancel?.isCancelled == true { throw EngineError(.cancelled, "pseudo-labelling cancelled") }
             let part = Array(candidates[start..<min(candidates.count, start + chunk)])
             let pixels = try pool.pixels(part.map { ids[$0.row] }, views: views, seed: seed(round: round, purpose: "pseudo"), preprocessor: preprocessor)
             let features = model.encodeImages(pixels, count: part.count * views, batch: 64)
-            let p = try probabilities(features)
+            let p = try classify(features)
             let k = pool.classes
             for (i, c) in part.enumerated() {
                 let agree = (0..<views).allSatisfy { v in
@@ -84,9 +85,10 @@ extension Experiment {
         return out
     }
 
-    /// Class probabilities of image features under the current model (its probe, or its classifier).
-    func probabilities(_ features: [Float]) throws -> [Float] {
-        if let probe { return probe.probabilities(features) }
-        return try currentClassifier().probabilities(features)
+    /// Class probabilities of image features under the current model (its probe, or its classifier, built once).
+    func classProbabilities() throws -> ([Float]) throws -> [Float] {
+        if let probe { return { probe.probabilities($0) } }
+        let classifier = try currentClassifier()
+        return { try classifier.probabilities($0) }
     }
 }

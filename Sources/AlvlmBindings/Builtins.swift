@@ -402,10 +402,11 @@ public enum Bindings {
             }
             guard args.int("seeds") >= 1, args.int("seeds") <= 1000 else { throw args.error("seeds", "seeds must be in 1...1000") }
             let (pool, model, train, test) = try features(args, interp)
+            let plan = schedule(args, pool: pool)
             let c = try engine {
                 try Comparison.run(pool: pool.pool, model: model.model, trainFeatures: train, testFeatures: test, strategies: specs,
-                                   seeds: args.int("seeds"), masterSeed: UInt64(bitPattern: Int64(args.int("seed"))), rounds: schedule(args, pool: pool).rounds,
-                                   budget: schedule(args, pool: pool).budget, trainer: try trainer(args),
+                                   seeds: args.int("seeds"), masterSeed: UInt64(bitPattern: Int64(args.int("seed"))), rounds: plan.rounds,
+                                   budget: plan.budget, trainer: try trainer(args),
                                    pseudo: args.object("pseudo", as: PseudoObject.self)?.setting,
                                    progress: { interp.host.progress($0) }, cancel: WatchingToken(host: interp.host))
             }

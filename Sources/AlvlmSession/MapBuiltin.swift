@@ -21,9 +21,7 @@ extension Session {
         ], summary: "a map of the pool: PCA of the image features, coloured by class or uncertainty, labelled set, query and centres marked",
            details: "The projection is the same for every round of an experiment (the zero-shot features), so maps compare.") { [unowned self] args, interp in
             let figure = try self.mapFigure(args, interp)
-            let target = self.plotTarget(args)
-            let text = try self.draw(figure, output: target)
-            if args.has("to") || target == nil { self.print(text) } else if let target { self.figureWritten(target) }
+            try self.present(figure, args)
             return .null
         })
     }
@@ -62,12 +60,16 @@ extension Session {
             if let (_, context, selection, _) = q.source, context.rows == n { centres = selection.centres }
         }
         // Colours: one group per class or quartile, for the samples that are neither labelled nor queried.
-        let classifier = try Bindings.engineCall { try Classifier.zeroShot(model: model.model, classNames: pool.pool.classNames, templates: [pool.pool.template]) }
-        let probabilities = try Bindings.engineCall { try classifier.probabilities(features.values) }
         let k = pool.pool.classes
+        func zeroShotProbabilities() throws -> [Float] {
+            try Bindings.engineCall {
+                try Classifier.zeroShot(model: model.model, classNames: pool.pool.classNames, templates: [pool.pool.template]).probabilities(features.values)
+            }
+        }
         let colour: [Int], names: [String]
         switch args.string("color") {
         case "uncertainty":
+            let probabilities = try zeroShotProbabilities()
             let h = (0..<n).map { i in Uncertainty.entropy(probabilities[(i * k)..<((i + 1) * k)].map(Double.init)) }
             let sorted = h.sorted()
             let cuts = [0.25, 0.5, 0.75].map { sorted[min(n - 1, Int($0 * Double(n)))] }
@@ -78,6 +80,7 @@ extension Session {
             colour = features.ids.map { truth[$0] ?? 0 }
             names = pool.pool.classNames
         default:
+            let probabilities = try zeroShotProbabilities()
             colour = (0..<n).map { i in Uncertainty.argmax(probabilities[(i * k)..<((i + 1) * k)].map(Double.init)[...]) }
             names = pool.pool.classNames.map { "predicted \($0)" }
         }

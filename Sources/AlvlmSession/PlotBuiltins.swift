@@ -17,9 +17,7 @@ extension Session {
                                   summary: "learning curves (mean ± sd over seeds), accuracy per round, per-class bars, or a line",
                                   details: "Accuracy axes span at least 10 points (within 0-100), so a small change is not drawn as the full height.") { [unowned self] args, _ in
             let figure = try Self.figure(args)
-            let target = self.plotTarget(args)
-            let text = try self.draw(figure, output: target)
-            if args.has("to") || target == nil { self.print(text) } else if let target { self.figureWritten(target) }   // notebook figures appear as images, not as a message
+            try self.present(figure, args)
             return .null
         })
         registry.register(Builtin("hist", [Parameter("data", .oneOf([.instance(ScoresObject.self), .list]),
@@ -43,14 +41,12 @@ extension Session {
             } else {
                 range = layers[0].range
             }
-            let target = self.plotTarget(args)
             let histograms = try layers.map { layer in
                 HistogramLayer(title: layer.title, histogram: try Self.plotCall { try Histogram(values: layer.values, bins: args.int("bins"), range: range) })
             }
             let fromScores: Bool = { if case .object = args["data"] { return true }; return false }()
             let title = layers.count > 1 ? layers.map(\.title).joined(separator: " vs ") : fromScores ? "\(layers[0].title) scores" : layers[0].title
-            let text = try self.draw(.histogram(title: title, layers: histograms), output: target)
-            if args.has("to") || target == nil { self.print(text) } else if let target { self.figureWritten(target) }
+            try self.present(.histogram(title: title, layers: histograms), args)
             return .null
         })
         registry.register(Builtin("scatter", [Parameter("x", .list, "x coordinates"), Parameter("y", .list, "y coordinates, as many as x"),
@@ -58,9 +54,7 @@ extension Session {
                                               Parameter("title", .string, default: .string("")), to],
                                   summary: "points in the plane, coloured by group (e.g. a 2-D projection of a pool)") { [unowned self] args, _ in
             let figure = try Self.scatter(args)
-            let target = self.plotTarget(args)
-            let text = try self.draw(figure, output: target)
-            if args.has("to") || target == nil { self.print(text) } else if let target { self.figureWritten(target) }
+            try self.present(figure, args)
             return .null
         })
         registry.group = .files
@@ -101,6 +95,14 @@ extension Session {
     }
 
     /// Plot-module errors as language errors (the call site adds the location).
+    /// Draws a figure where the call sends it (`to:`, a notebook figure, or the terminal) and shows what happened:
+    /// the text or the file written; notebook figures appear as images, not as a message.
+    func present(_ figure: Figure, _ args: Arguments) throws {
+        let target = plotTarget(args)
+        let text = try draw(figure, output: target)
+        if args.has("to") || target == nil { print(text) } else if let target { figureWritten(target) }
+    }
+
     static func plotCall<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as PlotError { throw LanguageError(.argument, e.description) }
     }

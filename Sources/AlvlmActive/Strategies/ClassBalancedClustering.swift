@@ -72,9 +72,9 @@ public struct ClassBalancedClusteringStrategy: Strategy {
                 for j in 0..<d { dot += Double(x[r * d + j]) * Double(centre[j]); nr += Double(x[r * d + j]) * Double(x[r * d + j]) }
                 return 1 - dot / (norm * max(1e-30, nr.squareRoot()))
             }
-            let members = assignment.indices.filter { assignment[$0] == c && open.contains($0) && !picks.contains($0) }
-                .sorted { cosineDistance($0) != cosineDistance($1) ? cosineDistance($0) < cosineDistance($1) : $0 < $1 }
-            picks += members.prefix(given[c])
+            let members = assignment.indices.filter { assignment[$0] == c && open.contains($0) }.map { ($0, cosineDistance($0)) }
+                .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
+            picks += members.prefix(given[c]).map(\.0)
         }
         return picks
     }
