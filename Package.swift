@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "AlvlmEngine", targets: ["AlvlmEngine"]),
         .library(name: "AlvlmActive", targets: ["AlvlmActive"]),
         .library(name: "AlvlmSession", targets: ["AlvlmSession"]),
+        // Every input surface as a function of bytes, for the fuzzers' package (Tests/Fuzz).
+        .library(name: "AlvlmFuzzSurfaces", targets: ["AlvlmFuzzSurfaces"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -77,6 +79,10 @@ let package = Package(
         // Fixture paths, the one runner of the binary, a recording host, comparison helpers, double-precision
         // reference kernels.
         .target(name: "AlvlmTestSupport", dependencies: ["AlvlmKernels", "AlvlmLanguage"], path: "Tests/AlvlmTestSupport"),
+        // Every file format alvlm reads from others, as a function of bytes: driven by the fuzzers (Tests/Fuzz, a
+        // package of its own built with -sanitize=fuzzer,address) and replayed by AlvlmFuzzSurfacesTests.
+        .target(name: "AlvlmFuzzSurfaces", dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmSession"],
+                path: "Tests/AlvlmFuzzSurfaces"),
         .testTarget(name: "AlvlmSettingsTests", dependencies: ["AlvlmSettings"]),
         .testTarget(name: "AlvlmKernelsTests", dependencies: ["AlvlmKernels", "AlvlmSettings", "AlvlmTestSupport"]),
         .testTarget(name: "AlvlmEngineTests", dependencies: ["AlvlmKernels", "AlvlmEngine", "AlvlmTestSupport"]),
@@ -90,6 +96,8 @@ let package = Package(
                                                               "AlvlmBindings", "AlvlmTestSupport"]),
         .testTarget(name: "AlvlmSessionTests", dependencies: ["AlvlmSettings", "AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings",
                                                              "AlvlmPlot", "AlvlmSession", "AlvlmTestSupport"]),
+        // The fuzzers' seed corpora and every reproducer they found (Tests/Fuzz), through the same surfaces.
+        .testTarget(name: "AlvlmFuzzSurfacesTests", dependencies: ["AlvlmFuzzSurfaces", "AlvlmActive", "AlvlmTestSupport"]),
         // The command line, the shipped notebooks, the REPL under tmux: through the binary.
         .testTarget(name: "alvlmTests", dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmWorld", "AlvlmTestSupport"]),
     ],

@@ -102,6 +102,36 @@ public struct ExperimentState: Codable, Equatable, Sendable {
     public var version = 1
 }
 
+extension ExperimentState {
+    /// What a saved file may say that the pool or the configuration contradicts (a file edited by hand, or another
+    /// pool's): every labelled, skipped or pseudo-labelled id a training sample of the pool, every label one of its
+    /// classes, no more rounds than configured, each round's queries in the pool.
+    public func check(against pool: Pool) throws {
+        func fail(_ m: String) -> EngineError { EngineError(.format, "the saved experiment \(m)") }
+        func checkID(_ id: Int, _ what: String) throws {
+            guard let sample = pool.sample(id) else { throw fail("has \(what) id \(id), which the pool \(pool.name) does not have") }
+            guard sample.split == .train else { throw fail("has \(what) id \(id), which is in the \(sample.split.rawValue) split, not train") }
+        }
+        for (id, label) in labeled.sorted(by: { $0.key < $1.key }) {
+            try checkID(id, "labelled")
+            guard label >= 0, label < pool.classes else { throw fail("labels id \(id) as class \(label); the pool has \(pool.classes) classes") }
+        }
+        for (id, label) in (pseudoLabeled ?? [:]).sorted(by: { $0.key < $1.key }) {
+            try checkID(id, "pseudo-labelled")
+            guard label >= 0, label < pool.classes else { throw fail("pseudo-labels id \(id) as class \(label); the pool has \(pool.classes) classes") }
+        }
+        for id in skipped ?? [] { try checkID(id, "skipped") }
+        guard config.rounds >= 1, rounds.count <= config.rounds else {
+            throw fail("has \(rounds.count) rounds of \(config.rounds) configured")
+        }
+        for r in rounds {
+            for id in r.queried { try checkID(id, "queried") }
+            guard r.perClassAccuracy.count <= pool.classes else { throw fail("round \(r.round) has \(r.perClassAccuracy.count) per-class accuracies for \(pool.classes) classes") }
+        }
+        if let context, !context.allSatisfy(\.isFinite) { throw fail("has prompts that are not finite numbers") }
+    }
+}
+
 /// An active-learning experiment: rounds of select → label → train → evaluate on one pool with one model.
 public final class Experiment {
     public let pool: Pool
@@ -146,6 +176,7 @@ public final class Experiment {
             if let saved = s.poolFingerprint, saved != pool.fingerprint {
                 throw EngineError(.argument, "the pool \(pool.name) is not the one the experiment was saved with (its samples or splits differ)")
             }
+            try s.check(against: pool)
             self.state = s
         } else {
             self.state = ExperimentState(config: config, pool: pool.name, model: model.source)
@@ -452,9 +483,7 @@ public final class Experiment {
     }
 
     public static func loadState(from path: String) throws -> ExperimentState {
-        guard let data = FileManager.default.contents(atPath: (path as NSString).expandingTildeInPath) else {
-            throw EngineError(.io, "cannot read the experiment file", path: path)
-        }
+        let data = try readInputFile((path as NSString).expandingTildeInPath, what: "experiment file")
         do { return try JSONDecoder().decode(ExperimentState.self, from: data) } catch {
             throw EngineError(.format, "not an alvlm experiment file: \(error)", path: path)
         }

@@ -13,7 +13,7 @@ public final class SafetensorsFile {
             case .i8, .u8, .bool: 1
             }
         }
-        var isFloat: Bool { self == .f32 || self == .f16 || self == .bf16 || self == .f64 }
+        public var isFloat: Bool { self == .f32 || self == .f16 || self == .bf16 || self == .f64 }
     }
 
     public struct Entry {

@@ -15,6 +15,8 @@ public final class Interpreter {
     var callDepth = 0
 
     public init(registry: Registry, host: LanguageHost) { self.registry = registry; self.host = host }
+    /// Functions defined at the top level hold the global scope that holds them (see `call`).
+    deinit { globals.values.removeAll() }
 
     /// User variables (not builtins), sorted by name.
     /// The variables defined (`_`, the last value shown, left out).
@@ -200,12 +202,17 @@ public final class Interpreter {
                 guard scope.values[name] == nil else { throw LanguageError(.argument, "argument `\(name)` of `\(fn.name)` is given twice", at: arg.location) }
                 scope.values[name] = arg.value
             }
+            var result = Value.null
+            // A function defined in this call holds the call's scope, which holds the function: a cycle that reference
+            // counting never frees. Functions leave a call only through its result (assignments are local), so the
+            // scope is emptied when the result holds no function.
+            defer { if !result.holdsFunction { scope.values.removeAll() } }
             do {
                 for s in fn.body { try execute(s, scope) }
             } catch let r as Return {
-                return r.value
+                result = r.value
             }
-            return .null
+            return result
         default:
             throw LanguageError(.type, "\(article(f.typeName)) cannot be called", at: loc)
         }

@@ -106,3 +106,15 @@ public func formatNumber(_ v: Double) -> String {
     let s = String(format: "%.6g", v)
     return s
 }
+
+extension Value {
+    /// Whether a user function is in this value (a list or record at any depth included).
+    var holdsFunction: Bool {
+        switch self {
+        case .function: true
+        case .list(let items): items.contains { $0.holdsFunction }
+        case .record(let fields): fields.contains { $0.1.holdsFunction }
+        default: false
+        }
+    }
+}

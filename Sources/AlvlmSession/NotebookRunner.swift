@@ -143,8 +143,11 @@ public struct NotebookRunner {
 }
 
 /// A host that discards everything (for evaluating parameter literals).
+/// The parameters cell's host: no output, and a budget of statements (the cell is a few assignments; a loop that
+/// never ends is stopped as if interrupted instead of hanging the run).
 final class ProbeHost: LanguageHost {
+    private var remaining = 100_000
     func print(_ text: String) {}
     func progress(_ text: String) {}
-    var isCancelled: Bool { false }
+    var isCancelled: Bool { remaining -= 1; return remaining < 0 }
 }
