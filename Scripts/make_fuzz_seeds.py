@@ -160,7 +160,8 @@ coop["context"] = [0.5] * 32
 put("experiment", "valid-coop.json", json.dumps(coop, indent=1))
 bad = dict(state)
 bad["labeled"] = {"0": 7}
-put("experiment", "label-outside-classes.json", json.dumps(bad))
+with open(os.path.join(root, "..", "Regressions", "experiment", "refused-label-outside-classes.json"), "w") as f:
+    f.write(json.dumps(bad))   # a regression: the loader must refuse it
 
 # Label journals.
 put("journal", "valid-journal", "0\t1\tfuzz@1\tlabel()\n3\t0\tfuzz@1\texperiment 8a9a667c\n3\t-1\tfuzz@1\tlabel()\n5\t2\ttextures@0\tanswers.csv\n9\t")

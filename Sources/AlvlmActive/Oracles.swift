@@ -94,20 +94,29 @@ public final class LabelJournal {
     public func append(_ labels: [(id: Int, label: Int)], pool: String, source: String) throws {
         guard !labels.isEmpty else { return }
         func clean(_ s: String) -> String { s.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ") }
-        let text = labels.map { "\($0.id)\t\($0.label)\t\(clean(pool))\t\(clean(source))\n" }.joined()
-        let fd = open(path, O_WRONLY | O_APPEND)
+        var text = labels.map { "\($0.id)\t\($0.label)\t\(clean(pool))\t\(clean(source))\n" }.joined()
+        let fd = open(path, O_RDWR | O_APPEND)
         guard fd >= 0 else { throw EngineError(.io, "cannot open the label journal: \(String(cString: strerror(errno)))", path: path) }
         defer { close(fd) }   // closing releases the lock
         // Two sessions sharing a journal append one whole batch at a time.
         guard flock(fd, LOCK_EX) == 0 else { throw EngineError(.io, "cannot lock the label journal: \(String(cString: strerror(errno)))", path: path) }
+        // A line torn by a crash is closed first, so that it never joins the first new line.
+        let start = lseek(fd, 0, SEEK_END)
+        var last: UInt8 = 0
+        if start > 0, pread(fd, &last, 1, start - 1) == 1, last != UInt8(ascii: "\n") { text = "\n" + text }
         let bytes = Array(text.utf8)
         var written = 0
         while written < bytes.count {
             let r = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            guard r > 0 else { throw EngineError(.io, "cannot write the label journal: \(String(cString: strerror(errno)))", path: path) }
+            guard r > 0 else {
+                // A full disk: the batch is taken back whole (a part of it would read as answers never confirmed).
+                let reason = String(cString: strerror(errno))
+                if start >= 0 { _ = ftruncate(fd, start) }
+                throw EngineError(.io, "cannot write the label journal (\(labels.count) answer\(labels.count == 1 ? "" : "s") not journaled): \(reason)", path: path)
+            }
             written += r
         }
-        guard fsync(fd) == 0 else { throw EngineError(.io, "cannot sync the label journal", path: path) }
+        guard fsync(fd) == 0 else { throw EngineError(.io, "cannot sync the label journal: \(String(cString: strerror(errno)))", path: path) }
     }
 
     /// The journal's key for a pool: its name and content fingerprint, so that a pool of the same name with other

@@ -62,8 +62,11 @@ public enum Bindings {
                 if source == "tiny" { return try TinyCLIP.load() }
                 return try CLIPModel.load(directory: source)
             }
-            return .object(ModelObject(model, cache: try? FeatureCache(directory: interp.settings.featuresDirectory),
-                                       recommended: TinyCLIP.recommendation(for: model) ?? .paper))
+            let cache = try? FeatureCache(directory: interp.settings.featuresDirectory)
+            cache?.onWriteFailure = { [weak interp] error in
+                interp?.host.print("warning: the feature cache cannot be written, features are computed but not kept: \(error.description)")
+            }
+            return .object(ModelObject(model, cache: cache, recommended: TinyCLIP.recommendation(for: model) ?? .paper))
         })
         r.group = .pools
         r.register(Builtin("coop_dataset", [Parameter("name", .choice(DatasetLoader.CoOpDataset.allCases.map(\.rawValue)), "the dataset"),

@@ -38,6 +38,10 @@ public final class FeatureCache {
     public let directory: String
     static let magic: [UInt8] = Array("ALVF".utf8)
     static let version: UInt32 = 1
+    /// Where the first failed write is reported (a full disk, a folder made read-only): a cache that cannot be written
+    /// costs speed, never the features being computed. Later failures are only counted.
+    public var onWriteFailure: ((EngineError) -> Void)?
+    public private(set) var failedWrites = 0
 
     public init(directory: String) throws {
         self.directory = (directory as NSString).expandingTildeInPath
@@ -104,6 +108,16 @@ public final class FeatureCache {
         withUnsafeBytes(of: h.value.littleEndian) { data.append(contentsOf: $0) }
         try writeAtomically(data, to: file(for: key), durable: false)   // an entry lost to a power cut is encoded again
     }
+
+    /// `store`, with a failure reported through `onWriteFailure` (the first) instead of thrown.
+    func storeOrReport(_ key: String, values: [Float], rows: Int, width: Int) {
+        do { try store(key, values: values, rows: rows, width: width) } catch {
+            failedWrites += 1
+            if failedWrites == 1 {
+                onWriteFailure?(error as? EngineError ?? EngineError(.io, "\(error)", path: directory))
+            }
+        }
+    }
 }
 
 /// Image features for files: decoding, preprocessing (centre crop, or `views` augmented views), encoding,
@@ -134,7 +148,7 @@ public final class ImageFeatureExtractor {
             for (j, p) in pending.enumerated() {
                 let values = Array(f[(j * rows * e)..<((j + 1) * rows * e)])
                 out.replaceSubrange((p.index * rows * e)..<((p.index + 1) * rows * e), with: values)
-                if let key = p.key { try cache?.store(key, values: values, rows: rows, width: e) }
+                if let key = p.key { cache?.storeOrReport(key, values: values, rows: rows, width: e) }
             }
             pending = []; pixels = []
         }

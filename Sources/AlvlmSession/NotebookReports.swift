@@ -23,14 +23,12 @@ extension NotebookRunner.Report {
         let base = (output as NSString).deletingPathExtension
         let filesName = (base as NSString).lastPathComponent + "_files"
         let filesDir = base + "_files"
-        let tempDir = filesDir + ".tmp-\(getpid())"
-        try? FileManager.default.removeItem(atPath: tempDir)
-        try FileManager.default.createDirectory(atPath: tempDir, withIntermediateDirectories: true)
         var md = "---\nnotebook: \(path)\nstarted: \(ISO8601DateFormatter().string(from: started))\nseconds: \(String(format: "%.2f", seconds))\n"
         md += "parameters:\(parameters.isEmpty ? " {}" : "")\n" + parameters.map { "  \($0.0): \($0.1)\n" }.joined()
         md += provenance.map { "\($0.0):" + ($0.1.hasPrefix("\n") ? "" : " ") + "\($0.1)\n" }.joined()
         md += "status: \(status)\n---\n\n"
         var code = 0
+        var figures: [(name: String, source: String)] = []
         for r in results {
             switch r.cell.kind {
             case .markdown: md += r.cell.source + "\n\n"
@@ -43,16 +41,36 @@ extension NotebookRunner.Report {
                 if !r.output.isEmpty { md += "```text\n\(r.output)```\n\n" }
                 for (k, fig) in r.figures.enumerated() {
                     let name = "cell-\(code)-\(k + 1).png"
-                    try FileManager.default.copyItem(atPath: fig, toPath: (tempDir as NSString).appendingPathComponent(name))
+                    figures.append((name, fig))
                     md += "![cell \(code) figure \(k + 1)](\(filesName)/\(name))\n\n"
                 }
                 if let e = r.error { md += "```text\n\(e)\n```\n\n" }
                 md += String(format: "*cell %d: %.2f s*\n\n", code, r.seconds)
             }
         }
-        try? FileManager.default.removeItem(atPath: filesDir)
-        guard rename(tempDir, filesDir) == 0 else { throw EngineError(.io, "cannot write the report's figures", path: filesDir) }
-        try writeAtomically(Data(md.utf8), to: output)
+        // The figures into a temporary folder, then the report; only when both are written does the folder take the
+        // old one's place. A full disk or a read-only folder leaves the previous report and its figures as they were.
+        guard !figures.isEmpty else { return try writeAtomically(Data(md.utf8), to: output) }
+        let fm = FileManager.default
+        let tempDir = filesDir + ".tmp-\(getpid())"
+        try? fm.removeItem(atPath: tempDir)
+        guard mkdir(tempDir, 0o755) == 0 else {
+            throw EngineError(.io, "cannot create the report's figure folder: \(String(cString: strerror(errno)))", path: tempDir)
+        }
+        do {
+            for f in figures {
+                guard let data = fm.contents(atPath: f.source) else { throw EngineError(.io, "cannot read a figure", path: f.source) }
+                try writeAtomically(data, to: (tempDir as NSString).appendingPathComponent(f.name), durable: false)
+            }
+            try writeAtomically(Data(md.utf8), to: output)
+        } catch {
+            try? fm.removeItem(atPath: tempDir)
+            throw error
+        }
+        try? fm.removeItem(atPath: filesDir)
+        guard rename(tempDir, filesDir) == 0 else {
+            throw EngineError(.io, "cannot put the report's figures in place: \(String(cString: strerror(errno)))", path: filesDir)
+        }
     }
 
     /// nbformat 4.5: every cell with an id, code cells with outputs (stream text, display_data PNG base64, error).
