@@ -28,7 +28,11 @@ for s in "${surfaces[@]}"; do
     [ -f "Tests/Fuzz/Dictionaries/$s.dict" ] && dict=("-dict=Tests/Fuzz/Dictionaries/$s.dict")
     log=".fuzz/$s.log"
     echo "fuzzing $s for ${seconds} s"
-    if ALVLM_FUZZ_SURFACE="$s" LSAN_OPTIONS="suppressions=$PWD/Tests/Fuzz/lsan.supp:print_suppressions=0" "$binary" ".fuzz/corpus/$s" "Tests/Fuzz/Corpus/$s" "${dict[@]}" \
+    regressions=()
+    [ -d "Tests/Fuzz/Regressions/$s" ] && regressions=("Tests/Fuzz/Regressions/$s")
+    # SWIFT_BACKTRACE: a Swift trap goes to libFuzzer's handler (which saves the input), not to Swift's backtracer.
+    if SWIFT_BACKTRACE=enable=no ALVLM_FUZZ_SURFACE="$s" LSAN_OPTIONS="suppressions=$PWD/Tests/Fuzz/lsan.supp:print_suppressions=0" \
+        "$binary" ".fuzz/corpus/$s" "Tests/Fuzz/Corpus/$s" "${regressions[@]}" "${dict[@]}" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -malloc_limit_mb=4096 -print_final_stats=1 \
         -artifact_prefix=".fuzz/findings/$s-" > "$log" 2>&1; then
         grep -E "^stat::number_of_executed_units|^stat::new_units_added" "$log" | sed "s/^/  $s /" || true

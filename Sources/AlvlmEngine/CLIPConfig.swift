@@ -71,9 +71,41 @@ public struct CLIPConfig: Equatable, Sendable {
         if let channels = vc["num_channels"] as? NSNumber, channels.intValue != 3 {
             throw EngineError(.format, "num_channels \(channels) is not supported (RGB only)", path: path)
         }
-        return CLIPConfig(vision: vision, imageSize: image, patchSize: patch, text: text,
-                          contextLength: try int(tc, "max_position_embeddings", 77), vocabSize: try int(tc, "vocab_size", 49408),
-                          embedDim: try int(root, "projection_dim", 512))
+        return try CLIPConfig(vision: vision, imageSize: image, patchSize: patch, text: text,
+                              contextLength: try int(tc, "max_position_embeddings", 77), vocabSize: try int(tc, "vocab_size", 49408),
+                              embedDim: try int(root, "projection_dim", 512)).checked(path: path)
+    }
+
+    /// Refuses an architecture that no real file holds before anything is sized by it: every size within many times
+    /// what CLIP models use, and at most 2^36 parameters (256 GB of float32). With these bounds no size computed from
+    /// the config overflows.
+    func checked(path: String) throws -> CLIPConfig {
+        let sizes: [(String, Int, Int)] = [
+            ("vision hidden size", vision.width, 1 << 16), ("text hidden size", text.width, 1 << 16),
+            ("vision MLP size", vision.mlp, 1 << 18), ("text MLP size", text.mlp, 1 << 18),
+            ("vision layers", vision.layers, 1024), ("text layers", text.layers, 1024),
+            ("vision heads", vision.heads, vision.width), ("text heads", text.heads, text.width),
+            ("projection size", embedDim, 1 << 16), ("vocabulary size", vocabSize, 1 << 24),
+            ("context length", contextLength, 1 << 16), ("image size", imageSize, 1 << 14), ("patch size", patchSize, imageSize),
+        ]
+        for (name, value, limit) in sizes where value < 1 || value > limit {
+            throw EngineError(.format, "\(name) \(value) is outside 1...\(limit)", path: path)
+        }
+        guard vision.width % vision.heads == 0, text.width % text.heads == 0, imageSize % patchSize == 0 else {
+            throw EngineError(.format, "widths must divide into heads and the image size into patches", path: path)
+        }
+        guard parameterCount <= 1 << 36 else {
+            throw EngineError(.format, "the architecture has \(parameterCount) parameters, more than any model file holds", path: path)
+        }
+        return self
+    }
+
+    /// Weights of the architecture (float32 values in the engine).
+    public var parameterCount: Int {
+        func tower(_ t: TowerShape) -> Int { t.layers * (4 * t.width * t.width + 2 * t.width * t.mlp + t.mlp + 9 * t.width) + 2 * t.width }
+        let textSide = tower(text) + (vocabSize + contextLength) * text.width + text.width * embedDim
+        let visionSide = tower(vision) + (3 * patchSize * patchSize + grid * grid + 4) * vision.width + vision.width * embedDim
+        return textSide + visionSide + 1
     }
 
     // MARK: open_clip's open_clip_config.json
@@ -107,9 +139,9 @@ public struct CLIPConfig: Equatable, Sendable {
                                 mlp: Int(Double(vw) * vratio), activation: act)
         let text = TowerShape(width: tw, layers: n(tc, "layers", 12), heads: n(tc, "heads", 8),
                               mlp: Int(Double(tw) * tratio), activation: act)
-        var config = CLIPConfig(vision: vision, imageSize: n(vc, "image_size", 224), patchSize: n(vc, "patch_size", 16),
-                                text: text, contextLength: n(tc, "context_length", 77), vocabSize: n(tc, "vocab_size", 49408),
-                                embedDim: embed)
+        var config = try CLIPConfig(vision: vision, imageSize: n(vc, "image_size", 224), patchSize: n(vc, "patch_size", 16),
+                                    text: text, contextLength: n(tc, "context_length", 77), vocabSize: n(tc, "vocab_size", 49408),
+                                    embedDim: embed).checked(path: path)
         if let pre = root["preprocess_cfg"] as? [String: Any] {
             if let m = pre["mean"] as? [NSNumber], m.count == 3 { config.mean = m.map(\.floatValue) }
             if let s = pre["std"] as? [NSNumber], s.count == 3 { config.std = s.map(\.floatValue) }
