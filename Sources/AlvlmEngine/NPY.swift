@@ -125,7 +125,8 @@ public enum NPY {
 public func writeAtomically(_ data: Data, to path: String, durable: Bool = true) throws {
     let url = URL(fileURLWithPath: path)
     let folder = url.deletingLastPathComponent().path
-    let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+    // Unique per write, not only per process: two threads writing the same file never share a temporary file.
+    let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(String(UInt64.random(in: .min ... .max), radix: 36))").path
     func failure(_ what: String) -> EngineError {
         let reason = String(cString: strerror(errno))
         unlink(temp)

@@ -39,6 +39,34 @@ final class FeatureCacheTests: XCTestCase {
         XCTAssertNotNil(cache.lookup(key, rows: 1, width: 16), "recomputed entries are written back")
     }
 
+    /// Threads writing and reading the same entries at once (as two processes sharing a cache do, and what the
+    /// sanitizer run checks for races): every write succeeds and every read is a miss or
+    /// one writer's values whole, never a mix.
+    func testConcurrentWritersNeverTearAnEntry() throws {
+        let cache = try FeatureCache(directory: dir + "/cache")
+        let rows = 4, width = 2048, writers = 4
+        func values(_ writer: Int, _ key: Int) -> [Float] { (0..<(rows * width)).map { Float(writer * 1000 + key * 100 + $0 % 97) } }
+        final class Box: @unchecked Sendable { var torn = 0, hits = 0, failed: [String] = []; let lock = NSLock() }
+        let box = Box()
+        DispatchQueue.concurrentPerform(iterations: writers) { w in
+            for round in 0..<200 {
+                let key = round % 3
+                do { try cache.store("key \(key)", values: values(w, key), rows: rows, width: width) } catch {
+                    box.lock.lock(); box.failed.append("\(error)"); box.lock.unlock()
+                }
+                if let got = cache.lookup("key \((round + 1) % 3)", rows: rows, width: width) {
+                    let whole = (0..<writers).contains { values($0, (round + 1) % 3) == got }
+                    box.lock.lock(); box.hits += 1; if !whole { box.torn += 1 }; box.lock.unlock()
+                }
+            }
+        }
+        XCTAssertEqual(box.failed, [], "every write succeeds")
+        XCTAssertEqual(box.torn, 0)
+        XCTAssertGreaterThan(box.hits, 0)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").filter { $0.contains(".tmp-") }
+        XCTAssertEqual(leftovers, [], "no temporary file is left behind")
+    }
+
     func testKeyChangesWithFileModelAndSettings() throws {
         let path = try images()[0]
         let k1 = try FeatureCache.key(modelHash: 1, imagePath: path, settings: "a")
