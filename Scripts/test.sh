@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: the Swift tests (release build with testability, bounds checks and preconditions on:
-# numeric code is slow in debug builds), the numeric ones again at 1 and 3 cores, then the Jupyter kernel's tests
-# under pytest (Scripts/test_jupyter.sh).
+# numeric code is slow in debug builds), the numeric ones again at 1 and 3 cores, the Jupyter kernel's tests under
+# pytest (Scripts/test_jupyter.sh), the sanitizer runs (Scripts/sanitize.sh) and the fuzzers (Scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/deps.sh
@@ -14,3 +14,7 @@ for cores in 1 3; do
     ALVLM_CORES=$cores swift test -c release -Xswiftc -enable-testing --skip-build --filter "$numeric"
 done
 bash Scripts/test_jupyter.sh
+# Hardening: the suite under AddressSanitizer and ThreadSanitizer, then every fuzzer for a short bounded time (any
+# crash, leak or timeout fails; Scripts/fuzz.sh SURFACE SECONDS fuzzes longer).
+bash Scripts/sanitize.sh
+bash Scripts/fuzz.sh all "${ALVLM_FUZZ_SECONDS:-12}"
