@@ -2,9 +2,9 @@
 // alvlm: active learning for vision-language models.
 // The modules, bottom to top; each imports only modules above it in this file (the README's "Layout" table
 // says what each holds):
-//   AlvlmSettings  <- AlvlmKernels <- AlvlmEngine <- AlvlmActive <- AlvlmWorld
+//   AlvlmSettings  <- AlvlmKernels <- AlvlmEngine <- AlvlmActive <- AlvlmWorld <- AlvlmSweep
 //   AlvlmLanguage (alone) ; AlvlmPlot (alone) ; AlvlmJupyter (alone)
-//   AlvlmBindings (engine, AL, world -> language) <- AlvlmSession (+ plots) <- alvlm (commands, libedit, signals)
+//   AlvlmBindings (engine, AL, world, sweep -> language) <- AlvlmSession (+ plots) <- alvlm (commands, libedit, signals)
 // No library does terminal I/O except AlvlmSession, the language's host; no library reads the environment except
 // AlvlmSettings.
 import PackageDescription
@@ -53,6 +53,8 @@ let package = Package(
         // shipped weights, recommended trainers, training record) and its pool.
         .target(name: "AlvlmWorld", dependencies: ["AlvlmSettings", "AlvlmKernels", "AlvlmEngine", "AlvlmActive"],
                 resources: [.copy("Resources/tiny-clip")]),
+        // Comparisons as sweeps: a folder of independent tasks run locally or as Slurm job arrays, merged exactly.
+        .target(name: "AlvlmSweep", dependencies: ["AlvlmSettings", "AlvlmEngine", "AlvlmActive", "AlvlmWorld"]),
         // The alvlm language: lexer, parser, evaluator, builtin registry, standard library, help (no numerics, no I/O).
         .target(name: "AlvlmLanguage"),
         // Figures as gnuplot programs (script text + binary tables) and their text stand-ins.
@@ -60,7 +62,7 @@ let package = Package(
         // The Jupyter messaging protocol (wire format, HMAC signing, sockets, the kernel loop), for any backend.
         .target(name: "AlvlmJupyter", dependencies: ["CZeroMQ"]),
         // The engine exposed to the language: builtins, object members, and what they need from a host.
-        .target(name: "AlvlmBindings", dependencies: ["AlvlmSettings", "AlvlmEngine", "AlvlmActive", "AlvlmWorld", "AlvlmLanguage"]),
+        .target(name: "AlvlmBindings", dependencies: ["AlvlmSettings", "AlvlmEngine", "AlvlmActive", "AlvlmWorld", "AlvlmSweep", "AlvlmLanguage"]),
         // The session and notebooks: the language's host (output, progress, cancellation, labelling, figures), the
         // notebook format, runner and reports, completion, plotting through gnuplot. No libedit, no argument parsing.
         .target(name: "AlvlmSession", dependencies: ["AlvlmSettings", "AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmBindings", "AlvlmPlot"]),
@@ -69,7 +71,7 @@ let package = Package(
 
         .executableTarget(
             name: "alvlm",
-            dependencies: ["AlvlmSettings", "AlvlmKernels", "AlvlmEngine", "AlvlmActive", "AlvlmWorld", "AlvlmLanguage", "AlvlmBindings",
+            dependencies: ["AlvlmSettings", "AlvlmKernels", "AlvlmEngine", "AlvlmActive", "AlvlmWorld", "AlvlmSweep", "AlvlmLanguage", "AlvlmBindings",
                            "AlvlmPlot", "AlvlmSession", "AlvlmJupyter", "CLineEdit",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),

@@ -40,11 +40,11 @@ for s in "${surfaces[@]}"; do
         failed+=("$s")
         echo "FAILED: $s (log: $log)"
         grep -E "ERROR:|SUMMARY:|Test unit written to|==[0-9]+== " "$log" | head -20 || true
-        sed -n '/^    #[0-9]/p' "$log" | head -25
+        sed -n '/^    #[0-9]/p' "$log" | head -25 || true
         for artifact in .fuzz/findings/"$s"-*; do
             [ -f "$artifact" ] || continue
             echo "reproducer $artifact ($(wc -c < "$artifact") bytes), base64:"
-            head -c 65536 "$artifact" | base64 -w 100
+            head -c 65536 "$artifact" | base64 -w 100 || true
         done
     fi
 done

@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/deps.sh
+# A real Slurm (a controller and three 1-CPU nodes on this machine) for the sweep tests, stopped when the script
+# ends; without root they are skipped and say why.
+if [ "$(id -u)" -eq 0 ]; then
+    bash Scripts/slurm_up.sh --nodes 3 --cpus 1
+    trap 'bash Scripts/slurm_down.sh' EXIT
+fi
 swift test -c release -Xswiftc -enable-testing "$@"
 # The numeric tests again with the work split over 1 and 3 cores (results may differ in the last bits between core
 # counts; each test asserts bit-equality only for the same inputs, batch size and core count, tolerances otherwise).

@@ -8,6 +8,7 @@ public struct Comparison: Codable, Sendable {
         public var strategy: String
         public var seed: UInt64
         public var rounds: [RoundRecord]
+        public init(strategy: String, seed: UInt64, rounds: [RoundRecord]) { self.strategy = strategy; self.seed = seed; self.rounds = rounds }
     }
     public var runs: [Run]
     public var strategies: [String]
@@ -23,11 +24,42 @@ public struct Comparison: Codable, Sendable {
     public var poolSize: Int? = nil
     public var classes: Int? = nil
 
+    public init(runs: [Run], strategies: [String], seeds: [UInt64], masterSeed: UInt64, plannedRuns: Int?, zeroShotAccuracy: Double?,
+                poolSize: Int? = nil, classes: Int? = nil) {
+        self.runs = runs; self.strategies = strategies; self.seeds = seeds; self.masterSeed = masterSeed; self.plannedRuns = plannedRuns
+        self.zeroShotAccuracy = zeroShotAccuracy; self.poolSize = poolSize; self.classes = classes
+    }
+
     public var isPartial: Bool { (plannedRuns ?? runs.count) > runs.count }
 
     /// Child seeds derived from the master seed (seed s of every strategy shares the same child seed, so runs pair up).
     public static func childSeeds(master: UInt64, count: Int) -> [UInt64] {
         (0..<count).map { i in var h = FNV64(); h.add(master); h.add(UInt64(i)); h.add("seed"); return h.value % 1_000_000_007 }
+    }
+
+    /// Distinct names for the strategies: two with the same label (cec with two values of k) get "#2", "#3".
+    public static func labels(_ strategies: [StrategySpec]) -> [String] {
+        var labels: [String] = []
+        for spec in strategies {
+            var label = spec.label, n = 2
+            while labels.contains(label) { label = "\(spec.label) #\(n)"; n += 1 }
+            labels.append(label)
+        }
+        return labels
+    }
+
+    /// One run of a comparison: a strategy under one child seed, with the zero-shot accuracy it starts from. Depends
+    /// on nothing else, so runs can be computed in any order, process or machine (a sweep's tasks).
+    public static func runOne(pool: Pool, model: CLIPModel, trainFeatures: PoolFeatures, testFeatures: PoolFeatures,
+                              strategy spec: StrategySpec, seed: UInt64, rounds: Int, budget: Budget, trainer: TrainerSpec,
+                              pseudo: PseudoLabelling? = nil, progress: ((String) -> Void)? = nil,
+                              cancel: CancellationToken? = nil) throws -> (rounds: [RoundRecord], zeroShot: Double) {
+        var config = ExperimentConfig(strategy: spec, rounds: rounds, budget: budget, trainer: trainer, seed: seed)
+        config.pseudo = pseudo
+        let e = try Experiment(pool: pool, model: model, trainFeatures: trainFeatures, testFeatures: testFeatures, config: config)
+        let zeroShot = try e.zeroShotAccuracy()
+        try e.finish(progress: progress, cancel: cancel)
+        return (e.state.rounds, zeroShot)
     }
 
     public static func run(pool: Pool, model: CLIPModel, trainFeatures: PoolFeatures, testFeatures: PoolFeatures,
@@ -36,13 +68,7 @@ public struct Comparison: Codable, Sendable {
                            progress: ((String) -> Void)? = nil, cancel: CancellationToken? = nil) throws -> Comparison {
         guard !strategies.isEmpty, count >= 1 else { throw EngineError(.argument, "a comparison needs strategies and at least one seed") }
         let seeds = childSeeds(master: masterSeed, count: count)
-        // Two strategies with the same name (e.g. cec with two values of k) get distinct labels.
-        var labels: [String] = []
-        for spec in strategies {
-            var label = spec.label, n = 2
-            while labels.contains(label) { label = "\(spec.label) #\(n)"; n += 1 }
-            labels.append(label)
-        }
+        let labels = Self.labels(strategies)
         var runs: [Run] = []
         var zeroShot: Double?
         // Cancelled (Ctrl-C): the runs finished so far are kept as a partial comparison; a run cut short is dropped.
@@ -50,12 +76,11 @@ public struct Comparison: Codable, Sendable {
             for (spec, label) in zip(strategies, labels) {
                 for seed in seeds {
                     if cancel?.isCancelled == true { throw EngineError(.cancelled, "comparison cancelled after \(runs.count) runs") }
-                    var config = ExperimentConfig(strategy: spec, rounds: rounds, budget: budget, trainer: trainer, seed: seed)
-                    config.pseudo = pseudo
-                    let e = try Experiment(pool: pool, model: model, trainFeatures: trainFeatures, testFeatures: testFeatures, config: config)
-                    if zeroShot == nil { zeroShot = try e.zeroShotAccuracy() }
-                    try e.finish(progress: { progress?("\(label) seed \(seed): \($0)") }, cancel: cancel)
-                    runs.append(Run(strategy: label, seed: seed, rounds: e.state.rounds))
+                    let run = try runOne(pool: pool, model: model, trainFeatures: trainFeatures, testFeatures: testFeatures, strategy: spec,
+                                         seed: seed, rounds: rounds, budget: budget, trainer: trainer, pseudo: pseudo,
+                                         progress: { progress?("\(label) seed \(seed): \($0)") }, cancel: cancel)
+                    zeroShot = zeroShot ?? run.zeroShot
+                    runs.append(Run(strategy: label, seed: seed, rounds: run.rounds))
                 }
             }
         } catch let error as EngineError where error.kind == .cancelled && !runs.isEmpty {

@@ -42,6 +42,8 @@ public enum Bindings {
         registerModelsAndPools(r)
         registerStrategies(r)
         registerExperiments(r)
+        registerSweeps(r)
+        r.register(PlacementObject.self, summary: "where a comparison's runs go (local(...) or slurm(...))", [])
     }
 
     // MARK: models and pools
@@ -54,19 +56,14 @@ public enum Bindings {
                                "Hugging Face CLIPModel folders (config.json + model.safetensors + tokenizer files) or open_clip folders.\n" +
                                "random:vit-b-16 (or vit-b-32, vit-l-14, tiny-test) builds random weights for trying things out.") { args, interp in
             let source = args.string("source")
-            let model: CLIPModel = try engine {
-                if source.hasPrefix("random:") {
-                    let parts = source.dropFirst(7).split(separator: ":")
-                    return try CLIPModel.random(String(parts.first ?? ""), seed: parts.count > 1 ? UInt64(parts[1]) ?? 0 : 0)
-                }
-                if source == "tiny" { return try TinyCLIP.load() }
-                return try CLIPModel.load(directory: source)
-            }
+            let model = try engine { try ModelSource.load(source) }
             let cache = try? FeatureCache(directory: interp.settings.featuresDirectory)
             cache?.onWriteFailure = { [weak interp] error in
                 interp?.host.print("warning: the feature cache cannot be written, features are computed but not kept: \(error.description)")
             }
-            return .object(ModelObject(model, cache: cache, recommended: TinyCLIP.recommendation(for: model) ?? .paper))
+            let object = ModelObject(model, cache: cache, recommended: ModelSource.recommendation(for: model))
+            object.source = (source as NSString).expandingTildeInPath
+            return .object(object)
         })
         r.group = .pools
         r.register(Builtin("coop_dataset", [Parameter("name", .choice(DatasetLoader.CoOpDataset.allCases.map(\.rawValue)), "the dataset"),
@@ -396,7 +393,11 @@ public enum Bindings {
             },
         ])
         r.register(Builtin("compare", [Parameter("strategies", .list, "a list of strategies"), poolParameter, modelParameter] + experimentParameters +
-                           [Parameter("seeds", .integer, default: .number(3)), Parameter("seed", .integer, default: .number(0), "the master seed")],
+                           [Parameter("seeds", .integer, default: .number(3)), Parameter("seed", .integer, default: .number(0), "the master seed"),
+                            Parameter("on", .oneOf([.instance(PlacementObject.self), .nilValue]), default: .null,
+                                      "local(workers: N) or slurm(...): the runs as a sweep's tasks elsewhere (nil: here, one after the other)"),
+                            Parameter("sweep", .oneOf([.string, .nilValue]), default: .null,
+                                      "with on: the sweep folder (plan, results, logs), on a filesystem every worker sees")],
                            summary: "several strategies x seeds: mean ± sd per round, AULC, paired differences", returns: "comparison") { args, interp in
             guard case .list(let items) = args["strategies"], !items.isEmpty else { throw args.error("strategies", "give a non-empty list of strategies") }
             let specs = try items.map { v -> StrategySpec in
@@ -404,6 +405,11 @@ public enum Bindings {
                 return s.spec
             }
             guard args.int("seeds") >= 1, args.int("seeds") <= 1000 else { throw args.error("seeds", "seeds must be in 1...1000") }
+            if args.has("on") {
+                let plan = schedule(args, pool: args.object("pool", as: PoolObject.self)!)
+                return try sweepCompare(args, interp, strategies: specs, rounds: plan.rounds, budget: plan.budget, trainer: try trainer(args),
+                                        pseudo: args.object("pseudo", as: PseudoObject.self)?.setting)
+            }
             let (pool, model, train, test) = try features(args, interp)
             let plan = schedule(args, pool: pool)
             let c = try engine {

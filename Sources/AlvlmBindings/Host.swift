@@ -10,6 +10,12 @@ public protocol EngineHost: LanguageHost {
     /// A person who gives answers for training samples (class index per id; ids left out were skipped); nil when
     /// no person is at hand (a script run, a notebook run from the command line).
     var labeller: (([Int], Pool) throws -> [Int: Int])? { get }
+    /// The alvlm binary, which local sweep workers run (nil where the host is not that binary: no local workers).
+    var executable: String? { get }
+}
+
+extension EngineHost {
+    public var executable: String? { nil }
 }
 
 extension Interpreter {
@@ -17,4 +23,6 @@ extension Interpreter {
     var settings: Settings { (host as? EngineHost)?.settings ?? .process }
     /// A person, when the host has one.
     var labeller: (([Int], Pool) throws -> [Int: Int])? { (host as? EngineHost)?.labeller }
+    /// The alvlm binary, when the host is it.
+    var executable: String? { (host as? EngineHost)?.executable }
 }

@@ -46,6 +46,8 @@ public final class ModelObject: LanguageObject {
     public let cache: FeatureCache?
     /// The trainers this model is best adapted with (the tiny CLIP carries its own; others the paper's).
     public let recommended: Recommendation
+    /// How the user named the model (`clip(SOURCE)`), which a sweep records to load it again elsewhere.
+    public var source: String?
     let serial: Int
     nonisolated(unsafe) static var nextSerial = 0
     public static let typeName = "model"

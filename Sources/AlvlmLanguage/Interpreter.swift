@@ -15,8 +15,14 @@ public final class Interpreter {
     var callDepth = 0
 
     public init(registry: Registry, host: LanguageHost) { self.registry = registry; self.host = host }
-    /// Functions defined at the top level hold the global scope that holds them (see `call`).
-    deinit { globals.values.removeAll() }
+    /// Call scopes whose functions escaped through the call's result (see `call`).
+    var escapedScopes: [Environment] = []
+    /// Functions defined at the top level hold the global scope that holds them, and escaped ones their call's
+    /// scope (see `call`): emptied here so that the cycles are freed with the interpreter.
+    deinit {
+        globals.values.removeAll()
+        for scope in escapedScopes { scope.values.removeAll() }
+    }
 
     /// User variables (not builtins), sorted by name.
     /// The variables defined (`_`, the last value shown, left out).
@@ -205,8 +211,8 @@ public final class Interpreter {
             var result = Value.null
             // A function defined in this call holds the call's scope, which holds the function: a cycle that reference
             // counting never frees. Functions leave a call only through its result (assignments are local), so the
-            // scope is emptied when the result holds no function.
-            defer { if !result.holdsFunction { scope.values.removeAll() } }
+            // scope is emptied when the result holds no function, and kept to be emptied with the interpreter if not.
+            defer { if result.holdsFunction { escapedScopes.append(scope) } else { scope.values.removeAll() } }
             do {
                 for s in fn.body { try execute(s, scope) }
             } catch let r as Return {

@@ -20,6 +20,8 @@ public final class Session: EngineHost {
     public var resetInterrupt: () -> Void = {}
     /// A person who labels training samples (`oracle: "human"`); nil where there is none.
     public var labeller: (([Int], Pool) throws -> [Int: Int])?
+    /// The alvlm binary, for local sweep workers (set by the executable; nil in other hosts).
+    public var executable: String?
     let progressIsInteractive = isatty(2) != 0
     var progressShown = false
     var lastProgressLine = Date.distantPast

@@ -31,6 +31,11 @@ public struct Settings: Sendable, Equatable {
     /// The most pixels a decoded image may have: $ALVLM_MAX_IMAGE_PIXELS, else Pillow's decompression-bomb limit
     /// (178,956,970); larger images are refused from their header, before their pixels are allocated.
     public var maxImagePixels: Int
+    /// The Slurm node this process runs on ($SLURMD_NODENAME, set by slurmd for every job), recorded in sweep results.
+    public var slurmNode: String?
+    /// Seconds a sweep task waits before it starts ($ALVLM_SWEEP_TASK_DELAY, default 0): holds tasks running, for the
+    /// tests that cancel one mid-run.
+    public var sweepTaskDelay: Double
 
     /// The folders inside the cache.
     public var featuresDirectory: String { (cacheRoot as NSString).appendingPathComponent("features") }
@@ -58,6 +63,8 @@ public struct Settings: Sendable, Equatable {
         terminal = environment.filter { Self.terminalVariables.contains($0.key) }
         columns = value("COLUMNS").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
         maxImagePixels = value("ALVLM_MAX_IMAGE_PIXELS").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? 178_956_970
+        slurmNode = value("SLURMD_NODENAME")
+        sweepTaskDelay = value("ALVLM_SWEEP_TASK_DELAY").flatMap(Double.init).flatMap { $0 > 0 && $0 < 3600 ? $0 : nil } ?? 0
         maxTextBytes = (value("ALVLM_MAX_TEXT_MB").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? 64) * 1_000_000
     }
 

@@ -13,7 +13,7 @@ struct Alvlm: ParsableCommand {
         abstract: "Active learning for vision-language models: a native CLIP / CoOp / CEC engine.",
         version: alvlmVersion,
         subcommands: [Repl.self, RunNotebook.self, KernelCommand.self, Convert.self, Pretrain.self, WorldPool.self, Tokenize.self, Preprocess.self, EncodeImages.self, EncodeTexts.self, CoOp.self, VPTCommand.self, MaPLeCommand.self, Logits.self, ZeroShot.self, Select.self,
-                      Bench.self, RandomModel.self],
+                      Bench.self, RandomModel.self, SweepCommand.self],
         defaultSubcommand: Repl.self
     )
 

@@ -21,6 +21,7 @@ extension Session {
         let session = Session(settings: .process)
         session.interruptRequested = { sigintFlag != 0 }
         session.resetInterrupt = { sigintFlag = 0 }
+        session.executable = SweepCommand.executable
         return session
     }
 }
