@@ -27,9 +27,12 @@ public struct SweepPlan: Codable, Equatable, Sendable {
     public var pseudo: PseudoLabelling?
     /// A hash of the plan and the pool: results written under another plan are not this one's.
     public var fingerprint: String = ""
+    /// An encoding sweep instead of a comparison: the pool's images encoded into the feature cache in this many shards.
+    public var encodeShards: Int? = nil
 
-    /// Task k runs strategy k / seeds.count with seed k % seeds.count (strategy-major, as a local comparison runs).
-    public var taskCount: Int { strategies.count * seeds.count }
+    /// Task k runs strategy k / seeds.count with seed k % seeds.count (strategy-major, as a local comparison runs);
+    /// in an encoding sweep, task k encodes shard k.
+    public var taskCount: Int { encodeShards ?? strategies.count * seeds.count }
     public func task(_ k: Int) -> (strategy: Int, seed: Int) { (k / seeds.count, k % seeds.count) }
 }
 
@@ -72,10 +75,23 @@ public struct SweepFolder: Sendable {
                             rounds: Int, budget: Budget, trainer: TrainerSpec, pseudo: PseudoLabelling?) throws -> SweepFolder {
         guard !strategies.isEmpty, count >= 1 else { throw EngineError(.argument, "a sweep needs strategies and at least one seed") }
         guard rounds >= 1 else { throw EngineError(.argument, "rounds must be at least 1") }
-        let folder = SweepFolder(path)
-        var plan = SweepPlan(model: model, strategies: strategies, labels: Comparison.labels(strategies),
+        let plan = SweepPlan(model: model, strategies: strategies, labels: Comparison.labels(strategies),
                              seeds: Comparison.childSeeds(master: masterSeed, count: count), masterSeed: masterSeed, rounds: rounds,
                              budget: budget, trainer: trainer, pseudo: pseudo)
+        return try write(plan, pool: pool, at: path)
+    }
+
+    /// Plans the encoding of a pool's images (every split) into the feature cache as `shards` tasks.
+    public static func planEncoding(at path: String, pool: Pool, model: String, shards: Int) throws -> SweepFolder {
+        guard shards >= 1, shards <= 10_000 else { throw EngineError(.argument, "shards must be in 1...10000") }
+        var plan = SweepPlan(model: model, strategies: [], labels: [], seeds: [], masterSeed: 0, rounds: 0, budget: .count(1), trainer: .none, pseudo: nil)
+        plan.encodeShards = shards
+        return try write(plan, pool: pool, at: path)
+    }
+
+    static func write(_ plan: SweepPlan, pool: Pool, at path: String) throws -> SweepFolder {
+        var plan = plan
+        let folder = SweepFolder(path)
         let poolData = try Self.encoder.encode(PoolFile(name: pool.name, classNames: pool.classNames, template: pool.template, samples: pool.samples))
         var h = FNV64()
         h.add(String(decoding: try Self.encoder.encode(plan), as: UTF8.self))
@@ -136,6 +152,7 @@ public struct SweepFolder: Sendable {
     /// `partial` (then it holds the finished runs and says how many were planned).
     public func collect(partial: Bool = false) throws -> Comparison {
         let plan = try plan()
+        guard plan.encodeShards == nil else { throw EngineError(.argument, "an encoding sweep has no comparison (sweep status tells whether every shard is done)", path: path) }
         let results = (0..<plan.taskCount).map { result($0, plan: plan) }
         let missing = results.indices.filter { results[$0] == nil }
         if !missing.isEmpty && !partial {
@@ -155,6 +172,7 @@ public struct SweepFolder: Sendable {
     /// "task 3 (cec, seed 2 of 3), task 5 (...)".
     public static func describe(_ tasks: [Int], plan: SweepPlan) -> String {
         tasks.map { k in
+            if plan.encodeShards != nil { return "shard \(k)" }
             let (s, i) = plan.task(k)
             return "task \(k) (\(plan.labels[s]), seed \(i + 1) of \(plan.seeds.count))"
         }.joined(separator: ", ")

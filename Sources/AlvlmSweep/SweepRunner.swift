@@ -21,6 +21,20 @@ public enum SweepRunner {
         let model = try ModelSource.load(plan.model)
         let cache = try? FeatureCache(directory: settings.featuresDirectory)
         cache?.onWriteFailure = { progress?("warning: the feature cache cannot be written: \($0.description)") }
+        if let shards = plan.encodeShards {
+            guard let cache else { throw EngineError(.io, "the feature cache cannot be opened", path: settings.featuresDirectory) }
+            var encoded = 0
+            for split in Split.allCases {
+                let ids = shard(pool.ids(split), k, of: shards)
+                encoded += ids.count
+                _ = try PoolFeatures.compute(pool: pool, ids: ids, model: model, cache: cache, cancel: cancel)
+            }
+            guard cache.failedWrites == 0 else { throw EngineError(.io, "\(cache.failedWrites) features could not be written to the cache", path: cache.directory) }
+            let result = SweepResult(task: k, fingerprint: plan.fingerprint, strategy: "encode", seed: UInt64(encoded), rounds: [],
+                                     zeroShotAccuracy: 0, node: settings.slurmNode ?? "local", seconds: Date().timeIntervalSince(started))
+            try writeAtomically(try SweepFolder.encoder.encode(result), to: folder.resultFile(k))
+            return result
+        }
         let train = try PoolFeatures.compute(pool: pool, ids: pool.ids(.train), model: model, cache: cache, cancel: cancel)
         let test = try PoolFeatures.compute(pool: pool, ids: pool.ids(.test), model: model, cache: cache, cancel: cancel)
         let (s, i) = plan.task(k)
@@ -31,6 +45,14 @@ public enum SweepRunner {
                                  zeroShotAccuracy: run.zeroShot, node: settings.slurmNode ?? "local", seconds: Date().timeIntervalSince(started))
         try writeAtomically(try SweepFolder.encoder.encode(result), to: folder.resultFile(k))
         return result
+    }
+
+    /// Shard k of n of a list, cut at multiples of the encoder's batch (16), so that every batch holds the images a
+    /// single encode of the whole list would put in it: the cached features are the same bits either way.
+    public static func shard(_ ids: [Int], _ k: Int, of n: Int, batch: Int = 16) -> [Int] {
+        let batches = (ids.count + batch - 1) / batch
+        let lo = min(ids.count, batches * k / n * batch), hi = min(ids.count, batches * (k + 1) / n * batch)
+        return Array(ids[lo..<hi])
     }
 
     /// Runs every task without a valid result: in this process one after the other (`executable` nil), or in up to

@@ -1,4 +1,5 @@
 import AlvlmEngine
+import AlvlmSettings
 import ArgumentParser
 import Foundation
 
@@ -61,6 +62,12 @@ struct EncodeImages: ParsableCommand {
     @Option(name: .long, help: "Images per forward batch.")
     var batch: Int = 16
 
+    @Option(name: .long, help: "Only shard I of N of the images (I in 0..N-1; shards cut at multiples of --batch), e.g. a Slurm array task's $SLURM_ARRAY_TASK_ID/N.")
+    var shard: String?
+
+    @Flag(name: .long, help: "Read and fill the feature cache (ALVLM_CACHE): what pools, experiments and sweeps read.")
+    var cache = false
+
     @Argument(help: "Image files or directories (expanded to their images, sorted by path).")
     var images: [String]
 
@@ -69,7 +76,25 @@ struct EncodeImages: ParsableCommand {
             guard batch > 0 else { throw EngineError(.argument, "--batch must be positive") }
             let clip = try model.load()
             let pre = Preprocessor(config: clip.config)
-            let files = try ImageFiles.expand(images)
+            var files = try ImageFiles.expand(images)
+            if let shard {
+                let parts = shard.split(separator: "/")
+                guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
+                    throw EngineError(.argument, "--shard takes I/N with 0 <= I < N, not \(shard)")
+                }
+                let batches = (files.count + batch - 1) / batch
+                files = Array(files[min(files.count, batches * i / n * batch)..<min(files.count, batches * (i + 1) / n * batch)])
+            }
+            if cache {
+                let store = try FeatureCache(directory: Settings.process.featuresDirectory)
+                let extractor = ImageFeatureExtractor(model: clip, cache: store)
+                extractor.batch = batch
+                let progress = Progress(total: files.count, label: "encoded")
+                let features = try extractor.features(paths: files.map(\.path), progress: { done, _ in progress.update(done) })
+                if store.failedWrites > 0 { warn("\(store.failedWrites) features could not be written to the cache \(store.directory)") }
+                try NPY.write(features, shape: [files.count, clip.config.embedDim], to: out)
+                return
+            }
             let progress = Progress(total: files.count, label: "encoded")
             var features: [Float] = []
             var count = 0, skipped = 0

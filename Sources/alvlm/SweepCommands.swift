@@ -34,11 +34,12 @@ struct SweepCommand: ParsableCommand {
         @Option(name: .long, help: "Rounds per run.") var rounds = 6
         @Option(name: .long, help: "Labels per round (a count), or a percent of the training pool with %, e.g. 1%.") var budget = "1%"
         @Option(name: .long, help: "The trainer: recommended (the model's CoOp), paper (the paper's CoOp), linear-probe or none.") var trainer = "recommended"
+        @Option(name: .customLong("encode-shards"), help: "Instead of a comparison: encode the pool's images into the feature cache as N tasks.") var encodeShards: Int?
 
         func run() throws {
             try reportingErrors {
                 let specs = try strategy.map(Self.spec)
-                guard !specs.isEmpty else { throw EngineError(.argument, "give at least one --strategy") }
+                guard !specs.isEmpty || encodeShards != nil else { throw EngineError(.argument, "give at least one --strategy (or --encode-shards N)") }
                 let thePool: Pool
                 if pool == "textures" {
                     var w = TextureWorld(seed: worldSeed)
@@ -48,6 +49,13 @@ struct SweepCommand: ParsableCommand {
                     thePool = try DatasetLoader.csv(pool)
                 }
                 let loaded = try ModelSource.load(model)
+                let modelSource = model.hasPrefix("random:") || model == "tiny" ? model : URL(fileURLWithPath: (model as NSString).expandingTildeInPath).standardizedFileURL.path
+                if let encodeShards {
+                    guard specs.isEmpty else { throw EngineError(.argument, "an encoding sweep (--encode-shards) takes no strategies") }
+                    let folder = try SweepFolder.planEncoding(at: self.folder, pool: thePool, model: modelSource, shards: encodeShards)
+                    print("planned \(encodeShards) encoding tasks in \(folder.path)")
+                    return
+                }
                 let trainerSpec: TrainerSpec
                 switch trainer {
                 case "recommended": trainerSpec = ModelSource.recommendation(for: loaded).coop
@@ -61,7 +69,6 @@ struct SweepCommand: ParsableCommand {
                     throw EngineError(.argument, "--budget takes a count or a percent such as 1%, not \(budget)")
                 }
                 _ = try theBudget.resolve(poolSize: thePool.ids(.train).count)
-                let modelSource = model.hasPrefix("random:") || model == "tiny" ? model : URL(fileURLWithPath: (model as NSString).expandingTildeInPath).standardizedFileURL.path
                 let folder = try SweepFolder.plan(at: self.folder, pool: thePool, model: modelSource, strategies: specs, seeds: seeds, masterSeed: seed,
                                                   rounds: rounds, budget: theBudget, trainer: trainerSpec, pseudo: nil)
                 print("planned \(try folder.plan().taskCount) tasks in \(folder.path)")
@@ -99,10 +106,22 @@ struct SweepCommand: ParsableCommand {
                     for k in failed { FileHandle.standardError.write(Data("task \(k) failed; its log ends:\n\(f.logTail(k))\n".utf8)) }
                     throw EngineError(.argument, "\(failed.count) task(s) failed: \(SweepFolder.describe(failed, plan: plan)) (sweep run again reruns only them)")
                 }
-                let c = try f.collect()
-                print(c.table(), terminator: "")
+                try SweepCommand.report(f, partial: false)
             }
         }
+    }
+
+    /// Prints the merged table, or for an encoding sweep what was encoded (an error while shards are missing).
+    static func report(_ f: SweepFolder, partial: Bool) throws {
+        let plan = try f.plan()
+        if plan.encodeShards != nil {
+            let missing = f.missing(plan: plan)
+            guard missing.isEmpty else { throw EngineError(.argument, "\(missing.count) of \(plan.taskCount) shards are not done: \(SweepFolder.describe(missing, plan: plan))", path: f.path) }
+            let images = (0..<plan.taskCount).compactMap { f.result($0, plan: plan) }.map { Int($0.seed) }.reduce(0, +)
+            print("all \(plan.taskCount) shards done: \(images) images encoded into \(Settings.process.featuresDirectory)")
+            return
+        }
+        print(try f.collect(partial: partial).table(), terminator: "")
     }
 
     struct Task: ParsableCommand {
@@ -114,6 +133,7 @@ struct SweepCommand: ParsableCommand {
             try reportingErrors {
                 installInterruptHandler()
                 let r = try SweepRunner.runTask(SweepFolder(folder), task: task, progress: { print($0) }, cancel: InterruptToken())
+                if r.strategy == "encode" { print("shard \(task): \(r.seed) images encoded on \(r.node)"); return }
                 print("task \(task): \(r.strategy) seed \(r.seed) on \(r.node), final accuracy \(String(format: "%.4f", r.rounds.last?.accuracy ?? 0)) (\(String(format: "%.1f", r.seconds)) s)")
             }
         }
@@ -197,8 +217,7 @@ struct SweepCommand: ParsableCommand {
 
         func run() throws {
             try reportingErrors {
-                let c = try SweepFolder(folder).collect(partial: partial)
-                print(c.table(), terminator: "")
+                try SweepCommand.report(SweepFolder(folder), partial: partial)
             }
         }
     }

@@ -91,6 +91,31 @@ final class SweepTests: XCTestCase {
         XCTAssertTrue(verify.stdout.contains("identical"), verify.stdout)
     }
 
+    func testAShardedEncodeFillsTheCacheWithTheFeaturesOfALocalEncode() throws {
+        let folder = dir + "/encode"
+        let shared = ["ALVLM_CACHE": dir + "/shared-cache"]
+        let plan = try alvlm(["sweep", "plan", folder, "--train", "150", "--val", "10", "--test-per-class", "1", "--encode-shards", "3"], environment: shared)
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        let run = try alvlm(["sweep", "run", folder, "--workers", "2"], environment: shared)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("all 3 shards done: 180 images encoded"), run.stdout)
+        var world = TextureWorld(seed: 0)
+        world.trainSize = 150; world.valSize = 10; world.testPerClass = 1
+        let pool = try world.pool(directory: world.cacheDirectory(in: dir + "/shared-cache/pools"))
+        let model = try TinyCLIP.load()
+        let filled = try FeatureCache(directory: dir + "/shared-cache/features")
+        for split in Split.allCases {
+            let ids = pool.ids(split)
+            // Every image is in the cache the shards filled (a lookup per image), and equal to a fresh local encode.
+            let paths = ids.map { pool.sample($0)!.path }
+            let keys = try paths.map { try FeatureCache.key(modelHash: model.imageTowerHash, imagePath: $0, settings: "centre-crop size=\(model.config.imageSize)") }
+            XCTAssertTrue(keys.allSatisfy { filled.lookup($0, rows: 1, width: model.config.embedDim) != nil }, "\(split): every image cached")
+            let fromShards = try PoolFeatures.compute(pool: pool, ids: ids, model: model, cache: filled)
+            let local = try PoolFeatures.compute(pool: pool, ids: ids, model: model, cache: nil)
+            XCTAssertEqual(fromShards.values, local.values, "\(split): the same bits as one local encode")
+        }
+    }
+
     // MARK: Slurm
 
     func slurmIsUp() throws {
