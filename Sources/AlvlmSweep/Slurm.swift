@@ -58,8 +58,15 @@ public enum Slurm {
         try writeAtomically(Data("#!/bin/sh\nexec \(quote(executable)) sweep collect \(quote(folder.path))\n".utf8), to: mergeScript)
         var array = ranges(tasks)
         if let k = options.maxRunning, k >= 1 { array += "%\(k)" }
-        let arrayJob = try sbatch(["--parsable", "--job-name=alvlm-sweep", "--array=\(array)",
+        let arrayJob: String
+        do {
+            arrayJob = try sbatch(["--parsable", "--job-name=alvlm-sweep", "--array=\(array)",
                                    "--output=\(folder.path)/logs/task-%a.log"] + options.arguments + [taskScript])
+        } catch {
+            // Nothing submitted: the folder is left as it was (the scripts are written again on the next submit).
+            if submissions(folder).isEmpty { try? FileManager.default.removeItem(atPath: taskScript); try? FileManager.default.removeItem(atPath: mergeScript) }
+            throw error
+        }
         let mergeJob: String
         do {
             mergeJob = try sbatch(["--parsable", "--job-name=alvlm-sweep-merge", "--dependency=afterok:\(arrayJob)", "--kill-on-invalid-dep=yes",

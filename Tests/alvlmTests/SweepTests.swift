@@ -91,6 +91,29 @@ final class SweepTests: XCTestCase {
         XCTAssertTrue(verify.stdout.contains("identical"), verify.stdout)
     }
 
+    func testTheLanguagesCompareOnLocalWorkersEqualsItsCompareHereAndLoadSweepReopensIt() throws {
+        let folder = dir + "/language"
+        let script = """
+            pool = textures(train: 150, val: 0, test_per_class: 1)
+            m = clip("tiny")
+            a = compare([random(), cec(k: 5)], pool, m, seeds: 2, seed: 3, rounds: 2, budget: 5, trainer: linear_probe(), on: local(workers: 2), sweep: args[0])
+            b = compare([random(), cec(k: 5)], pool, m, seeds: 2, seed: 3, rounds: 2, budget: 5, trainer: linear_probe())
+            c = load_sweep(args[0])
+            for s in ["random", "cec (k=5)"] { print([a.mean(s), b.mean(s), c.mean(s)]) }
+            compare([random()], pool, m, on: local(), sweep: args[0])
+            """
+        try script.write(toFile: dir + "/s.al", atomically: true, encoding: .utf8)
+        let r = try alvlm([dir + "/s.al", "--", folder])
+        let lines = r.stdout.split(separator: "\n").filter { $0.hasPrefix("[[") }
+        XCTAssertEqual(lines.count, 2, r.stdout + r.stderr)
+        for line in lines {
+            // [[x, y], [x, y], [x, y]]: the three curves are the same list.
+            let parts = line.dropFirst().dropLast().components(separatedBy: "], [")
+            XCTAssertEqual(Set(parts.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "[]")) }).count, 1, String(line))
+        }
+        XCTAssertTrue(r.stderr.contains("holds another sweep"), "a different comparison in the same folder is refused:\n\(r.stderr)")
+    }
+
     func testAShardedEncodeFillsTheCacheWithTheFeaturesOfALocalEncode() throws {
         let folder = dir + "/encode"
         let shared = ["ALVLM_CACHE": dir + "/shared-cache"]
@@ -206,6 +229,8 @@ final class SweepTests: XCTestCase {
         let r = try alvlm(["sweep", "submit", folder, "--slurm"], environment: ["SLURM_CONF": conf])
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("sbatch") && (r.stderr.contains("failed") || r.stderr.contains("not installed")), r.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/slurm.json"), "nothing recorded")
+        for file in ["slurm.json", "slurm-task.sh", "slurm-merge.sh"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/" + file), "\(file): nothing written")
+        }
     }
 }
