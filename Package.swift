@@ -83,7 +83,7 @@ let package = Package(
         .target(name: "AlvlmTestSupport", dependencies: ["AlvlmKernels", "AlvlmLanguage"], path: "Tests/AlvlmTestSupport"),
         // Every file format alvlm reads from others, as a function of bytes: driven by the fuzzers (Tests/Fuzz, a
         // package of its own built with -sanitize=fuzzer,address) and replayed by AlvlmFuzzSurfacesTests.
-        .target(name: "AlvlmFuzzSurfaces", dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmSession"],
+        .target(name: "AlvlmFuzzSurfaces", dependencies: ["AlvlmEngine", "AlvlmActive", "AlvlmLanguage", "AlvlmSession", "AlvlmSweep"],
                 path: "Tests/AlvlmFuzzSurfaces"),
         .testTarget(name: "AlvlmSettingsTests", dependencies: ["AlvlmSettings"]),
         .testTarget(name: "AlvlmKernelsTests", dependencies: ["AlvlmKernels", "AlvlmSettings", "AlvlmTestSupport"]),

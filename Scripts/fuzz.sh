@@ -2,7 +2,7 @@
 # Coverage-guided fuzzing of every input surface (Tests/AlvlmFuzzSurfaces) with libFuzzer and AddressSanitizer.
 #   Scripts/fuzz.sh                 every surface for 30 s each
 #   Scripts/fuzz.sh SURFACE [SECONDS]   one surface (safetensors, config, npy, image, tokenizer, language, notebook,
-#                                   answers, pool-csv, experiment, journal) or "all"
+#                                   answers, pool-csv, experiment, journal, sweep) or "all"
 # The committed seeds (Tests/Fuzz/Corpus/SURFACE) are read, never written: new inputs go to .fuzz/corpus/SURFACE.
 # Any crash, leak, timeout (10 s per input) or out-of-memory fails the run; the reproducer is kept in .fuzz/findings
 # and printed in base64. Commit it under Tests/Fuzz/Regressions/SURFACE/ (prefix refused- if the fixed code must
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
 seconds=${2:-30}
-surfaces=(safetensors config npy image tokenizer language notebook answers pool-csv experiment journal)
+surfaces=(safetensors config npy image tokenizer language notebook answers pool-csv experiment journal sweep)
 if [ "$what" != all ]; then
     printf '%s\n' "${surfaces[@]}" | grep -qx -- "$what" || { echo "unknown surface $what (one of: ${surfaces[*]}, all)" >&2; exit 2; }
     surfaces=("$what")

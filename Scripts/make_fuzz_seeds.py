@@ -165,3 +165,14 @@ with open(os.path.join(root, "..", "Regressions", "experiment", "refused-label-o
 
 # Label journals.
 put("journal", "valid-journal", "0\t1\tfuzz@1\tlabel()\n3\t0\tfuzz@1\texperiment 8a9a667c\n3\t-1\tfuzz@1\tlabel()\n5\t2\ttextures@0\tanswers.csv\n9\t")
+
+# Sweep plans (sweep.json).
+plan = {"budget": {"count": {"_0": 5}}, "fingerprint": "96e8845efc8ff99a", "labels": ["random", "cec (k=5)"], "masterSeed": 0,
+        "model": "tiny", "rounds": 2, "seeds": [915547793, 893192944],
+        "strategies": [{"name": "random"}, dict(cec, neighbours=5)], "trainer": {"linearProbe": {}}, "version": 1}
+put("sweep", "valid-compare.json", json.dumps(plan, indent=1))
+put("sweep", "valid-coop.json", json.dumps(dict(plan, trainer=coop["config"]["trainer"], budget={"percent": {"_0": 1}}), indent=1))
+put("sweep", "valid-encode.json", json.dumps({"budget": {"count": {"_0": 1}}, "encodeShards": 4, "fingerprint": "1", "labels": [], "masterSeed": 0,
+                                              "model": "tiny", "rounds": 0, "seeds": [], "strategies": [], "trainer": {"none": {}}, "version": 1}))
+with open(os.path.join(root, "..", "Regressions", "sweep", "refused-fewer-names-than-strategies.json"), "w") as f:
+    f.write(json.dumps(dict(plan, labels=["random"])))   # a regression: task 3's name was looked up past the list

@@ -30,6 +30,20 @@ public struct SweepPlan: Codable, Equatable, Sendable {
     /// An encoding sweep instead of a comparison: the pool's images encoded into the feature cache in this many shards.
     public var encodeShards: Int? = nil
 
+    /// What a plan file must hold before any task is looked up in it (a file edited by hand, or torn).
+    func check(path: String) throws {
+        func fail(_ m: String) -> EngineError { EngineError(.format, "the sweep plan \(m)", path: path) }
+        if let shards = encodeShards {
+            guard (1...10_000).contains(shards) else { throw fail("has \(shards) shards (1...10000)") }
+            return
+        }
+        guard !strategies.isEmpty, labels.count == strategies.count else { throw fail("has \(strategies.count) strategies and \(labels.count) names") }
+        guard !seeds.isEmpty, seeds.count <= 1000, strategies.count <= 1000 else { throw fail("has \(seeds.count) seeds and \(strategies.count) strategies") }
+        guard rounds >= 1, rounds <= 10_000 else { throw fail("has \(rounds) rounds") }
+        for s in strategies { _ = try s.make() }
+        _ = try budget.resolve(poolSize: Int.max / 2)
+    }
+
     /// Task k runs strategy k / seeds.count with seed k % seeds.count (strategy-major, as a local comparison runs);
     /// in an encoding sweep, task k encodes shard k.
     public var taskCount: Int { encodeShards ?? strategies.count * seeds.count }
@@ -121,9 +135,12 @@ public struct SweepFolder: Sendable {
 
     public func plan() throws -> SweepPlan {
         let data = try readInputFile(planFile, what: "sweep plan")
-        do { return try JSONDecoder().decode(SweepPlan.self, from: data) } catch {
+        let plan: SweepPlan
+        do { plan = try JSONDecoder().decode(SweepPlan.self, from: data) } catch {
             throw EngineError(.format, "not an alvlm sweep plan: \(error)", path: planFile)
         }
+        try plan.check(path: planFile)
+        return plan
     }
 
     public func pool() throws -> Pool {

@@ -2,6 +2,7 @@ import AlvlmActive
 import AlvlmEngine
 import AlvlmLanguage
 import AlvlmSession
+import AlvlmSweep
 import Foundation
 
 /// Every kind of file alvlm reads that someone else may have made, as one function of bytes each. The fuzzers
@@ -36,6 +37,8 @@ public enum FuzzSurface: String, CaseIterable, Sendable {
     case experiment
     /// A label journal another session wrote, replayed.
     case journal
+    /// A sweep's plan (`sweep.json`) beside a small pool, read as `sweep status` and `collect` read it.
+    case sweep
 
     /// Builds what every surface shares (the micro model, the small pool, the standard tokenizer, the scratch folder)
     /// once, before the first input: a fuzzer counts what an input allocates and does not free as a leak.
@@ -103,6 +106,18 @@ public enum FuzzSurface: String, CaseIterable, Sendable {
             try state.check(against: SmallPool.shared.pool)
             _ = try state.config.strategy.make()
             _ = try state.config.budget.resolve(poolSize: SmallPool.shared.trainCount)
+        case .sweep:
+            let dir = try Scratch.folder("sweep")
+            if !FileManager.default.fileExists(atPath: dir + "/pool.json") {
+                _ = try SweepFolder.plan(at: dir + "/seed", pool: SmallPool.shared.pool, model: "tiny", strategies: [StrategySpec(name: "random")],
+                                         seeds: 1, masterSeed: 0, rounds: 1, budget: .count(1), trainer: .none, pseudo: nil)
+                try FileManager.default.copyItem(atPath: dir + "/seed/pool.json", toPath: dir + "/pool.json")
+            }
+            try Scratch.write(data, to: dir + "/sweep.json")
+            let folder = SweepFolder(dir)
+            let plan = try folder.plan()
+            _ = SweepFolder.describe(Array(0..<min(plan.taskCount, 1000)), plan: plan)
+            _ = folder.missing(plan: plan)
         case .journal:
             let path = try Scratch.file("labels.journal", data)
             let journal = try LabelJournal(path: path)
