@@ -395,7 +395,7 @@ public enum Bindings {
         r.register(Builtin("compare", [Parameter("strategies", .list, "a list of strategies"), poolParameter, modelParameter] + experimentParameters +
                            [Parameter("seeds", .integer, default: .number(3)), Parameter("seed", .integer, default: .number(0), "the master seed"),
                             Parameter("on", .oneOf([.instance(PlacementObject.self), .nilValue]), default: .null,
-                                      "local(workers: N) or slurm(...): the runs as a sweep's tasks elsewhere (nil: here, one after the other)"),
+                                      "local(workers: N), slurm(...) or planned(): the runs as a sweep's tasks elsewhere (nil: here, one after the other)"),
                             Parameter("sweep", .oneOf([.string, .nilValue]), default: .null,
                                       "with on: the sweep folder (plan, results, logs), on a filesystem every worker sees")],
                            summary: "several strategies x seeds: mean ± sd per round, AULC, paired differences", returns: "comparison") { args, interp in

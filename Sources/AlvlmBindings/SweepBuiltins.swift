@@ -6,13 +6,14 @@ import Foundation
 
 /// Where a comparison's runs go: worker processes here, or a Slurm job array (`compare(..., on: ...)`).
 public final class PlacementObject: LanguageObject {
-    enum Kind { case local(workers: Int), slurm(Slurm.Options) }
+    enum Kind { case local(workers: Int), slurm(Slurm.Options), planOnly }
     let kind: Kind
     public static let typeName = "placement"
     init(_ kind: Kind) { self.kind = kind }
     public var summary: String {
         switch kind {
         case .local(let n): "local(workers: \(n))"
+        case .planOnly: "planned()"
         case .slurm(let o): "slurm(" + ([o.partition.map { "partition: \($0)" }, o.cpusPerTask.map { "cpus: \($0)" }, o.memory.map { "mem: \($0)" },
                                         o.time.map { "time: \($0)" }].compactMap { $0 }.joined(separator: ", ")) + ")"
         }
@@ -48,6 +49,8 @@ extension Bindings {
                                         })
             return .object(PlacementObject(.slurm(options)))
         })
+        r.register(Builtin("planned", [], summary: "only write the sweep folder (compare(..., on: planned(), sweep: DIR)), to run with alvlm sweep run or submit",
+                           returns: "placement") { _, _ in .object(PlacementObject(.planOnly)) })
         r.register(Builtin("load_sweep", [Parameter("path", .string, "the sweep folder")],
                            summary: "the comparison of a sweep folder (what has finished, if it is still running)", returns: "comparison") { args, interp in
             let folder = SweepFolder(args.string("path"))
@@ -70,6 +73,10 @@ extension Bindings {
         }
         let cancel = WatchingToken(host: interp.host)
         switch placement.kind {
+        case .planOnly:
+            let plan = try engine { try folder.plan() }
+            interp.host.print("planned \(plan.taskCount) tasks in \(folder.path): run them with alvlm sweep run \(folder.path) --workers N, or alvlm sweep submit \(folder.path) --slurm ...; load_sweep(\"\(folder.path)\") reads the result")
+            return .null
         case .local(let workers):
             guard let executable = interp.executable else { throw args.error("on", "local workers need the alvlm binary; this host is not it") }
             let failed = try engine {

@@ -112,6 +112,19 @@ final class SweepTests: XCTestCase {
             XCTAssertEqual(Set(parts.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "[]")) }).count, 1, String(line))
         }
         XCTAssertTrue(r.stderr.contains("holds another sweep"), "a different comparison in the same folder is refused:\n\(r.stderr)")
+        // A comparison written in the language, planned only: the command line runs it to the same runs.
+        let plannedScript = """
+            pool = textures(train: 150, val: 0, test_per_class: 1)
+            m = clip("tiny")
+            compare([random(), cec(k: 5)], pool, m, seeds: 2, seed: 3, rounds: 2, budget: 5, trainer: linear_probe(), on: planned(), sweep: args[0])
+            """
+        try plannedScript.write(toFile: dir + "/p.al", atomically: true, encoding: .utf8)
+        let planned = try alvlm([dir + "/p.al", "--", folder + "-planned"])
+        XCTAssertTrue(planned.stdout.contains("planned 4 tasks in \(folder)-planned"), planned.stdout + planned.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "-planned/results/task-0.json"), "planned, not run")
+        let run = try alvlm(["sweep", "run", folder + "-planned", "--workers", "2"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        assertSame(try merged(folder + "-planned"), try merged(folder))
     }
 
     func testAShardedEncodeFillsTheCacheWithTheFeaturesOfALocalEncode() throws {
