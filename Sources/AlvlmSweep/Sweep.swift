@@ -133,22 +133,22 @@ public struct SweepFolder: Sendable {
         return e
     }
 
-    public func plan() throws -> SweepPlan {
-        let data = try readInputFile(planFile, what: "sweep plan")
-        let plan: SweepPlan
-        do { plan = try JSONDecoder().decode(SweepPlan.self, from: data) } catch {
-            throw EngineError(.format, "not an alvlm sweep plan: \(error)", path: planFile)
+    /// One of the folder's JSON files, its format errors naming the file.
+    static func read<T: Decodable>(_ type: T.Type, from path: String, what: String) throws -> T {
+        let data = try readInputFile(path, what: what)
+        do { return try JSONDecoder().decode(T.self, from: data) } catch {
+            throw EngineError(.format, "not an alvlm \(what): \(error)", path: path)
         }
+    }
+
+    public func plan() throws -> SweepPlan {
+        let plan = try Self.read(SweepPlan.self, from: planFile, what: "sweep plan")
         try plan.check(path: planFile)
         return plan
     }
 
     public func pool() throws -> Pool {
-        let data = try readInputFile(poolFile, what: "sweep pool")
-        let file: PoolFile
-        do { file = try JSONDecoder().decode(PoolFile.self, from: data) } catch {
-            throw EngineError(.format, "not an alvlm sweep pool: \(error)", path: poolFile)
-        }
+        let file = try Self.read(PoolFile.self, from: poolFile, what: "sweep pool")
         let pool = try Pool(name: file.name, classNames: file.classNames, samples: file.samples)
         pool.template = file.template
         return pool

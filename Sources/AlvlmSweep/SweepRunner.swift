@@ -49,10 +49,10 @@ public enum SweepRunner {
 
     /// Shard k of n of a list, cut at multiples of the encoder's batch (16), so that every batch holds the images a
     /// single encode of the whole list would put in it: the cached features are the same bits either way.
-    public static func shard(_ ids: [Int], _ k: Int, of n: Int, batch: Int = 16) -> [Int] {
-        let batches = (ids.count + batch - 1) / batch
-        let lo = min(ids.count, batches * k / n * batch), hi = min(ids.count, batches * (k + 1) / n * batch)
-        return Array(ids[lo..<hi])
+    public static func shard<T>(_ items: [T], _ k: Int, of n: Int, batch: Int = 16) -> [T] {
+        let batches = (items.count + batch - 1) / batch
+        let lo = min(items.count, batches * k / n * batch), hi = min(items.count, batches * (k + 1) / n * batch)
+        return Array(items[lo..<hi])
     }
 
     /// Runs every task without a valid result: in this process one after the other (`executable` nil), or in up to

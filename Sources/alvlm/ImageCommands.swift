@@ -1,5 +1,6 @@
 import AlvlmEngine
 import AlvlmSettings
+import AlvlmSweep
 import ArgumentParser
 import Foundation
 
@@ -82,8 +83,7 @@ struct EncodeImages: ParsableCommand {
                 guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, i >= 0, i < n else {
                     throw EngineError(.argument, "--shard takes I/N with 0 <= I < N, not \(shard)")
                 }
-                let batches = (files.count + batch - 1) / batch
-                files = Array(files[min(files.count, batches * i / n * batch)..<min(files.count, batches * (i + 1) / n * batch)])
+                files = SweepRunner.shard(files, i, of: n, batch: batch)
             }
             if cache {
                 let store = try FeatureCache(directory: Settings.process.featuresDirectory)

@@ -111,15 +111,20 @@ final class FullDiskTests: XCTestCase {
         XCTAssertEqual(try contents(folder), before, "every earlier file is kept byte for byte and no temporary file is left")
     }
 
+    /// The feature cache moves onto the mount (an empty folder there, linked from the cache): the next run computes
+    /// the features again and writes them there.
+    func moveFeatureCache(_ cache: String, onto folder: String) throws {
+        try FileManager.default.removeItem(atPath: cache + "/features")
+        try FileManager.default.createDirectory(atPath: folder + "/features", withIntermediateDirectories: false)
+        try FileManager.default.createSymbolicLink(atPath: cache + "/features", withDestinationPath: folder + "/features")
+    }
+
     func testAFullDiskRefusesEveryWriteAndKeepsEveryEarlierFile() throws {
         let small = try mountTmpfs("small", kilobytes: 1024)
         let cache = dir + "/cache"
         let environment = ["ALVLM_CACHE": cache]
         try writePreviousFiles(into: small, environment: environment)
-        // The feature cache moves onto the small disk (features computed again, and not cachable there).
-        try FileManager.default.removeItem(atPath: cache + "/features")
-        try FileManager.default.createDirectory(atPath: small + "/features", withIntermediateDirectories: false)
-        try FileManager.default.createSymbolicLink(atPath: cache + "/features", withDestinationPath: small + "/features")
+        try moveFeatureCache(cache, onto: small)
         let before = try contents(small)
         fill(small)
         try check(small, reason: "No space left on device", environment: environment, before: before)
@@ -130,9 +135,7 @@ final class FullDiskTests: XCTestCase {
         let cache = dir + "/cache"
         let environment = ["ALVLM_CACHE": cache]
         try writePreviousFiles(into: place, environment: environment)
-        try FileManager.default.removeItem(atPath: cache + "/features")
-        try FileManager.default.createDirectory(atPath: place + "/features", withIntermediateDirectories: false)
-        try FileManager.default.createSymbolicLink(atPath: cache + "/features", withDestinationPath: place + "/features")
+        try moveFeatureCache(cache, onto: place)
         let before = try contents(place)
         XCTAssertEqual(try command("/bin/mount", ["-o", "remount,ro", place]), 0)
         try check(place, reason: "Read-only file system", environment: environment, before: before)
