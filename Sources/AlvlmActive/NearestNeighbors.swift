@@ -34,7 +34,7 @@ public enum NearestNeighbors {
                     g.withUnsafeMutableBufferPointer { gb in
                     gt.withUnsafeMutableBufferPointer { tb in
                         let gp = gb.baseAddress!, tp = tb.baseAddress!
-                        BLAS.gemm(transB: true, m: ni, n: nj, k: d, a: zBase + ri * d, lda: d, b: zBase + rj * d, ldb: d, c: gp, ldc: nj)
+                        Products.rows(zBase + ri * d, count: ni, zBase + rj * d, count: nj, width: d, into: gp, cores: 1)
                         locks[bi].lock()
                         for r in 0..<ni {
                             merge(gp + r * nj, count: nj, firstColumn: rj, exclude: ri + r, k: k,

@@ -65,10 +65,7 @@ public struct SelectionContext {
         let z = normalizedRowsDouble(features.map(Double.init), width: d)
         let t = normalizedRowsDouble(classifier.rawTextFeatures.map(Double.init), width: d)
         let scale = exp(Double(classifier.logitScale))
-        var logits = [Double](repeating: 0, count: n * c)
-        logits.withUnsafeMutableBufferPointer { l in
-            BLAS.dgemm(transB: true, m: n, n: c, k: d, alpha: scale, a: z, lda: d, b: t, ldb: d, c: l.baseAddress!, ldc: c)
-        }
+        var logits = Products.rows(z, t, width: d, scale: scale)
         for r in 0..<n {
             var m = -Double.infinity
             for k in 0..<c { m = max(m, logits[r * c + k]) }

@@ -94,10 +94,7 @@ public struct WeightedKMeans {
 
     /// Squared distances of every row to `m` centres, [n, m], by ‖x‖² + ‖c‖² − 2 x·c.
     static func squaredDistances(_ x: [Float], n: Int, d: Int, norms: [Float], centres: [Float], m: Int) -> [Float] {
-        var g = [Float](repeating: 0, count: n * m)
-        g.withUnsafeMutableBufferPointer { gp in
-            BLAS.parallelGemm(transB: true, m: n, n: m, k: d, alpha: -2, a: x, lda: d, b: centres, ldb: d, c: gp.baseAddress!, ldc: m)
-        }
+        var g = Products.rows(x, centres, width: d, scale: -2)
         var cn = [Float](repeating: 0, count: m)
         for c in 0..<m { var s: Float = 0; for j in 0..<d { s += centres[c * d + j] * centres[c * d + j] }; cn[c] = s }
         for i in 0..<n { for c in 0..<m { g[i * m + c] = max(0, g[i * m + c] + norms[i] + cn[c]) } }
@@ -106,10 +103,7 @@ public struct WeightedKMeans {
 
     /// Nearest centre of every row and its squared distance: argmin_c (‖c‖² − 2 x·c), rows split over cores.
     func assign(_ x: [Float], n: Int, d: Int, norms: [Float], centres: [Float], k: Int) -> ([Int], [Float]) {
-        var g = [Float](repeating: 0, count: n * k)
-        g.withUnsafeMutableBufferPointer { gp in
-            BLAS.parallelGemm(transB: true, m: n, n: k, k: d, alpha: -2, a: x, lda: d, b: centres, ldb: d, c: gp.baseAddress!, ldc: k)
-        }
+        let g = Products.rows(x, centres, width: d, scale: -2)
         var cn = [Float](repeating: 0, count: k)
         for c in 0..<k { var s: Float = 0; for j in 0..<d { s += centres[c * d + j] * centres[c * d + j] }; cn[c] = s }
         var a = [Int](repeating: 0, count: n), best = [Float](repeating: 0, count: n)

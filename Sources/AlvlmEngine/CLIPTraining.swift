@@ -90,7 +90,7 @@ struct PooledHead {
         Kernels.layerNorm(pooled, &normed, rows: n, width: c, weight: lnWeight, bias: lnBias, eps: eps, mean: &mean, rstd: &rstd)
         var out = [Float](repeating: 0, count: n * e)
         out.withUnsafeMutableBufferPointer { o in
-            BLAS.linear(normed, rows: n, inFeatures: c, weight: projection, bias: nil, outFeatures: e, into: o.baseAddress!)
+            Kernels.linear(normed, rows: n, inFeatures: c, weight: projection, bias: nil, outFeatures: e, into: o.baseAddress!)
         }
         return out
     }
@@ -131,10 +131,7 @@ public enum ContrastiveLoss {
         let n = groups.count
         let (img, imageNorms) = L2Normalization.forward(image, width: e), (txt, textNorms) = L2Normalization.forward(text, width: e)
         let scale = expf(logScale)
-        var logits = [Float](repeating: 0, count: n * n)
-        logits.withUnsafeMutableBufferPointer { l in
-            BLAS.gemm(transB: true, m: n, n: n, k: e, alpha: scale, a: img, lda: e, b: txt, ldb: e, c: l.baseAddress!, ldc: n)
-        }
+        let logits = Products.rows(img, txt, width: e, scale: scale)
         var members: [Int: Int] = [:]
         for g in groups { members[g, default: 0] += 1 }
         // Every pair sharing a group is a positive, with equal weight.
@@ -154,15 +151,9 @@ public enum ContrastiveLoss {
         }
         var dScale: Double = 0
         for k in 0..<(n * n) { dScale += Double(dlogits[k]) * Double(logits[k]) }
-        var dImg = [Float](repeating: 0, count: n * e), dTxt = dImg
-        dImg.withUnsafeMutableBufferPointer { d in
-            BLAS.gemm(m: n, n: e, k: n, alpha: scale, a: dlogits, lda: n, b: txt, ldb: e, c: d.baseAddress!, ldc: e)
-        }
-        dTxt.withUnsafeMutableBufferPointer { d in
-            BLAS.gemm(transA: true, m: n, n: e, k: n, alpha: scale, a: dlogits, lda: n, b: img, ldb: e, c: d.baseAddress!, ldc: e)
-        }
-        return Result(loss: (rows.loss + columns.loss) / 2, dImage: L2Normalization.backward(dImg, unit: img, norms: imageNorms, width: e),
-                      dText: L2Normalization.backward(dTxt, unit: txt, norms: textNorms, width: e),
+        let (dImg, dTxt) = Products.rowsBackward(dlogits, img, txt, width: e, scale: scale)
+        return Result(loss: (rows.loss + columns.loss) / 2, dImage: L2Normalization.backward(dImg!, unit: img, norms: imageNorms, width: e),
+                      dText: L2Normalization.backward(dTxt!, unit: txt, norms: textNorms, width: e),
                       dLogScale: Float(dScale), accuracy: Double(correct) / Double(max(1, n)))
     }
 }

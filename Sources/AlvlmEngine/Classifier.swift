@@ -59,11 +59,7 @@ public struct Classifier {
         if imageFeatures.contains(where: { !$0.isFinite }) { throw EngineError(.numeric, "image features contain NaN or infinity") }
         let n = imageFeatures.count / e, c = classes
         let images = normalizedRows(imageFeatures, width: e)
-        var logits = [Float](repeating: 0, count: n * c)
-        logits.withUnsafeMutableBufferPointer { l in
-            BLAS.gemm(transB: true, m: n, n: c, k: e, alpha: Float(exp(Double(logitScale))), a: images, lda: e,
-                      b: textFeatures, ldb: e, c: l.baseAddress!, ldc: c)
-        }
+        var logits = Products.rows(images, textFeatures, width: e, scale: Float(exp(Double(logitScale))))
         for r in 0..<n {
             logits.withUnsafeMutableBufferPointer { VectorMath.softmaxRow($0.baseAddress! + r * c, count: c, width: c) }
         }

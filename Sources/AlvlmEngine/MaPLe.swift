@@ -75,7 +75,7 @@ public final class MaPLeLearner: ImagePromptLearner {
         let n = contextLength, wt = model.config.text.width, wv = model.config.vision.width
         var y = [Float](repeating: 0, count: n * wv)
         let w = tensors["\(name).weight"], b = tensors["\(name).bias"]
-        y.withUnsafeMutableBufferPointer { BLAS.linear(x, rows: n, inFeatures: wt, weight: w, bias: b, outFeatures: wv, into: $0.baseAddress!) }
+        y.withUnsafeMutableBufferPointer { Kernels.linear(x, rows: n, inFeatures: wt, weight: w, bias: b, outFeatures: wv, into: $0.baseAddress!) }
         return y
     }
 

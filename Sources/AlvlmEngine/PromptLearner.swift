@@ -131,23 +131,27 @@ public final class PromptLearner {
 
     /// The input embeddings [layout.rows, C]: token (or context) embedding plus position.
     func embeddings() -> [Float] {
-        let c = width, t = tokens, n = options.contextLength, layout = layout
+        let c = width, rows = rowSources
         var x = [Float](repeating: 0, count: layout.rows * c)
-        let emb = model.text.tokens, pos = model.text.positions
-        let shared = layout.sharedPositions
+        Embedding.gather(model.text.tokens, index: rows.token, width: c, into: &x)
+        Embedding.gather(context, index: rows.context, width: c, into: &x)
+        Embedding.gather(model.text.positions, index: rows.position, width: c, into: &x)
+        return x
+    }
+
+    /// Where each input row comes from: a token id or a context row (−1 where the other one fills it) and a position.
+    /// A shared prefix row appears once, from the first class's prompt.
+    var rowSources: (token: [Int], context: [Int], position: [Int]) {
+        let t = tokens, n = options.contextLength, layout = layout, shared = layout.sharedPositions
+        var token = [Int](repeating: -1, count: layout.rows), context = token, position = token
         for (k, seq) in slots.enumerated() {
             for p in 0..<t where k == 0 || p >= shared {
-                let slot = p < seq.count ? seq[p] : 0
-                let dst = layout.row(k, p) * c
-                if slot >= 0 {
-                    for i in 0..<c { x[dst + i] = emb[slot * c + i] + pos[p * c + i] }
-                } else {
-                    let ctxRow = ((options.classSpecific ? k * n : 0) + (-1 - slot)) * c
-                    for i in 0..<c { x[dst + i] = context[ctxRow + i] + pos[p * c + i] }
-                }
+                let slot = p < seq.count ? seq[p] : 0, r = layout.row(k, p)
+                if slot >= 0 { token[r] = slot } else { context[r] = (options.classSpecific ? k * n : 0) + (-1 - slot) }
+                position[r] = p
             }
         }
-        return x
+        return (token, context, position)
     }
 
     /// Class text features [classes, E] (not normalised) for the current context.
@@ -163,17 +167,10 @@ public final class PromptLearner {
 
     /// Gradient of the loss w.r.t. the context, given dLoss/d(text features) [classes, E] of the last `run(saving: true)`.
     func backward(featureGradient df: [Float], prompts: DeepPrompts? = nil) -> [Float] {
-        let c = width, t = tokens, n = options.contextLength, layout = layout
         let dx = tower.backward(df, weights: model.text, prompts: prompts)
         // Embedding: the context rows of every class prompt (a shared prefix row once: it holds every class's share).
-        let shared = layout.sharedPositions
         var dctx = [Float](repeating: 0, count: context.count)
-        for (k, seq) in slots.enumerated() {
-            for (p, slot) in seq.enumerated() where slot < 0 && p < t && (k == 0 || p >= shared) {
-                let ctxRow = ((options.classSpecific ? k * n : 0) + (-1 - slot)) * c, r = layout.row(k, p)
-                for i in 0..<c { dctx[ctxRow + i] += dx[r * c + i] }
-            }
-        }
+        Embedding.scatter(dx, index: rowSources.context, width: width, into: &dctx)
         return dctx
     }
 }

@@ -8,12 +8,8 @@ enum PromptObjective {
     static func logits(images: [Float], texts: [Float], width e: Int, logitScale: Float) -> [Float] {
         let b = images.count / e, c = texts.count / e
         let (ui, _) = L2Normalization.forward(images, width: e), (ut, _) = L2Normalization.forward(texts, width: e)
-        var out = [Float](repeating: 0, count: b * c)
-        out.withUnsafeMutableBufferPointer { l in
-            BLAS.gemm(transB: true, m: b, n: c, k: e, alpha: Float(exp(Double(logitScale))), a: ui, lda: e, b: ut, ldb: e,
-                      c: l.baseAddress!, ldc: c)
-        }
-        return out
+        precondition(images.count == b * e && texts.count == c * e, "features are not rows of width \(e)")
+        return Products.rows(ui, ut, width: e, scale: Float(exp(Double(logitScale))))
     }
 
     /// The loss; dImages [B, E] and dTexts [C, E] when asked for.
@@ -23,28 +19,11 @@ enum PromptObjective {
         precondition(images.count == b * e, "image features are not [\(b), \(e)]")
         let (ui, ni) = L2Normalization.forward(images, width: e), (ut, nt) = L2Normalization.forward(texts, width: e)
         let scale = Float(exp(Double(logitScale)))
-        var logits = [Float](repeating: 0, count: b * c)
-        logits.withUnsafeMutableBufferPointer { l in
-            BLAS.gemm(transB: true, m: b, n: c, k: e, alpha: scale, a: ui, lda: e, b: ut, ldb: e, c: l.baseAddress!, ldc: c)
-        }
+        let logits = Products.rows(ui, ut, width: e, scale: scale)
         let (loss, dlogits) = SoftmaxCrossEntropy.evaluate(logits, rows: b, classes: c, labels: labels)
-        var dimages: [Float]? = nil, dtexts: [Float]? = nil
-        if imageGradient {
-            // d(unit images) = scale · dlogits · unit texts
-            var d = [Float](repeating: 0, count: b * e)
-            d.withUnsafeMutableBufferPointer { p in
-                BLAS.gemm(m: b, n: e, k: c, alpha: scale, a: dlogits, lda: c, b: ut, ldb: e, c: p.baseAddress!, ldc: e)
-            }
-            dimages = L2Normalization.backward(d, unit: ui, norms: ni, width: e)
-        }
-        if textGradient {
-            // d(unit texts) = scale · dlogitsᵀ · unit images
-            var d = [Float](repeating: 0, count: c * e)
-            d.withUnsafeMutableBufferPointer { p in
-                BLAS.gemm(transA: true, m: c, n: e, k: b, alpha: scale, a: dlogits, lda: c, b: ui, ldb: e, c: p.baseAddress!, ldc: e)
-            }
-            dtexts = L2Normalization.backward(d, unit: ut, norms: nt, width: e)
-        }
-        return (loss, dimages, dtexts)
+        // d(unit images) = scale · dlogits · unit texts; d(unit texts) = scale · dlogitsᵀ · unit images.
+        let (dui, dut) = Products.rowsBackward(dlogits, ui, ut, width: e, scale: scale, inputs: (imageGradient, textGradient))
+        return (loss, dui.map { L2Normalization.backward($0, unit: ui, norms: ni, width: e) },
+                dut.map { L2Normalization.backward($0, unit: ut, norms: nt, width: e) })
     }
 }

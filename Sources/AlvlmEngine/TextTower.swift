@@ -17,27 +17,24 @@ final class TextTower {
     /// Token plus position embeddings of id sequences, `tokens` positions each (shorter sequences padded with id 0).
     static func embed(_ ids: [[Int]], tokens t: Int, weights w: TextWeights, width c: Int) -> [Float] {
         var x = [Float](repeating: 0, count: ids.count * t * c)
-        for (b, seq) in ids.enumerated() {
-            for pos in 0..<t {
-                let id = pos < seq.count ? seq[pos] : 0, dst = (b * t + pos) * c
-                for i in 0..<c { x[dst + i] = w.tokens[id * c + i] + w.positions[pos * c + i] }
-            }
-        }
+        Embedding.gather(w.tokens, index: paddedIds(ids, tokens: t), width: c, into: &x)
+        Embedding.gather(w.positions, index: positionIndex(ids.count, tokens: t), width: c, into: &x)
         return x
     }
 
     /// Accumulates the token and position embeddings' gradients from the input rows' gradient of `embed`.
     static func embedBackward(_ dx: [Float], ids: [[Int]], tokens t: Int, width c: Int, into grad: inout TextWeights) {
-        for (b, seq) in ids.enumerated() {
-            for pos in 0..<t {
-                let id = pos < seq.count ? seq[pos] : 0, src = (b * t + pos) * c
-                for i in 0..<c {
-                    grad.tokens[id * c + i] += dx[src + i]
-                    grad.positions[pos * c + i] += dx[src + i]
-                }
-            }
-        }
+        Embedding.scatter(dx, index: paddedIds(ids, tokens: t), width: c, into: &grad.tokens)
+        Embedding.scatter(dx, index: positionIndex(ids.count, tokens: t), width: c, into: &grad.positions)
     }
+
+    /// Each row's token id: the sequences' ids, padded with id 0 to `tokens` positions each.
+    private static func paddedIds(_ ids: [[Int]], tokens t: Int) -> [Int] {
+        ids.flatMap { seq in (0..<t).map { $0 < seq.count ? seq[$0] : 0 } }
+    }
+
+    /// Each row's position for `n` sequences of `tokens` positions.
+    private static func positionIndex(_ n: Int, tokens t: Int) -> [Int] { (0..<(n * t)).map { $0 % t } }
 
     /// Features [pooled.count, E] (not normalised) of input rows `x` laid out as `layout`; `pooled` names each
     /// sequence's pooled row.

@@ -142,7 +142,7 @@ enum Transformer {
                 // Attention half.
                 Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln1w, bias: w.ln1b, eps: s.eps,
                                   mean: rec?.mean1, rstd: rec?.rstd1)
-                BLAS.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.qkvw, bias: w.qkvb, outFeatures: 3 * c, into: qkv)
+                Kernels.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.qkvw, bias: w.qkvb, outFeatures: 3 * c, into: qkv)
                 rec?.ln1?.update(from: ln.baseAddress!, count: rows * c)
                 switch layout {
                 case let .sequences(batch, tokens):
@@ -157,18 +157,16 @@ enum Transformer {
                     lastBlockTail(x, attended: atty.baseAddress!, rows: keep, weights: w, shape: s)
                     return
                 }
-                addBiasRows(x, w.projb, rows: rows, width: c)
-                BLAS.parallelGemm(transB: true, m: rows, n: c, k: c, a: atty.baseAddress!, lda: c, b: w.projw, ldb: c, beta: 1, c: x, ldc: c)
+                Kernels.linear(atty.baseAddress!, rows: rows, inFeatures: c, weight: w.projw, bias: w.projb, outFeatures: c, into: x, accumulate: true)
                 rec?.mid.update(from: x, count: rows * c)
                 // MLP half.
                 Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln2w, bias: w.ln2b, eps: s.eps,
                                   mean: rec?.mean2, rstd: rec?.rstd2)
                 rec?.ln2?.update(from: ln.baseAddress!, count: rows * c)
-                BLAS.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.fc1w, bias: w.fc1b, outFeatures: m, into: pre)
+                Kernels.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.fc1w, bias: w.fc1b, outFeatures: m, into: pre)
                 Kernels.activate(pre, into: hidden.baseAddress!, count: rows * m, s.activation)
                 rec?.hidden?.update(from: hidden.baseAddress!, count: rows * m)
-                addBiasRows(x, w.fc2b, rows: rows, width: c)
-                BLAS.parallelGemm(transB: true, m: rows, n: c, k: m, a: hidden.baseAddress!, lda: m, b: w.fc2w, ldb: m, beta: 1, c: x, ldc: c)
+                Kernels.linear(hidden.baseAddress!, rows: rows, inFeatures: m, weight: w.fc2w, bias: w.fc2b, outFeatures: c, into: x, accumulate: true)
             }}}}}}
         }
     }
@@ -306,23 +304,12 @@ enum Transformer {
         }
         xk.withUnsafeMutableBufferPointer { xb in
             let xp = xb.baseAddress!
-            addBiasRows(xp, w.projb, rows: k, width: c)
-            BLAS.parallelGemm(transB: true, m: k, n: c, k: c, a: ak, lda: c, b: w.projw, ldb: c, beta: 1, c: xp, ldc: c)
+            Kernels.linear(ak, rows: k, inFeatures: c, weight: w.projw, bias: w.projb, outFeatures: c, into: xp, accumulate: true)
             Kernels.layerNorm(xp, &lnk, rows: k, width: c, weight: w.ln2w, bias: w.ln2b, eps: s.eps)
-            pre.withUnsafeMutableBufferPointer { BLAS.linear(lnk, rows: k, inFeatures: c, weight: w.fc1w, bias: w.fc1b, outFeatures: m, into: $0.baseAddress!) }
+            pre.withUnsafeMutableBufferPointer { Kernels.linear(lnk, rows: k, inFeatures: c, weight: w.fc1w, bias: w.fc1b, outFeatures: m, into: $0.baseAddress!) }
             Kernels.activate(pre, into: &hidden, count: k * m, s.activation)
-            addBiasRows(xp, w.fc2b, rows: k, width: c)
-            BLAS.parallelGemm(transB: true, m: k, n: c, k: m, a: hidden, lda: m, b: w.fc2w, ldb: m, beta: 1, c: xp, ldc: c)
+            Kernels.linear(hidden, rows: k, inFeatures: m, weight: w.fc2w, bias: w.fc2b, outFeatures: c, into: xp, accumulate: true)
         }
         for (j, r) in keep.enumerated() { for i in 0..<c { x[r * c + i] = xk[j * c + i] } }
-    }
-
-    static func addBiasRows(_ x: UnsafeMutablePointer<Float>, _ bias: [Float], rows: Int, width c: Int) {
-        bias.withUnsafeBufferPointer { b in
-            for r in 0..<rows {
-                let xr = x + r * c
-                for i in 0..<c { xr[i] += b[i] }
-            }
-        }
     }
 }

@@ -30,18 +30,15 @@ final class VisionTower {
         let cols = CLIPModel.im2col(pixels, count: n, size: config.imageSize, patch: p)
         var embedded = [Float](repeating: 0, count: n * g * g * c)
         embedded.withUnsafeMutableBufferPointer { eb in
-            BLAS.linear(cols, rows: n * g * g, inFeatures: 3 * p * p, weight: w.patch, bias: nil, outFeatures: c, into: eb.baseAddress!)
+            Kernels.linear(cols, rows: n * g * g, inFeatures: 3 * p * p, weight: w.patch, bias: nil, outFeatures: c, into: eb.baseAddress!)
         }
+        // Each image's rows: [CLS, patches] + positions, then the appended tokens.
         var input = [Float](repeating: 0, count: n * t * c)
-        for img in 0..<n {
-            let seq = img * t * c
-            for i in 0..<c { input[seq + i] = w.classEmbedding[i] + w.positions[i] }
-            for tok in 1...(g * g) {
-                let src = (img * g * g + tok - 1) * c, dst = seq + tok * c
-                for i in 0..<c { input[dst + i] = embedded[src + i] + w.positions[tok * c + i] }
-            }
-            if let appended { for i in 0..<(a * c) { input[seq + (1 + g * g) * c + i] = appended[i] } }
-        }
+        let rows = Self.rowSources(images: n, grid: g, appended: a)
+        Embedding.gather(w.classEmbedding, index: rows.classToken, width: c, into: &input)
+        Embedding.gather(embedded, index: rows.patch, width: c, into: &input)
+        if let appended { Embedding.gather(appended, index: rows.appended, width: c, into: &input) }
+        Embedding.gather(w.positions, index: rows.position, width: c, into: &input)
         var x = [Float](repeating: 0, count: n * t * c)
         let layout = AttentionLayout.sequences(batch: n, tokens: t)
         let keep = SavedActivations.reuse(&saved, layout, shape: shape, for: record)
@@ -92,16 +89,10 @@ final class VisionTower {
         if let gradients {
             // Class embedding, positions, and the patch embedding (a linear layer over the im2col rows).
             var dembedded = [Float](repeating: 0, count: n * g * g * c)
-            for img in 0..<n {
-                for tok in 0...(g * g) {
-                    let src = (img * t + tok) * c
-                    for i in 0..<c {
-                        let v = dinput[src + i]
-                        gradients.pointee.positions[tok * c + i] += v
-                        if tok == 0 { gradients.pointee.classEmbedding[i] += v } else { dembedded[(img * g * g + tok - 1) * c + i] = v }
-                    }
-                }
-            }
+            let rows = Self.rowSources(images: n, grid: g, appended: a)
+            Embedding.scatter(dinput, index: rows.position, width: c, into: &gradients.pointee.positions)
+            Embedding.scatter(dinput, index: rows.classToken, width: c, into: &gradients.pointee.classEmbedding)
+            Embedding.scatter(dinput, index: rows.patch, width: c, into: &dembedded)
             var dw = gradients.pointee.patch
             gradients.pointee.patch = []
             Kernels.linearBackward(dy: dembedded, x: patches, weight: w.patch, rows: n * g * g, inFeatures: 3 * p * p, outFeatures: c,
@@ -110,10 +101,23 @@ final class VisionTower {
         }
         guard a > 0 else { return nil }
         var dappended = [Float](repeating: 0, count: a * c)
-        for img in 0..<n {
-            let base = (img * t + 1 + g * g) * c
-            for i in 0..<(a * c) { dappended[i] += dinput[base + i] }
-        }
+        Embedding.scatter(dinput, index: Self.rowSources(images: n, grid: g, appended: a).appended, width: c, into: &dappended)
         return dappended
+    }
+
+    /// Where each input row [n · t] comes from (−1: not this source): the class embedding (row 0 of every image),
+    /// a patch's embedding (row of the patch linear's output), an appended token, and a position (none for
+    /// appended tokens).
+    static func rowSources(images n: Int, grid g: Int, appended a: Int) -> (classToken: [Int], patch: [Int], appended: [Int], position: [Int]) {
+        let t = 1 + g * g + a
+        var classToken = [Int](repeating: -1, count: n * t), patch = classToken, appended = classToken, position = classToken
+        for img in 0..<n {
+            for tok in 0..<t {
+                let r = img * t + tok
+                if tok == 0 { classToken[r] = 0 } else if tok <= g * g { patch[r] = img * g * g + tok - 1 } else { appended[r] = tok - 1 - g * g }
+                if tok <= g * g { position[r] = tok }
+            }
+        }
+        return (classToken, patch, appended, position)
     }
 }

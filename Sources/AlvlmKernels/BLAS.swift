@@ -23,20 +23,6 @@ public enum BLAS {
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// Y[M,out] = X[M,in] * W[out,in]^T (+ bias broadcast over rows).
-    public static func linear(
-        _ x: UnsafePointer<Float>, rows m: Int, inFeatures: Int,
-        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
-        into y: UnsafeMutablePointer<Float>
-    ) {
-        if let bias {
-            for r in 0..<m { (y + r * outFeatures).update(from: bias, count: outFeatures) }
-        }
-        parallelGemm(transB: true, m: m, n: outFeatures, k: inFeatures,
-                     a: x, lda: inFeatures, b: weight, ldb: inFeatures,
-                     beta: bias == nil ? 0 : 1, c: y, ldc: outFeatures)
-    }
-
     /// A GEMM split by rows of C across the engine's cores, each part on one BLAS thread.
     /// With `BLAS.threads == 1` this keeps OpenBLAS's own worker threads (which spin between calls) out of
     /// the way of the engine's other parallel loops.
@@ -44,15 +30,15 @@ public enum BLAS {
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, cores: Int = Engine.cores
     ) {
         // Parts of at least 64 rows; small products are not worth a thread.
-        let parts = m * n * k < 1 << 21 ? 1 : min(Engine.cores, max(1, m / 64))
+        let parts = m * n * k < 1 << 21 ? 1 : min(cores, max(1, m / 64))
         if parts == 1 {
             gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
-        Parallel.chunks(m, minimumPerChunk: 64) { _, rows in
+        Parallel.chunks(m, minimumPerChunk: 64, cores: cores) { _, rows in
             // Rows of op(A): rows of A, or columns of A when transposed.
             gemm(transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha,
                  a: transA ? a + rows.lowerBound : a + rows.lowerBound * lda, lda: lda, b: b, ldb: ldb,

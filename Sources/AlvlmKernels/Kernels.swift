@@ -13,10 +13,11 @@ public enum Activation: String, Sendable {
 /// The engine's one parallel loop (every module's parallel work goes through it, so the core count is read in one
 /// place: `Engine.cores`).
 public enum Parallel {
-    /// `count` items in contiguous chunks run concurrently, one per worker: at most `Engine.cores` workers and at
-    /// least `minimumPerChunk` items each. The body gets its worker index (0..<cores, for per-worker scratch) and range.
-    public static func chunks(_ count: Int, minimumPerChunk: Int = 1, _ body: (Int, Range<Int>) -> Void) {
-        let workers = min(Engine.cores, max(1, count / max(1, minimumPerChunk)))
+    /// `count` items in contiguous chunks run concurrently, one per worker: at most `cores` workers (the engine's,
+    /// unless a caller names another count) and at least `minimumPerChunk` items each. The body gets its worker
+    /// index (0..<cores, for per-worker scratch) and range.
+    public static func chunks(_ count: Int, minimumPerChunk: Int = 1, cores: Int = Engine.cores, _ body: (Int, Range<Int>) -> Void) {
+        let workers = min(cores, max(1, count / max(1, minimumPerChunk)))
         if workers <= 1 { if count > 0 { body(0, 0..<count) }; return }
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let lo = count * w / workers, hi = count * (w + 1) / workers
@@ -42,9 +43,21 @@ public func parallelChunksIndexed(_ count: Int, minimumPerChunk: Int = 1, _ body
 }
 
 public enum Engine {
-    /// Cores used by the engine's parallel loops and row-split GEMMs: the machine's, or ALVLM_CORES (1-256), read
-    /// once at start (the test script runs the numeric tests at 1 and 3 cores this way, to catch work-splitting bugs).
-    nonisolated(unsafe) public static var cores: Int = Settings.process.cores
+    /// Cores used by the engine's parallel loops and row-split GEMMs, fixed for the life of the process at the first
+    /// read: what the host asked for with `configure(cores:)` before any work, else the settings' (the machine's, or
+    /// ALVLM_CORES read once at start; the test script runs the numeric tests at 1 and 3 cores this way).
+    public static let cores: Int = requestedCores ?? Settings.process.cores
+
+    nonisolated(unsafe) private static var requestedCores: Int?
+
+    /// Asks for `n` cores (clamped to 1...256); the host calls this once at start, before any parallel work.
+    /// Returns false when the count was already fixed at another value (work has run, or another host chose first).
+    @discardableResult
+    public static func configure(cores n: Int) -> Bool {
+        let n = min(256, max(1, n))
+        requestedCores = n
+        return cores == n
+    }
 
     /// The engine parallelises GEMMs itself, one BLAS thread per part; every model touches this once. The first
     /// touch also lets OpenBLAS run the CPU's own kernel where it did not recognise the CPU (`BLAS.adoptCPUKernel`).
@@ -107,6 +120,22 @@ public enum Kernels {
                 }
             }
         }
+    }
+
+    /// y = x Wᵀ + b (W in nn.Linear layout [out, in], b broadcast over rows; nil: none) for x [rows, in], y [rows, out];
+    /// with `accumulate`, added to y (a residual connection) instead of written.
+    public static func linear(
+        _ x: UnsafePointer<Float>, rows m: Int, inFeatures k: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        outFeatures o: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false
+    ) {
+        if let bias {
+            for r in 0..<m {
+                let yr = y + r * o
+                if accumulate { for i in 0..<o { yr[i] += bias[i] } } else { yr.update(from: bias, count: o) }
+            }
+        }
+        BLAS.parallelGemm(transB: true, m: m, n: o, k: k, a: x, lda: k, b: weight, ldb: k,
+                          beta: bias == nil && !accumulate ? 0 : 1, c: y, ldc: o)
     }
 
     /// Backward of y = x Wᵀ + b (W in nn.Linear layout [out, in]) in one call: dx = dy W (written, or added with

@@ -76,6 +76,7 @@ public final class Session: EngineHost {
 
     public init(settings: Settings = .process) {
         self.settings = settings
+        Engine.configure(cores: settings.cores)   // the first host to ask fixes it; later sessions share it
         plotter = Plotter(settings: settings)
         StandardLibrary.register(into: registry)
         Help.register(into: registry)

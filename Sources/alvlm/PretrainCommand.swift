@@ -53,7 +53,9 @@ struct Pretrain: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            if let threads { Engine.cores = max(1, threads) }
+            if let threads, !Engine.configure(cores: threads) {
+                throw EngineError(.argument, "--threads \(threads): the engine already runs on \(Engine.cores) cores")
+            }
             var options = TinyCLIP.Options()
             options.architecture = arch; options.steps = steps; options.batchSize = batch; options.learningRate = lr
             options.warmupSteps = warmup; options.seed = seed; options.evaluateEvery = evalEvery; options.evaluationSize = evalSize

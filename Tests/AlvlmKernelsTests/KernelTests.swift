@@ -24,7 +24,7 @@ final class KernelTests: XCTestCase {
         let m = 5, i = 7, o = 3
         let x = rng.normals(m * i, std: 1), w = rng.normals(o * i, std: 1), b = rng.normals(o, std: 1)
         var y = [Float](repeating: .nan, count: m * o)
-        y.withUnsafeMutableBufferPointer { BLAS.linear(x, rows: m, inFeatures: i, weight: w, bias: b, outFeatures: o, into: $0.baseAddress!) }
+        y.withUnsafeMutableBufferPointer { Kernels.linear(x, rows: m, inFeatures: i, weight: w, bias: b, outFeatures: o, into: $0.baseAddress!) }
         let ref = naiveMatmul(transA: false, transB: true, m: m, n: o, k: i, a: x, lda: i, b: w, ldb: i)
         for r in 0..<m { for c in 0..<o { XCTAssertEqual(y[r * o + c], ref[r * o + c] + b[c], accuracy: 1e-5) } }
     }

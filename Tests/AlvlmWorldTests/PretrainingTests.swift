@@ -85,13 +85,10 @@ final class PretrainingTests: XCTestCase {
         serial.withUnsafeMutableBufferPointer { c in
             BLAS.gemm(transA: true, m: m, n: n, k: k, a: a, lda: m, b: b, ldb: n, beta: 1, c: c.baseAddress!, ldc: n)
         }
-        let saved = Engine.cores
-        defer { Engine.cores = saved }
         for cores in [1, 2, 3, 5] {
-            Engine.cores = cores
             var parallel = c0
             parallel.withUnsafeMutableBufferPointer { c in
-                BLAS.parallelGemm(transA: true, m: m, n: n, k: k, a: a, lda: m, b: b, ldb: n, beta: 1, c: c.baseAddress!, ldc: n)
+                BLAS.parallelGemm(transA: true, m: m, n: n, k: k, a: a, lda: m, b: b, ldb: n, beta: 1, c: c.baseAddress!, ldc: n, cores: cores)
             }
             XCTAssertLessThan(maxAbsDifference(parallel, serial), 1e-3, "\(cores) cores")
         }

@@ -25,8 +25,7 @@ public struct CoreSetStrategy: Strategy {
             var g = [Float](repeating: 0, count: context.unlabeled.count * m)
             g.withUnsafeMutableBufferPointer { gp in
                 c.withUnsafeBufferPointer { cp in
-                    BLAS.parallelGemm(transB: true, m: context.unlabeled.count, n: m, k: d, a: u, lda: d,
-                                      b: cp.baseAddress! + start * d, ldb: d, c: gp.baseAddress!, ldc: m)
+                    Products.rows(u, count: context.unlabeled.count, cp.baseAddress! + start * d, count: m, width: d, into: gp.baseAddress!)
                 }
             }
             for i in 0..<context.unlabeled.count {

@@ -80,21 +80,14 @@ struct GCN {
 
     init(features f: [Float], nodes n: Int, width d: Int, hidden: Int, rng: inout SeededRandom) {
         self.n = n; self.d = d; self.hidden = hidden
-        var a = [Float](repeating: 0, count: n * n)
-        a.withUnsafeMutableBufferPointer { ap in
-            BLAS.parallelGemm(transB: true, m: n, n: n, k: d, a: f, lda: d, b: f, ldb: d, c: ap.baseAddress!, ldc: n)
-        }
+        var a = Products.rows(f, f, width: d)
         for i in 0..<n { a[i * n + i] -= 1 }
         var colSums = [Float](repeating: 0, count: n)
         for i in 0..<n { for j in 0..<n { colSums[j] += a[i * n + j] } }
         for i in 0..<n { for j in 0..<n { a[i * n + j] = colSums[j] != 0 ? a[i * n + j] / colSums[j] : 0 } }
         for i in 0..<n { a[i * n + i] += 1 }
         adjacency = a
-        var af = [Float](repeating: 0, count: n * d)
-        af.withUnsafeMutableBufferPointer { p in
-            BLAS.parallelGemm(m: n, n: d, k: n, a: a, lda: n, b: f, ldb: d, c: p.baseAddress!, ldc: d)
-        }
-        propagated = af
+        propagated = Products.matmul(a, f, m: n, k: n, n: d)
         // GraphConvolution.reset_parameters: uniform(−1/√out, 1/√out).
         func uniform(_ count: Int, _ bound: Double) -> [Float] { (0..<count).map { _ in Float((rng.uniform() * 2 - 1) * bound) } }
         let s1 = 1 / Double(hidden).squareRoot()
@@ -104,10 +97,7 @@ struct GCN {
 
     /// Forward pass; `mask` (0 or 1/(1−p) per hidden unit) applies dropout. Returns (pre-activation, hidden after dropout, scores).
     func forward(mask: [Float]?) -> (z1: [Float], h: [Float], s: [Float]) {
-        var z1 = [Float](repeating: 0, count: n * hidden)
-        z1.withUnsafeMutableBufferPointer { p in
-            BLAS.parallelGemm(m: n, n: hidden, k: d, a: propagated, lda: d, b: w1, ldb: hidden, c: p.baseAddress!, ldc: hidden)
-        }
+        var z1 = Products.matmul(propagated, w1, m: n, k: d, n: hidden)
         var h = [Float](repeating: 0, count: n * hidden)
         for i in 0..<n { for j in 0..<hidden {
             z1[i * hidden + j] += b1[j]
@@ -115,10 +105,7 @@ struct GCN {
         } }
         var support = [Float](repeating: 0, count: n)
         for i in 0..<n { var s: Float = 0; for j in 0..<hidden { s += h[i * hidden + j] * w2[j] }; support[i] = s }
-        var z2 = [Float](repeating: 0, count: n)
-        z2.withUnsafeMutableBufferPointer { p in
-            BLAS.parallelGemm(m: n, n: 1, k: n, a: adjacency, lda: n, b: support, ldb: 1, c: p.baseAddress!, ldc: 1)
-        }
+        let z2 = Products.matmul(adjacency, support, m: n, k: n, n: 1)
         return (z1, h, z2.map { 1 / (1 + exp(-($0 + b2))) })
     }
 
@@ -149,19 +136,12 @@ struct GCN {
         }
         var db1 = [Float](repeating: 0, count: hidden)
         for i in 0..<n { for j in 0..<hidden { db1[j] += dz1[i * hidden + j] } }
-        var dw1 = [Float](repeating: 0, count: d * hidden)
-        dw1.withUnsafeMutableBufferPointer { p in
-            BLAS.gemm(transA: true, m: d, n: hidden, k: n, a: propagated, lda: d, b: dz1, ldb: hidden, c: p.baseAddress!, ldc: hidden)
-        }
+        let dw1 = Products.matmul(propagated, dz1, m: d, k: n, n: hidden, transposeX: true)
         return (loss, dw1, db1, dw2, db2)
     }
 
     func transposedProduct(_ v: [Float]) -> [Float] {
-        var out = [Float](repeating: 0, count: n)
-        out.withUnsafeMutableBufferPointer { p in
-            BLAS.gemm(transA: true, m: n, n: 1, k: n, a: adjacency, lda: n, b: v, ldb: 1, c: p.baseAddress!, ldc: 1)
-        }
-        return out
+        Products.matmul(adjacency, v, m: n, k: n, n: 1, transposeX: true)
     }
 
     mutating func train(isLabeled: [Bool], epochs: Int, learningRate: Double, weightDecay: Double, dropout: Double,

@@ -104,7 +104,7 @@ public struct ProbCoverStrategy: Strategy {
                 for c0 in stride(from: 0, to: n, by: block) {
                     let cn = min(block, n - c0)
                     g.withUnsafeMutableBufferPointer { gp in
-                        BLAS.gemm(transB: true, m: rn, n: cn, k: d, a: base + r0 * d, lda: d, b: base + c0 * d, ldb: d, c: gp.baseAddress!, ldc: cn)
+                        Products.rows(base + r0 * d, count: rn, base + c0 * d, count: cn, width: d, into: gp.baseAddress!, cores: 1)
                     }
                     for a in 0..<rn {
                         for b in 0..<cn {

@@ -68,10 +68,7 @@ public struct TypiClustStrategy: Strategy {
         let n = members.count
         let x = context.packed(members)
         let d = context.width
-        var gram = [Float](repeating: 0, count: n * n)
-        gram.withUnsafeMutableBufferPointer { g in
-            BLAS.gemm(transB: true, m: n, n: n, k: d, a: x, lda: d, b: x, ldb: d, c: g.baseAddress!, ldc: n)
-        }
+        let gram = Products.rows(x, x, width: d)
         var best = 0, bestMean = Double.infinity
         var row = [Double](repeating: 0, count: n)
         for i in 0..<n {
