@@ -4,8 +4,10 @@ import Foundation
 /// with batched forward passes. The tokenizer travels with the model when the folder has one.
 public final class CLIPModel {
     public let config: CLIPConfig
-    public let vision: VisionWeights
-    public let text: TextWeights
+    /// Every weight, in one allocation; the model never changes them (trainers work on a copy).
+    let parameters: CLIPParameters
+    public var vision: VisionWeights { parameters.vision }
+    public var text: TextWeights { parameters.text }
     /// The checkpoint's log scale; logits use exp(logitScale).
     public let logitScale: Float
     public let tokenizer: CLIPTokenizer?
@@ -16,10 +18,10 @@ public final class CLIPModel {
     private lazy var textTower = TextTower(shape: config.text)
     var cachedImageHash: UInt64?
 
-    public init(config: CLIPConfig, vision: VisionWeights, text: TextWeights, logitScale: Float,
-                tokenizer: CLIPTokenizer?, source: String) {
-        self.config = config; self.vision = vision; self.text = text
-        self.logitScale = logitScale; self.tokenizer = tokenizer; self.source = source
+    /// A model over these parameters (kept, not copied: the caller hands them over).
+    public init(parameters: CLIPParameters, tokenizer: CLIPTokenizer?, source: String) {
+        config = parameters.config; self.parameters = parameters
+        logitScale = parameters.logitScale[0]; self.tokenizer = tokenizer; self.source = source
         Engine.singleThreadedBLAS
     }
 
@@ -30,8 +32,7 @@ public final class CLIPModel {
         }
         var rng = SeededRandom(seed: seed)
         let p = CLIPParameters.random(config, rng: &rng)
-        return CLIPModel(config: config, vision: p.vision, text: p.text, logitScale: p.logitScale[0],
-                         tokenizer: CLIPTokenizer.standard, source: "random:\(name):\(seed)")
+        return CLIPModel(parameters: p, tokenizer: CLIPTokenizer.standard, source: "random:\(name):\(seed)")
     }
 
     /// Loads a model folder: Hugging Face (`config.json` + `model.safetensors`) or
@@ -76,8 +77,7 @@ public final class CLIPModel {
         let file = try SafetensorsFile(path: weightsFile)
         let weights = try naming.load(from: file, config: finalConfig)
         let tokenizer = try CLIPTokenizer.inDirectory(dir, contextLength: finalConfig.contextLength)
-        return CLIPModel(config: finalConfig, vision: weights.vision, text: weights.text, logitScale: weights.logitScale[0],
-                         tokenizer: tokenizer, source: dir)
+        return CLIPModel(parameters: weights, tokenizer: tokenizer, source: dir)
     }
 
     // MARK: image tower

@@ -32,7 +32,7 @@ struct CLIPTensor {
     /// AdamW decays matrices only, as CLIP's training does.
     let decays: Bool
     let initial: Initial
-    let path: WritableKeyPath<CLIPParameters, [Float]>
+    let path: WritableKeyPath<CLIPParameters, Tensor>
 
     var count: Int { shape.reduce(1, *) }
 
@@ -41,7 +41,7 @@ struct CLIPTensor {
         let vc = v.width, tc = t.width
         var out: [CLIPTensor] = []
         func add(_ name: String, _ openAIName: String, _ shape: [Int], _ tower: Tower, decays: Bool = false, _ initial: Initial,
-                 _ path: WritableKeyPath<CLIPParameters, [Float]>, huggingFace: Stored = .asIs, openAI: Stored = .asIs) {
+                 _ path: WritableKeyPath<CLIPParameters, Tensor>, huggingFace: Stored = .asIs, openAI: Stored = .asIs) {
             out.append(CLIPTensor(name: name, huggingFace: huggingFace, openAIName: openAIName, openAI: openAI, shape: shape, tower: tower,
                                   decays: decays, initial: initial, path: path))
         }
@@ -93,28 +93,16 @@ struct CLIPTensor {
 }
 
 extension CLIPParameters {
-    /// Parameters of a config's shape with every tensor empty, to be filled through the table.
-    static func skeleton(_ config: CLIPConfig) -> CLIPParameters {
-        func blocks(_ n: Int) -> [BlockWeights] {
-            (0..<n).map { _ in BlockWeights(ln1w: [], ln1b: [], qkvw: [], qkvb: [], projw: [], projb: [], ln2w: [], ln2b: [], fc1w: [], fc1b: [], fc2w: [], fc2b: []) }
-        }
-        return CLIPParameters(
-            config: config,
-            vision: VisionWeights(patch: [], classEmbedding: [], positions: [], preW: [], preB: [], blocks: blocks(config.vision.layers),
-                                  postW: [], postB: [], projection: []),
-            text: TextWeights(tokens: [], positions: [], blocks: blocks(config.text.layers), finalW: [], finalB: [], projection: []),
-            logitScale: 0)
-    }
-
     /// Random weights drawn tensor by tensor in the table's order (the draws of openai/CLIP's initialisation).
     public static func random(_ config: CLIPConfig, rng: inout SeededRandom) -> CLIPParameters {
-        var p = skeleton(config)
+        let p = CLIPParameters(config: config)
         for t in p.table {
+            let tensor = p[keyPath: t.path]
             switch t.initial {
-            case .normal(let std): p[keyPath: t.path] = rng.normals(t.count, std: std)
-            case .ones: p[keyPath: t.path] = [Float](repeating: 1, count: t.count)
-            case .zeros: p[keyPath: t.path] = [Float](repeating: 0, count: t.count)
-            case .constant(let v): p[keyPath: t.path] = [Float](repeating: v, count: t.count)
+            case .normal(let std): tensor.assign(rng.normals(t.count, std: std))
+            case .ones: tensor.fill(1)
+            case .zeros: tensor.fill(0)
+            case .constant(let v): tensor.fill(v)
             }
         }
         return p
@@ -132,21 +120,21 @@ extension WeightNaming {
             }
             return try file.floats(name)
         }
-        var p = CLIPParameters.skeleton(config)
+        let p = CLIPParameters(config: config)
         for t in p.table {
             let (name, stored) = self == .huggingFace ? (t.name, t.huggingFace) : (t.openAIName, t.openAI)
             switch stored {
             case .asIs:
-                p[keyPath: t.path] = try get(name, t.shape)
+                p[keyPath: t.path].assign(try get(name, t.shape))
             case let .splitQKV(q, k, v):
                 let part = [t.shape[0] / 3] + t.shape.dropFirst()
-                p[keyPath: t.path] = try get(q, part) + get(k, part) + get(v, part)
+                p[keyPath: t.path].assign(try get(q, part) + get(k, part) + get(v, part))
             case .transposed:
                 let (rows, cols) = (t.shape[1], t.shape[0])
                 let x = try get(name, [rows, cols])
                 var out = [Float](repeating: 0, count: x.count)
                 for r in 0..<rows { for c in 0..<cols { out[c * rows + r] = x[r * cols + c] } }
-                p[keyPath: t.path] = out
+                p[keyPath: t.path].assign(out)
             }
         }
         return p
@@ -156,9 +144,9 @@ extension WeightNaming {
 extension CLIPModel {
     /// The Hugging Face tensors of this model, as `save` writes them (q, k and v apart).
     var huggingFaceTensors: [(name: String, shape: [Int], values: [Float])] {
-        let p = CLIPParameters(model: self)
+        let p = parameters
         return p.table.flatMap { t -> [(name: String, shape: [Int], values: [Float])] in
-            let values = p[keyPath: t.path]
+            let values = p[keyPath: t.path].values
             guard case let .splitQKV(q, k, v) = t.huggingFace else { return [(t.name, t.shape, values)] }
             let part = values.count / 3, shape = [t.shape[0] / 3] + t.shape.dropFirst()
             return [(q, shape, Array(values[0..<part])), (k, shape, Array(values[part..<(2 * part)])), (v, shape, Array(values[(2 * part)...]))]

@@ -23,8 +23,8 @@ public final class ContrastivePass {
     }
 
     /// Accumulates the image tower's weight gradients for dLoss/d(embeddings) [n, E] of the last `imageForward`.
-    func imageBackward(_ w: VisionWeights, featureGradient df: [Float], into grad: inout VisionWeights) {
-        _ = withUnsafeMutablePointer(to: &grad) { g in visionTower.backward(df, weights: w, gradients: g) }   // the input gradient is not needed here
+    func imageBackward(_ w: VisionWeights, featureGradient df: [Float], into grad: VisionWeights) {
+        visionTower.backward(df, weights: w, gradients: grad)   // the input gradient is not needed here
     }
 
     // MARK: text tower
@@ -41,25 +41,33 @@ public final class ContrastivePass {
     }
 
     /// Accumulates the text tower's weight gradients for dLoss/d(embeddings) [n, E] of the last `textForward`.
-    func textBackward(_ w: TextWeights, featureGradient df: [Float], into grad: inout TextWeights) {
-        let dx = withUnsafeMutablePointer(to: &grad) { g in textTower.backward(df, weights: w, gradients: g) }
-        TextTower.embedBackward(dx, ids: textIds, tokens: textTokens, width: config.text.width, into: &grad)
+    func textBackward(_ w: TextWeights, featureGradient df: [Float], into grad: TextWeights) {
+        let dx = textTower.backward(df, weights: w, gradients: grad)
+        TextTower.embedBackward(dx, ids: textIds, tokens: textTokens, width: config.text.width, into: grad)
     }
 
     // MARK: the whole step
 
-    /// Loss and gradients of all parameters for one batch of (image, caption) pairs.
-    public func lossAndGradient(_ params: CLIPParameters, pixels: [Float], captions: [[Int]], groups: [Int]) -> (loss: Double, gradient: CLIPParameters) {
+    /// The loss for one batch of (image, caption) pairs; the gradient of every parameter is written into `gradient`
+    /// (zeroed first, in place: a training loop keeps one gradient buffer for all its steps).
+    public func loss(_ params: CLIPParameters, pixels: [Float], captions: [[Int]], groups: [Int], gradient grad: CLIPParameters) -> Double {
+        precondition(grad.count == params.count, "a gradient buffer of another shape")
         let n = captions.count
         let image = imageForward(params.vision, pixels: pixels, count: n)
         let text = textForward(params.text, ids: captions)
         let l = ContrastiveLoss.evaluate(image: image, text: text, groups: groups, width: config.embedDim, logScale: params.logitScale[0])
-        var grad = params.zeros()
-        imageBackward(params.vision, featureGradient: l.dImage, into: &grad.vision)
-        textBackward(params.text, featureGradient: l.dText, into: &grad.text)
+        grad.zero()
+        imageBackward(params.vision, featureGradient: l.dImage, into: grad.vision)
+        textBackward(params.text, featureGradient: l.dText, into: grad.text)
         grad.logitScale[0] = l.dLogScale
         lastBatchAccuracy = l.accuracy
-        return (l.loss, grad)
+        return l.loss
+    }
+
+    /// Loss and gradients of all parameters for one batch, the gradient in a new buffer.
+    public func lossAndGradient(_ params: CLIPParameters, pixels: [Float], captions: [[Int]], groups: [Int]) -> (loss: Double, gradient: CLIPParameters) {
+        let grad = params.zeros()
+        return (loss(params, pixels: pixels, captions: captions, groups: groups, gradient: grad), grad)
     }
 }
 
@@ -69,48 +77,33 @@ struct PooledHead {
     private var pooled: [Float] = [], mean: [Float] = [], rstd: [Float] = [], normed: [Float] = []
     private var rows = 0, width = 0, embed = 0
 
-    /// The head's weight gradients, moved out of the tower's gradient (no copy) and back.
-    struct Gradients {
-        var lnWeight: [Float], lnBias: [Float], projection: [Float]
-        init(lnWeight: inout [Float], lnBias: inout [Float], projection: inout [Float]) {
-            self.lnWeight = lnWeight; self.lnBias = lnBias; self.projection = projection
-            lnWeight = []; lnBias = []; projection = []
-        }
-        func restore(lnWeight: inout [Float], lnBias: inout [Float], projection: inout [Float]) {
-            lnWeight = self.lnWeight; lnBias = self.lnBias; projection = self.projection
-        }
+    /// The head's tensors (weights, or their gradients).
+    struct Tensors {
+        let lnWeight: Tensor, lnBias: Tensor, projection: Tensor
     }
 
     /// Embeddings [rows, embed] of pooled rows [rows, width].
-    mutating func forward(_ pooled: [Float], rows n: Int, width c: Int, embed e: Int, lnWeight: [Float], lnBias: [Float], eps: Float,
-                          projection: [Float]) -> [Float] {
+    mutating func forward(_ pooled: [Float], rows n: Int, width c: Int, embed e: Int, weights w: Tensors, eps: Float) -> [Float] {
         self.pooled = pooled; rows = n; width = c; embed = e
         mean = [Float](repeating: 0, count: n); rstd = mean
         normed = [Float](repeating: 0, count: n * c)
-        Kernels.layerNorm(pooled, &normed, rows: n, width: c, weight: lnWeight, bias: lnBias, eps: eps, mean: &mean, rstd: &rstd)
+        Kernels.layerNorm(pooled, &normed, rows: n, width: c, weight: w.lnWeight.pointer, bias: w.lnBias.pointer, eps: eps, mean: &mean, rstd: &rstd)
         var out = [Float](repeating: 0, count: n * e)
         out.withUnsafeMutableBufferPointer { o in
-            Kernels.linear(normed, rows: n, inFeatures: c, weight: projection, bias: nil, outFeatures: e, into: o.baseAddress!)
+            Kernels.linear(normed, rows: n, inFeatures: c, weight: w.projection.pointer, bias: nil, outFeatures: e, into: o.baseAddress!)
         }
         return out
     }
 
     /// dLoss/d(pooled rows) for dLoss/d(embeddings); with `gradients`, the layer norm's and the projection's weight
-    /// gradients are accumulated into it.
-    func backward(_ df: [Float], lnWeight: [Float], projection: [Float], gradients: inout Gradients?) -> [Float] {
+    /// gradients are accumulated into them.
+    func backward(_ df: [Float], weights w: Tensors, gradients g: Tensors?) -> [Float] {
         let n = rows, c = width, e = embed
         var dnormed = [Float](repeating: 0, count: n * c), dpooled = dnormed
-        if var g = gradients {
-            gradients = nil   // g holds the only references: updated in place, then put back
-            Kernels.linearBackward(dy: df, x: normed, weight: projection, rows: n, inFeatures: c, outFeatures: e, dx: &dnormed,
-                                   weightGradient: &g.projection)
-            Kernels.layerNormBackward(dnormed, pooled, mean: mean, rstd: rstd, weight: lnWeight, into: &dpooled, rows: n, width: c,
-                                      weightGradient: &g.lnWeight, biasGradient: &g.lnBias)
-            gradients = g
-        } else {
-            Kernels.linearBackward(dy: df, x: nil, weight: projection, rows: n, inFeatures: c, outFeatures: e, dx: &dnormed)
-            Kernels.layerNormBackward(dnormed, pooled, mean: mean, rstd: rstd, weight: lnWeight, into: &dpooled, rows: n, width: c)
-        }
+        Kernels.linearBackward(dy: df, x: g == nil ? nil : normed, weight: w.projection.pointer, rows: n, inFeatures: c, outFeatures: e,
+                               dx: &dnormed, weightGradient: g?.projection.pointer)
+        Kernels.layerNormBackward(dnormed, pooled, mean: mean, rstd: rstd, weight: w.lnWeight.pointer, into: &dpooled, rows: n, width: c,
+                                  weightGradient: g?.lnWeight.pointer, biasGradient: g?.lnBias.pointer)
         return dpooled
     }
 }

@@ -12,9 +12,11 @@ public struct FNV64: Sendable {
     public static func hash(_ s: String) -> UInt64 { var h = FNV64(); h.add(s); return h.value }
     /// Word-wise variant for large float arrays (a different, faster function than the byte-wise one).
     public mutating func add(words: [Float]) {
-        words.withUnsafeBytes { raw in
-            for w in raw.bindMemory(to: UInt32.self) { value = (value ^ UInt64(w)) &* 0x100_0000_01b3 }
-        }
+        words.withUnsafeBufferPointer { add(words: $0) }
+    }
+
+    public mutating func add(words: UnsafeBufferPointer<Float>) {
+        for w in words { value = (value ^ UInt64(w.bitPattern)) &* 0x100_0000_01b3 }
     }
 }
 
@@ -24,8 +26,8 @@ extension CLIPModel {
         if let h = cachedImageHash { return h }
         var h = FNV64()
         h.add("\(config.vision) \(config.imageSize) \(config.patchSize) \(config.embedDim) \(config.mean) \(config.std)")
-        let p = CLIPParameters(model: self)
-        for t in p.table where t.tower == .vision { h.add(words: p[keyPath: t.path]) }
+        let p = parameters
+        for t in p.table where t.tower == .vision { h.add(words: UnsafeBufferPointer(start: p[keyPath: t.path].pointer, count: t.count)) }
         cachedImageHash = h.value
         return h.value
     }

@@ -23,9 +23,9 @@ final class TextTower {
     }
 
     /// Accumulates the token and position embeddings' gradients from the input rows' gradient of `embed`.
-    static func embedBackward(_ dx: [Float], ids: [[Int]], tokens t: Int, width c: Int, into grad: inout TextWeights) {
-        Embedding.scatter(dx, index: paddedIds(ids, tokens: t), width: c, into: &grad.tokens)
-        Embedding.scatter(dx, index: positionIndex(ids.count, tokens: t), width: c, into: &grad.positions)
+    static func embedBackward(_ dx: [Float], ids: [[Int]], tokens t: Int, width c: Int, into grad: TextWeights) {
+        Embedding.scatter(dx, index: paddedIds(ids, tokens: t), width: c, into: grad.tokens)
+        Embedding.scatter(dx, index: positionIndex(ids.count, tokens: t), width: c, into: grad.positions)
     }
 
     /// Each row's token id: the sequences' ids, padded with id 0 to `tokens` positions each.
@@ -51,24 +51,25 @@ final class TextTower {
         for (k, r) in pooled.enumerated() { for i in 0..<c { rows[k * c + i] = x[r * c + i] } }
         pooledRows = pooled
         recorded = record
-        return head.forward(rows, rows: pooled.count, width: c, embed: e, lnWeight: w.finalW, lnBias: w.finalB, eps: shape.eps,
-                            projection: w.projection)
+        return head.forward(rows, rows: pooled.count, width: c, embed: e, weights: Self.head(w), eps: shape.eps)
     }
 
     /// dLoss/d(input rows) [layout.rows, C] for dLoss/d(features) of the last recording forward; with `gradients`
     /// (which needs `.weightGradients`), the head's and the blocks' weight gradients are accumulated into it.
-    func backward(_ df: [Float], weights w: TextWeights, gradients: UnsafeMutablePointer<TextWeights>? = nil,
-                  prompts: DeepPrompts? = nil) -> [Float] {
+    func backward(_ df: [Float], weights w: TextWeights, gradients: TextWeights? = nil, prompts: DeepPrompts? = nil) -> [Float] {
         guard let saved, recorded != .none else { preconditionFailure("backward needs a forward that recorded") }
         precondition(gradients == nil || recorded == .weightGradients, "weight gradients need a forward recording them")
         let c = shape.width
-        var headGradients = gradients.map { g in PooledHead.Gradients(lnWeight: &g.pointee.finalW, lnBias: &g.pointee.finalB, projection: &g.pointee.projection) }
-        let dpooled = head.backward(df, lnWeight: w.finalW, projection: w.projection, gradients: &headGradients)
-        if let g = gradients, let h = headGradients { h.restore(lnWeight: &g.pointee.finalW, lnBias: &g.pointee.finalB, projection: &g.pointee.projection) }
+        let dpooled = head.backward(df, weights: Self.head(w), gradients: gradients.map(Self.head))
         var dx = [Float](repeating: 0, count: saved.layout.rows * c)
         for (k, r) in pooledRows.enumerated() { for i in 0..<c { dx[r * c + i] += dpooled[k * c + i] } }
         Transformer.backward(&dx, blocks: w.blocks, saved: saved, workspace: workspace,
-                             gradients: gradients.map { $0.pointer(to: \.blocks)! }, prompts: prompts)
+                             gradients: gradients?.blocks, prompts: prompts)
         return dx
+    }
+
+    /// The head's tensors: ln_final and the projection.
+    static func head(_ w: TextWeights) -> PooledHead.Tensors {
+        PooledHead.Tensors(lnWeight: w.finalW, lnBias: w.finalB, projection: w.projection)
     }
 }

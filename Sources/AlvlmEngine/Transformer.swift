@@ -23,13 +23,14 @@ public struct TowerShape: Equatable, Sendable {
     }
 }
 
+/// One block's tensors (views into its model's storage).
 public struct BlockWeights {
-    public var ln1w: [Float], ln1b: [Float]
-    public var qkvw: [Float], qkvb: [Float]     // [3C, C], [3C]
-    public var projw: [Float], projb: [Float]   // [C, C], [C]
-    public var ln2w: [Float], ln2b: [Float]
-    public var fc1w: [Float], fc1b: [Float]     // [M, C], [M]
-    public var fc2w: [Float], fc2b: [Float]     // [C, M], [C]
+    public internal(set) var ln1w: Tensor, ln1b: Tensor
+    public internal(set) var qkvw: Tensor, qkvb: Tensor     // [3C, C], [3C]
+    public internal(set) var projw: Tensor, projb: Tensor   // [C, C], [C]
+    public internal(set) var ln2w: Tensor, ln2b: Tensor
+    public internal(set) var fc1w: Tensor, fc1b: Tensor     // [M, C], [M]
+    public internal(set) var fc2w: Tensor, fc2b: Tensor     // [C, M], [C]
 }
 
 /// Scratch buffers for a pass over `rows` tokens; grown on demand and reused.
@@ -140,9 +141,9 @@ enum Transformer {
                 let pre = rec?.preact ?? hidden.baseAddress!
                 rec?.input.update(from: x, count: rows * c)
                 // Attention half.
-                Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln1w, bias: w.ln1b, eps: s.eps,
+                Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln1w.pointer, bias: w.ln1b.pointer, eps: s.eps,
                                   mean: rec?.mean1, rstd: rec?.rstd1)
-                Kernels.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.qkvw, bias: w.qkvb, outFeatures: 3 * c, into: qkv)
+                Kernels.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.qkvw.pointer, bias: w.qkvb.pointer, outFeatures: 3 * c, into: qkv)
                 rec?.ln1?.update(from: ln.baseAddress!, count: rows * c)
                 switch layout {
                 case let .sequences(batch, tokens):
@@ -157,16 +158,16 @@ enum Transformer {
                     lastBlockTail(x, attended: atty.baseAddress!, rows: keep, weights: w, shape: s)
                     return
                 }
-                Kernels.linear(atty.baseAddress!, rows: rows, inFeatures: c, weight: w.projw, bias: w.projb, outFeatures: c, into: x, accumulate: true)
+                Kernels.linear(atty.baseAddress!, rows: rows, inFeatures: c, weight: w.projw.pointer, bias: w.projb.pointer, outFeatures: c, into: x, accumulate: true)
                 rec?.mid.update(from: x, count: rows * c)
                 // MLP half.
-                Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln2w, bias: w.ln2b, eps: s.eps,
+                Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln2w.pointer, bias: w.ln2b.pointer, eps: s.eps,
                                   mean: rec?.mean2, rstd: rec?.rstd2)
                 rec?.ln2?.update(from: ln.baseAddress!, count: rows * c)
-                Kernels.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.fc1w, bias: w.fc1b, outFeatures: m, into: pre)
+                Kernels.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.fc1w.pointer, bias: w.fc1b.pointer, outFeatures: m, into: pre)
                 Kernels.activate(pre, into: hidden.baseAddress!, count: rows * m, s.activation)
                 rec?.hidden?.update(from: hidden.baseAddress!, count: rows * m)
-                Kernels.linear(hidden.baseAddress!, rows: rows, inFeatures: m, weight: w.fc2w, bias: w.fc2b, outFeatures: c, into: x, accumulate: true)
+                Kernels.linear(hidden.baseAddress!, rows: rows, inFeatures: m, weight: w.fc2w.pointer, bias: w.fc2b.pointer, outFeatures: c, into: x, accumulate: true)
             }}}}}}
         }
     }
@@ -176,7 +177,7 @@ enum Transformer {
     /// that needs activations saved with `linearInputs`.
     static func backward(
         _ dx: UnsafeMutablePointer<Float>, blocks: [BlockWeights], saved: SavedActivations, workspace ws: Workspace,
-        gradients: UnsafeMutablePointer<BlockWeights>? = nil, prompts: DeepPrompts? = nil
+        gradients: [BlockWeights]? = nil, prompts: DeepPrompts? = nil
     ) {
         precondition(gradients == nil || saved.keepsLinearInputs, "weight gradients need the linear layers' inputs saved")
         let s = saved.shape, layout = saved.layout
@@ -191,24 +192,24 @@ enum Transformer {
             ws.scores.withUnsafeMutableBufferPointer { scores in
             withSaved(saved, layer: l, rows: rows) { rec in
                 let rec = rec!
-                let g = gradients.map { $0 + l }
+                let g = gradients?[l]
                 // MLP half: x_out = mid + fc2(act(fc1(ln2(mid)))); dx holds d x_out and becomes d mid.
                 withGradients(g, \.fc2w, \.fc2b) { dw, db in
-                    Kernels.linearBackward(dy: dx, x: rec.hidden, weight: w.fc2w, rows: rows, inFeatures: m, outFeatures: c, dx: dh.baseAddress!,
+                    Kernels.linearBackward(dy: dx, x: rec.hidden, weight: w.fc2w.pointer, rows: rows, inFeatures: m, outFeatures: c, dx: dh.baseAddress!,
                                            weightGradient: dw, biasGradient: db)
                 }
                 Kernels.activateBackward(dh.baseAddress!, preactivation: rec.preact, count: rows * m, s.activation)
                 withGradients(g, \.fc1w, \.fc1b) { dw, db in
-                    Kernels.linearBackward(dy: dh.baseAddress!, x: rec.ln2, weight: w.fc1w, rows: rows, inFeatures: c, outFeatures: m,
+                    Kernels.linearBackward(dy: dh.baseAddress!, x: rec.ln2, weight: w.fc1w.pointer, rows: rows, inFeatures: c, outFeatures: m,
                                            dx: dln.baseAddress!, weightGradient: dw, biasGradient: db)
                 }
                 withGradients(g, \.ln2w, \.ln2b) { dw, db in
-                    Kernels.layerNormBackward(dln.baseAddress!, rec.mid, mean: rec.mean2, rstd: rec.rstd2, weight: w.ln2w, into: dx, rows: rows, width: c,
+                    Kernels.layerNormBackward(dln.baseAddress!, rec.mid, mean: rec.mean2, rstd: rec.rstd2, weight: w.ln2w.pointer, into: dx, rows: rows, width: c,
                                               weightGradient: dw, biasGradient: db)
                 }
                 // Attention half: mid = x_in + proj(attn(ln1(x_in))); dx becomes d x_in.
                 withGradients(g, \.projw, \.projb) { dw, db in
-                    Kernels.linearBackward(dy: dx, x: rec.attended, weight: w.projw, rows: rows, inFeatures: c, outFeatures: c, dx: datty.baseAddress!,
+                    Kernels.linearBackward(dy: dx, x: rec.attended, weight: w.projw.pointer, rows: rows, inFeatures: c, outFeatures: c, dx: datty.baseAddress!,
                                            weightGradient: dw, biasGradient: db)
                 }
                 switch layout {
@@ -221,11 +222,11 @@ enum Transformer {
                                                     scratch: scores.baseAddress!)
                 }
                 withGradients(g, \.qkvw, \.qkvb) { dw, db in
-                    Kernels.linearBackward(dy: dqkv.baseAddress!, x: rec.ln1, weight: w.qkvw, rows: rows, inFeatures: c, outFeatures: 3 * c,
+                    Kernels.linearBackward(dy: dqkv.baseAddress!, x: rec.ln1, weight: w.qkvw.pointer, rows: rows, inFeatures: c, outFeatures: 3 * c,
                                            dx: dln.baseAddress!, weightGradient: dw, biasGradient: db)
                 }
                 withGradients(g, \.ln1w, \.ln1b) { dw, db in
-                    Kernels.layerNormBackward(dln.baseAddress!, rec.input, mean: rec.mean1, rstd: rec.rstd1, weight: w.ln1w, into: dx, rows: rows, width: c,
+                    Kernels.layerNormBackward(dln.baseAddress!, rec.input, mean: rec.mean1, rstd: rec.rstd1, weight: w.ln1w.pointer, into: dx, rows: rows, width: c,
                                               weightGradient: dw, biasGradient: db)
                 }
             }}}}}}
@@ -236,27 +237,16 @@ enum Transformer {
     /// Backward of all blocks on an array of rows, with the blocks' weight gradients accumulated into `gradients`
     /// when given (the towers' entry).
     static func backward(_ dx: inout [Float], blocks: [BlockWeights], saved: SavedActivations, workspace ws: Workspace,
-                         gradients: UnsafeMutablePointer<[BlockWeights]>?, prompts: DeepPrompts?) {
+                         gradients: [BlockWeights]?, prompts: DeepPrompts?) {
         dx.withUnsafeMutableBufferPointer { d in
-            guard let gradients else {
-                backward(d.baseAddress!, blocks: blocks, saved: saved, workspace: ws, prompts: prompts)
-                return
-            }
-            gradients.pointee.withUnsafeMutableBufferPointer { gb in
-                backward(d.baseAddress!, blocks: blocks, saved: saved, workspace: ws, gradients: gb.baseAddress!, prompts: prompts)
-            }
+            backward(d.baseAddress!, blocks: blocks, saved: saved, workspace: ws, gradients: gradients, prompts: prompts)
         }
     }
 
-    /// Pointers to a block's pair of gradient arrays (nil, nil without gradients). The arrays are moved out while the
-    /// kernel writes them, so no copy is made.
-    static func withGradients(_ g: UnsafeMutablePointer<BlockWeights>?, _ a: WritableKeyPath<BlockWeights, [Float]>,
-                              _ b: WritableKeyPath<BlockWeights, [Float]>, _ body: (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void) {
-        guard let g else { body(nil, nil); return }
-        var first = g.pointee[keyPath: a], second = g.pointee[keyPath: b]
-        g.pointee[keyPath: a] = []; g.pointee[keyPath: b] = []
-        first.withUnsafeMutableBufferPointer { pa in second.withUnsafeMutableBufferPointer { pb in body(pa.baseAddress!, pb.baseAddress!) } }
-        g.pointee[keyPath: a] = first; g.pointee[keyPath: b] = second
+    /// A block's pair of gradient pointers (nil, nil without gradients).
+    static func withGradients(_ g: BlockWeights?, _ a: KeyPath<BlockWeights, Tensor>, _ b: KeyPath<BlockWeights, Tensor>,
+                              _ body: (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void) {
+        body(g?[keyPath: a].pointer, g?[keyPath: b].pointer)
     }
 
     /// Pointers to one layer's slices of the saved activations (the linear inputs only when kept).
@@ -304,11 +294,11 @@ enum Transformer {
         }
         xk.withUnsafeMutableBufferPointer { xb in
             let xp = xb.baseAddress!
-            Kernels.linear(ak, rows: k, inFeatures: c, weight: w.projw, bias: w.projb, outFeatures: c, into: xp, accumulate: true)
-            Kernels.layerNorm(xp, &lnk, rows: k, width: c, weight: w.ln2w, bias: w.ln2b, eps: s.eps)
-            pre.withUnsafeMutableBufferPointer { Kernels.linear(lnk, rows: k, inFeatures: c, weight: w.fc1w, bias: w.fc1b, outFeatures: m, into: $0.baseAddress!) }
+            Kernels.linear(ak, rows: k, inFeatures: c, weight: w.projw.pointer, bias: w.projb.pointer, outFeatures: c, into: xp, accumulate: true)
+            Kernels.layerNorm(xp, &lnk, rows: k, width: c, weight: w.ln2w.pointer, bias: w.ln2b.pointer, eps: s.eps)
+            pre.withUnsafeMutableBufferPointer { Kernels.linear(lnk, rows: k, inFeatures: c, weight: w.fc1w.pointer, bias: w.fc1b.pointer, outFeatures: m, into: $0.baseAddress!) }
             Kernels.activate(pre, into: &hidden, count: k * m, s.activation)
-            Kernels.linear(hidden, rows: k, inFeatures: m, weight: w.fc2w, bias: w.fc2b, outFeatures: c, into: xp, accumulate: true)
+            Kernels.linear(hidden, rows: k, inFeatures: m, weight: w.fc2w.pointer, bias: w.fc2b.pointer, outFeatures: c, into: xp, accumulate: true)
         }
         for (j, r) in keep.enumerated() { for i in 0..<c { x[r * c + i] = xk[j * c + i] } }
     }

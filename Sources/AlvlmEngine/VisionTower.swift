@@ -30,7 +30,7 @@ final class VisionTower {
         let cols = CLIPModel.im2col(pixels, count: n, size: config.imageSize, patch: p)
         var embedded = [Float](repeating: 0, count: n * g * g * c)
         embedded.withUnsafeMutableBufferPointer { eb in
-            Kernels.linear(cols, rows: n * g * g, inFeatures: 3 * p * p, weight: w.patch, bias: nil, outFeatures: c, into: eb.baseAddress!)
+            Kernels.linear(cols, rows: n * g * g, inFeatures: 3 * p * p, weight: w.patch.pointer, bias: nil, outFeatures: c, into: eb.baseAddress!)
         }
         // Each image's rows: [CLS, patches] + positions, then the appended tokens.
         var input = [Float](repeating: 0, count: n * t * c)
@@ -44,11 +44,11 @@ final class VisionTower {
         let keep = SavedActivations.reuse(&saved, layout, shape: shape, for: record)
         if record != .none {
             preMean = [Float](repeating: 0, count: n * t); preRstd = preMean
-            Kernels.layerNorm(input, &x, rows: n * t, width: c, weight: w.preW, bias: w.preB, eps: shape.eps, mean: &preMean, rstd: &preRstd)
+            Kernels.layerNorm(input, &x, rows: n * t, width: c, weight: w.preW.pointer, bias: w.preB.pointer, eps: shape.eps, mean: &preMean, rstd: &preRstd)
             lnPreInput = input
             patches = record == .weightGradients ? cols : []
         } else {
-            Kernels.layerNorm(input, &x, rows: n * t, width: c, weight: w.preW, bias: w.preB, eps: shape.eps)
+            Kernels.layerNorm(input, &x, rows: n * t, width: c, weight: w.preW.pointer, bias: w.preB.pointer, eps: shape.eps)
         }
         images = n; appendedCount = a; recorded = record
         x.withUnsafeMutableBufferPointer { xb in
@@ -57,52 +57,44 @@ final class VisionTower {
         }
         var classTokens = [Float](repeating: 0, count: n * c)
         for img in 0..<n { for i in 0..<c { classTokens[img * c + i] = x[img * t * c + i] } }
-        return head.forward(classTokens, rows: n, width: c, embed: e, lnWeight: w.postW, lnBias: w.postB, eps: shape.eps, projection: w.projection)
+        return head.forward(classTokens, rows: n, width: c, embed: e, weights: Self.head(w), eps: shape.eps)
     }
 
     /// For dLoss/d(features) of the last recording forward: the appended tokens' gradient (summed over the images;
     /// nil without appended tokens); with `gradients` (which needs `.weightGradients`), every weight's gradient is
     /// accumulated into it.
     @discardableResult
-    func backward(_ df: [Float], weights w: VisionWeights, gradients: UnsafeMutablePointer<VisionWeights>? = nil,
-                  prompts: DeepPrompts? = nil) -> [Float]? {
+    func backward(_ df: [Float], weights w: VisionWeights, gradients: VisionWeights? = nil, prompts: DeepPrompts? = nil) -> [Float]? {
         guard let saved, recorded != .none else { preconditionFailure("backward needs a forward that recorded") }
         precondition(gradients == nil || recorded == .weightGradients, "weight gradients need a forward recording them")
         let n = images, c = shape.width, p = config.patchSize, g = config.grid, a = appendedCount, t = 1 + g * g + a
-        var headGradients = gradients.map { g in PooledHead.Gradients(lnWeight: &g.pointee.postW, lnBias: &g.pointee.postB, projection: &g.pointee.projection) }
-        let dclass = head.backward(df, lnWeight: w.postW, projection: w.projection, gradients: &headGradients)
-        if let gr = gradients, let h = headGradients { h.restore(lnWeight: &gr.pointee.postW, lnBias: &gr.pointee.postB, projection: &gr.pointee.projection) }
+        let dclass = head.backward(df, weights: Self.head(w), gradients: gradients.map(Self.head))
         var dx = [Float](repeating: 0, count: n * t * c)
         for img in 0..<n { for i in 0..<c { dx[img * t * c + i] = dclass[img * c + i] } }
         Transformer.backward(&dx, blocks: w.blocks, saved: saved, workspace: workspace,
-                             gradients: gradients.map { $0.pointer(to: \.blocks)! }, prompts: prompts)
+                             gradients: gradients?.blocks, prompts: prompts)
         var dinput = [Float](repeating: 0, count: n * t * c)
-        if let gradients {
-            var (dw, db) = (gradients.pointee.preW, gradients.pointee.preB)
-            gradients.pointee.preW = []; gradients.pointee.preB = []
-            Kernels.layerNormBackward(dx, lnPreInput, mean: preMean, rstd: preRstd, weight: w.preW, into: &dinput, rows: n * t, width: c,
-                                      weightGradient: &dw, biasGradient: &db)
-            gradients.pointee.preW = dw; gradients.pointee.preB = db
-        } else {
-            Kernels.layerNormBackward(dx, lnPreInput, mean: preMean, rstd: preRstd, weight: w.preW, into: &dinput, rows: n * t, width: c)
-        }
+        Kernels.layerNormBackward(dx, lnPreInput, mean: preMean, rstd: preRstd, weight: w.preW.pointer, into: &dinput, rows: n * t, width: c,
+                                  weightGradient: gradients?.preW.pointer, biasGradient: gradients?.preB.pointer)
         if let gradients {
             // Class embedding, positions, and the patch embedding (a linear layer over the im2col rows).
             var dembedded = [Float](repeating: 0, count: n * g * g * c)
             let rows = Self.rowSources(images: n, grid: g, appended: a)
-            Embedding.scatter(dinput, index: rows.position, width: c, into: &gradients.pointee.positions)
-            Embedding.scatter(dinput, index: rows.classToken, width: c, into: &gradients.pointee.classEmbedding)
+            Embedding.scatter(dinput, index: rows.position, width: c, into: gradients.positions)
+            Embedding.scatter(dinput, index: rows.classToken, width: c, into: gradients.classEmbedding)
             Embedding.scatter(dinput, index: rows.patch, width: c, into: &dembedded)
-            var dw = gradients.pointee.patch
-            gradients.pointee.patch = []
-            Kernels.linearBackward(dy: dembedded, x: patches, weight: w.patch, rows: n * g * g, inFeatures: 3 * p * p, outFeatures: c,
-                                   dx: nil, weightGradient: &dw)
-            gradients.pointee.patch = dw
+            Kernels.linearBackward(dy: dembedded, x: patches, weight: w.patch.pointer, rows: n * g * g, inFeatures: 3 * p * p, outFeatures: c,
+                                   dx: nil, weightGradient: gradients.patch.pointer)
         }
         guard a > 0 else { return nil }
         var dappended = [Float](repeating: 0, count: a * c)
         Embedding.scatter(dinput, index: Self.rowSources(images: n, grid: g, appended: a).appended, width: c, into: &dappended)
         return dappended
+    }
+
+    /// The head's tensors: ln_post and the projection.
+    static func head(_ w: VisionWeights) -> PooledHead.Tensors {
+        PooledHead.Tensors(lnWeight: w.postW, lnBias: w.postB, projection: w.projection)
     }
 
     /// Where each input row [n · t] comes from (−1: not this source): the class embedding (row 0 of every image),

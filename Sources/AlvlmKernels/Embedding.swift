@@ -26,6 +26,20 @@ public enum Embedding {
         }
     }
 
+    /// `gather` into `out` [R, C] from a tensor [tableRows, C].
+    public static func gather(_ table: Tensor, index: [Int], width c: Int, into out: inout [Float]) {
+        precondition(table.count % max(1, c) == 0 && out.count >= index.count * c, "embedding rows are not of width \(c)")
+        if index.allSatisfy({ $0 < 0 }) { return }
+        out.withUnsafeMutableBufferPointer { gather(table.pointer, tableRows: table.count / max(1, c), index: index, width: c, into: $0.baseAddress!) }
+    }
+
+    /// `scatter` of dy [R, C] into a tensor [tableRows, C] (a gradient).
+    public static func scatter(_ dy: [Float], index: [Int], width c: Int, into grad: Tensor) {
+        precondition(grad.count % max(1, c) == 0 && dy.count >= index.count * c, "embedding rows are not of width \(c)")
+        if index.allSatisfy({ $0 < 0 }) { return }
+        dy.withUnsafeBufferPointer { scatter($0.baseAddress!, index: index, width: c, into: grad.pointer, tableRows: grad.count / max(1, c)) }
+    }
+
     /// Array forms: `gather` into `out` [R, C] from `table` [tableRows, C].
     public static func gather(_ table: [Float], index: [Int], width c: Int, into out: inout [Float]) {
         precondition(table.count % max(1, c) == 0 && out.count >= index.count * c, "embedding rows are not of width \(c)")

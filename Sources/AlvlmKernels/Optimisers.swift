@@ -6,7 +6,8 @@ import Foundation
 ///   AdamW: torch.optim.AdamW, decoupled decay (pretraining the tiny CLIP).
 ///   LBFGS: limited-memory BFGS with a backtracking line search (the linear probe).
 
-/// torch.optim.SGD with momentum: g += wd·θ; v = g on the first step, else μ·v + g; θ -= lr·v.
+/// torch.optim.SGD with momentum: g += wd·θ; v = g on the first step, else μ·v + g; θ -= lr·v. In place: a step
+/// allocates nothing after the first.
 public struct SGD {
     public var momentum: Float
     public var weightDecay: Float
@@ -16,16 +17,18 @@ public struct SGD {
 
     public mutating func step(_ theta: inout [Float], gradient: [Float], learningRate lr: Float) {
         precondition(theta.count == gradient.count, "parameters and gradient differ in size")
-        var g = gradient
-        for i in 0..<g.count { g[i] += weightDecay * theta[i] }
-        if var v = velocity {
-            for i in 0..<v.count { v[i] = momentum * v[i] + g[i] }
-            velocity = v
-        } else {
-            velocity = g
+        precondition(velocity == nil || velocity!.count == theta.count, "parameters changed size between steps")
+        let first = velocity == nil
+        if first { velocity = [Float](repeating: 0, count: theta.count) }
+        let mu = first ? 0 : momentum, wd = weightDecay
+        theta.withUnsafeMutableBufferPointer { t in
+            velocity!.withUnsafeMutableBufferPointer { v in
+                for i in 0..<t.count {
+                    v[i] = mu * v[i] + (gradient[i] + wd * t[i])
+                    t[i] -= lr * v[i]
+                }
+            }
         }
-        let v = velocity!
-        for i in 0..<v.count { theta[i] -= lr * v[i] }
     }
 }
 
@@ -47,40 +50,40 @@ public struct Adam {
 }
 
 /// AdamW (Loshchilov & Hutter) with torch.optim.AdamW semantics: decoupled decay θ -= lr·λ·θ before the Adam step,
-/// bias-corrected moments, ε added to the corrected root. One moment pair per tensor.
+/// bias-corrected moments, ε added to the corrected root. Parameters, gradients and the two moments are each one flat
+/// storage; `segments` say which ranges (tensors) are decayed.
 public struct AdamW {
     public var beta1: Double = 0.9
     public var beta2: Double = 0.98
     public var epsilon: Double = 1e-6
     public var weightDecay: Double = 0.1
     public private(set) var step = 0
-    private var m: [[Float]] = [], v: [[Float]] = []
+    private var m: FloatStorage?, v: FloatStorage?
 
     public init(beta1: Double = 0.9, beta2: Double = 0.98, epsilon: Double = 1e-6, weightDecay: Double = 0.1) {
         self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon; self.weightDecay = weightDecay
     }
 
-    /// One step on tensors (decayed where `decays` says so).
-    public mutating func step(_ tensors: inout [[Float]], gradients: [[Float]], decays: [Bool], learningRate lr: Double) {
-        precondition(tensors.count == gradients.count && tensors.count == decays.count, "one gradient and one decay flag per tensor")
-        if m.isEmpty { m = tensors.map { [Float](repeating: 0, count: $0.count) }; v = m }
+    /// One step on `theta` in place (the moments are allocated on the first step only).
+    public mutating func step(_ theta: FloatStorage, gradient: FloatStorage, segments: [(range: Range<Int>, decays: Bool)], learningRate lr: Double) {
+        precondition(theta.count == gradient.count, "parameters and gradient differ in size")
+        precondition(segments.allSatisfy { $0.range.lowerBound >= 0 && $0.range.upperBound <= theta.count }, "a segment past the parameters")
+        if m == nil { m = FloatStorage(count: theta.count); v = FloatStorage(count: theta.count) }
+        precondition(m!.count == theta.count, "parameters changed size between steps")
         step += 1
-        let b1 = Float(beta1), b2 = Float(beta2), eps = Float(epsilon)
+        let b1 = Float(beta1), b2 = Float(beta2), eps = Float(epsilon), rate = Float(lr)
         let c1 = Float(1 - pow(beta1, Double(step))), c2 = Float(1 - pow(beta2, Double(step)))
-        for k in tensors.indices {
-            let g = gradients[k]
-            let decay = decays[k] ? Float(1 - lr * weightDecay) : 1
-            let rate = Float(lr)
-            tensors[k].withUnsafeMutableBufferPointer { theta in
-            m[k].withUnsafeMutableBufferPointer { mk in
-            v[k].withUnsafeMutableBufferPointer { vk in
-                for i in 0..<theta.count {
+        let p = theta.base, g = gradient.base, mk = m!.base, vk = v!.base
+        for (range, decays) in segments {
+            let decay = decays ? Float(1 - lr * weightDecay) : 1
+            parallelChunks(range.count, minimumPerChunk: 1 << 16) { part in
+                for i in (range.lowerBound + part.lowerBound)..<(range.lowerBound + part.upperBound) {
                     mk[i] = b1 * mk[i] + (1 - b1) * g[i]
                     vk[i] = b2 * vk[i] + (1 - b2) * g[i] * g[i]
                     let mhat = mk[i] / c1, vhat = vk[i] / c2
-                    theta[i] = theta[i] * decay - rate * mhat / (vhat.squareRoot() + eps)
+                    p[i] = p[i] * decay - rate * mhat / (vhat.squareRoot() + eps)
                 }
-            }}}
+            }
         }
     }
 }

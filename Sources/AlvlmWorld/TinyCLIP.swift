@@ -98,7 +98,7 @@ public enum TinyCLIP {
         }
         var rng = SeededRandom(seed: options.seed)
         let p = CLIPParameters.random(config, rng: &rng)
-        return CLIPModel(config: config, vision: p.vision, text: p.text, logitScale: p.logitScale[0], tokenizer: tokenizer, source: directory)
+        return CLIPModel(parameters: p, tokenizer: tokenizer, source: directory)
     }
 
     /// Normalised pixels of RGB images the model's size (the world renders at the model's image size, so
@@ -141,7 +141,7 @@ public enum TinyCLIP {
         guard let tokenizer = initial.tokenizer else { throw EngineError(.argument, "the model has no tokenizer") }
         var w = world
         w.imageSize = initial.config.imageSize
-        var params = CLIPParameters(model: initial)
+        let params = CLIPParameters(model: initial), grad = params.zeros()   // one gradient buffer, zeroed in place each step
         var optimizer = AdamW(weightDecay: options.weightDecay)
         let pass = ContrastivePass(config: initial.config)
         let start = Date()
@@ -164,14 +164,14 @@ public enum TinyCLIP {
             var groupOf: [String: Int] = [:]
             let groups = examples.map { e in groupOf[e.caption] ?? { groupOf[e.caption] = groupOf.count; return groupOf.count - 1 }() }
             let px = pixels(examples.map(\.rgb), model: initial)
-            let (loss, grad) = pass.lossAndGradient(params, pixels: px, captions: captions, groups: groups)
-            guard loss.isFinite, grad.tensors.allSatisfy({ $0.values.allSatisfy(\.isFinite) }) else {
+            let loss = pass.loss(params, pixels: px, captions: captions, groups: groups, gradient: grad)
+            guard loss.isFinite, grad.storage.allFinite else {
                 model = params.model(like: initial)
                 try checkpoint?(model, Report(step: step, loss: .nan, batchAccuracy: .nan, learningRate: 0, logitScale: Double(expf(params.logitScale[0])), seconds: Date().timeIntervalSince(start)))
                 throw EngineError(.numeric, "the loss or its gradient became non-finite at step \(step + 1) (learning rate too high?); the checkpoint holds the step before")
             }
             let lr = options.learningRate(step: step)
-            optimizer.update(&params, gradients: grad, learningRate: lr)
+            optimizer.update(params, gradients: grad, learningRate: lr)
             params.logitScale[0] = min(params.logitScale[0], Float(log(100.0)))
             var report = Report(step: step + 1, loss: loss, batchAccuracy: pass.lastBatchAccuracy, learningRate: lr,
                                 logitScale: Double(expf(params.logitScale[0])), seconds: Date().timeIntervalSince(start))

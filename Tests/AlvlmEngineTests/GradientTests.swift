@@ -205,7 +205,7 @@ struct ReferenceCoOp {
                 }
             }
             for w in m.text.blocks {
-                let d = { (a: [Float]) in a.map(Double.init) }
+                let d = { (a: Tensor) in a.values.map(Double.init) }
                 let ln1 = ReferenceKernels.layerNormDouble(x, rows: t, width: c, weight: d(w.ln1w), bias: d(w.ln1b), eps: Double(s.eps))
                 let qkv = ReferenceKernels.linearDouble(ln1, rows: t, inFeatures: c, weight: d(w.qkvw), bias: d(w.qkvb), outFeatures: 3 * c)
                 let att = ReferenceKernels.attentionDouble(qkv, batch: 1, tokens: t, width: c, heads: s.heads, causal: true)
@@ -218,9 +218,9 @@ struct ReferenceCoOp {
                 for i in 0..<x.count { x[i] += out[i] }
             }
             let pooled = Array(x[(learner.pool[k] * c)..<((learner.pool[k] + 1) * c)])
-            let normed = ReferenceKernels.layerNormDouble(pooled, rows: 1, width: c, weight: m.text.finalW.map(Double.init),
-                                                          bias: m.text.finalB.map(Double.init), eps: Double(s.eps))
-            let f = ReferenceKernels.linearDouble(normed, rows: 1, inFeatures: c, weight: m.text.projection.map(Double.init), bias: nil, outFeatures: e)
+            let normed = ReferenceKernels.layerNormDouble(pooled, rows: 1, width: c, weight: m.text.finalW.values.map(Double.init),
+                                                          bias: m.text.finalB.values.map(Double.init), eps: Double(s.eps))
+            let f = ReferenceKernels.linearDouble(normed, rows: 1, inFeatures: c, weight: m.text.projection.values.map(Double.init), bias: nil, outFeatures: e)
             let norm = f.map { $0 * $0 }.reduce(0, +).squareRoot()
             text.append(f.map { $0 / norm })
         }

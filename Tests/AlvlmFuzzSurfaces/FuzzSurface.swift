@@ -192,7 +192,7 @@ final class MicroModel: @unchecked Sendable {
                                 text: TowerShape(width: 8, layers: 1, heads: 2, mlp: 16), contextLength: 8, vocabSize: 16, embedDim: 4)
         var rng = SeededRandom(seed: 7)
         let p = CLIPParameters.random(config, rng: &rng)
-        let model = CLIPModel(config: config, vision: p.vision, text: p.text, logitScale: p.logitScale[0], tokenizer: nil, source: "micro")
+        let model = CLIPModel(parameters: p, tokenizer: nil, source: "micro")
         let dir = try! Scratch.folder("micro")
         try! model.save(directory: dir)
         configBytes = [UInt8](FileManager.default.contents(atPath: dir + "/config.json")!)
