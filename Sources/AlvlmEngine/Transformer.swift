@@ -33,37 +33,38 @@ public struct BlockWeights {
     public internal(set) var fc2w: Tensor, fc2b: Tensor     // [C, M], [C]
 }
 
-/// Scratch buffers for a pass over `rows` tokens; grown on demand and reused.
+/// Scratch buffers for a pass over `rows` tokens, in one allocation grown on demand and reused.
 final class Workspace {
-    var ln: [Float] = []       // [rows, C]
-    var qkv: [Float] = []      // [rows, 3C]
-    var atty: [Float] = []     // [rows, C]
-    var hidden: [Float] = []   // [rows, max(M, 3C)]
-    var scores: [Float] = []   // [cores, T, T]
+    private var storage = FloatStorage(count: 0)
+    /// [rows, C], [rows, 3C], [rows, C], [rows, max(M, 3C)], [cores, T, T] (attention scores per worker).
+    private(set) var ln = Tensor.empty, qkv = Tensor.empty, atty = Tensor.empty, hidden = Tensor.empty, scores = Tensor.empty
 
     func reserve(_ layout: AttentionLayout, shape s: TowerShape) {
-        func grow(_ a: inout [Float], _ n: Int) { if a.count < n { a = .init(repeating: 0, count: n) } }
         let rows = layout.rows
-        grow(&ln, rows * s.width)
-        grow(&atty, rows * s.width)
-        grow(&qkv, rows * 3 * s.width)
-        grow(&hidden, rows * max(s.mlp, 3 * s.width))
-        grow(&scores, Engine.cores * layout.scoreBlock)
+        let sizes = [rows * s.width, rows * 3 * s.width, rows * s.width, rows * max(s.mlp, 3 * s.width), Engine.cores * layout.scoreBlock]
+        let fits = zip([ln, qkv, atty, hidden, scores], sizes).allSatisfy { $0.count >= $1 }
+        if fits { return }
+        storage = FloatStorage(count: sizes.reduce(0, +))
+        var offset = 0
+        let views = sizes.map { n -> Tensor in defer { offset += n }; return Tensor(storage, offset: offset, count: n) }
+        (ln, qkv, atty, hidden, scores) = (views[0], views[1], views[2], views[3], views[4])
     }
 }
 
 /// What the backward pass needs from the forward pass, per layer: the block input and its LN statistics,
-/// qkv, attention probabilities, the mid-block residual and its LN statistics, and the MLP pre-activation.
-/// Sized once for (batch, tokens) and reused across steps.
+/// qkv, attention probabilities, the mid-block residual and its LN statistics, and the MLP pre-activation; with
+/// weight gradients also the linear layers' inputs. One allocation, sized once for a layout and reused across steps;
+/// each field holds every layer's values, layer after layer.
 final class SavedActivations {
     let layout: AttentionLayout, shape: TowerShape
-    var input: [Float], mean1: [Float], rstd1: [Float]
-    var qkv: [Float], probs: [Float]
-    var mid: [Float], mean2: [Float], rstd2: [Float]
-    var preact: [Float]
+    private let storage: FloatStorage
+    let input: Tensor, mean1: Tensor, rstd1: Tensor     // [L, rows, C], [L, rows], [L, rows]
+    let qkv: Tensor, probs: Tensor                      // [L, rows, 3C], [L, heads, probabilities per head]
+    let mid: Tensor, mean2: Tensor, rstd2: Tensor       // as input, mean1, rstd1
+    let preact: Tensor                                  // [L, rows, M]
     /// With weight gradients: the inputs of the qkv, out_proj, fc1 and fc2 layers (empty otherwise).
     let keepsLinearInputs: Bool
-    var ln1: [Float], attended: [Float], ln2: [Float], hidden: [Float]
+    let ln1: Tensor, attended: Tensor, ln2: Tensor, hidden: Tensor   // [L, rows, C] × 3, [L, rows, M]
 
     convenience init(batch: Int, tokens: Int, shape s: TowerShape, linearInputs: Bool = false) {
         self.init(.sequences(batch: batch, tokens: tokens), shape: s, linearInputs: linearInputs)
@@ -71,18 +72,16 @@ final class SavedActivations {
 
     init(_ layout: AttentionLayout, shape s: TowerShape, linearInputs: Bool = false) {
         self.layout = layout; self.shape = s
-        let rows = layout.rows, l = s.layers
+        let rows = layout.rows, l = s.layers, keep = linearInputs ? 1 : 0
         keepsLinearInputs = linearInputs
-        ln1 = linearInputs ? .init(repeating: 0, count: l * rows * s.width) : []
-        attended = ln1; ln2 = ln1
-        hidden = linearInputs ? .init(repeating: 0, count: l * rows * s.mlp) : []
-        input = .init(repeating: 0, count: l * rows * s.width)
-        mean1 = .init(repeating: 0, count: l * rows); rstd1 = mean1
-        qkv = .init(repeating: 0, count: l * rows * 3 * s.width)
-        probs = .init(repeating: 0, count: l * s.heads * layout.probabilitiesPerHead)
-        mid = input
-        mean2 = mean1; rstd2 = mean1
-        preact = .init(repeating: 0, count: l * rows * s.mlp)
+        let sizes = [l * rows * s.width, l * rows, l * rows, l * rows * 3 * s.width, l * s.heads * layout.probabilitiesPerHead,
+                     l * rows * s.width, l * rows, l * rows, l * rows * s.mlp,
+                     keep * l * rows * s.width, keep * l * rows * s.width, keep * l * rows * s.width, keep * l * rows * s.mlp]
+        storage = FloatStorage(count: sizes.reduce(0, +))
+        var offset = 0
+        let v = sizes.map { [storage] n -> Tensor in defer { offset += n }; return Tensor(storage, offset: offset, count: n) }
+        input = v[0]; mean1 = v[1]; rstd1 = v[2]; qkv = v[3]; probs = v[4]; mid = v[5]; mean2 = v[6]; rstd2 = v[7]; preact = v[8]
+        ln1 = v[9]; attended = v[10]; ln2 = v[11]; hidden = v[12]
     }
 
     func fits(batch: Int, tokens: Int, shape: TowerShape, linearInputs: Bool = false) -> Bool {
@@ -131,44 +130,41 @@ enum Transformer {
         precondition(prompts?.values.keys.allSatisfy { $0 >= 0 && $0 < blocks.count } ?? true, "deep prompts for a layer the tower does not have")
         for (l, w) in blocks.enumerated() {
             prompts?.insert(into: x, layer: l, layout: layout, width: c)
-            ws.ln.withUnsafeMutableBufferPointer { ln in
-            ws.qkv.withUnsafeMutableBufferPointer { wqkv in
-            ws.atty.withUnsafeMutableBufferPointer { atty in
-            ws.hidden.withUnsafeMutableBufferPointer { hidden in
-            ws.scores.withUnsafeMutableBufferPointer { scores in
-            withSaved(saved, layer: l, rows: rows) { rec in
-                let qkv = rec?.qkv ?? wqkv.baseAddress!
-                let pre = rec?.preact ?? hidden.baseAddress!
+            do {
+                let ln = ws.ln.pointer, atty = ws.atty.pointer, hidden = ws.hidden.pointer, scores = ws.scores.pointer
+                let rec = saved.map { record($0, layer: l) }
+                let qkv = rec?.qkv ?? ws.qkv.pointer
+                let pre = rec?.preact ?? hidden
                 rec?.input.update(from: x, count: rows * c)
                 // Attention half.
-                Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln1w.pointer, bias: w.ln1b.pointer, eps: s.eps,
+                Kernels.layerNorm(x, ln, rows: rows, width: c, weight: w.ln1w.pointer, bias: w.ln1b.pointer, eps: s.eps,
                                   mean: rec?.mean1, rstd: rec?.rstd1)
-                Kernels.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.qkvw.pointer, bias: w.qkvb.pointer, outFeatures: 3 * c, into: qkv)
-                rec?.ln1?.update(from: ln.baseAddress!, count: rows * c)
+                Kernels.linear(ln, rows: rows, inFeatures: c, weight: w.qkvw.pointer, bias: w.qkvb.pointer, outFeatures: 3 * c, into: qkv)
+                rec?.ln1?.update(from: ln, count: rows * c)
                 switch layout {
                 case let .sequences(batch, tokens):
-                    Kernels.attention(qkv: qkv, out: atty.baseAddress!, batch: batch, tokens: tokens, width: c, heads: s.heads,
-                                      causal: causal, scratch: scores.baseAddress!, probs: rec?.probs)
+                    Kernels.attention(qkv: qkv, out: atty, batch: batch, tokens: tokens, width: c, heads: s.heads,
+                                      causal: causal, scratch: scores, probs: rec?.probs)
                 case let .sharedPrefix(prefix, batch, suffix):
-                    Kernels.prefixAttention(qkv: qkv, out: atty.baseAddress!, prefix: prefix, batch: batch, suffix: suffix, width: c,
-                                            heads: s.heads, scratch: scores.baseAddress!, probs: rec?.probs)
+                    Kernels.prefixAttention(qkv: qkv, out: atty, prefix: prefix, batch: batch, suffix: suffix, width: c,
+                                            heads: s.heads, scratch: scores, probs: rec?.probs)
                 }
-                rec?.attended?.update(from: atty.baseAddress!, count: rows * c)
+                rec?.attended?.update(from: atty, count: rows * c)
                 if let keep = outputRows, l == blocks.count - 1 {
-                    lastBlockTail(x, attended: atty.baseAddress!, rows: keep, weights: w, shape: s)
+                    lastBlockTail(x, attended: atty, rows: keep, weights: w, shape: s)
                     return
                 }
-                Kernels.linear(atty.baseAddress!, rows: rows, inFeatures: c, weight: w.projw.pointer, bias: w.projb.pointer, outFeatures: c, into: x, accumulate: true)
+                Kernels.linear(atty, rows: rows, inFeatures: c, weight: w.projw.pointer, bias: w.projb.pointer, outFeatures: c, into: x, accumulate: true)
                 rec?.mid.update(from: x, count: rows * c)
                 // MLP half.
-                Kernels.layerNorm(x, ln.baseAddress!, rows: rows, width: c, weight: w.ln2w.pointer, bias: w.ln2b.pointer, eps: s.eps,
+                Kernels.layerNorm(x, ln, rows: rows, width: c, weight: w.ln2w.pointer, bias: w.ln2b.pointer, eps: s.eps,
                                   mean: rec?.mean2, rstd: rec?.rstd2)
-                rec?.ln2?.update(from: ln.baseAddress!, count: rows * c)
-                Kernels.linear(ln.baseAddress!, rows: rows, inFeatures: c, weight: w.fc1w.pointer, bias: w.fc1b.pointer, outFeatures: m, into: pre)
-                Kernels.activate(pre, into: hidden.baseAddress!, count: rows * m, s.activation)
-                rec?.hidden?.update(from: hidden.baseAddress!, count: rows * m)
-                Kernels.linear(hidden.baseAddress!, rows: rows, inFeatures: m, weight: w.fc2w.pointer, bias: w.fc2b.pointer, outFeatures: c, into: x, accumulate: true)
-            }}}}}}
+                rec?.ln2?.update(from: ln, count: rows * c)
+                Kernels.linear(ln, rows: rows, inFeatures: c, weight: w.fc1w.pointer, bias: w.fc1b.pointer, outFeatures: m, into: pre)
+                Kernels.activate(pre, into: hidden, count: rows * m, s.activation)
+                rec?.hidden?.update(from: hidden, count: rows * m)
+                Kernels.linear(hidden, rows: rows, inFeatures: m, weight: w.fc2w.pointer, bias: w.fc2b.pointer, outFeatures: c, into: x, accumulate: true)
+            }
         }
     }
 
@@ -185,51 +181,47 @@ enum Transformer {
         ws.reserve(layout, shape: s)
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
             let w = blocks[l]
-            ws.ln.withUnsafeMutableBufferPointer { dln in
-            ws.qkv.withUnsafeMutableBufferPointer { dqkv in
-            ws.atty.withUnsafeMutableBufferPointer { datty in
-            ws.hidden.withUnsafeMutableBufferPointer { dh in
-            ws.scores.withUnsafeMutableBufferPointer { scores in
-            withSaved(saved, layer: l, rows: rows) { rec in
-                let rec = rec!
+            do {
+                let dln = ws.ln.pointer, dqkv = ws.qkv.pointer, datty = ws.atty.pointer, dh = ws.hidden.pointer, scores = ws.scores.pointer
+                let rec = record(saved, layer: l)
                 let g = gradients?[l]
                 // MLP half: x_out = mid + fc2(act(fc1(ln2(mid)))); dx holds d x_out and becomes d mid.
                 withGradients(g, \.fc2w, \.fc2b) { dw, db in
-                    Kernels.linearBackward(dy: dx, x: rec.hidden, weight: w.fc2w.pointer, rows: rows, inFeatures: m, outFeatures: c, dx: dh.baseAddress!,
+                    Kernels.linearBackward(dy: dx, x: rec.hidden, weight: w.fc2w.pointer, rows: rows, inFeatures: m, outFeatures: c, dx: dh,
                                            weightGradient: dw, biasGradient: db)
                 }
-                Kernels.activateBackward(dh.baseAddress!, preactivation: rec.preact, count: rows * m, s.activation)
+                Kernels.activateBackward(dh, preactivation: rec.preact, count: rows * m, s.activation)
                 withGradients(g, \.fc1w, \.fc1b) { dw, db in
-                    Kernels.linearBackward(dy: dh.baseAddress!, x: rec.ln2, weight: w.fc1w.pointer, rows: rows, inFeatures: c, outFeatures: m,
-                                           dx: dln.baseAddress!, weightGradient: dw, biasGradient: db)
+                    Kernels.linearBackward(dy: dh, x: rec.ln2, weight: w.fc1w.pointer, rows: rows, inFeatures: c, outFeatures: m,
+                                           dx: dln, weightGradient: dw, biasGradient: db)
                 }
                 withGradients(g, \.ln2w, \.ln2b) { dw, db in
-                    Kernels.layerNormBackward(dln.baseAddress!, rec.mid, mean: rec.mean2, rstd: rec.rstd2, weight: w.ln2w.pointer, into: dx, rows: rows, width: c,
+                    Kernels.layerNormBackward(dln, rec.mid, mean: rec.mean2, rstd: rec.rstd2, weight: w.ln2w.pointer, into: dx, rows: rows, width: c,
                                               weightGradient: dw, biasGradient: db)
                 }
                 // Attention half: mid = x_in + proj(attn(ln1(x_in))); dx becomes d x_in.
                 withGradients(g, \.projw, \.projb) { dw, db in
-                    Kernels.linearBackward(dy: dx, x: rec.attended, weight: w.projw.pointer, rows: rows, inFeatures: c, outFeatures: c, dx: datty.baseAddress!,
+                    Kernels.linearBackward(dy: dx, x: rec.attended, weight: w.projw.pointer, rows: rows, inFeatures: c, outFeatures: c, dx: datty,
                                            weightGradient: dw, biasGradient: db)
                 }
                 switch layout {
                 case let .sequences(batch, tokens):
-                    Kernels.attentionBackward(dout: datty.baseAddress!, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv.baseAddress!,
-                                              batch: batch, tokens: tokens, width: c, heads: s.heads, scratch: scores.baseAddress!)
+                    Kernels.attentionBackward(dout: datty, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv,
+                                              batch: batch, tokens: tokens, width: c, heads: s.heads, scratch: scores)
                 case let .sharedPrefix(prefix, batch, suffix):
-                    Kernels.prefixAttentionBackward(dout: datty.baseAddress!, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv.baseAddress!,
+                    Kernels.prefixAttentionBackward(dout: datty, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv,
                                                     prefix: prefix, batch: batch, suffix: suffix, width: c, heads: s.heads,
-                                                    scratch: scores.baseAddress!)
+                                                    scratch: scores)
                 }
                 withGradients(g, \.qkvw, \.qkvb) { dw, db in
-                    Kernels.linearBackward(dy: dqkv.baseAddress!, x: rec.ln1, weight: w.qkvw.pointer, rows: rows, inFeatures: c, outFeatures: 3 * c,
-                                           dx: dln.baseAddress!, weightGradient: dw, biasGradient: db)
+                    Kernels.linearBackward(dy: dqkv, x: rec.ln1, weight: w.qkvw.pointer, rows: rows, inFeatures: c, outFeatures: 3 * c,
+                                           dx: dln, weightGradient: dw, biasGradient: db)
                 }
                 withGradients(g, \.ln1w, \.ln1b) { dw, db in
-                    Kernels.layerNormBackward(dln.baseAddress!, rec.input, mean: rec.mean1, rstd: rec.rstd1, weight: w.ln1w.pointer, into: dx, rows: rows, width: c,
+                    Kernels.layerNormBackward(dln, rec.input, mean: rec.mean1, rstd: rec.rstd1, weight: w.ln1w.pointer, into: dx, rows: rows, width: c,
                                               weightGradient: dw, biasGradient: db)
                 }
-            }}}}}}
+            }
             prompts?.takeGradient(from: dx, layer: l, layout: layout, width: c)
         }
     }
@@ -249,37 +241,23 @@ enum Transformer {
         body(g?[keyPath: a].pointer, g?[keyPath: b].pointer)
     }
 
-    /// Pointers to one layer's slices of the saved activations (the linear inputs only when kept).
+    /// Pointers to one layer's slices of the saved activations (the linear inputs only when kept); valid while the
+    /// record lives.
     struct LayerRecord {
         let input, mean1, rstd1, qkv, probs, mid, mean2, rstd2, preact: UnsafeMutablePointer<Float>
         let ln1, attended, ln2, hidden: UnsafeMutablePointer<Float>?
     }
 
-    static func withSaved(_ saved: SavedActivations?, layer l: Int, rows: Int, _ body: (LayerRecord?) -> Void) {
-        guard let a = saved else { body(nil); return }
-        let c = a.shape.width, tt = a.shape.heads * a.layout.probabilitiesPerHead
-        a.input.withUnsafeMutableBufferPointer { input in
-        a.mean1.withUnsafeMutableBufferPointer { mean1 in
-        a.rstd1.withUnsafeMutableBufferPointer { rstd1 in
-        a.qkv.withUnsafeMutableBufferPointer { qkv in
-        a.probs.withUnsafeMutableBufferPointer { probs in
-        a.mid.withUnsafeMutableBufferPointer { mid in
-        a.mean2.withUnsafeMutableBufferPointer { mean2 in
-        a.rstd2.withUnsafeMutableBufferPointer { rstd2 in
-        a.preact.withUnsafeMutableBufferPointer { preact in
-        a.ln1.withUnsafeMutableBufferPointer { ln1 in
-        a.attended.withUnsafeMutableBufferPointer { attended in
-        a.ln2.withUnsafeMutableBufferPointer { ln2 in
-        a.hidden.withUnsafeMutableBufferPointer { hidden in
-            let keep = a.keepsLinearInputs
-            body(LayerRecord(
-                input: input.baseAddress! + l * rows * c, mean1: mean1.baseAddress! + l * rows, rstd1: rstd1.baseAddress! + l * rows,
-                qkv: qkv.baseAddress! + l * rows * 3 * c, probs: probs.baseAddress! + l * tt,
-                mid: mid.baseAddress! + l * rows * c, mean2: mean2.baseAddress! + l * rows, rstd2: rstd2.baseAddress! + l * rows,
-                preact: preact.baseAddress! + l * rows * a.shape.mlp,
-                ln1: keep ? ln1.baseAddress! + l * rows * c : nil, attended: keep ? attended.baseAddress! + l * rows * c : nil,
-                ln2: keep ? ln2.baseAddress! + l * rows * c : nil, hidden: keep ? hidden.baseAddress! + l * rows * a.shape.mlp : nil))
-        }}}}}}}}}}}}}
+    static func record(_ a: SavedActivations, layer l: Int) -> LayerRecord {
+        let rows = a.layout.rows, c = a.shape.width, m = a.shape.mlp, tt = a.shape.heads * a.layout.probabilitiesPerHead
+        let keep = a.keepsLinearInputs
+        return LayerRecord(
+            input: a.input.pointer + l * rows * c, mean1: a.mean1.pointer + l * rows, rstd1: a.rstd1.pointer + l * rows,
+            qkv: a.qkv.pointer + l * rows * 3 * c, probs: a.probs.pointer + l * tt,
+            mid: a.mid.pointer + l * rows * c, mean2: a.mean2.pointer + l * rows, rstd2: a.rstd2.pointer + l * rows,
+            preact: a.preact.pointer + l * rows * m,
+            ln1: keep ? a.ln1.pointer + l * rows * c : nil, attended: keep ? a.attended.pointer + l * rows * c : nil,
+            ln2: keep ? a.ln2.pointer + l * rows * c : nil, hidden: keep ? a.hidden.pointer + l * rows * m : nil)
     }
 
     @inline(__always)
