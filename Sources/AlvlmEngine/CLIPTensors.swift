@@ -112,29 +112,34 @@ extension CLIPParameters {
 extension WeightNaming {
     /// Reads every tensor of the table from a checkpoint, validating each shape against the config.
     func load(from file: SafetensorsFile, config: CLIPConfig) throws -> CLIPParameters {
-        func get(_ name: String, _ shape: [Int]) throws -> [Float] {
+        /// Checks a stored tensor's shape against the config's.
+        func check(_ name: String, _ shape: [Int]) throws {
             guard let e = file.entries[name] else { throw EngineError(.model, "missing tensor \(name)", path: file.path) }
             let count = shape.reduce(1, *)
             guard e.shape == shape || (e.shape.reduce(1, *) == count && shape.count <= 1 && e.shape.count <= 1) else {
                 throw EngineError(.model, "tensor \(name) has shape \(e.shape), config.json implies \(shape)", path: file.path)
             }
-            return try file.floats(name)
+        }
+        // Read straight into the parameters' one allocation (only transposed projections go through a copy).
+        func read(_ name: String, _ shape: [Int], into tensor: Tensor, at offset: Int = 0) throws {
+            try check(name, shape)
+            try file.read(name, into: UnsafeMutableBufferPointer(start: tensor.pointer + offset, count: shape.reduce(1, *)))
         }
         let p = CLIPParameters(config: config)
         for t in p.table {
             let (name, stored) = self == .huggingFace ? (t.name, t.huggingFace) : (t.openAIName, t.openAI)
+            let tensor = p[keyPath: t.path]
             switch stored {
             case .asIs:
-                p[keyPath: t.path].assign(try get(name, t.shape))
+                try read(name, t.shape, into: tensor)
             case let .splitQKV(q, k, v):
-                let part = [t.shape[0] / 3] + t.shape.dropFirst()
-                p[keyPath: t.path].assign(try get(q, part) + get(k, part) + get(v, part))
+                let part = [t.shape[0] / 3] + t.shape.dropFirst(), n = t.count / 3
+                try read(q, part, into: tensor); try read(k, part, into: tensor, at: n); try read(v, part, into: tensor, at: 2 * n)
             case .transposed:
                 let (rows, cols) = (t.shape[1], t.shape[0])
-                let x = try get(name, [rows, cols])
-                var out = [Float](repeating: 0, count: x.count)
-                for r in 0..<rows { for c in 0..<cols { out[c * rows + r] = x[r * cols + c] } }
-                p[keyPath: t.path].assign(out)
+                try check(name, [rows, cols])
+                let x = try file.floats(name)
+                for r in 0..<rows { for c in 0..<cols { tensor[c * rows + r] = x[r * cols + c] } }
             }
         }
         return p

@@ -97,12 +97,22 @@ public final class SafetensorsFile {
     /// Reads a floating tensor and converts it to float32.
     public func floats(_ name: String) throws -> [Float] {
         guard let e = entries[name] else { throw EngineError(.model, "missing tensor \(name)", path: path) }
-        guard e.dtype.isFloat else { throw EngineError(.model, "tensor \(name) is \(e.dtype.rawValue), expected a float type", path: path) }
-        let bytes = e.end - e.begin
         var out = [Float](repeating: 0, count: e.count)
+        try out.withUnsafeMutableBufferPointer { try read(name, into: $0) }
+        return out
+    }
+
+    /// A float tensor's values as float32, written into `dest` (exactly the tensor's element count): no copy in
+    /// between for float32 files, so a model loads into its one allocation directly.
+    public func read(_ name: String, into dest: UnsafeMutableBufferPointer<Float>) throws {
+        guard let e = entries[name] else { throw EngineError(.model, "missing tensor \(name)", path: path) }
+        guard e.dtype.isFloat else { throw EngineError(.model, "tensor \(name) is \(e.dtype.rawValue), expected a float type", path: path) }
+        precondition(dest.count == e.count, "a destination of \(dest.count) values for tensor \(name) of \(e.count)")
+        let bytes = e.end - e.begin
+        guard e.count > 0, let out = dest.baseAddress else { return }
         if e.dtype == .f32 {
-            try out.withUnsafeMutableBytes { try readFully($0.baseAddress!, bytes, offset: e.begin) }
-            return out
+            try readFully(UnsafeMutableRawPointer(out), bytes, offset: e.begin)
+            return
         }
         var raw = [UInt8](repeating: 0, count: bytes)
         try raw.withUnsafeMutableBytes { try readFully($0.baseAddress!, bytes, offset: e.begin) }
@@ -120,7 +130,6 @@ public final class SafetensorsFile {
             default: break
             }
         }
-        return out
     }
 
     private func readFully(_ dest: UnsafeMutableRawPointer, _ count: Int, offset: Int) throws {
