@@ -4,6 +4,10 @@ import Foundation
 /// Per-token kernels of the transformer: layer norm, activations, softmax and attention.
 /// Every fast kernel here has a plain counterpart in the test-support target's `ReferenceKernels` that tests compare against.
 /// Rows are processed in parallel over the machine's cores where the work is large enough.
+///
+/// Dimensions: rows R (tokens of every sequence, row-major), width C; a linear layer maps `inFeatures` K to
+/// `outFeatures` O with W [O, K] (nn.Linear layout) and b [O]; attention runs B sequences of T tokens with H heads
+/// of d = C / H, qkv rows [R, 3C] holding Q | K | V, probabilities [B, H, T, T].
 
 public enum Activation: String, Sendable {
     case quickGELU = "quick_gelu"
