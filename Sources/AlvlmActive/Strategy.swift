@@ -108,6 +108,8 @@ public struct Selection {
     /// centres [clusters, width], for explanations.
     public var assignment: [Int]?
     public var centres: [Float]?
+    /// CEC with approximate neighbours: the index's settings and the recall it reached.
+    public var neighbourSearch: InvertedFileNeighbors.Report?
     public init(rows: [Int], scores: [Double], note: String? = nil) { self.rows = rows; self.scores = scores; self.note = note }
 }
 

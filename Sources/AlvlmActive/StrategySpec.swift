@@ -17,6 +17,8 @@ public struct StrategySpec: Codable, Equatable, Sendable {
     public var kernel = CECStrategy.Kernel.rbf.rawValue
     public var calibrate = true
     public var clustering = CECStrategy.Clustering.weighted.rawValue
+    public var knn = CECStrategy.NeighbourSearch.auto.rawValue
+    public var knnRecall = 0.99
     public var gcnEpochs = 200
     // TypiClust's, ProbCover's and DropQuery's (their code's defaults; δ = 0: estimated by the purity rule).
     public var typicalNeighbours = 20
@@ -40,7 +42,7 @@ public struct StrategySpec: Codable, Equatable, Sendable {
         }
         try read(.pcb, \.pcb); try read(.support, \.support); try read(.neighbours, \.neighbours); try read(.rho, \.rho)
         try read(.beta, \.beta); try read(.prior, \.prior); try read(.kernel, \.kernel); try read(.calibrate, \.calibrate)
-        try read(.clustering, \.clustering); try read(.gcnEpochs, \.gcnEpochs); try read(.typicalNeighbours, \.typicalNeighbours)
+        try read(.clustering, \.clustering); try read(.knn, \.knn); try read(.knnRecall, \.knnRecall); try read(.gcnEpochs, \.gcnEpochs); try read(.typicalNeighbours, \.typicalNeighbours)
         try read(.minimumClusterSize, \.minimumClusterSize); try read(.maximumClusters, \.maximumClusters); try read(.delta, \.delta)
         try read(.purity, \.purity); try read(.dropoutIterations, \.dropoutIterations); try read(.dropoutRate, \.dropoutRate)
         balance = try c.decodeIfPresent(Balance.self, forKey: .balance)
@@ -61,6 +63,8 @@ public struct StrategySpec: Codable, Equatable, Sendable {
             if kernel != d.kernel { parts.append(kernel) }
             if !calibrate { parts.append("uncalibrated") }
             if clustering != d.clustering { parts.append(clustering) }
+            if knn != d.knn { parts.append("knn=\(knn)") }
+            if knnRecall != d.knnRecall { parts.append("recall=\(formatShort(knnRecall))") }
             if !parts.isEmpty { base += " (" + parts.joined(separator: ", ") + ")" }
         }
         return wrapper.map { "\($0.rawValue)(\(base))" } ?? base

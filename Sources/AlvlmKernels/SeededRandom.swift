@@ -36,6 +36,13 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     public mutating func normals(_ count: Int, std: Double, mean: Double = 0) -> [Float] {
         (0..<count).map { _ in Float(mean + std * normal()) }
     }
+
+    /// 0..<n in a random order (Fisher-Yates).
+    public mutating func permutation(_ n: Int) -> [Int] {
+        var p = Array(0..<n)
+        for i in stride(from: n - 1, to: 0, by: -1) { p.swapAt(i, Int(next() % UInt64(i + 1))) }
+        return p
+    }
 }
 
 import Foundation

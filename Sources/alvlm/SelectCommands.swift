@@ -171,6 +171,7 @@ struct BenchSelect: ParsableCommand {
     @Option(name: .long) var seed: UInt64 = 0
     @Option(name: .long, help: "Use this pool (N, D) instead of a random one (e.g. one saved by Scripts/bench_select_reference.py --save-pool).") var features: String?
     @Option(name: .long, help: "Class text features (C, D) for --features.") var text: String?
+    @Flag(name: .long, help: "CEC: also compute the scores with exact neighbours and report how far the chosen search moved them.") var compareExact = false
 
     func run() throws {
         try reportingErrors {
@@ -204,11 +205,22 @@ struct BenchSelect: ParsableCommand {
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             func s(_ a: DispatchTime, _ b: DispatchTime) -> Double { Double(b.uptimeNanoseconds - a.uptimeNanoseconds) / 1e9 }
-            let result: [String: Any] = [
+            var result: [String: Any] = [
                 "bench": "select", "strategy": try options.spec().label, "pool": pool, "dim": dim, "classes": classes, "budget": budget,
                 "seconds": s(t0, t2), "phases": ["probabilities": s(t0, t1), "select": s(t1, t2)],
                 "selected": selection.rows.count, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
             ]
+            if let r = selection.neighbourSearch {
+                result["knn"] = ["method": "ivf", "lists": r.lists, "probes": r.probes, "recall_at_k": r.recall, "sampled_queries": r.sampledQueries]
+            }
+            if compareExact, let cec = try options.spec().make() as? CECStrategy {
+                var exact = cec
+                exact.search = .exact
+                let (a, b) = (try cec.computeScores(context).uncertainty, try exact.computeScores(context).uncertainty)
+                let diffs = zip(a, b).map { abs($0 - $1) }, scale = b.map(abs).max() ?? 1
+                result["score_difference"] = ["max_abs": diffs.max() ?? 0, "mean_abs": diffs.reduce(0, +) / Double(max(1, diffs.count)),
+                                              "max_relative_to_largest": (diffs.max() ?? 0) / max(scale, .leastNonzeroMagnitude)]
+            }
             print(String(decoding: try JSONSerialization.data(withJSONObject: result.merging(blasReport()) { mine, _ in mine }, options: [.sortedKeys]), as: UTF8.self))
         }
     }

@@ -13,6 +13,10 @@ public struct CECStrategy: Strategy {
     /// Clustering ablations of the paper (§6.2): weighted (CEC), unweighted k-means + nearest ("K-Means"),
     /// unweighted k-means + the most uncertain (highest U) member of each cluster ("Greedy Clustering").
     public enum Clustering: String, CaseIterable, Sendable { case weighted, unweightedNearest = "unweighted-nearest", unweightedMostUncertain = "unweighted-most-uncertain" }
+    /// How the k nearest neighbours are found: exactly, through an inverted-file index (`InvertedFileNeighbors`),
+    /// or exactly below `approximateFrom` unlabelled samples and through the index from there on.
+    public enum NeighbourSearch: String, CaseIterable, Sendable { case auto, exact, ivf }
+    public static let approximateFrom = 50_000
 
     public var support = 10          // N
     public var neighbours = 10       // k
@@ -24,6 +28,9 @@ public struct CECStrategy: Strategy {
     public var clustering = Clustering.weighted
     public var maxIterations = 300
     public var tolerance = 1e-4
+    public var search = NeighbourSearch.auto
+    /// With the index: the fraction of true neighbours to find on sampled queries.
+    public var searchRecall = 0.99
 
     public let name = "cec"
     public let citation = "Safaei & Patel, WACV 2025"
@@ -36,6 +43,8 @@ public struct CECStrategy: Strategy {
         public var neighbourUncertainty: [Double]
         public var uncertainty: [Double]
         public var prior: [Double]
+        /// What the approximate search reached (nil: the search was exact).
+        public var neighbourSearch: InvertedFileNeighbors.Report?
     }
 
     func validate(_ context: SelectionContext) throws {
@@ -82,7 +91,15 @@ public struct CECStrategy: Strategy {
             hHat[i] = Uncertainty.entropy(q)
         }
         // Neighbour uncertainty over the k nearest unlabelled samples.
-        let (ids, sims) = try NearestNeighbors.search(context.packed(u), rows: n, width: context.width, k: neighbours, cancel: cancel)
+        let approximate = search == .ivf || (search == .auto && n >= Self.approximateFrom)
+        let ids: [Int32], sims: [Float], report: InvertedFileNeighbors.Report?
+        if approximate {
+            (ids, sims, report) = try InvertedFileNeighbors.search(context.packed(u), rows: n, width: context.width, k: neighbours,
+                                                                   recall: searchRecall, cancel: cancel)
+        } else {
+            (ids, sims) = try NearestNeighbors.search(context.packed(u), rows: n, width: context.width, k: neighbours, cancel: cancel)
+            report = nil
+        }
         var hNN = [Double](repeating: 0, count: n)
         for i in 0..<n {
             var s = 0.0
@@ -99,7 +116,8 @@ public struct CECStrategy: Strategy {
             hNN[i] = s / Double(neighbours)
         }
         let total = (0..<n).map { hHat[$0] + beta * hNN[$0] }
-        return Scores(entropy: h, calibratedEntropy: hHat, neighbourUncertainty: hNN, uncertainty: total, prior: classPrior)
+        return Scores(entropy: h, calibratedEntropy: hHat, neighbourUncertainty: hNN, uncertainty: total, prior: classPrior,
+                      neighbourSearch: report)
     }
 
     /// Indices of the `k` largest values (value(i) for i in 0..<count), largest first, ties to the smaller index.
@@ -142,6 +160,7 @@ public struct CECStrategy: Strategy {
             for i in (0..<n).sorted(by: { s.uncertainty[$0] > s.uncertainty[$1] }) where picks.count < budget && !taken.contains(i) { picks.append(i) }
         }
         var selection = Selection(rows: picks.map { context.unlabeled[$0] }, scores: picks.map { s.uncertainty[$0] })
+        selection.neighbourSearch = s.neighbourSearch
         selection.assignment = fit.assignment
         selection.centres = fit.centres
         return selection

@@ -165,12 +165,17 @@ public enum Strategies {
                           .choice("kernel", \.kernel, CECStrategy.Kernel.allCases.map(\.rawValue), "how neighbours are weighted"),
                           .flag("calibrate", \.calibrate, "divide out the contextualised prior (false: the ablation on raw probabilities)"),
                           .choice("clustering", \.clustering, CECStrategy.Clustering.allCases.map(\.rawValue), "weighted k-means, or the unweighted ablations"),
+                          .choice("knn", \.knn, CECStrategy.NeighbourSearch.allCases.map(\.rawValue),
+                                  "nearest neighbours: exact, an inverted-file index (ivf), or auto (ivf from \(CECStrategy.approximateFrom) unlabelled samples)"),
+                          .number("knn_recall", \.knnRecall, minimum: 0.01, "with the index: the fraction of true neighbours to find (measured on 500 sampled queries)"),
                       ]) { s in
             var cec = CECStrategy()
             cec.support = s.support; cec.neighbours = s.neighbours; cec.rho = s.rho; cec.beta = s.beta; cec.calibrate = s.calibrate
             cec.prior = CECStrategy.Prior(rawValue: s.prior) ?? cec.prior
             cec.kernel = CECStrategy.Kernel(rawValue: s.kernel) ?? cec.kernel
             cec.clustering = CECStrategy.Clustering(rawValue: s.clustering) ?? cec.clustering
+            cec.search = CECStrategy.NeighbourSearch(rawValue: s.knn) ?? cec.search
+            cec.searchRecall = s.knnRecall
             return cec
         },
     ]
