@@ -5,6 +5,12 @@ import Foundation
 /// objective Σ w_i ‖x_i − μ_c(i)‖², greedy weighted k-means++ seeding (as scikit-learn: candidates drawn
 /// ∝ w·D², 2 + ⌊ln K⌋ local trials), then Lloyd iterations with weighted means until the centres move less
 /// than `tolerance` (relative to the data's mean per-feature variance, as scikit-learn) or `maxIterations`.
+///
+/// Lloyd's assignment step is exact but skips the search over all centres for a row whose bounds prove its centre
+/// unchanged (Hamerly, SDM 2010): its distance to its own centre is at most half the distance from that centre to
+/// the next one, or at most a lower bound on its distance to every other centre (the second-nearest distance of
+/// its last full search, less the most any other centre has moved since). Only the other rows are searched, in
+/// blocks, so no rows × centres matrix is ever held whole; late iterations, where few rows change, cost little.
 public struct WeightedKMeans {
     public var clusters: Int
     public var maxIterations = 300
@@ -16,6 +22,8 @@ public struct WeightedKMeans {
         public var cost: Double          // Σ w_i ‖x_i − μ_c(i)‖²
         public var iterations: Int
         public var costs: [Double]       // after each iteration (non-increasing)
+        /// Rows searched over every centre in each assignment step (the others kept their centre by the bounds).
+        public var searched: [Int] = []
     }
 
     public init(clusters: Int) { self.clusters = clusters }
@@ -40,10 +48,13 @@ public struct WeightedKMeans {
         let tol = tolerance * variance / Double(d)
         var costs: [Double] = []
         var iterations = 0
+        var bounds = Bounds(rows: n)
+        var moved = [Float](repeating: 0, count: k), searched: [Int] = []
         for it in 0..<maxIterations {
             if cancel?.isCancelled == true { throw EngineError(.cancelled, "k-means cancelled") }
             iterations = it + 1
-            let (a, d2) = assign(x, n: n, d: d, norms: norms, centres: centres, k: k)
+            let (a, d2) = assign(x, n: n, d: d, norms: norms, centres: centres, k: k, bounds: &bounds, moved: moved)
+            searched.append(bounds.searched)
             costs.append(zip(d2, weightsUsed).reduce(0) { $0 + Double($1.0) * $1.1 })
             // Weighted means (per-core partial sums); an empty (or weightless) cluster keeps its centre.
             let parts = Engine.cores
@@ -72,20 +83,25 @@ public struct WeightedKMeans {
             }}
             var shift = 0.0
             for c in 0..<k {
+                moved[c] = 0
                 let m = partialMass.reduce(0.0) { $0 + $1[c] }
                 guard m > 0 else { continue }
+                var step = 0.0
                 for j in 0..<d {
                     let v = Float(Double(partial.reduce(Float(0)) { $0 + $1[c * d + j] }) / m)
-                    shift += Double((v - centres[c * d + j]) * (v - centres[c * d + j]))
+                    step += Double((v - centres[c * d + j]) * (v - centres[c * d + j]))
                     centres[c * d + j] = v
                 }
+                shift += step
+                moved[c] = Float(step.squareRoot())
             }
             if shift <= tol { break }
         }
-        let (a, d2) = assign(x, n: n, d: d, norms: norms, centres: centres, k: k)
+        let (a, d2) = assign(x, n: n, d: d, norms: norms, centres: centres, k: k, bounds: &bounds, moved: moved)
+        searched.append(bounds.searched)
         let cost = zip(d2, weightsUsed).reduce(0) { $0 + Double($1.0) * $1.1 }
         costs.append(cost)
-        return Result(centres: centres, assignment: a, cost: cost, iterations: iterations, costs: costs)
+        return Result(centres: centres, assignment: a, cost: cost, iterations: iterations, costs: costs, searched: searched)
     }
 
     func rowNorms(_ x: [Float], n: Int, d: Int) -> [Float] {
@@ -101,27 +117,127 @@ public struct WeightedKMeans {
         return g
     }
 
-    /// Nearest centre of every row and its squared distance: argmin_c (‖c‖² − 2 x·c), rows split over cores.
+    /// What the assignment step knows about each row between iterations: its centre, and a lower bound on its
+    /// distance to every other centre (−∞: search it fully).
+    struct Bounds {
+        var assignment: [Int]
+        var lower: [Float]
+        /// Rows the last step searched fully.
+        var searched = 0
+        init(rows n: Int) { assignment = [Int](repeating: 0, count: n); lower = [Float](repeating: -.infinity, count: n) }
+    }
+
+    /// Nearest centre of every row (argmin_c ‖c‖² − 2 x·c, ties to the smaller index) and its squared distance.
     func assign(_ x: [Float], n: Int, d: Int, norms: [Float], centres: [Float], k: Int) -> ([Int], [Float]) {
-        let g = Products.rows(x, centres, width: d, scale: -2)
-        var cn = [Float](repeating: 0, count: k)
-        for c in 0..<k { var s: Float = 0; for j in 0..<d { s += centres[c * d + j] * centres[c * d + j] }; cn[c] = s }
-        var a = [Int](repeating: 0, count: n), best = [Float](repeating: 0, count: n)
-        a.withUnsafeMutableBufferPointer { ap in
-        best.withUnsafeMutableBufferPointer { bp in
-            let aBase = ap.baseAddress!, bBase = bp.baseAddress!
-            g.withUnsafeBufferPointer { gb in
-                parallelRows(n) { range in
-                    for i in range {
-                        let row = gb.baseAddress! + i * k
-                        var b = 0, v = row[0] + cn[0]
-                        for c in 1..<max(1, k) { let t = row[c] + cn[c]; if t < v { v = t; b = c } }
-                        aBase[i] = b; bBase[i] = max(0, v + norms[i])
+        var bounds = Bounds(rows: n)
+        return assign(x, n: n, d: d, norms: norms, centres: centres, k: k, bounds: &bounds, moved: [Float](repeating: 0, count: k))
+    }
+
+    /// The assignment step with bounds: `moved` is how far each centre moved since `bounds` were last updated.
+    func assign(_ x: [Float], n: Int, d: Int, norms: [Float], centres: [Float], k: Int, bounds: inout Bounds, moved: [Float]) -> ([Int], [Float]) {
+        let cn = (0..<k).map { c in (0..<d).reduce(Float(0)) { $0 + centres[c * d + $1] * centres[c * d + $1] } }
+        // Half the distance from each centre to its nearest other centre, and the largest moves.
+        let half = Self.halfGaps(centres, k: k, d: d, norms: cn)
+        var top = (value: Float(0), centre: -1), second = Float(0)
+        for (c, m) in moved.enumerated() {
+            if m > top.value { second = top.value; top = (m, c) } else if m > second { second = m }
+        }
+        var d2 = [Float](repeating: 0, count: n)
+        var searched = [Bool](repeating: false, count: n)
+        let a0 = bounds.assignment
+        bounds.assignment.withUnsafeMutableBufferPointer { ap in
+        bounds.lower.withUnsafeMutableBufferPointer { lp in
+        d2.withUnsafeMutableBufferPointer { dp in
+        searched.withUnsafeMutableBufferPointer { sp in
+        x.withUnsafeBufferPointer { xp in
+        centres.withUnsafeBufferPointer { cp in
+            let aBase = ap.baseAddress!, lBase = lp.baseAddress!, dBase = dp.baseAddress!, sBase = sp.baseAddress!
+            parallelRows(n) { range in
+                for i in range {
+                    let c = a0[i]
+                    // The bound drops by the most any other centre moved.
+                    let lower = lBase[i] - (c == top.centre ? second : top.value)
+                    lBase[i] = lower
+                    guard lower > -.infinity else { sBase[i] = true; continue }
+                    var dot: Float = 0
+                    let xr = xp.baseAddress! + i * d, cr = cp.baseAddress! + c * d
+                    for j in 0..<d { dot += xr[j] * cr[j] }
+                    let own = max(0, norms[i] + cn[c] - 2 * dot)
+                    // A margin for float rounding: near a tie, search.
+                    let distance = own.squareRoot() * (1 + 1e-4) + 1e-6
+                    if distance < max(half[c], lower) { dBase[i] = own; aBase[i] = c } else { sBase[i] = true }
+                }
+            }
+        }}}}}}
+        let rows = (0..<n).filter { searched[$0] }
+        bounds.searched = rows.count
+        search(x, rows: rows, d: d, norms: norms, centres: centres, centreNorms: cn, k: k, bounds: &bounds, d2: &d2)
+        return (bounds.assignment, d2)
+    }
+
+    /// Searches `rows` over every centre, in blocks of rows: nearest centre, its squared distance, and the lower bound
+    /// (the second-nearest distance).
+    func search(_ x: [Float], rows: [Int], d: Int, norms: [Float], centres: [Float], centreNorms cn: [Float], k: Int,
+                bounds: inout Bounds, d2: inout [Float]) {
+        guard !rows.isEmpty else { return }
+        let block = max(1, min(4096, (1 << 22) / max(1, k)))
+        let blocks = (rows.count + block - 1) / block
+        bounds.assignment.withUnsafeMutableBufferPointer { ap in
+        bounds.lower.withUnsafeMutableBufferPointer { lp in
+        d2.withUnsafeMutableBufferPointer { dp in
+        x.withUnsafeBufferPointer { xp in
+        centres.withUnsafeBufferPointer { cp in
+            let aBase = ap.baseAddress!, lBase = lp.baseAddress!, dBase = dp.baseAddress!
+            Parallel.chunks(blocks) { _, range in
+                var packed = [Float](repeating: 0, count: block * d), g = [Float](repeating: 0, count: block * k)
+                for b in range {
+                    let r0 = b * block, rn = min(block, rows.count - r0)
+                    packed.withUnsafeMutableBufferPointer { pp in
+                        for t in 0..<rn { (pp.baseAddress! + t * d).update(from: xp.baseAddress! + rows[r0 + t] * d, count: d) }
+                        g.withUnsafeMutableBufferPointer {
+                            Products.rows(pp.baseAddress!, count: rn, cp.baseAddress!, count: k, width: d, scale: -2, into: $0.baseAddress!, cores: 1)
+                        }
+                    }
+                    for t in 0..<rn {
+                        let i = rows[r0 + t], row = t * k
+                        var best = 0, v = g[row] + cn[0], next = Float.infinity
+                        for c in 1..<max(1, k) {
+                            let u = g[row + c] + cn[c]
+                            if u < v { next = v; v = u; best = c } else if u < next { next = u }
+                        }
+                        aBase[i] = best; dBase[i] = max(0, v + norms[i])
+                        lBase[i] = k > 1 ? max(0, next + norms[i]).squareRoot() : .infinity
+                    }
+                }
+            }
+        }}}}}
+    }
+
+    /// Half the distance from each centre to its nearest other centre (blocks of centres; +∞ for a single centre).
+    static func halfGaps(_ centres: [Float], k: Int, d: Int, norms cn: [Float]) -> [Float] {
+        guard k > 1 else { return [.infinity] }
+        var half = [Float](repeating: .infinity, count: k)
+        let block = max(1, min(k, (1 << 22) / k))
+        half.withUnsafeMutableBufferPointer { hp in
+        centres.withUnsafeBufferPointer { cp in
+            let hBase = hp.baseAddress!
+            Parallel.chunks((k + block - 1) / block) { _, range in
+                var g = [Float](repeating: 0, count: block * k)
+                for b in range {
+                    let c0 = b * block, m = min(block, k - c0)
+                    g.withUnsafeMutableBufferPointer {
+                        Products.rows(cp.baseAddress! + c0 * d, count: m, cp.baseAddress!, count: k, width: d, scale: -2, into: $0.baseAddress!, cores: 1)
+                    }
+                    for t in 0..<m {
+                        var nearest = Float.infinity
+                        for c in 0..<k where c != c0 + t { nearest = min(nearest, g[t * k + c] + cn[c]) }
+                        // Shrunk a little for float rounding, so the test never keeps a row it should not.
+                        hBase[c0 + t] = 0.5 * max(0, nearest + cn[c0 + t]).squareRoot() * (1 - 1e-4)
                     }
                 }
             }
         }}
-        return (a, best)
+        return half
     }
 
     func parallelRows(_ n: Int, _ body: (Range<Int>) -> Void) {
@@ -164,14 +280,52 @@ public struct WeightedKMeans {
         return centres
     }
 
-    /// For each centre in order, the nearest row not yet taken (CLUE-style de-duplication).
+    /// For each centre in order, the nearest row not yet taken (CLUE-style de-duplication; ties to the smaller row).
+    /// Each centre's few nearest rows come from one blocked pass (no rows × centres matrix); a centre whose
+    /// candidates were all taken by earlier centres is searched again over every row.
     public static func nearestRows(_ x: [Float], rows n: Int, width d: Int, centres: [Float], count k: Int) -> [Int] {
         let norms = (0..<n).map { i in (0..<d).reduce(Float(0)) { $0 + x[i * d + $1] * x[i * d + $1] } }
-        let dist = squaredDistances(x, n: n, d: d, norms: norms, centres: centres, m: k)
+        let keep = min(n, 16)
+        let cn = (0..<k).map { c in (0..<d).reduce(Float(0)) { $0 + centres[c * d + $1] * centres[c * d + $1] } }
+        // Per centre: its `keep` nearest rows by max(0, ‖x‖² + ‖c‖² − 2 x·c), the full search's distance.
+        var nearest = [Int32](repeating: -1, count: k * keep), value = [Float](repeating: .infinity, count: k * keep)
+        let block = max(1, min(n, (1 << 22) / max(1, k)))
+        let blocks = (n + block - 1) / block
+        nearest.withUnsafeMutableBufferPointer { np in
+        value.withUnsafeMutableBufferPointer { vp in
+        x.withUnsafeBufferPointer { xp in
+        centres.withUnsafeBufferPointer { cp in
+            let nBase = np.baseAddress!, vBase = vp.baseAddress!
+            // Centres split over cores; each worker walks all row blocks for its centres.
+            Parallel.chunks(k) { _, mine in
+                var g = [Float](repeating: 0, count: block * mine.count)
+                for b in 0..<blocks {
+                    let r0 = b * block, rn = min(block, n - r0)
+                    g.withUnsafeMutableBufferPointer {
+                        Products.rows(cp.baseAddress! + mine.lowerBound * d, count: mine.count, xp.baseAddress! + r0 * d, count: rn, width: d,
+                                      scale: -2, into: $0.baseAddress!, cores: 1)
+                    }
+                    for (t, c) in mine.enumerated() {
+                        let ids = nBase + c * keep, vals = vBase + c * keep
+                        for r in 0..<rn {
+                            let v = max(0, g[t * rn + r] + norms[r0 + r] + cn[c])
+                            if v >= vals[keep - 1] { continue }   // later rows lose ties
+                            var pos = keep - 1
+                            while pos > 0 && vals[pos - 1] > v { vals[pos] = vals[pos - 1]; ids[pos] = ids[pos - 1]; pos -= 1 }
+                            vals[pos] = v; ids[pos] = Int32(r0 + r)
+                        }
+                    }
+                }
+            }
+        }}}}
         var taken = [Bool](repeating: false, count: n), out: [Int] = []
         for c in 0..<k {
-            var best = -1
-            for i in 0..<n where !taken[i] && (best < 0 || dist[i * k + c] < dist[best * k + c]) { best = i }
+            var best = (0..<keep).lazy.map { Int(nearest[c * keep + $0]) }.first { $0 >= 0 && !taken[$0] } ?? -1
+            if best < 0 {
+                // Every candidate was taken: search all rows for this centre.
+                let dist = squaredDistances(x, n: n, d: d, norms: norms, centres: Array(centres[(c * d)..<((c + 1) * d)]), m: 1)
+                for i in 0..<n where !taken[i] && (best < 0 || dist[i] < dist[best]) { best = i }
+            }
             if best >= 0 { taken[best] = true; out.append(best) }
         }
         return out

@@ -111,6 +111,60 @@ final class StrategyTests: XCTestCase {
         XCTAssertEqual(fit.cost, cost, accuracy: 1e-3 * cost)
     }
 
+    /// The bounds only skip work: the fit equals plain Lloyd iterations (every row against every centre, written
+    /// out here) from the same seeding, while late iterations search few rows; the nearest-row picks equal a plain
+    /// scan in centre order.
+    func testBoundedAssignmentEqualsPlainLloyd() throws {
+        var rng = SeededRandom(seed: 8)
+        let n = 3000, d = 12, k = 40
+        let centres0 = rng.normals(25 * d, std: 2)
+        let x = (0..<(n * d)).map { centres0[((($0 / d) % 25) * d) + $0 % d] + Float(rng.normal()) }
+        let w = (0..<n).map { _ in 0.2 + rng.uniform() }
+        var kmeans = WeightedKMeans(clusters: k)
+        kmeans.maxIterations = 60; kmeans.tolerance = 0
+        var seeding = SeededRandom(seed: 9), again = seeding
+        let fit = try kmeans.fit(x, rows: n, width: d, weights: w, rng: &seeding)
+        // Plain Lloyd from the same seeds, for the same number of iterations.
+        let norms = kmeans.rowNorms(x, n: n, d: d)
+        var centres = kmeans.seed(x, n: n, d: d, norms: norms, w: w, rng: &again)
+        var assignment = [Int](repeating: 0, count: n)
+        for it in 0...fit.iterations {
+            for i in 0..<n {
+                var best = 0, bestValue = Double.infinity
+                for c in 0..<k {
+                    var s = 0.0
+                    for j in 0..<d { let v = Double(x[i * d + j] - centres[c * d + j]); s += v * v }
+                    if s < bestValue { bestValue = s; best = c }
+                }
+                assignment[i] = best
+            }
+            if it == fit.iterations { break }
+            var sums = [Double](repeating: 0, count: k * d), mass = [Double](repeating: 0, count: k)
+            for i in 0..<n { mass[assignment[i]] += w[i]; for j in 0..<d { sums[assignment[i] * d + j] += w[i] * Double(x[i * d + j]) } }
+            for c in 0..<k where mass[c] > 0 { for j in 0..<d { centres[c * d + j] = Float(sums[c * d + j] / mass[c]) } }
+        }
+        let agree = zip(assignment, fit.assignment).filter { $0 == $1 }.count
+        XCTAssertGreaterThanOrEqual(Double(agree) / Double(n), 0.999, "bounded and plain assignments differ beyond float ties")
+        XCTAssertEqual(fit.searched.first, n, "the first step searches every row")
+        XCTAssertLessThan(fit.searched.last!, n / 10, "once centres settle, the bounds keep most rows: \(fit.searched)")
+        // Nearest rows: each centre in order takes the closest row not yet taken.
+        let picks = WeightedKMeans.nearestRows(x, rows: n, width: d, centres: fit.centres, count: k)
+        var taken = Set<Int>(), expected: [Int] = []
+        for c in 0..<k {
+            var best = -1, bestValue = Double.infinity
+            for i in 0..<n where !taken.contains(i) {
+                var s = 0.0
+                for j in 0..<d { let v = Double(x[i * d + j] - fit.centres[c * d + j]); s += v * v }
+                if s < bestValue { bestValue = s; best = i }
+            }
+            taken.insert(best); expected.append(best)
+        }
+        XCTAssertEqual(picks, expected)
+        // Many centres on the same few rows: later centres find their candidates taken and search again.
+        let crowded = WeightedKMeans.nearestRows(Array(x.prefix(40 * d)), rows: 40, width: d, centres: Array(repeating: fit.centres[0..<d], count: 30).flatMap { $0 }, count: 30)
+        XCTAssertEqual(Set(crowded).count, 30)
+    }
+
     func testCalibrationRemovesAPlantedClassBias() throws {
         let (ctx, _) = try pool(n: 200, d: 8, classes: 4, bias: 1.5, scale: 4)
         let cec = CECStrategy()
@@ -165,7 +219,7 @@ final class StrategyTests: XCTestCase {
     func testTheStrategyTableChecksParameters() throws {
         XCTAssertEqual(Set(Strategies.names).count, Strategies.table.count)
         let cec = try Strategies.entry("cec")
-        XCTAssertEqual(cec.parameters.map(\.name), ["k", "N", "rho", "beta", "prior", "kernel", "calibrate", "clustering"])
+        XCTAssertEqual(cec.parameters.map(\.name), ["k", "N", "rho", "beta", "prior", "kernel", "calibrate", "clustering", "knn", "knn_recall"])
         XCTAssertEqual(cec.parameter("k")?.defaultValue, .integer(10))
         XCTAssertEqual(cec.parameter("prior")?.defaultValue, .string("union"))
         var spec = StrategySpec(name: "cec")
