@@ -244,11 +244,7 @@ public struct WeightedKMeans {
         Parallel.chunks(n, minimumPerChunk: 1024) { _, range in body(range) }
     }
 
-    /// Greedy weighted k-means++ (scikit-learn's: each new centre is the best of `trials` candidates drawn ∝ w·D²,
-    /// judged by the potential Σ w·min(D², d²(x, candidate))). A candidate can only bring closer the rows of a chosen
-    /// centre c when d(candidate, c) < 2·r_c, r_c the farthest of c's rows (triangle inequality), so only those rows
-    /// are measured: the cost falls from N·K·trials distances to a small part of it as the centres fill the space,
-    /// with the same choices.
+    /// Greedy weighted k-means++.
     func seed(_ x: [Float], n: Int, d: Int, norms: [Float], w: [Double], rng: inout SeededRandom) -> [Float] {
         let k = clusters, trials = 2 + Int(log(Double(k)))
         /// Draws `count` rows with probability ∝ mass (one prefix sum, then binary searches).
@@ -268,49 +264,18 @@ public struct WeightedKMeans {
         let first = draw(w, 1)[0]
         centres += x[(first * d)..<((first + 1) * d)]
         var closest = Self.squaredDistances(x, n: n, d: d, norms: norms, centres: centres, m: 1)
-        // Each chosen centre's rows (those it is closest to) and their farthest distance.
-        var members: [[Int]] = [Array(0..<n)], radius: [Float] = [closest.max().map { $0.squareRoot() } ?? 0]
-        var owner = [Int](repeating: 0, count: n)
-        var base = 0.0   // the potential Σ w·D², recomputed exactly every 64 centres
-        for step in 1..<k {
-            if step % 64 == 1 { base = 0; for i in 0..<n { base += w[i] * Double(closest[i]) } }
+        for _ in 1..<k {
             let candidates = draw((0..<n).map { w[$0] * Double(closest[$0]) }, trials)
             let cand = candidates.flatMap { x[($0 * d)..<(($0 + 1) * d)] }
-            // Chosen centres whose rows a candidate may bring closer; their rows are the only ones measured.
-            let toCentres = Self.squaredDistances(cand, n: trials, d: d, norms: (0..<trials).map { norms[candidates[$0]] },
-                                                  centres: centres, m: members.count)
-            var reach = [[Bool]](repeating: [Bool](repeating: false, count: members.count), count: trials)
-            var rows: [Int] = []
-            for c in members.indices {
-                var any = false
-                for t in 0..<trials where toCentres[t * members.count + c].squareRoot() * (1 - 1e-4) < 2 * radius[c] + 1e-6 { reach[t][c] = true; any = true }
-                if any { rows += members[c] }
-            }
-            rows.sort()
-            let packed = rows.flatMap { x[($0 * d)..<(($0 + 1) * d)] }
-            let dist = Self.squaredDistances(packed, n: rows.count, d: d, norms: rows.map { norms[$0] }, centres: cand, m: trials)
-            var bestTrial = 0, bestPotential = Double.infinity, bestGain = 0.0
+            let dist = Self.squaredDistances(x, n: n, d: d, norms: norms, centres: cand, m: trials)
+            var bestTrial = 0, bestPotential = Double.infinity
             for t in 0..<trials {
-                var gain = 0.0
-                for (j, i) in rows.enumerated() where reach[t][owner[i]] {
-                    let v = dist[j * trials + t]
-                    if v < closest[i] { gain += w[i] * Double(closest[i] - v) }
-                }
-                let potential = base - gain
-                if potential < bestPotential { bestPotential = potential; bestTrial = t; bestGain = gain }
+                var potential = 0.0
+                for i in 0..<n { potential += w[i] * Double(min(closest[i], dist[i * trials + t])) }
+                if potential < bestPotential { bestPotential = potential; bestTrial = t }
             }
-            base -= bestGain
             centres += cand[(bestTrial * d)..<((bestTrial + 1) * d)]
-            // Rows the new centre is closer to move to it; radii of the centres they left stay upper bounds.
-            var mine: [Int] = [], left = Set<Int>()
-            for (j, i) in rows.enumerated() where reach[bestTrial][owner[i]] && dist[j * trials + bestTrial] < closest[i] {
-                closest[i] = dist[j * trials + bestTrial]; mine.append(i); left.insert(owner[i])
-            }
-            let newOwner = members.count
-            for i in mine { owner[i] = newOwner }
-            for c in left { members[c].removeAll { owner[$0] != c } }
-            members.append(mine)
-            radius.append(mine.map { closest[$0] }.max().map { $0.squareRoot() } ?? 0)
+            for i in 0..<n { closest[i] = min(closest[i], dist[i * trials + bestTrial]) }
         }
         return centres
     }

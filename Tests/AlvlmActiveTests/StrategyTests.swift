@@ -165,50 +165,6 @@ final class StrategyTests: XCTestCase {
         XCTAssertEqual(Set(crowded).count, 30)
     }
 
-    /// The pruned k-means++ seeding chooses the centres scikit-learn's greedy k-means++ (written out here, every row
-    /// against every candidate) chooses from the same random draws.
-    func testPrunedSeedingEqualsGreedyKMeansPlusPlus() throws {
-        var rng = SeededRandom(seed: 12)
-        let n = 2500, d = 10, k = 60
-        let blobs = rng.normals(30 * d, std: 3)
-        let x = (0..<(n * d)).map { blobs[((($0 / d) % 30) * d) + $0 % d] + Float(rng.normal()) }
-        let w = (0..<n).map { _ in 0.1 + rng.uniform() }
-        let kmeans = WeightedKMeans(clusters: k)
-        let norms = kmeans.rowNorms(x, n: n, d: d)
-        var r1 = SeededRandom(seed: 13), r2 = r1
-        let pruned = kmeans.seed(x, n: n, d: d, norms: norms, w: w, rng: &r1)
-        // Plain greedy k-means++ with the same draws and the same distance formula, every row against every candidate.
-        let trials = 2 + Int(log(Double(k)))
-        func draw(_ mass: [Double], _ count: Int) -> [Int] {
-            var prefix = [Double](repeating: 0, count: n), total = 0.0
-            for i in 0..<n { total += mass[i]; prefix[i] = total }
-            return (0..<count).map { _ in
-                let r = r2.uniform() * total
-                var lo = 0, hi = n - 1
-                while lo < hi { let mid = (lo + hi) / 2; if prefix[mid] > r { hi = mid } else { lo = mid + 1 } }
-                return lo
-            }
-        }
-        let first = draw(w, 1)[0]
-        var chosen = Array(x[(first * d)..<((first + 1) * d)])
-        var closest = WeightedKMeans.squaredDistances(x, n: n, d: d, norms: norms, centres: chosen, m: 1)
-        for _ in 1..<k {
-            let mass: [Double] = (0..<n).map { w[$0] * Double(closest[$0]) }
-            let cands = draw(mass, trials)
-            let rows: [Float] = cands.flatMap { x[($0 * d)..<(($0 + 1) * d)] }
-            let dist = WeightedKMeans.squaredDistances(x, n: n, d: d, norms: norms, centres: rows, m: trials)
-            var best = 0, bestPotential = Double.infinity
-            for t in 0..<trials {
-                var potential = 0.0
-                for i in 0..<n { potential += w[i] * Double(min(closest[i], dist[i * trials + t])) }
-                if potential < bestPotential { bestPotential = potential; best = t }
-            }
-            chosen += rows[(best * d)..<((best + 1) * d)]
-            for i in 0..<n { closest[i] = min(closest[i], dist[i * trials + best]) }
-        }
-        XCTAssertEqual(pruned, chosen, "the pruning changed which centres were chosen")
-    }
-
     func testCalibrationRemovesAPlantedClassBias() throws {
         let (ctx, _) = try pool(n: 200, d: 8, classes: 4, bias: 1.5, scale: 4)
         let cec = CECStrategy()
