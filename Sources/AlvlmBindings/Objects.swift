@@ -79,7 +79,8 @@ public final class StrategyObject: LanguageObject {
         var s = "strategy \(spec.wrapper.map { "\($0.rawValue)(\(spec.name))" } ?? spec.name)"
         if spec.name == "cec" {
             s += " (N \(spec.support), k \(spec.neighbours), rho \(formatNumber(spec.rho)), beta \(formatNumber(spec.beta)), prior \(spec.prior), kernel \(spec.kernel), " +
-                "calibration \(spec.calibrate ? "on" : "off"), clustering \(spec.clustering))"
+                "calibration \(spec.calibrate ? "on" : "off"), clustering \(spec.clustering), neighbours \(spec.knn)" +
+                (spec.knn == "exact" ? "" : " (index at recall \(formatNumber(spec.knnRecall)))") + ")"
         }
         return s + " - " + ((try? spec.make().citation) ?? "")
     }
