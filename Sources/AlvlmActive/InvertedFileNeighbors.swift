@@ -143,31 +143,13 @@ public enum InvertedFileNeighbors {
                     for r in 0..<qn {
                         let row = Int(group[q0 + r])
                         candidates.withUnsafeBufferPointer { cand in
-                            mergeCandidates(bp.baseAddress! + r * cn, ids: cand.baseAddress! + c0, count: cn, exclude: row, k: k,
-                                            topIds: ids + row * k, topValues: similarities + row * k)
+                            NearestNeighbors.merge(bp.baseAddress! + r * cn, count: cn, column: { cand[c0 + $0] }, exclude: row, k: k,
+                                                   ids: ids + row * k, values: similarities + row * k)
                         }
                     }
                 }
             }
         }}}
-    }
-
-    /// Merges candidates (values[j] for row ids[j], `exclude` skipped) into a row's running top-k, sorted by
-    /// descending value, ties by ascending row: the result does not depend on the candidates' order.
-    @inline(__always)
-    static func mergeCandidates(_ values: UnsafePointer<Float>, ids columns: UnsafePointer<Int32>, count: Int, exclude: Int, k: Int,
-                                topIds: UnsafeMutablePointer<Int32>, topValues: UnsafeMutablePointer<Float>) {
-        for j in 0..<count {
-            let v = values[j], column = columns[j]
-            if v < topValues[k - 1] || Int(column) == exclude { continue }
-            if v == topValues[k - 1] && topIds[k - 1] >= 0 && column > topIds[k - 1] { continue }
-            var pos = k - 1
-            while pos > 0 && (topValues[pos - 1] < v || (topValues[pos - 1] == v && (topIds[pos - 1] < 0 || topIds[pos - 1] > column))) {
-                topValues[pos] = topValues[pos - 1]; topIds[pos] = topIds[pos - 1]
-                pos -= 1
-            }
-            topValues[pos] = v; topIds[pos] = column
-        }
     }
 
     /// The `top` nearest centres (most similar first) of each of `rows` unit rows, [rows, top], in blocks of rows
@@ -185,18 +167,14 @@ public enum InvertedFileNeighbors {
                 var s = [Float](repeating: 0, count: block * l), best = [Float](repeating: 0, count: p)
                 for b in range {
                     let r0 = b * block, rn = min(block, n - r0)
-                    s.withUnsafeMutableBufferPointer {
-                        Products.rows(xp.baseAddress! + r0 * d, count: rn, cp.baseAddress!, count: l, width: d, into: $0.baseAddress!, cores: 1)
-                    }
-                    for r in 0..<rn {
-                        let row = outBase + (r0 + r) * p
-                        for t in 0..<p { best[t] = -.infinity; row[t] = -1 }
-                        for c in 0..<l {
-                            let v = s[r * l + c]
-                            if v <= best[p - 1] && row[p - 1] >= 0 { continue }
-                            var pos = p - 1
-                            while pos > 0 && (best[pos - 1] < v || row[pos - 1] < 0) { best[pos] = best[pos - 1]; row[pos] = row[pos - 1]; pos -= 1 }
-                            best[pos] = v; row[pos] = Int32(c)
+                    s.withUnsafeMutableBufferPointer { sp in
+                        Products.rows(xp.baseAddress! + r0 * d, count: rn, cp.baseAddress!, count: l, width: d, into: sp.baseAddress!, cores: 1)
+                        best.withUnsafeMutableBufferPointer { bp in
+                            for r in 0..<rn {
+                                let row = outBase + (r0 + r) * p
+                                for t in 0..<p { bp[t] = -.infinity; row[t] = -1 }
+                                NearestNeighbors.merge(sp.baseAddress! + r * l, count: l, firstColumn: 0, exclude: -1, k: p, ids: row, values: bp.baseAddress!)
+                            }
                         }
                     }
                 }
@@ -221,16 +199,14 @@ public enum InvertedFileNeighbors {
                     return s
                 }
             }
-            for (qi, row) in queries.enumerated() {
-                block.withUnsafeBufferPointer { bp in
-                    ids.withUnsafeMutableBufferPointer { ip in
-                        values.withUnsafeMutableBufferPointer { vp in
-                            NearestNeighbors.merge(bp.baseAddress! + qi * cn, count: cn, firstColumn: c0, exclude: row, k: k,
-                                                   ids: ip.baseAddress! + qi * k, values: vp.baseAddress! + qi * k)
-                        }
-                    }
+            block.withUnsafeBufferPointer { bp in
+            ids.withUnsafeMutableBufferPointer { ip in
+            values.withUnsafeMutableBufferPointer { vp in
+                for (qi, row) in queries.enumerated() {
+                    NearestNeighbors.merge(bp.baseAddress! + qi * cn, count: cn, firstColumn: c0, exclude: row, k: k,
+                                           ids: ip.baseAddress! + qi * k, values: vp.baseAddress! + qi * k)
                 }
-            }
+            }}}
         }
         return ids
     }
@@ -238,7 +214,7 @@ public enum InvertedFileNeighbors {
     /// The given rows of `z`, packed [rows.count, d].
     static func gather(_ z: [Float], rows: [Int], width d: Int) -> [Float] {
         var out = [Float](repeating: 0, count: rows.count * d)
-        for (i, r) in rows.enumerated() { for j in 0..<d { out[i * d + j] = z[r * d + j] } }
+        Embedding.gather(z, index: rows, width: d, into: &out)
         return out
     }
 }

@@ -59,16 +59,25 @@ public enum NearestNeighbors {
         return (ids, sims)
     }
 
-    /// Merges candidates (values[j] for column firstColumn + j, `exclude` skipped) into a row's running top-k,
-    /// kept sorted by descending value, ties by ascending column.
+    /// Merges candidates (values[j] for column firstColumn + j, `exclude` skipped) into a row's running top-k, kept
+    /// sorted by descending value, ties by ascending column.
     @inline(__always)
     static func merge(_ values: UnsafePointer<Float>, count: Int, firstColumn: Int, exclude: Int, k: Int,
+                      ids: UnsafeMutablePointer<Int32>, values out: UnsafeMutablePointer<Float>) {
+        merge(values, count: count, column: { Int32(firstColumn + $0) }, exclude: exclude, k: k, ids: ids, values: out)
+    }
+
+    /// Merges candidates (values[j] for column `column(j)`, `exclude` skipped) into a running top-k, kept sorted by
+    /// descending value, ties by ascending column: the result does not depend on the candidates' order. Empty
+    /// slots hold id −1 (and −∞).
+    @inline(__always)
+    static func merge(_ values: UnsafePointer<Float>, count: Int, column: (Int) -> Int32, exclude: Int, k: Int,
                       ids: UnsafeMutablePointer<Int32>, values out: UnsafeMutablePointer<Float>) {
         var threshold = out[k - 1]
         for j in 0..<count {
             let v = values[j]
             if v < threshold { continue }
-            let column = Int32(firstColumn + j)
+            let column = column(j)
             if Int(column) == exclude { continue }
             // Not better than the last kept entry: equal value with a larger column loses.
             if v == threshold && ids[k - 1] >= 0 && column > ids[k - 1] { continue }

@@ -127,13 +127,8 @@ public struct WeightedKMeans {
         init(rows n: Int) { assignment = [Int](repeating: 0, count: n); lower = [Float](repeating: -.infinity, count: n) }
     }
 
-    /// Nearest centre of every row (argmin_c ‖c‖² − 2 x·c, ties to the smaller index) and its squared distance.
-    func assign(_ x: [Float], n: Int, d: Int, norms: [Float], centres: [Float], k: Int) -> ([Int], [Float]) {
-        var bounds = Bounds(rows: n)
-        return assign(x, n: n, d: d, norms: norms, centres: centres, k: k, bounds: &bounds, moved: [Float](repeating: 0, count: k))
-    }
-
-    /// The assignment step with bounds: `moved` is how far each centre moved since `bounds` were last updated.
+    /// Nearest centre of every row (argmin_c ‖c‖² − 2 x·c, ties to the smaller index) and its squared distance, with
+    /// the bounds of the last step: `moved` is how far each centre moved since `bounds` were last updated.
     func assign(_ x: [Float], n: Int, d: Int, norms: [Float], centres: [Float], k: Int, bounds: inout Bounds, moved: [Float]) -> ([Int], [Float]) {
         let cn = (0..<k).map { c in (0..<d).reduce(Float(0)) { $0 + centres[c * d + $1] * centres[c * d + $1] } }
         // Half the distance from each centre to its nearest other centre, and the largest moves.

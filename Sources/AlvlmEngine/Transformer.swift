@@ -130,41 +130,39 @@ enum Transformer {
         precondition(prompts?.values.keys.allSatisfy { $0 >= 0 && $0 < blocks.count } ?? true, "deep prompts for a layer the tower does not have")
         for (l, w) in blocks.enumerated() {
             prompts?.insert(into: x, layer: l, layout: layout, width: c)
-            do {
-                let ln = ws.ln.pointer, atty = ws.atty.pointer, hidden = ws.hidden.pointer, scores = ws.scores.pointer
-                let rec = saved.map { record($0, layer: l) }
-                let qkv = rec?.qkv ?? ws.qkv.pointer
-                let pre = rec?.preact ?? hidden
-                rec?.input.update(from: x, count: rows * c)
-                // Attention half.
-                Kernels.layerNorm(x, ln, rows: rows, width: c, weight: w.ln1w.pointer, bias: w.ln1b.pointer, eps: s.eps,
-                                  mean: rec?.mean1, rstd: rec?.rstd1)
-                Kernels.linear(ln, rows: rows, inFeatures: c, weight: w.qkvw.pointer, bias: w.qkvb.pointer, outFeatures: 3 * c, into: qkv)
-                rec?.ln1?.update(from: ln, count: rows * c)
-                switch layout {
-                case let .sequences(batch, tokens):
-                    Kernels.attention(qkv: qkv, out: atty, batch: batch, tokens: tokens, width: c, heads: s.heads,
-                                      causal: causal, scratch: scores, probs: rec?.probs)
-                case let .sharedPrefix(prefix, batch, suffix):
-                    Kernels.prefixAttention(qkv: qkv, out: atty, prefix: prefix, batch: batch, suffix: suffix, width: c,
-                                            heads: s.heads, scratch: scores, probs: rec?.probs)
-                }
-                rec?.attended?.update(from: atty, count: rows * c)
-                if let keep = outputRows, l == blocks.count - 1 {
-                    lastBlockTail(x, attended: atty, rows: keep, weights: w, shape: s)
-                    return
-                }
-                Kernels.linear(atty, rows: rows, inFeatures: c, weight: w.projw.pointer, bias: w.projb.pointer, outFeatures: c, into: x, accumulate: true)
-                rec?.mid.update(from: x, count: rows * c)
-                // MLP half.
-                Kernels.layerNorm(x, ln, rows: rows, width: c, weight: w.ln2w.pointer, bias: w.ln2b.pointer, eps: s.eps,
-                                  mean: rec?.mean2, rstd: rec?.rstd2)
-                rec?.ln2?.update(from: ln, count: rows * c)
-                Kernels.linear(ln, rows: rows, inFeatures: c, weight: w.fc1w.pointer, bias: w.fc1b.pointer, outFeatures: m, into: pre)
-                Kernels.activate(pre, into: hidden, count: rows * m, s.activation)
-                rec?.hidden?.update(from: hidden, count: rows * m)
-                Kernels.linear(hidden, rows: rows, inFeatures: m, weight: w.fc2w.pointer, bias: w.fc2b.pointer, outFeatures: c, into: x, accumulate: true)
+            let ln = ws.ln.pointer, atty = ws.atty.pointer, hidden = ws.hidden.pointer, scores = ws.scores.pointer
+            let rec = saved.map { record($0, layer: l) }
+            let qkv = rec?.qkv ?? ws.qkv.pointer
+            let pre = rec?.preact ?? hidden
+            rec?.input.update(from: x, count: rows * c)
+            // Attention half.
+            Kernels.layerNorm(x, ln, rows: rows, width: c, weight: w.ln1w.pointer, bias: w.ln1b.pointer, eps: s.eps,
+                              mean: rec?.mean1, rstd: rec?.rstd1)
+            Kernels.linear(ln, rows: rows, inFeatures: c, weight: w.qkvw.pointer, bias: w.qkvb.pointer, outFeatures: 3 * c, into: qkv)
+            rec?.ln1?.update(from: ln, count: rows * c)
+            switch layout {
+            case let .sequences(batch, tokens):
+                Kernels.attention(qkv: qkv, out: atty, batch: batch, tokens: tokens, width: c, heads: s.heads,
+                                  causal: causal, scratch: scores, probs: rec?.probs)
+            case let .sharedPrefix(prefix, batch, suffix):
+                Kernels.prefixAttention(qkv: qkv, out: atty, prefix: prefix, batch: batch, suffix: suffix, width: c,
+                                        heads: s.heads, scratch: scores, probs: rec?.probs)
             }
+            rec?.attended?.update(from: atty, count: rows * c)
+            if let keep = outputRows, l == blocks.count - 1 {
+                lastBlockTail(x, attended: atty, rows: keep, weights: w, shape: s)
+                return
+            }
+            Kernels.linear(atty, rows: rows, inFeatures: c, weight: w.projw.pointer, bias: w.projb.pointer, outFeatures: c, into: x, accumulate: true)
+            rec?.mid.update(from: x, count: rows * c)
+            // MLP half.
+            Kernels.layerNorm(x, ln, rows: rows, width: c, weight: w.ln2w.pointer, bias: w.ln2b.pointer, eps: s.eps,
+                              mean: rec?.mean2, rstd: rec?.rstd2)
+            rec?.ln2?.update(from: ln, count: rows * c)
+            Kernels.linear(ln, rows: rows, inFeatures: c, weight: w.fc1w.pointer, bias: w.fc1b.pointer, outFeatures: m, into: pre)
+            Kernels.activate(pre, into: hidden, count: rows * m, s.activation)
+            rec?.hidden?.update(from: hidden, count: rows * m)
+            Kernels.linear(hidden, rows: rows, inFeatures: m, weight: w.fc2w.pointer, bias: w.fc2b.pointer, outFeatures: c, into: x, accumulate: true)
         }
     }
 
@@ -181,47 +179,33 @@ enum Transformer {
         ws.reserve(layout, shape: s)
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
             let w = blocks[l]
-            do {
-                let dln = ws.ln.pointer, dqkv = ws.qkv.pointer, datty = ws.atty.pointer, dh = ws.hidden.pointer, scores = ws.scores.pointer
-                let rec = record(saved, layer: l)
-                let g = gradients?[l]
-                // MLP half: x_out = mid + fc2(act(fc1(ln2(mid)))); dx holds d x_out and becomes d mid.
-                withGradients(g, \.fc2w, \.fc2b) { dw, db in
-                    Kernels.linearBackward(dy: dx, x: rec.hidden, weight: w.fc2w.pointer, rows: rows, inFeatures: m, outFeatures: c, dx: dh,
-                                           weightGradient: dw, biasGradient: db)
-                }
-                Kernels.activateBackward(dh, preactivation: rec.preact, count: rows * m, s.activation)
-                withGradients(g, \.fc1w, \.fc1b) { dw, db in
-                    Kernels.linearBackward(dy: dh, x: rec.ln2, weight: w.fc1w.pointer, rows: rows, inFeatures: c, outFeatures: m,
-                                           dx: dln, weightGradient: dw, biasGradient: db)
-                }
-                withGradients(g, \.ln2w, \.ln2b) { dw, db in
-                    Kernels.layerNormBackward(dln, rec.mid, mean: rec.mean2, rstd: rec.rstd2, weight: w.ln2w.pointer, into: dx, rows: rows, width: c,
-                                              weightGradient: dw, biasGradient: db)
-                }
-                // Attention half: mid = x_in + proj(attn(ln1(x_in))); dx becomes d x_in.
-                withGradients(g, \.projw, \.projb) { dw, db in
-                    Kernels.linearBackward(dy: dx, x: rec.attended, weight: w.projw.pointer, rows: rows, inFeatures: c, outFeatures: c, dx: datty,
-                                           weightGradient: dw, biasGradient: db)
-                }
-                switch layout {
-                case let .sequences(batch, tokens):
-                    Kernels.attentionBackward(dout: datty, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv,
-                                              batch: batch, tokens: tokens, width: c, heads: s.heads, scratch: scores)
-                case let .sharedPrefix(prefix, batch, suffix):
-                    Kernels.prefixAttentionBackward(dout: datty, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv,
-                                                    prefix: prefix, batch: batch, suffix: suffix, width: c, heads: s.heads,
-                                                    scratch: scores)
-                }
-                withGradients(g, \.qkvw, \.qkvb) { dw, db in
-                    Kernels.linearBackward(dy: dqkv, x: rec.ln1, weight: w.qkvw.pointer, rows: rows, inFeatures: c, outFeatures: 3 * c,
-                                           dx: dln, weightGradient: dw, biasGradient: db)
-                }
-                withGradients(g, \.ln1w, \.ln1b) { dw, db in
-                    Kernels.layerNormBackward(dln, rec.input, mean: rec.mean1, rstd: rec.rstd1, weight: w.ln1w.pointer, into: dx, rows: rows, width: c,
-                                              weightGradient: dw, biasGradient: db)
-                }
+            let dln = ws.ln.pointer, dqkv = ws.qkv.pointer, datty = ws.atty.pointer, dh = ws.hidden.pointer, scores = ws.scores.pointer
+            let rec = record(saved, layer: l)
+            let g = gradients?[l]
+            // MLP half: x_out = mid + fc2(act(fc1(ln2(mid)))); dx holds d x_out and becomes d mid.
+            Kernels.linearBackward(dy: dx, x: rec.hidden, weight: w.fc2w.pointer, rows: rows, inFeatures: m, outFeatures: c, dx: dh,
+                                   weightGradient: g?.fc2w.pointer, biasGradient: g?.fc2b.pointer)
+            Kernels.activateBackward(dh, preactivation: rec.preact, count: rows * m, s.activation)
+            Kernels.linearBackward(dy: dh, x: rec.ln2, weight: w.fc1w.pointer, rows: rows, inFeatures: c, outFeatures: m,
+                                   dx: dln, weightGradient: g?.fc1w.pointer, biasGradient: g?.fc1b.pointer)
+            Kernels.layerNormBackward(dln, rec.mid, mean: rec.mean2, rstd: rec.rstd2, weight: w.ln2w.pointer, into: dx, rows: rows, width: c,
+                                      weightGradient: g?.ln2w.pointer, biasGradient: g?.ln2b.pointer)
+            // Attention half: mid = x_in + proj(attn(ln1(x_in))); dx becomes d x_in.
+            Kernels.linearBackward(dy: dx, x: rec.attended, weight: w.projw.pointer, rows: rows, inFeatures: c, outFeatures: c, dx: datty,
+                                   weightGradient: g?.projw.pointer, biasGradient: g?.projb.pointer)
+            switch layout {
+            case let .sequences(batch, tokens):
+                Kernels.attentionBackward(dout: datty, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv,
+                                          batch: batch, tokens: tokens, width: c, heads: s.heads, scratch: scores)
+            case let .sharedPrefix(prefix, batch, suffix):
+                Kernels.prefixAttentionBackward(dout: datty, qkv: rec.qkv, probs: rec.probs, dqkv: dqkv,
+                                                prefix: prefix, batch: batch, suffix: suffix, width: c, heads: s.heads,
+                                                scratch: scores)
             }
+            Kernels.linearBackward(dy: dqkv, x: rec.ln1, weight: w.qkvw.pointer, rows: rows, inFeatures: c, outFeatures: 3 * c,
+                                   dx: dln, weightGradient: g?.qkvw.pointer, biasGradient: g?.qkvb.pointer)
+            Kernels.layerNormBackward(dln, rec.input, mean: rec.mean1, rstd: rec.rstd1, weight: w.ln1w.pointer, into: dx, rows: rows, width: c,
+                                      weightGradient: g?.ln1w.pointer, biasGradient: g?.ln1b.pointer)
             prompts?.takeGradient(from: dx, layer: l, layout: layout, width: c)
         }
     }
@@ -233,12 +217,6 @@ enum Transformer {
         dx.withUnsafeMutableBufferPointer { d in
             backward(d.baseAddress!, blocks: blocks, saved: saved, workspace: ws, gradients: gradients, prompts: prompts)
         }
-    }
-
-    /// A block's pair of gradient pointers (nil, nil without gradients).
-    static func withGradients(_ g: BlockWeights?, _ a: KeyPath<BlockWeights, Tensor>, _ b: KeyPath<BlockWeights, Tensor>,
-                              _ body: (UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void) {
-        body(g?[keyPath: a].pointer, g?[keyPath: b].pointer)
     }
 
     /// Pointers to one layer's slices of the saved activations (the linear inputs only when kept); valid while the

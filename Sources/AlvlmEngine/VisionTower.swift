@@ -76,10 +76,10 @@ final class VisionTower {
         var dinput = [Float](repeating: 0, count: n * t * c)
         Kernels.layerNormBackward(dx, lnPreInput, mean: preMean, rstd: preRstd, weight: w.preW.pointer, into: &dinput, rows: n * t, width: c,
                                   weightGradient: gradients?.preW.pointer, biasGradient: gradients?.preB.pointer)
+        let rows = Self.rowSources(images: n, grid: g, appended: a)
         if let gradients {
             // Class embedding, positions, and the patch embedding (a linear layer over the im2col rows).
             var dembedded = [Float](repeating: 0, count: n * g * g * c)
-            let rows = Self.rowSources(images: n, grid: g, appended: a)
             Embedding.scatter(dinput, index: rows.position, width: c, into: gradients.positions)
             Embedding.scatter(dinput, index: rows.classToken, width: c, into: gradients.classEmbedding)
             Embedding.scatter(dinput, index: rows.patch, width: c, into: &dembedded)
@@ -88,7 +88,7 @@ final class VisionTower {
         }
         guard a > 0 else { return nil }
         var dappended = [Float](repeating: 0, count: a * c)
-        Embedding.scatter(dinput, index: Self.rowSources(images: n, grid: g, appended: a).appended, width: c, into: &dappended)
+        Embedding.scatter(dinput, index: rows.appended, width: c, into: &dappended)
         return dappended
     }
 

@@ -90,14 +90,3 @@ public struct Tensor: @unchecked Sendable {
     /// Sets every value to `value`.
     public func fill(_ value: Float) { pointer.update(repeating: value, count: count) }
 }
-
-/// Hands out consecutive views of one storage: lay out the sizes first (`reserve`), allocate once, then take the views
-/// in the same order.
-public struct TensorLayout {
-    public private(set) var count = 0
-    public init() {}
-
-    /// Reserves `n` values and returns their offset.
-    @discardableResult
-    public mutating func reserve(_ n: Int) -> Int { defer { count += n }; return count }
-}

@@ -92,12 +92,12 @@ public struct CECStrategy: Strategy {
         }
         // Neighbour uncertainty over the k nearest unlabelled samples.
         let approximate = search == .ivf || (search == .auto && n >= Self.approximateFrom)
-        let ids: [Int32], sims: [Float], report: InvertedFileNeighbors.Report?
+        let z = context.packed(u), ids: [Int32], sims: [Float], report: InvertedFileNeighbors.Report?
         if approximate {
-            (ids, sims, report) = try InvertedFileNeighbors.search(context.packed(u), rows: n, width: context.width, k: neighbours,
-                                                                   recall: searchRecall, cancel: cancel)
+            (ids, sims, report) = try InvertedFileNeighbors.search(z, rows: n, width: context.width, k: neighbours, recall: searchRecall,
+                                                                   cancel: cancel)
         } else {
-            (ids, sims) = try NearestNeighbors.search(context.packed(u), rows: n, width: context.width, k: neighbours, cancel: cancel)
+            (ids, sims) = try NearestNeighbors.search(z, rows: n, width: context.width, k: neighbours, cancel: cancel)
             report = nil
         }
         var hNN = [Double](repeating: 0, count: n)
