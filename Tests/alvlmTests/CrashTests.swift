@@ -123,15 +123,17 @@ final class CrashTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: solo, withIntermediateDirectories: true)
         let a = try launch(start, [solo + "/a.json", solo + "/a.journal"]); a.waitUntilExit()
         let b = try launch(start.replacingOccurrences(of: "seed: 3", with: "seed: 4"), [solo + "/b.json", solo + "/b.journal"]); b.waitUntilExit()
-        // The same picks, labels and accuracies. Scores may differ in the last bits: a run that finds part of the pool
-        // already cached by the other encodes the rest in other batches, and batch composition moves the last bits.
+        // The same picks, labels and accuracies. Scores may differ slightly: a run that finds part of the pool already
+        // cached by the other encodes the rest in other batches, batch composition moves the features' last bits, and
+        // the probe's L-BFGS fit carries that to about 3e-5 of a score (measured on an AVX-512 machine). 1e-3 of a
+        // score still catches other features, another model or another round's scores.
         for name in ["a", "b"] {
             let shared = try Experiment.loadState(from: dir + "/\(name).json"), alone = try Experiment.loadState(from: solo + "/\(name).json")
             XCTAssertEqual(shared.labeled, alone.labeled, name)
             XCTAssertEqual(shared.rounds.map(\.queried), alone.rounds.map(\.queried), name)
             for (x, y) in zip(shared.rounds, alone.rounds) {
                 XCTAssertEqual(x.accuracy, y.accuracy, accuracy: 1e-9, name)
-                for (u, v) in zip(x.scores, y.scores) { XCTAssertEqual(u ?? 0, v ?? 0, accuracy: 1e-6 * max(1, abs(v ?? 0)), name) }
+                for (u, v) in zip(x.scores, y.scores) { XCTAssertEqual(u ?? 0, v ?? 0, accuracy: 1e-3 * max(1, abs(v ?? 0)), name) }
             }
         }
         XCTAssertEqual(together, try journal(solo + "/a.journal").union(try journal(solo + "/b.journal")))
