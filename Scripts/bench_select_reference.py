@@ -3,20 +3,34 @@
 scikit-learn user would, for comparison with the Swift engine.  Run by hand,
 never in CI.
 
-Setup (once; the reference venv of Scripts/make_fixtures.py plus sklearn):
+Setup (once): a venv with numpy, scikit-learn, threadpoolctl and faiss-cpu,
 
-    /work/refenv/bin/pip install scikit-learn scipy
+    python3 -m venv /work/selectenv
+    /work/selectenv/bin/pip install numpy scipy scikit-learn threadpoolctl faiss-cpu
+
+(faiss-cpu is only needed for --library faiss.)  faiss-cpu's wheel carries its
+own OpenBLAS, which may not recognise the CPU and fall back to a slow generic
+kernel (threadpoolctl's "architecture" in the output says which); set
+OPENBLAS_CORETYPE (e.g. SkylakeX) to the CPU's kernel if so.
 
 Run (one size at a time; nothing else heavy on the machine):
 
-    /work/refenv/bin/python Scripts/bench_select_reference.py \\
-        --pool 20000 --dim 512 --classes 100 --budget 200 --threads 2
+    OPENBLAS_CORETYPE=SkylakeX /work/selectenv/bin/python \\
+        Scripts/bench_select_reference.py \\
+        --pool 20000 --dim 512 --classes 100 --budget 200 --threads 2 \\
+        [--library faiss --knn exact|ivf|hnsw]
 
 Prints one JSON line:
 
-    {"reference": "numpy+sklearn", "pool": N, "dim": D, "classes": C,
-     "budget": B, "seconds": total, "phases": {"probs", "knn", "scores",
-     "kmeans", "query"}, "peak_rss_mb", "numpy", "sklearn", "blas", ...}
+    {"reference": "numpy+sklearn" or "numpy+faiss", "pool": N, "dim": D,
+     "classes": C, "budget": B, "seconds": total, "phases": {"probs", "knn",
+     "scores", "kmeans", "query"}, "phase_peak_rss_mb": {...}, "kmeans_cost",
+     "peak_rss_mb", "numpy", "sklearn", "blas", ...}
+
+plus, with --library faiss, "faiss" (version, the kNN index's parameters,
+its recall and its seconds split into build / tune / search, the k-means
+settings).  "phase_peak_rss_mb" is the process's peak RSS at the end of each
+phase, so a phase's own peak shows only where it raises the running peak.
 
 What is timed (float32 throughout; the pool is generated before the clock
 starts and is not timed):
@@ -37,12 +51,39 @@ starts and is not timed):
           centres in index order, a colliding centre takes its next-nearest
           untaken row
 
+kmeans_cost = sum_i U_i ||z_i - nearest centre||^2 over the whole pool, the
+objective both libraries minimise, computed the same way (blocked numpy, in
+float64 at the end) for both after the clock stops.
+
+With --library faiss (the probs and scores phases are the same code):
+
+  knn     --knn exact: faiss.IndexFlatIP over z, k+1 neighbours, self dropped
+          by the rule above; --knn ivf: faiss.IndexIVFFlat, inner product,
+          nlist = max(1, min(N/16, round(4 sqrt N))) as in the Swift engine,
+          coarse centres trained on a random sample of 32 * nlist rows
+          (--ivf-train-per-list; 0 = all rows, which faiss itself subsamples
+          to 256 per list; faiss prints a warning below 39 per list); --knn hnsw: faiss.IndexHNSWFlat, M = 32 (--hnsw-m),
+          inner product, faiss's efConstruction (40).  nprobe / efSearch is the
+          smallest of 1, 2, 3, 4, 6, 8, 12, 16, ... (efSearch from 16) whose
+          recall@k on 500 sampled rows (--recall-queries) against brute-force
+          exact neighbours of those rows is >= --recall (0.99).  A neighbour
+          slot faiss leaves empty (-1) gets weight 0 in H_nn.
+  kmeans  faiss.Kmeans(D, budget, niter=--kmeans-iter (20), seed, spherical=
+          False, max_points_per_centroid=N so every row is used, faiss's
+          random initial centres unless --kmeans-init kmeans++)
+          .train(z, weights=U); faiss stops before niter when its objective
+          (the unweighted sum of distances) is unchanged
+  query   the same rule as above; each centre's nearest rows come from
+          faiss.knn (brute-force L2 over z, no index copy), more of them only
+          when collisions use up the first ones
+
 Round-1 setting: the labelled set is empty, so every row is scored.
 Numbers on a shared machine are only indicative; the load average at start
 is printed.  The thread count is set through OMP_NUM_THREADS /
 OPENBLAS_NUM_THREADS / MKL_NUM_THREADS before numpy is imported and again
 with threadpoolctl; OPENBLAS_CORETYPE (if set) is left as it is and
-reported.
+reported.  With --library faiss the thread count is also set with
+faiss.omp_set_num_threads.
 """
 
 import argparse
@@ -61,6 +102,15 @@ ap.add_argument("--rho", type=float, default=1.0)
 ap.add_argument("--beta", type=float, default=1.0)
 ap.add_argument("--seed", type=int, default=0)
 ap.add_argument("--save-pool", default=None, help="also write the pool as DIR/features.npy and DIR/text.npy (for `alvlm bench select --features --text`)")
+ap.add_argument("--library", choices=("sklearn", "faiss"), default="sklearn")
+ap.add_argument("--knn", choices=("exact", "ivf", "hnsw"), default="exact", help="faiss only")
+ap.add_argument("--recall", type=float, default=0.99, help="faiss ivf/hnsw: recall@k target on sampled rows")
+ap.add_argument("--recall-queries", type=int, default=500, help="faiss ivf/hnsw: sampled rows for the recall")
+ap.add_argument("--ivf-train-per-list", type=int, default=32,
+                help="faiss ivf: train the coarse centres on this many sampled rows per list (0 = all rows)")
+ap.add_argument("--hnsw-m", type=int, default=32, help="faiss hnsw: M")
+ap.add_argument("--kmeans-iter", type=int, default=20, help="faiss k-means iterations")
+ap.add_argument("--kmeans-init", choices=("random", "kmeans++"), default="random", help="faiss k-means initial centres")
 ap.add_argument("--block-elements", type=int, default=1 << 25,
                 help="kNN block size in similarity entries (default 2^25 = 128 MB float32)")
 args = ap.parse_args()
@@ -77,6 +127,11 @@ import numpy as np
 import sklearn
 import threadpoolctl
 from sklearn.cluster import KMeans
+
+if args.library == "faiss":
+    # imported before threadpool_limits so that faiss's own OpenBLAS is limited too
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_select_faiss as fx
 
 LOGIT_SCALE = np.float32(100.0)
 
@@ -201,7 +256,22 @@ def phase_query(z, centres, block_elements):
     return picks, collisions
 
 
+def kmeans_cost(z, u, centres, block_elements):
+    """sum_i u_i ||z_i - nearest centre||^2 over the whole pool (blocked)."""
+    c = centres.astype(np.float32)
+    cn = (c * c).sum(axis=1)
+    block = max(1, min(z.shape[0], block_elements // max(c.shape[0], 1)))
+    total = 0.0
+    for a in range(0, z.shape[0], block):
+        zb = z[a:a + block]
+        d = ((zb * zb).sum(axis=1)[:, None] - 2 * (zb @ c.T) + cn[None, :]).min(axis=1)
+        total += float(np.dot(u[a:a + block].astype(np.float64), np.maximum(d, 0).astype(np.float64)))
+    return total
+
+
 def main():
+    if args.library == "faiss":
+        faiss_info = fx.setup(args.threads)
     tp_limit = threadpoolctl.threadpool_limits(limits=args.threads)
     load = os.getloadavg()
     x, text = make_pool(args.pool, args.dim, args.classes, args.seed)
@@ -211,36 +281,58 @@ def main():
         np.save(os.path.join(args.save_pool, "text.npy"), text)
     rss_after_pool = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    phases = {}
-    t0 = time.perf_counter()
+    phases, phase_rss = {}, {}
+    clock = [time.perf_counter()]
+
+    def done(name):
+        now = time.perf_counter()
+        phases[name] = now - clock[0]
+        phase_rss[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        clock[0] = now
+
+    t0 = clock[0]
     z, p, h = phase_probs(x, text)
-    t1 = time.perf_counter()
-    phases["probs"] = t1 - t0
-    nbr, nsim = phase_knn(z, args.k, args.block_elements)
-    t2 = time.perf_counter()
-    phases["knn"] = t2 - t1
+    done("probs")
+    if args.library == "faiss":
+        nbr, nsim, knn_info = fx.phase_knn(z, args.k, args)
+    else:
+        nbr, nsim = phase_knn(z, args.k, args.block_elements)
+    done("knn")
     u = phase_scores(p, nbr, nsim, args.n_top, args.rho, args.beta)
-    t3 = time.perf_counter()
-    phases["scores"] = t3 - t2
-    km = phase_kmeans(z, u, args.budget, args.seed)
-    t4 = time.perf_counter()
-    phases["kmeans"] = t4 - t3
-    picks, collisions = phase_query(z, km.cluster_centers_, args.block_elements)
-    t5 = time.perf_counter()
-    phases["query"] = t5 - t4
+    done("scores")
+    if args.library == "faiss":
+        centres, km_info = fx.phase_kmeans(z, u, args.budget, args)
+    else:
+        km = phase_kmeans(z, u, args.budget, args.seed)
+        centres = km.cluster_centers_
+    done("kmeans")
+    if args.library == "faiss":
+        picks, collisions = fx.phase_query(z, centres)
+    else:
+        picks, collisions = phase_query(z, centres, args.block_elements)
+    done("query")
+    t5 = clock[0]
     assert len(set(picks)) == args.budget
+
+    cost = kmeans_cost(z, u, centres, args.block_elements)     # untimed
+    extra = {"kmeans_iterations": int(km.n_iter_)} if args.library == "sklearn" else {}
+    if args.library == "faiss":
+        knn_info["recall_check"] = fx.recall_check(z, nbr, args.k, knn_info.pop("queries"))   # untimed
+        faiss_info.update(knn=knn_info, kmeans=km_info)
+        extra["faiss"] = faiss_info
 
     blas = [dict({k: v for k, v in info.items() if k in ("user_api", "internal_api", "version",
                                                          "num_threads", "architecture", "threading_layer")},
                  library=os.path.basename(info.get("filepath", "")))
             for info in threadpoolctl.threadpool_info()]
-    print(json.dumps({
-        "reference": "numpy+sklearn",
+    print(json.dumps(dict({
+        "reference": "numpy+" + args.library,
         "pool": args.pool, "dim": args.dim, "classes": args.classes, "budget": args.budget,
         "threads": args.threads, "k": args.k, "n_top": args.n_top,
         "seconds": round(t5 - t0, 4),
         "phases": {k: round(v, 4) for k, v in phases.items()},
-        "kmeans_iterations": int(km.n_iter_),
+        "phase_peak_rss_mb": phase_rss,
+        "kmeans_cost": round(cost, 4),
         "pool_mean_entropy": round(float(h.mean()), 4),
         "mean_U": round(float(u.mean()), 4),
         "query_collisions": collisions,
@@ -251,7 +343,7 @@ def main():
         "blas": blas,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "load_average_start": [round(v, 2) for v in load],
-    }))
+    }, **extra)))
     del tp_limit
 
 

@@ -110,6 +110,10 @@ public struct Selection {
     public var centres: [Float]?
     /// CEC with approximate neighbours: the index's settings and the recall it reached.
     public var neighbourSearch: InvertedFileNeighbors.Report?
+    /// CEC: how the weighted k-means went (seeding, iterations, weighted cost).
+    public var clustering: WeightedKMeans.Report?
+    /// CEC: seconds per phase, in order (scores, seeding, lloyd, query).
+    public var phases: [(name: String, seconds: Double)] = []
     public init(rows: [Int], scores: [Double], note: String? = nil) { self.rows = rows; self.scores = scores; self.note = note }
 }
 

@@ -19,6 +19,7 @@ public struct StrategySpec: Codable, Equatable, Sendable {
     public var clustering = CECStrategy.Clustering.weighted.rawValue
     public var knn = CECStrategy.NeighbourSearch.auto.rawValue
     public var knnRecall = 0.99
+    public var seeding = CECStrategy.KMeansSeeding.auto.rawValue
     public var gcnEpochs = 200
     // TypiClust's, ProbCover's and DropQuery's (their code's defaults; δ = 0: estimated by the purity rule).
     public var typicalNeighbours = 20
@@ -42,7 +43,7 @@ public struct StrategySpec: Codable, Equatable, Sendable {
         }
         try read(.pcb, \.pcb); try read(.support, \.support); try read(.neighbours, \.neighbours); try read(.rho, \.rho)
         try read(.beta, \.beta); try read(.prior, \.prior); try read(.kernel, \.kernel); try read(.calibrate, \.calibrate)
-        try read(.clustering, \.clustering); try read(.knn, \.knn); try read(.knnRecall, \.knnRecall); try read(.gcnEpochs, \.gcnEpochs); try read(.typicalNeighbours, \.typicalNeighbours)
+        try read(.clustering, \.clustering); try read(.knn, \.knn); try read(.knnRecall, \.knnRecall); try read(.seeding, \.seeding); try read(.gcnEpochs, \.gcnEpochs); try read(.typicalNeighbours, \.typicalNeighbours)
         try read(.minimumClusterSize, \.minimumClusterSize); try read(.maximumClusters, \.maximumClusters); try read(.delta, \.delta)
         try read(.purity, \.purity); try read(.dropoutIterations, \.dropoutIterations); try read(.dropoutRate, \.dropoutRate)
         balance = try c.decodeIfPresent(Balance.self, forKey: .balance)
@@ -65,6 +66,7 @@ public struct StrategySpec: Codable, Equatable, Sendable {
             if clustering != d.clustering { parts.append(clustering) }
             if knn != d.knn { parts.append("knn=\(knn)") }
             if knnRecall != d.knnRecall { parts.append("recall=\(formatShort(knnRecall))") }
+            if seeding != d.seeding { parts.append("seeding=\(seeding)") }
             if !parts.isEmpty { base += " (" + parts.joined(separator: ", ") + ")" }
         }
         return wrapper.map { "\($0.rawValue)(\(base))" } ?? base

@@ -15,6 +15,7 @@ public struct WeightedKMeans {
     public var clusters: Int
     public var maxIterations = 300
     public var tolerance = 1e-4
+    public var seeding = Seeding.greedy
 
     public struct Result {
         public var centres: [Float]      // [K, d]
@@ -24,6 +25,16 @@ public struct WeightedKMeans {
         public var costs: [Double]       // after each iteration (non-increasing)
         /// Rows searched over every centre in each assignment step (the others kept their centre by the bounds).
         public var searched: [Int] = []
+        public var seedingSeconds = 0.0
+        public var report: Report { Report(seeding: seeding, iterations: iterations, cost: cost) }
+        var seeding = Seeding.greedy
+    }
+
+    /// What a fit did, for benchmarks and explanations.
+    public struct Report: Sendable {
+        public var seeding: Seeding
+        public var iterations: Int
+        public var cost: Double
     }
 
     public init(clusters: Int) { self.clusters = clusters }
@@ -37,7 +48,9 @@ public struct WeightedKMeans {
         let totalWeight = w.reduce(0, +)
         let weightsUsed = totalWeight > 0 ? w : [Double](repeating: 1, count: n)
         let norms = rowNorms(x, n: n, d: d)
-        var centres = seed(x, n: n, d: d, norms: norms, w: weightsUsed, rng: &rng)
+        let seedingStart = DispatchTime.now()
+        var centres = seeding == .greedy ? seed(x, n: n, d: d, norms: norms, w: weightsUsed, rng: &rng)
+                                         : try parallelSeed(x, n: n, d: d, norms: norms, w: weightsUsed, rng: &rng, cancel: cancel)
         // Tolerance relative to the mean per-feature variance of the data (unweighted, like scikit-learn).
         var variance = 0.0
         for j in 0..<d {
@@ -46,6 +59,7 @@ public struct WeightedKMeans {
             m /= Double(n); variance += m2 / Double(n) - m * m
         }
         let tol = tolerance * variance / Double(d)
+        let seedingSeconds = Double(DispatchTime.now().uptimeNanoseconds - seedingStart.uptimeNanoseconds) / 1e9
         var costs: [Double] = []
         var iterations = 0
         var bounds = Bounds(rows: n)
@@ -101,7 +115,8 @@ public struct WeightedKMeans {
         searched.append(bounds.searched)
         let cost = zip(d2, weightsUsed).reduce(0) { $0 + Double($1.0) * $1.1 }
         costs.append(cost)
-        return Result(centres: centres, assignment: a, cost: cost, iterations: iterations, costs: costs, searched: searched)
+        return Result(centres: centres, assignment: a, cost: cost, iterations: iterations, costs: costs, searched: searched,
+                      seedingSeconds: seedingSeconds, seeding: seeding)
     }
 
     func rowNorms(_ x: [Float], n: Int, d: Int) -> [Float] {
@@ -237,42 +252,6 @@ public struct WeightedKMeans {
 
     func parallelRows(_ n: Int, _ body: (Range<Int>) -> Void) {
         Parallel.chunks(n, minimumPerChunk: 1024) { _, range in body(range) }
-    }
-
-    /// Greedy weighted k-means++.
-    func seed(_ x: [Float], n: Int, d: Int, norms: [Float], w: [Double], rng: inout SeededRandom) -> [Float] {
-        let k = clusters, trials = 2 + Int(log(Double(k)))
-        /// Draws `count` rows with probability ∝ mass (one prefix sum, then binary searches).
-        func draw(_ mass: [Double], _ count: Int) -> [Int] {
-            var prefix = [Double](repeating: 0, count: n)
-            var total = 0.0
-            for i in 0..<n { total += mass[i]; prefix[i] = total }
-            return (0..<count).map { _ in
-                guard total > 0 else { return Int(rng.next() % UInt64(n)) }
-                let r = rng.uniform() * total
-                var lo = 0, hi = n - 1
-                while lo < hi { let mid = (lo + hi) / 2; if prefix[mid] > r { hi = mid } else { lo = mid + 1 } }
-                return lo
-            }
-        }
-        var centres: [Float] = []
-        let first = draw(w, 1)[0]
-        centres += x[(first * d)..<((first + 1) * d)]
-        var closest = Self.squaredDistances(x, n: n, d: d, norms: norms, centres: centres, m: 1)
-        for _ in 1..<k {
-            let candidates = draw((0..<n).map { w[$0] * Double(closest[$0]) }, trials)
-            let cand = candidates.flatMap { x[($0 * d)..<(($0 + 1) * d)] }
-            let dist = Self.squaredDistances(x, n: n, d: d, norms: norms, centres: cand, m: trials)
-            var bestTrial = 0, bestPotential = Double.infinity
-            for t in 0..<trials {
-                var potential = 0.0
-                for i in 0..<n { potential += w[i] * Double(min(closest[i], dist[i * trials + t])) }
-                if potential < bestPotential { bestPotential = potential; bestTrial = t }
-            }
-            centres += cand[(bestTrial * d)..<((bestTrial + 1) * d)]
-            for i in 0..<n { closest[i] = min(closest[i], dist[i * trials + bestTrial]) }
-        }
-        return centres
     }
 
     /// For each centre in order, the nearest row not yet taken (CLUE-style de-duplication; ties to the smaller row).

@@ -171,7 +171,7 @@ struct BenchSelect: ParsableCommand {
     @Option(name: .long) var seed: UInt64 = 0
     @Option(name: .long, help: "Use this pool (N, D) instead of a random one (e.g. one saved by Scripts/bench_select_reference.py --save-pool).") var features: String?
     @Option(name: .long, help: "Class text features (C, D) for --features.") var text: String?
-    @Flag(name: .long, help: "CEC: also compute the scores with exact neighbours and report how far the chosen search moved them.") var compareExact = false
+    @Flag(name: .long, help: "CEC: also compute the scores with exact neighbours and report how far the chosen search moved them; with k-means|| seeding, also cluster from greedy k-means++ and report the cost ratio.") var compareExact = false
 
     func run() throws {
         try reportingErrors {
@@ -210,6 +210,12 @@ struct BenchSelect: ParsableCommand {
                 "seconds": s(t0, t2), "phases": ["probabilities": s(t0, t1), "select": s(t1, t2)],
                 "selected": selection.rows.count, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
             ]
+            if !selection.phases.isEmpty {
+                result["phases"] = ["probabilities": s(t0, t1)].merging(selection.phases.map { ($0.name, $0.seconds) }) { a, _ in a }
+            }
+            if let c = selection.clustering {
+                result["kmeans"] = ["seeding": c.seeding.rawValue, "iterations": c.iterations, "weighted_cost": c.cost]
+            }
             if let r = selection.neighbourSearch {
                 result["knn"] = ["method": "ivf", "lists": r.lists, "probes": r.probes, "recall_at_k": r.recall, "sampled_queries": r.sampledQueries]
             }
@@ -220,6 +226,14 @@ struct BenchSelect: ParsableCommand {
                 let diffs = zip(a, b).map { abs($0 - $1) }, scale = b.map(abs).max() ?? 1
                 result["score_difference"] = ["max_abs": diffs.max() ?? 0, "mean_abs": diffs.reduce(0, +) / Double(max(1, diffs.count)),
                                               "max_relative_to_largest": (diffs.max() ?? 0) / max(scale, .leastNonzeroMagnitude)]
+                // The same weights clustered from scikit-learn's greedy seeding: what the seeding costs in the objective.
+                if let c = selection.clustering, c.seeding != .greedy {
+                    var kmeans = WeightedKMeans(clusters: budget)
+                    kmeans.maxIterations = cec.maxIterations; kmeans.tolerance = cec.tolerance
+                    let greedy = try kmeans.fit(context.packed(context.unlabeled), rows: pool, width: dim, weights: a, rng: &rng)
+                    result["kmeans_greedy"] = ["iterations": greedy.iterations, "weighted_cost": greedy.cost, "seeding_seconds": greedy.seedingSeconds,
+                                               "cost_ratio": c.cost / greedy.cost]
+                }
             }
             print(String(decoding: try JSONSerialization.data(withJSONObject: result.merging(blasReport()) { mine, _ in mine }, options: [.sortedKeys]), as: UTF8.self))
         }

@@ -7,7 +7,7 @@ import XCTest
 /// answers are true similarities in the right order, one list is exact search, and CEC's scores barely move.
 final class InvertedFileNeighborsTests: XCTestCase {
     /// `n` unit rows around `classes` centres (CLIP-like: each row's class explains most of its direction).
-    func clusteredRows(_ n: Int, width d: Int, classes: Int, seed: UInt64) -> [Float] {
+    static func clusteredRows(_ n: Int, width d: Int, classes: Int, seed: UInt64) -> [Float] {
         var rng = SeededRandom(seed: seed)
         let centres = rng.normals(classes * d, std: 1)
         var x = [Float](repeating: 0, count: n * d)
@@ -33,7 +33,7 @@ final class InvertedFileNeighborsTests: XCTestCase {
 
     func testFiftyThousandRowsReachTheRecallTheyReport() throws {
         let n = 50_000, d = 64, k = 10
-        let x = clusteredRows(n, width: d, classes: 100, seed: 3)
+        let x = Self.clusteredRows(n, width: d, classes: 100, seed: 3)
         let (ids, sims, report) = try InvertedFileNeighbors.search(x, rows: n, width: d, k: k, recall: 0.99)
         XCTAssertGreaterThanOrEqual(report.recall, 0.99, "\(report)")
         XCTAssertLessThan(report.probes, report.lists / 4, "the index should probe a small part of the lists: \(report)")
@@ -62,7 +62,7 @@ final class InvertedFileNeighborsTests: XCTestCase {
 
     func testOneListIsExactSearch() throws {
         let n = 1500, d = 16, k = 7
-        let x = clusteredRows(n, width: d, classes: 12, seed: 4)
+        let x = Self.clusteredRows(n, width: d, classes: 12, seed: 4)
         let (ids, _, report) = try InvertedFileNeighbors.search(x, rows: n, width: d, k: k, lists: 1)
         let exact = try NearestNeighbors.search(x, rows: n, width: d, k: k)
         XCTAssertEqual(report.recall, 1)
@@ -73,7 +73,7 @@ final class InvertedFileNeighborsTests: XCTestCase {
 
     func testTinyListsStillGiveKNeighboursAndBadTargetsAreRefused() throws {
         let n = 300, d = 8, k = 20
-        let x = clusteredRows(n, width: d, classes: 40, seed: 5)
+        let x = Self.clusteredRows(n, width: d, classes: 40, seed: 5)
         let (ids, _, _) = try InvertedFileNeighbors.search(x, rows: n, width: d, k: k, recall: 0.5, lists: 60)
         XCTAssertFalse(ids.contains(-1), "every row gets k neighbours even when its lists hold fewer")
         XCTAssertThrowsError(try InvertedFileNeighbors.search(x, rows: n, width: d, k: k, recall: 1.5))
@@ -82,7 +82,7 @@ final class InvertedFileNeighborsTests: XCTestCase {
 
     func testCECScoresBarelyMoveWithTheIndexAndAutoIsExactOnSmallPools() throws {
         let n = 4000, d = 32, classes = 10
-        let x = clusteredRows(n, width: d, classes: classes, seed: 6)
+        let x = Self.clusteredRows(n, width: d, classes: classes, seed: 6)
         var rng = SeededRandom(seed: 7)
         let text = rng.normals(classes * d, std: 1)
         let classifier = Classifier(classNames: (0..<classes).map { "c\($0)" }, textFeatures: text, logitScale: log(20))

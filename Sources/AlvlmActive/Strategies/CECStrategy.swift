@@ -17,6 +17,9 @@ public struct CECStrategy: Strategy {
     /// or exactly below `approximateFrom` unlabelled samples and through the index from there on.
     public enum NeighbourSearch: String, CaseIterable, Sendable { case auto, exact, ivf }
     public static let approximateFrom = 50_000
+    /// How k-means is seeded: greedy k-means++, k-means|| (`WeightedKMeans.Seeding`), or auto (k-means|| from
+    /// `approximateFrom` unlabelled samples).
+    public enum KMeansSeeding: String, CaseIterable, Sendable { case auto, greedy, parallel }
 
     public var support = 10          // N
     public var neighbours = 10       // k
@@ -31,6 +34,7 @@ public struct CECStrategy: Strategy {
     public var search = NeighbourSearch.auto
     /// With the index: the fraction of true neighbours to find on sampled queries.
     public var searchRecall = 0.99
+    public var seeding = KMeansSeeding.auto
 
     public let name = "cec"
     public let citation = "Safaei & Patel, WACV 2025"
@@ -138,12 +142,17 @@ public struct CECStrategy: Strategy {
 
     public func select(_ context: SelectionContext, budget: Int, rng: inout SeededRandom, cancel: CancellationToken?) throws -> Selection {
         try checkBudget(budget, context)
+        var clock = DispatchTime.now()
+        func lap() -> Double { let now = DispatchTime.now(); defer { clock = now }; return Double(now.uptimeNanoseconds - clock.uptimeNanoseconds) / 1e9 }
         let s = try computeScores(context, cancel: cancel)
+        let scoring = lap()
         let z = context.packed(context.unlabeled), n = context.unlabeled.count, d = context.width
         var kmeans = WeightedKMeans(clusters: budget)
         kmeans.maxIterations = maxIterations; kmeans.tolerance = tolerance
+        kmeans.seeding = kmeansSeeding(rows: context.unlabeled.count)
         let weighted = clustering == .weighted
         let fit = try kmeans.fit(z, rows: n, width: d, weights: weighted ? s.uncertainty : nil, rng: &rng, cancel: cancel)
+        let clusteringSeconds = lap()
         var picks: [Int]
         switch clustering {
         case .weighted, .unweightedNearest:
@@ -163,7 +172,18 @@ public struct CECStrategy: Strategy {
         selection.neighbourSearch = s.neighbourSearch
         selection.assignment = fit.assignment
         selection.centres = fit.centres
+        selection.clustering = fit.report
+        selection.phases = [("scores", scoring), ("seeding", fit.seedingSeconds), ("lloyd", clusteringSeconds - fit.seedingSeconds), ("query", lap())]
         return selection
+    }
+
+    /// The seeding used for `rows` unlabelled samples.
+    func kmeansSeeding(rows: Int) -> WeightedKMeans.Seeding {
+        switch seeding {
+        case .greedy: .greedy
+        case .parallel: .parallel
+        case .auto: rows >= Self.approximateFrom ? .parallel : .greedy
+        }
     }
 
     /// The selection's uncertainty-weighted k-means cost, for comparisons with other implementations.
@@ -171,6 +191,7 @@ public struct CECStrategy: Strategy {
         let s = try computeScores(context)
         var kmeans = WeightedKMeans(clusters: budget)
         kmeans.maxIterations = maxIterations; kmeans.tolerance = tolerance
+        kmeans.seeding = kmeansSeeding(rows: context.unlabeled.count)
         return try kmeans.fit(context.packed(context.unlabeled), rows: context.unlabeled.count, width: context.width,
                               weights: s.uncertainty, rng: &rng).cost
     }

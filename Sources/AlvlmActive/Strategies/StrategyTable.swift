@@ -168,6 +168,8 @@ public enum Strategies {
                           .choice("knn", \.knn, CECStrategy.NeighbourSearch.allCases.map(\.rawValue),
                                   "nearest neighbours: exact, an inverted-file index (ivf), or auto (ivf from \(CECStrategy.approximateFrom) unlabelled samples)"),
                           .number("knn_recall", \.knnRecall, minimum: 0.01, "with the index: the fraction of true neighbours to find (measured on 500 sampled queries)"),
+                          .choice("seeding", \.seeding, CECStrategy.KMeansSeeding.allCases.map(\.rawValue),
+                                  "k-means seeding: greedy k-means++ (as scikit-learn), parallel (k-means||), or auto (parallel from \(CECStrategy.approximateFrom) unlabelled samples)"),
                       ]) { s in
             var cec = CECStrategy()
             cec.support = s.support; cec.neighbours = s.neighbours; cec.rho = s.rho; cec.beta = s.beta; cec.calibrate = s.calibrate
@@ -176,6 +178,7 @@ public enum Strategies {
             cec.clustering = CECStrategy.Clustering(rawValue: s.clustering) ?? cec.clustering
             cec.search = CECStrategy.NeighbourSearch(rawValue: s.knn) ?? cec.search
             cec.searchRecall = s.knnRecall
+            cec.seeding = CECStrategy.KMeansSeeding(rawValue: s.seeding) ?? cec.seeding
             return cec
         },
     ]
