@@ -37,13 +37,16 @@ let package = Package(
         // gnuplot-iostream (header-only on Boost.Iostreams) behind a C interface that never throws: the binary data
         // path to gnuplot.
         .target(name: "CGnuplotIO", linkerSettings: [.linkedLibrary("boost_iostreams"), .linkedLibrary("boost_filesystem")]),
+        // bfloat16 matrix products with AMX or AVX512-BF16 (intrinsics per function, detected at run time): the image
+        // tower's opt-in bfloat16 path. Debian's OpenBLAS has no sbgemm.
+        .target(name: "CBFloat16"),
 
         // MARK: - Libraries
 
         // The environment, read once (`Settings.process`): cache folder, journal, history, cores, plot terminal.
         .target(name: "AlvlmSettings"),
         // The numeric kernels: BLAS wrappers, the one parallel loop, forward/backward pairs, seeded randomness.
-        .target(name: "AlvlmKernels", dependencies: ["AlvlmSettings", "CBLAS"]),
+        .target(name: "AlvlmKernels", dependencies: ["AlvlmSettings", "CBLAS", "CBFloat16"]),
         // CLIP, its tokenizer and images, CoOp/VPT/MaPLe, classifiers, the feature cache (no datasets, no world).
         .target(name: "AlvlmEngine", dependencies: ["AlvlmSettings", "AlvlmKernels", "CBLAS", "CImageCodec"],
                 resources: [.copy("Resources/vocab.json"), .copy("Resources/merges.txt")]),

@@ -27,16 +27,22 @@ def drop_self(ids, sims, rows=None):
     return ids[keep].reshape(n, k1 - 1), sims[keep].reshape(n, k1 - 1)
 
 
-def exact_neighbours(z, rows, k):
-    """Brute-force top-k (self dropped) of the given rows, as sets."""
+def exact_neighbours(z, rows, k, block_elements=1 << 25):
+    """Brute-force top-k (self dropped, same rule) of the given rows, as sets; blocked like the numpy kNN."""
     n = z.shape[0]
-    s = z[rows] @ z.T
-    cand = np.argpartition(s, n - (k + 1), axis=1)[:, n - (k + 1):]
-    r = np.arange(len(rows))[:, None]
-    csim = s[r, cand]
-    csim[cand == np.asarray(rows)[:, None]] = -np.inf
-    keep = np.argsort(-csim, axis=1)[:, :k]
-    return [set(map(int, c)) for c in cand[r, keep]]
+    rows = np.asarray(rows)
+    out = []
+    step = max(1, block_elements // n)
+    for a in range(0, len(rows), step):
+        rb = rows[a:a + step]
+        s = z[rb] @ z.T
+        cand = np.argpartition(s, n - (k + 1), axis=1)[:, n - (k + 1):]
+        r = np.arange(len(rb))[:, None]
+        csim = s[r, cand]
+        csim[cand == rb[:, None]] = -np.inf
+        keep = np.argsort(-csim, axis=1)[:, :k]
+        out += [set(map(int, c)) for c in cand[r, keep]]
+    return out
 
 
 def recall(found, truth):

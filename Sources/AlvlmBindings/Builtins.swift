@@ -50,13 +50,21 @@ public enum Bindings {
 
     static func registerModelsAndPools(_ r: Registry) {
         r.group = .models
-        r.register(Builtin("clip", [Parameter("source", .string, "\"tiny\", a model folder (Hugging Face or open_clip), or random:ARCH[:SEED]")],
+        r.register(Builtin("clip", [Parameter("source", .string, "\"tiny\", a model folder (Hugging Face or open_clip), or random:ARCH[:SEED]"),
+                                    Parameter("precision", .choice(ImagePrecision.allCases.map(\.rawValue)), default: .string(ImagePrecision.float32.rawValue),
+                                              "image encoding: float32, or bfloat16 (several times faster with AMX; float32 where the CPU has neither AMX nor AVX512-BF16)")],
                            summary: "load a CLIP model",
                            details: "\"tiny\" is the embedded CLIP pretrained on the texture world (see textures()).\n" +
                                "Hugging Face CLIPModel folders (config.json + model.safetensors + tokenizer files) or open_clip folders.\n" +
-                               "random:vit-b-16 (or vit-b-32, vit-l-14, tiny-test) builds random weights for trying things out.") { args, interp in
+                               "random:vit-b-16 (or vit-b-32, vit-l-14, tiny-test) builds random weights for trying things out.\n" +
+                               "precision: \"bfloat16\" rounds the image tower's matrix inputs to bfloat16 (embeddings at cosine >= 0.999 to float32's;\n" +
+                               "cached features are kept apart); training (CoOp, VPT, MaPLe, probes) always runs in float32.") { args, interp in
             let source = args.string("source")
             let model = try engine { try ModelSource.load(source) }
+            model.imagePrecision = ImagePrecision(rawValue: args.string("precision")) ?? .float32
+            if model.effectiveImagePrecision != model.imagePrecision {
+                interp.host.print("note: this CPU has neither AMX nor AVX512-BF16; images are encoded in float32")
+            }
             let cache = try? FeatureCache(directory: interp.settings.featuresDirectory)
             cache?.onWriteFailure = { [weak interp] error in
                 interp?.host.print("warning: the feature cache cannot be written, features are computed but not kept: \(error.description)")

@@ -59,7 +59,8 @@ public final class ModelObject: LanguageObject {
     public var summary: String {
         let c = model.config
         return "model \(model.source): ViT \(c.vision.width)w x \(c.vision.layers)L patch \(c.patchSize) at \(c.imageSize)px, " +
-            "text \(c.text.width)w x \(c.text.layers)L, embedding \(c.embedDim), logit scale \(formatNumber(Double(exp(model.logitScale))))"
+            "text \(c.text.width)w x \(c.text.layers)L, embedding \(c.embedDim), logit scale \(formatNumber(Double(exp(model.logitScale))))" +
+            (model.effectiveImagePrecision == .bfloat16 ? ", images encoded in bfloat16 (\(BFloat16.support))" : "")
     }
 }
 

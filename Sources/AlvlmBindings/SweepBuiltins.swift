@@ -69,7 +69,8 @@ extension Bindings {
         guard let source = model.source else { throw args.error("model", "a sweep needs a model loaded by clip(...), which it can load again elsewhere") }
         let folder = try engine {
             try SweepFolder.plan(at: args.string("sweep"), pool: pool.pool, model: source, strategies: strategies, seeds: args.int("seeds"),
-                                 masterSeed: UInt64(bitPattern: Int64(args.int("seed"))), rounds: rounds, budget: budget, trainer: trainer, pseudo: pseudo)
+                                 masterSeed: UInt64(bitPattern: Int64(args.int("seed"))), rounds: rounds, budget: budget, trainer: trainer, pseudo: pseudo,
+                                 precision: model.model.imagePrecision)
         }
         let cancel = WatchingToken(host: interp.host)
         switch placement.kind {

@@ -138,9 +138,10 @@ public final class ImageFeatureExtractor {
         guard views >= 0 else { throw EngineError(.argument, "views must be 0 (centre crop) or positive") }
         let e = model.config.embedDim, rows = max(1, views)
         let pre = Preprocessor(config: model.config)
-        let settings = views == 0
+        let settings = (views == 0
             ? "centre-crop size=\(pre.size)"
-            : "random-resized-crop views=\(views) seed=\(seed) size=\(pre.size) scale=0.08-1 flip"
+            : "random-resized-crop views=\(views) seed=\(seed) size=\(pre.size) scale=0.08-1 flip")
+            + (model.effectiveImagePrecision == .bfloat16 ? " bfloat16" : "")
         var out = [Float](repeating: 0, count: paths.count * rows * e)
         var pending: [(index: Int, key: String?)] = []
         var pixels: [Float] = []

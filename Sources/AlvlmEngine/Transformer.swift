@@ -33,6 +33,17 @@ public struct BlockWeights {
     public internal(set) var fc2w: Tensor, fc2b: Tensor     // [C, M], [C]
 }
 
+/// One block's linear layers rounded to bfloat16 and packed (inference in bfloat16; `BFloat16`).
+struct PackedBlock {
+    let qkv, proj, fc1, fc2: BFloat16.PackedWeight
+
+    init(_ w: BlockWeights, shape s: TowerShape) {
+        let c = s.width, m = s.mlp
+        qkv = .init(w.qkvw, outFeatures: 3 * c, inFeatures: c); proj = .init(w.projw, outFeatures: c, inFeatures: c)
+        fc1 = .init(w.fc1w, outFeatures: m, inFeatures: c); fc2 = .init(w.fc2w, outFeatures: c, inFeatures: m)
+    }
+}
+
 /// Scratch buffers for a pass over `rows` tokens, in one allocation grown on demand and reused.
 final class Workspace {
     private var storage = FloatStorage(count: 0)
@@ -119,9 +130,10 @@ enum Transformer {
     static func forward(
         _ x: UnsafeMutablePointer<Float>, layout: AttentionLayout,
         blocks: [BlockWeights], shape s: TowerShape, causal: Bool, workspace ws: Workspace,
-        saving saved: SavedActivations? = nil, prompts: DeepPrompts? = nil, outputRows: [Int]? = nil
+        saving saved: SavedActivations? = nil, prompts: DeepPrompts? = nil, outputRows: [Int]? = nil, packed: [PackedBlock]? = nil
     ) {
         precondition(outputRows == nil || saved == nil, "only rows the caller reads are computed: nothing to record for backward")
+        precondition(packed == nil || (saved == nil && packed?.count == blocks.count), "bfloat16 blocks are for inference, one per block")
         let rows = layout.rows, c = s.width, m = s.mlp
         ws.reserve(layout, shape: s)
         if let saved {
@@ -138,7 +150,8 @@ enum Transformer {
             // Attention half.
             Kernels.layerNorm(x, ln, rows: rows, width: c, weight: w.ln1w.pointer, bias: w.ln1b.pointer, eps: s.eps,
                               mean: rec?.mean1, rstd: rec?.rstd1)
-            Kernels.linear(ln, rows: rows, inFeatures: c, weight: w.qkvw.pointer, bias: w.qkvb.pointer, outFeatures: 3 * c, into: qkv)
+            let p = packed?[l]
+            linear(ln, rows: rows, inFeatures: c, weight: w.qkvw, p?.qkv, bias: w.qkvb, outFeatures: 3 * c, into: qkv)
             rec?.ln1?.update(from: ln, count: rows * c)
             switch layout {
             case let .sequences(batch, tokens):
@@ -150,19 +163,19 @@ enum Transformer {
             }
             rec?.attended?.update(from: atty, count: rows * c)
             if let keep = outputRows, l == blocks.count - 1 {
-                lastBlockTail(x, attended: atty, rows: keep, weights: w, shape: s)
+                lastBlockTail(x, attended: atty, rows: keep, weights: w, packed: p, shape: s)
                 return
             }
-            Kernels.linear(atty, rows: rows, inFeatures: c, weight: w.projw.pointer, bias: w.projb.pointer, outFeatures: c, into: x, accumulate: true)
+            linear(atty, rows: rows, inFeatures: c, weight: w.projw, p?.proj, bias: w.projb, outFeatures: c, into: x, accumulate: true)
             rec?.mid.update(from: x, count: rows * c)
             // MLP half.
             Kernels.layerNorm(x, ln, rows: rows, width: c, weight: w.ln2w.pointer, bias: w.ln2b.pointer, eps: s.eps,
                               mean: rec?.mean2, rstd: rec?.rstd2)
             rec?.ln2?.update(from: ln, count: rows * c)
-            Kernels.linear(ln, rows: rows, inFeatures: c, weight: w.fc1w.pointer, bias: w.fc1b.pointer, outFeatures: m, into: pre)
+            linear(ln, rows: rows, inFeatures: c, weight: w.fc1w, p?.fc1, bias: w.fc1b, outFeatures: m, into: pre)
             Kernels.activate(pre, into: hidden, count: rows * m, s.activation)
             rec?.hidden?.update(from: hidden, count: rows * m)
-            Kernels.linear(hidden, rows: rows, inFeatures: m, weight: w.fc2w.pointer, bias: w.fc2b.pointer, outFeatures: c, into: x, accumulate: true)
+            linear(hidden, rows: rows, inFeatures: m, weight: w.fc2w, p?.fc2, bias: w.fc2b, outFeatures: c, into: x, accumulate: true)
         }
     }
 
@@ -238,10 +251,20 @@ enum Transformer {
             ln2: keep ? a.ln2.pointer + l * rows * c : nil, hidden: keep ? a.hidden.pointer + l * rows * m : nil)
     }
 
-    @inline(__always)
+    /// A forward linear layer in float32, or in bfloat16 when its packed weight is given.
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, weight: Tensor, _ packed: BFloat16.PackedWeight?,
+                       bias: Tensor, outFeatures: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        if let packed {
+            BFloat16.linear(x, rows: rows, weight: packed, bias: bias.pointer, into: y, accumulate: accumulate)
+        } else {
+            Kernels.linear(x, rows: rows, inFeatures: inFeatures, weight: weight.pointer, bias: bias.pointer, outFeatures: outFeatures,
+                           into: y, accumulate: accumulate)
+        }
+    }
+
     /// The last block after attention, on `keep` rows only: x[r] += proj(attended[r]), then x[r] += mlp(ln2(x[r])).
     static func lastBlockTail(_ x: UnsafeMutablePointer<Float>, attended: UnsafePointer<Float>, rows keep: [Int],
-                              weights w: BlockWeights, shape s: TowerShape) {
+                              weights w: BlockWeights, packed p: PackedBlock?, shape s: TowerShape) {
         let k = keep.count, c = s.width, m = s.mlp
         var xk = [Float](repeating: 0, count: k * c), ak = xk, lnk = xk
         var pre = [Float](repeating: 0, count: k * m), hidden = pre
@@ -250,11 +273,11 @@ enum Transformer {
         }
         xk.withUnsafeMutableBufferPointer { xb in
             let xp = xb.baseAddress!
-            Kernels.linear(ak, rows: k, inFeatures: c, weight: w.projw.pointer, bias: w.projb.pointer, outFeatures: c, into: xp, accumulate: true)
+            linear(ak, rows: k, inFeatures: c, weight: w.projw, p?.proj, bias: w.projb, outFeatures: c, into: xp, accumulate: true)
             Kernels.layerNorm(xp, &lnk, rows: k, width: c, weight: w.ln2w.pointer, bias: w.ln2b.pointer, eps: s.eps)
-            pre.withUnsafeMutableBufferPointer { Kernels.linear(lnk, rows: k, inFeatures: c, weight: w.fc1w.pointer, bias: w.fc1b.pointer, outFeatures: m, into: $0.baseAddress!) }
+            pre.withUnsafeMutableBufferPointer { linear(lnk, rows: k, inFeatures: c, weight: w.fc1w, p?.fc1, bias: w.fc1b, outFeatures: m, into: $0.baseAddress!) }
             Kernels.activate(pre, into: &hidden, count: k * m, s.activation)
-            Kernels.linear(hidden, rows: k, inFeatures: m, weight: w.fc2w.pointer, bias: w.fc2b.pointer, outFeatures: c, into: xp, accumulate: true)
+            linear(hidden, rows: k, inFeatures: m, weight: w.fc2w, p?.fc2, bias: w.fc2b, outFeatures: c, into: xp, accumulate: true)
         }
         for (j, r) in keep.enumerated() { for i in 0..<c { x[r * c + i] = xk[j * c + i] } }
     }

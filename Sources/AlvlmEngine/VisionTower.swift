@@ -22,15 +22,21 @@ final class VisionTower {
     /// Features [n, E] (not normalised) of `n` images of normalised pixels. `appended` ([a, C], the same for every
     /// image) are tokens placed after the patches without positions, before ln_pre, as VPT and MaPLe place their
     /// layer-0 prompts.
+    /// With `packed` (inference only), the patch embedding and the blocks' linear layers run in bfloat16.
     func forward(pixels: UnsafePointer<Float>, count n: Int, weights w: VisionWeights, record: TowerRecord,
-                 appended: [Float]? = nil, prompts: DeepPrompts? = nil) -> [Float] {
+                 appended: [Float]? = nil, prompts: DeepPrompts? = nil, packed: PackedVision? = nil) -> [Float] {
+        precondition(packed == nil || record == .none, "bfloat16 is for inference only")
         let c = shape.width, p = config.patchSize, g = config.grid, e = config.embedDim
         let a = (appended?.count ?? 0) / c, t = 1 + g * g + a
         precondition((appended?.count ?? 0) == a * c, "appended tokens are not [a, \(c)]")
         let cols = CLIPModel.im2col(pixels, count: n, size: config.imageSize, patch: p)
         var embedded = [Float](repeating: 0, count: n * g * g * c)
         embedded.withUnsafeMutableBufferPointer { eb in
-            Kernels.linear(cols, rows: n * g * g, inFeatures: 3 * p * p, weight: w.patch.pointer, bias: nil, outFeatures: c, into: eb.baseAddress!)
+            if let packed {
+                BFloat16.linear(cols, rows: n * g * g, weight: packed.patch, bias: nil, into: eb.baseAddress!)
+            } else {
+                Kernels.linear(cols, rows: n * g * g, inFeatures: 3 * p * p, weight: w.patch.pointer, bias: nil, outFeatures: c, into: eb.baseAddress!)
+            }
         }
         // Each image's rows: [CLS, patches] + positions, then the appended tokens.
         var input = [Float](repeating: 0, count: n * t * c)
@@ -53,7 +59,8 @@ final class VisionTower {
         images = n; appendedCount = a; recorded = record
         x.withUnsafeMutableBufferPointer { xb in
             Transformer.forward(xb.baseAddress!, layout: layout, blocks: w.blocks, shape: shape, causal: false, workspace: workspace,
-                                saving: keep, prompts: prompts, outputRows: record == .none ? (0..<n).map { $0 * t } : nil)
+                                saving: keep, prompts: prompts, outputRows: record == .none ? (0..<n).map { $0 * t } : nil,
+                                packed: packed?.blocks)
         }
         var classTokens = [Float](repeating: 0, count: n * c)
         for img in 0..<n { for i in 0..<c { classTokens[img * c + i] = x[img * t * c + i] } }
@@ -90,6 +97,18 @@ final class VisionTower {
         var dappended = [Float](repeating: 0, count: a * c)
         Embedding.scatter(dinput, index: rows.appended, width: c, into: &dappended)
         return dappended
+    }
+
+    /// The tower's linear layers in bfloat16 (the patch embedding and every block's four), packed once per model.
+    struct PackedVision {
+        let patch: BFloat16.PackedWeight
+        let blocks: [PackedBlock]
+
+        init(_ w: VisionWeights, config: CLIPConfig) {
+            let p = config.patchSize
+            patch = .init(w.patch, outFeatures: config.vision.width, inFeatures: 3 * p * p)
+            blocks = w.blocks.map { PackedBlock($0, shape: config.vision) }
+        }
     }
 
     /// The head's tensors: ln_post and the projection.

@@ -29,6 +29,8 @@ public struct SweepPlan: Codable, Equatable, Sendable {
     public var fingerprint: String = ""
     /// An encoding sweep instead of a comparison: the pool's images encoded into the feature cache in this many shards.
     public var encodeShards: Int? = nil
+    /// The model's image precision when not float32 (`ImagePrecision`; absent from plans written before it existed).
+    public var imagePrecision: ImagePrecision? = nil
 
     /// What a plan file must hold before any task is looked up in it (a file edited by hand, or torn).
     func check(path: String) throws {
@@ -86,20 +88,23 @@ public struct SweepFolder: Sendable {
     /// Writes a new plan. A folder that already holds a different plan is refused (its results would be mixed up);
     /// the same plan again is accepted as is, keeping its results.
     public static func plan(at path: String, pool: Pool, model: String, strategies: [StrategySpec], seeds count: Int, masterSeed: UInt64,
-                            rounds: Int, budget: Budget, trainer: TrainerSpec, pseudo: PseudoLabelling?) throws -> SweepFolder {
+                            rounds: Int, budget: Budget, trainer: TrainerSpec, pseudo: PseudoLabelling?,
+                            precision: ImagePrecision = .float32) throws -> SweepFolder {
         guard !strategies.isEmpty, count >= 1 else { throw EngineError(.argument, "a sweep needs strategies and at least one seed") }
         guard rounds >= 1 else { throw EngineError(.argument, "rounds must be at least 1") }
-        let plan = SweepPlan(model: model, strategies: strategies, labels: Comparison.labels(strategies),
+        var plan = SweepPlan(model: model, strategies: strategies, labels: Comparison.labels(strategies),
                              seeds: Comparison.childSeeds(master: masterSeed, count: count), masterSeed: masterSeed, rounds: rounds,
                              budget: budget, trainer: trainer, pseudo: pseudo)
+        plan.imagePrecision = precision == .float32 ? nil : precision
         return try write(plan, pool: pool, at: path)
     }
 
     /// Plans the encoding of a pool's images (every split) into the feature cache as `shards` tasks.
-    public static func planEncoding(at path: String, pool: Pool, model: String, shards: Int) throws -> SweepFolder {
+    public static func planEncoding(at path: String, pool: Pool, model: String, shards: Int, precision: ImagePrecision = .float32) throws -> SweepFolder {
         guard shards >= 1, shards <= 10_000 else { throw EngineError(.argument, "shards must be in 1...10000") }
         var plan = SweepPlan(model: model, strategies: [], labels: [], seeds: [], masterSeed: 0, rounds: 0, budget: .count(1), trainer: .none, pseudo: nil)
         plan.encodeShards = shards
+        plan.imagePrecision = precision == .float32 ? nil : precision
         return try write(plan, pool: pool, at: path)
     }
 

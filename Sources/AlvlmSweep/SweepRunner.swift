@@ -19,6 +19,7 @@ public enum SweepRunner {
         let started = Date()
         let pool = try folder.pool()
         let model = try ModelSource.load(plan.model)
+        model.imagePrecision = plan.imagePrecision ?? .float32
         let cache = try? FeatureCache(directory: settings.featuresDirectory)
         cache?.onWriteFailure = { progress?("warning: the feature cache cannot be written: \($0.description)") }
         if let shards = plan.encodeShards {

@@ -13,7 +13,8 @@ struct Bench: ParsableCommand {
 struct BenchEncode: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode",
-        abstract: "Image-encoding throughput next to a same-run sgemm peak.")
+        abstract: "Image-encoding throughput next to a same-run sgemm peak.",
+        discussion: "With --precision bfloat16, float32 is timed in the same run and the embeddings' cosine to float32's is reported.")
 
     @OptionGroup var model: ModelOptions
 
@@ -33,23 +34,52 @@ struct BenchEncode: ParsableCommand {
             let s = clip.config.imageSize
             var rng = SeededRandom(seed: 1)
             let pixels = rng.normals(images * 3 * s * s, std: 1)
-            _ = clip.encodeImages(Array(pixels[0..<(3 * s * s * min(images, batch))]), count: min(images, batch), batch: batch) // warm-up
-            var best = Double.infinity
-            for _ in 0..<repeats {
-                let t0 = DispatchTime.now()
-                _ = clip.encodeImages(pixels, count: images, batch: batch)
-                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
+            /// The best time of `repeats` encodings at a precision, and the embeddings.
+            func timed(_ precision: ImagePrecision) -> (seconds: Double, features: [Float]) {
+                clip.imagePrecision = precision
+                _ = clip.encodeImages(Array(pixels[0..<(3 * s * s * min(images, batch))]), count: min(images, batch), batch: batch) // warm-up
+                var best = Double.infinity, features: [Float] = []
+                for _ in 0..<repeats {
+                    let t0 = DispatchTime.now()
+                    features = clip.encodeImages(pixels, count: images, batch: batch)
+                    best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
+                }
+                return (best, features)
+            }
+            let precision = model.precision
+            var extra: [String: Any] = ["precision": precision.rawValue, "bfloat16_support": BFloat16.support.description]
+            let best: Double
+            if precision == .bfloat16 {
+                guard BFloat16.support > .none else {
+                    throw EngineError(.argument, "--precision bfloat16: this CPU has neither AMX nor AVX512-BF16 (encoding would run in float32)")
+                }
+                let (low, full) = (timed(.bfloat16), timed(.float32))
+                let e = clip.config.embedDim
+                let cosines = (0..<images).map { i -> Double in
+                    var dot = 0.0, a = 0.0, b = 0.0
+                    for j in 0..<e {
+                        let u = Double(low.features[i * e + j]), v = Double(full.features[i * e + j])
+                        dot += u * v; a += u * u; b += v * v
+                    }
+                    return dot / max((a * b).squareRoot(), .leastNonzeroMagnitude)
+                }
+                extra["float32_seconds"] = full.seconds
+                extra["speedup_over_float32"] = full.seconds / low.seconds
+                extra["cosine_to_float32"] = ["min": cosines.min() ?? 0, "mean": cosines.reduce(0, +) / Double(images)]
+                best = low.seconds
+            } else {
+                best = timed(.float32).seconds
             }
             // The sgemm peak, measured now on the MLP shape of this batch.
             let c = clip.config.vision.width
             let peak = Benchmarks.sgemmPeakGFLOPS(m: batch * clip.config.visionTokens, k: c, n: clip.config.vision.mlp)
             let gflops = clip.imageFlops * Double(images) / best / 1e9
-            let result: [String: Any] = [
+            let result: [String: Any] = extra.merging([
                 "bench": "encode", "model": clip.source, "images": images, "batch": batch,
                 "seconds": best, "images_per_second": Double(images) / best,
                 "gflops": gflops, "sgemm_peak_gflops": peak, "fraction_of_peak": gflops / peak,
                 "gflop_per_image": clip.imageFlops / 1e9, "blas_threads": BLAS.threads, "cores": Engine.cores,
-            ]
+            ]) { mine, _ in mine }
             let json = try JSONSerialization.data(withJSONObject: result.merging(blasReport()) { mine, _ in mine }, options: [.sortedKeys])
             print(String(decoding: json, as: UTF8.self))
         }
@@ -167,3 +197,5 @@ func blasReport() -> [String: Any] {
 func blasWarning() -> String? {
     BLASKernel.warning(kernel: BLAS.coreName, cpuFlags: BLASKernel.cpuFlags(), forced: Settings.process.forcedBLASKernel)
 }
+
+extension ImagePrecision: ExpressibleByArgument {}

@@ -35,6 +35,7 @@ struct SweepCommand: ParsableCommand {
         @Option(name: .long, help: "Labels per round (a count), or a percent of the training pool with %, e.g. 1%.") var budget = "1%"
         @Option(name: .long, help: "The trainer: recommended (the model's CoOp), paper (the paper's CoOp), linear-probe or none.") var trainer = "recommended"
         @Option(name: .customLong("encode-shards"), help: "Instead of a comparison: encode the pool's images into the feature cache as N tasks.") var encodeShards: Int?
+        @Option(name: .long, help: "Image encoding on the workers: float32, or bfloat16 (where a worker's CPU has AMX or AVX512-BF16; float32 elsewhere).") var precision: ImagePrecision = .float32
 
         func run() throws {
             try reportingErrors {
@@ -52,7 +53,7 @@ struct SweepCommand: ParsableCommand {
                 let modelSource = model.hasPrefix("random:") || model == "tiny" ? model : URL(fileURLWithPath: (model as NSString).expandingTildeInPath).standardizedFileURL.path
                 if let encodeShards {
                     guard specs.isEmpty else { throw EngineError(.argument, "an encoding sweep (--encode-shards) takes no strategies") }
-                    let folder = try SweepFolder.planEncoding(at: self.folder, pool: thePool, model: modelSource, shards: encodeShards)
+                    let folder = try SweepFolder.planEncoding(at: self.folder, pool: thePool, model: modelSource, shards: encodeShards, precision: precision)
                     print("planned \(encodeShards) encoding tasks in \(folder.path)")
                     return
                 }
@@ -70,7 +71,7 @@ struct SweepCommand: ParsableCommand {
                 }
                 _ = try theBudget.resolve(poolSize: thePool.ids(.train).count)
                 let folder = try SweepFolder.plan(at: self.folder, pool: thePool, model: modelSource, strategies: specs, seeds: seeds, masterSeed: seed,
-                                                  rounds: rounds, budget: theBudget, trainer: trainerSpec, pseudo: nil)
+                                                  rounds: rounds, budget: theBudget, trainer: trainerSpec, pseudo: nil, precision: precision)
                 print("planned \(try folder.plan().taskCount) tasks in \(folder.path)")
             }
         }

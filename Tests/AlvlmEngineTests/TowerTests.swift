@@ -76,3 +76,40 @@ final class TowerTests: XCTestCase {
         XCTAssertGreaterThan(dx[(3 * c)..<(4 * c)].map(abs).max()!, 0, "the other positions still get theirs")
     }
 }
+
+/// The image tower in bfloat16 (where the machine has AMX or AVX512-BF16): embeddings at cosine ≥ 0.999 to float32's
+/// on random-weight models of a real architecture and the test one, and a different feature-cache key.
+final class BFloat16EncodingTests: XCTestCase {
+    func testBFloat16EmbeddingsStayWithinCosine0999OfFloat32() throws {
+        guard BFloat16.support > .none else { throw XCTSkip("this CPU has neither AMX nor AVX512-BF16: the bfloat16 path falls back to float32") }
+        for name in ["tiny-test", "vit-b-32"] {
+            let model = try CLIPModel.random(name)
+            let s = model.config.imageSize, n = 3, e = model.config.embedDim
+            var rng = SeededRandom(seed: 7)
+            let pixels = rng.normals(n * 3 * s * s, std: 1)
+            let full = model.encodeImages(pixels, count: n, batch: 2)
+            model.imagePrecision = .bfloat16
+            XCTAssertEqual(model.effectiveImagePrecision, .bfloat16)
+            let low = model.encodeImages(pixels, count: n, batch: 2)
+            for i in 0..<n {
+                var dot = 0.0, a = 0.0, b = 0.0
+                for j in 0..<e { let u = Double(low[i * e + j]), v = Double(full[i * e + j]); dot += u * v; a += u * u; b += v * v }
+                let cosine = dot / (a * b).squareRoot()
+                XCTAssertGreaterThanOrEqual(cosine, 0.999, "\(name) image \(i)")
+                XCTAssertLessThan(cosine, 1 - 1e-12, "\(name) image \(i): bfloat16 was used")
+            }
+        }
+    }
+
+    func testWithoutSupportBFloat16FallsBackToFloat32() throws {
+        defer { BFloat16.limit(to: BFloat16.detected) }
+        let model = try CLIPModel.random("tiny-test")
+        var rng = SeededRandom(seed: 8)
+        let pixels = rng.normals(2 * 3 * model.config.imageSize * model.config.imageSize, std: 1)
+        let full = model.encodeImages(pixels, count: 2)
+        BFloat16.limit(to: .none)
+        model.imagePrecision = .bfloat16
+        XCTAssertEqual(model.effectiveImagePrecision, .float32)
+        XCTAssertEqual(model.encodeImages(pixels, count: 2), full)
+    }
+}

@@ -207,4 +207,23 @@ final class TextureWorldTests: XCTestCase {
         }
         XCTAssertLessThanOrEqual(bytes, 20_000_000)
     }
+
+    /// The tiny CLIP in bfloat16: its check-set images' embeddings stay at cosine ≥ 0.999 to float32's, and zero-shot
+    /// accuracy on the check set moves by at most two images of 200.
+    func testShippedModelInBFloat16() throws {
+        guard BFloat16.support > .none else { throw XCTSkip("this CPU has neither AMX nor AVX512-BF16") }
+        let model = try TinyCLIP.load(), world = TextureWorld(seed: 0)
+        let rgb = (0..<24).map { world.image(TextureClass.allCases[$0 % TextureClass.allCases.count], domain: .target, stream: 5, index: $0).rgb }
+        let pixels = TinyCLIP.pixels(rgb, model: model), e = model.config.embedDim
+        let full = model.encodeImages(pixels, count: rgb.count)
+        let accuracy = try TinyCLIP.zeroShotAccuracy(model, world: world, domain: .target, count: 200)
+        model.imagePrecision = .bfloat16
+        let low = model.encodeImages(pixels, count: rgb.count)
+        for i in 0..<rgb.count {
+            var dot = 0.0, a = 0.0, b = 0.0
+            for j in 0..<e { let u = Double(low[i * e + j]), v = Double(full[i * e + j]); dot += u * v; a += u * u; b += v * v }
+            XCTAssertGreaterThanOrEqual(dot / (a * b).squareRoot(), 0.999, "image \(i)")
+        }
+        XCTAssertEqual(try TinyCLIP.zeroShotAccuracy(model, world: world, domain: .target, count: 200), accuracy, accuracy: 0.0101)
+    }
 }
