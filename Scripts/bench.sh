@@ -3,9 +3,15 @@
 #   Scripts/bench.sh encode|coop|vpt|maple [ROUNDS]
 #                                               this build against the PyTorch reference (needs the reference venv;
 #                                               PYTHON names its interpreter, default /work/refenv/bin/python)
+#   Scripts/bench.sh preprocess [ROUNDS] [DIR]  `alvlm bench preprocess` (all cores) against open_clip's Pillow +
+#                                               torchvision eval transform (one thread) on the JPEGs under DIR
+#                                               (default $BENCH_IMAGES or /work/textiles; when missing, 2,000
+#                                               synthetic fabric-like 250x250 JPEGs are made there), then compares
+#                                               the two (N, 3, 224, 224) outputs; PYTHON needs torchvision and Pillow
 #   Scripts/bench.sh compare-main REF [ROUNDS]  this build against a build of git REF (e.g. main~3): CoOp step,
 #                                               encode and select, alternated so that both see the same machine load
 # Each alternates the programs ROUNDS times (default 3) and prints every JSON line plus the best of each.
+# ALVLM names a prebuilt alvlm to use instead of building .build/release/alvlm (not for compare-main).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-encode}"; rounds="${2:-3}"
@@ -47,26 +53,51 @@ PY
     exit 0
 fi
 python="${PYTHON:-/work/refenv/bin/python}"
-swift build -c release --product alvlm >&2
+case "$what" in
+    encode|coop|vpt|maple|preprocess) ;;
+    *) echo "usage: Scripts/bench.sh encode|coop|vpt|maple|preprocess [ROUNDS] [DIR] | compare-main REF [ROUNDS]" >&2; exit 2 ;;
+esac
+if [ "$what" = preprocess ]; then
+    images="${3:-${BENCH_IMAGES:-/work/textiles}}"
+    "$python" -c "import PIL, torchvision" 2>/dev/null ||
+        { echo "bench.sh preprocess: $python lacks Pillow or torchvision (set PYTHON to a venv that has them)" >&2; exit 2; }
+    if [ ! -e "$images" ]; then
+        echo "bench.sh preprocess: no $images; writing synthetic stand-in images there" >&2
+        "$python" Scripts/make_bench_images.py "$images" >&2
+    fi
+fi
+alvlm="${ALVLM:-.build/release/alvlm}"
+[ -n "${ALVLM:-}" ] || swift build -c release --product alvlm >&2
 log=$(mktemp)
 for _ in $(seq "$rounds"); do
     case "$what" in
         encode)
-            .build/release/alvlm bench encode --random vit-b-16 --images 24 --batch 8 | tee -a "$log"
+            "$alvlm" bench encode --random vit-b-16 --images 24 --batch 8 | tee -a "$log"
             "$python" Scripts/bench_reference.py --skip-coop | grep images_per_second | tee -a "$log" ;;
         coop)
-            .build/release/alvlm bench coop --random vit-b-16 --classes 47 --batch 32 --steps 5 | tee -a "$log"
+            "$alvlm" bench coop --random vit-b-16 --classes 47 --batch 32 --steps 5 | tee -a "$log"
             "$python" Scripts/bench_reference.py --skip-image | grep coop | tee -a "$log" ;;
         vpt|maple)
-            .build/release/alvlm bench "$what" --random vit-b-16 --classes 47 --batch 32 --steps 3 | tee -a "$log"
+            "$alvlm" bench "$what" --random vit-b-16 --classes 47 --batch 32 --steps 3 | tee -a "$log"
             "$python" Scripts/bench_prompt_reference.py "$what" --batch 32 --steps 3 | tee -a "$log" ;;
-        *) echo "usage: Scripts/bench.sh encode|coop|vpt|maple [ROUNDS]" >&2; exit 2 ;;
+        preprocess)
+            # Best of 2 inside each program (the first run also reads the files), alternated ROUNDS times.
+            "$alvlm" bench preprocess --repeats 2 --out /tmp/alvlm_pre.npy "$images" | tee -a "$log"
+            "$python" Scripts/bench_preprocess_reference.py --repeats 2 --out /tmp/ref_pre.npy "$images" | tee -a "$log" ;;
     esac
 done
 python3 - "$log" "$what" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-if sys.argv[2] == "encode":
+if sys.argv[2] == "preprocess":
+    ours = [r for r in rows if r.get("bench") == "preprocess"]
+    refs = [r for r in rows if r.get("reference") == "pillow+torchvision"]
+    a, b = max(ours, key=lambda r: r["images_per_second"]), max(refs, key=lambda r: r["images_per_second"])
+    print(f"best: alvlm {a['images_per_second']:.1f} images/s ({a['images']} images, {a['seconds']:.3f} s, "
+          f"peak {max(r['peak_rss_mb'] for r in ours):.0f} MB), Pillow + torchvision {b['images_per_second']:.1f} "
+          f"images/s on one thread ({b['images']} images, {b['seconds']:.3f} s, peak "
+          f"{max(r['peak_rss_mb'] for r in refs):.0f} MB): {a['images_per_second'] / b['images_per_second']:.2f}x")
+elif sys.argv[2] == "encode":
     ours = max(r["images_per_second"] for r in rows if r.get("bench") == "encode")
     ref = max(r["images_per_second"] for r in rows if r.get("reference") == "transformers")
     peak = max(r["fraction_of_peak"] for r in rows if r.get("bench") == "encode")
@@ -86,3 +117,6 @@ else:
     trunc = min(v["seconds_per_step"] for r in rows if "results" in r for k, v in r["results"].items() if k.startswith("truncated"))
     print(f"best: alvlm {ours:.3f} s/step, reference CoOp (77 tokens) {full:.3f} s/step ({full / ours:.1f}x), truncated PyTorch {trunc:.3f} s/step ({trunc / ours:.2f}x)")
 PY
+if [ "$what" = preprocess ]; then
+    "$python" Scripts/compare_npy.py /tmp/alvlm_pre.npy /tmp/ref_pre.npy
+fi

@@ -108,6 +108,7 @@ def phase_knn(z, k, args):
                 index.nprobe = v
         else:
             index = faiss.IndexHNSWFlat(d, args.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = args.hnsw_ef_construction
             index.add(z)
             info.update(M=args.hnsw_m, efConstruction=index.hnsw.efConstruction)
             values = candidates(16, 4096)

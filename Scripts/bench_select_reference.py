@@ -62,12 +62,14 @@ With --library faiss (the probs and scores phases are the same code):
           nlist = max(1, min(N/16, round(4 sqrt N))) as in the Swift engine,
           coarse centres trained on a random sample of 32 * nlist rows
           (--ivf-train-per-list; 0 = all rows, which faiss itself subsamples
-          to 256 per list; faiss prints a warning below 39 per list); --knn hnsw: faiss.IndexHNSWFlat, M = 32 (--hnsw-m),
-          inner product, faiss's efConstruction (40).  nprobe / efSearch is the
-          smallest of 1, 2, 3, 4, 6, 8, 12, 16, ... (efSearch from 16) whose
-          recall@k on 500 sampled rows (--recall-queries) against brute-force
-          exact neighbours of those rows is >= --recall (0.99).  A neighbour
-          slot faiss leaves empty (-1) gets weight 0 in H_nn.
+          to 256 per list; faiss prints a warning below 39 per list);
+          --knn hnsw: faiss.IndexHNSWFlat, M = 32 (--hnsw-m), inner product,
+          efConstruction 40 (faiss's default; --hnsw-ef-construction).
+          nprobe / efSearch is the smallest of 1, 2, 3, 4, 6, 8, 12, 16, ...
+          (efSearch from 16, up to 4096) whose recall@k on 500 sampled rows
+          (--recall-queries) against brute-force exact neighbours of those
+          rows is >= --recall (0.99).  A neighbour slot faiss leaves empty
+          (-1) gets weight 0 in H_nn.
   kmeans  faiss.Kmeans(D, budget, niter=--kmeans-iter (20), seed, spherical=
           False, max_points_per_centroid=N so every row is used, faiss's
           random initial centres unless --kmeans-init kmeans++)
@@ -109,6 +111,7 @@ ap.add_argument("--recall-queries", type=int, default=500, help="faiss ivf/hnsw:
 ap.add_argument("--ivf-train-per-list", type=int, default=32,
                 help="faiss ivf: train the coarse centres on this many sampled rows per list (0 = all rows)")
 ap.add_argument("--hnsw-m", type=int, default=32, help="faiss hnsw: M")
+ap.add_argument("--hnsw-ef-construction", type=int, default=40, help="faiss hnsw: efConstruction (faiss's default 40)")
 ap.add_argument("--kmeans-iter", type=int, default=20, help="faiss k-means iterations")
 ap.add_argument("--kmeans-init", choices=("random", "kmeans++"), default="random", help="faiss k-means initial centres")
 ap.add_argument("--block-elements", type=int, default=1 << 25,

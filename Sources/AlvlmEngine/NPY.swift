@@ -43,16 +43,23 @@ public enum NPY {
 
     private static func encode(bytes: UnsafeRawBufferPointer, dtype: DType, count: Int, shape: [Int]) -> Data {
         precondition(count == shape.reduce(1, *), "npy shape does not match the values")
+        var out = header(dtype: dtype, shape: shape)
+        out.append(contentsOf: bytes)
+        return out
+    }
+
+    /// The bytes before the data: magic, version 1.0, header length and the header dictionary, padded with spaces to
+    /// at least `length` bytes in all and so that the data starts 64-byte aligned.
+    static func header(dtype: DType, shape: [Int], length: Int = 0) -> Data {
         let dims = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '\(dtype.rawValue)', 'fortran_order': False, 'shape': \(dims), }"
-        // Magic (6) + version (2) + header length (2) + header, padded with spaces so that data is 64-byte aligned.
-        let unpadded = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+        // Magic (6) + version (2) + header length (2) + header + newline.
+        let unpadded = max(10 + header.utf8.count + 1, length)
+        header += String(repeating: " ", count: unpadded - (10 + header.utf8.count + 1) + (64 - unpadded % 64) % 64) + "\n"
         var out = Data([0x93]) + Data("NUMPY".utf8) + Data([1, 0])
-        let length = UInt16(header.utf8.count)
-        out.append(contentsOf: [UInt8(length & 0xff), UInt8(length >> 8)])
+        let bytes = UInt16(header.utf8.count)
+        out.append(contentsOf: [UInt8(bytes & 0xff), UInt8(bytes >> 8)])
         out.append(Data(header.utf8))
-        out.append(contentsOf: bytes)
         return out
     }
 

@@ -36,6 +36,34 @@ public struct Preprocessor: Sendable {
     /// Normalised float pixels, channel-major (3, S, S).
     public func pixels(_ image: DecodedImage) -> [Float] { normalize(rgb8(image)) }
 
+    /// Decodes and preprocesses `paths` on `cores` threads (each takes the next file not yet taken), writing image i's pixels
+    /// to out[i · 3S²]; the result holds each image's error (nil: done), a failed image's block left as it was.
+    /// The same bytes as `pixels(_:)` one by one: every image is computed alone.
+    public func pixels(paths: [String], into out: UnsafeMutablePointer<Float>, cores: Int = Engine.cores) -> [EngineError?] {
+        var errors = [EngineError?](repeating: nil, count: paths.count)
+        let block = 3 * size * size
+        let lock = NSLock()
+        var next = 0
+        errors.withUnsafeMutableBufferPointer { eb in
+            let e = eb.baseAddress!
+            Parallel.workers(min(cores, paths.count)) { _ in
+                while true {
+                    lock.lock(); let i = next; next += 1; lock.unlock()
+                    guard i < paths.count else { return }
+                    do {
+                        let p = pixels(try ImageDecoder.decode(path: paths[i]))
+                        p.withUnsafeBufferPointer { (out + i * block).update(from: $0.baseAddress!, count: block) }
+                    } catch let error as EngineError {
+                        e[i] = error
+                    } catch {
+                        e[i] = EngineError(.image, "\(error)", path: paths[i])
+                    }
+                }
+            }
+        }
+        return errors
+    }
+
     public func normalize(_ rgb: [UInt8]) -> [Float] {
         let n = size * size
         var out = [Float](repeating: 0, count: 3 * n)

@@ -7,7 +7,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print one JSON line.",
-        subcommands: [BenchEncode.self, BenchCoOp.self, BenchVPT.self, BenchMaPLe.self, BenchSelect.self])
+        subcommands: [BenchEncode.self, BenchPreprocess.self, BenchCoOp.self, BenchVPT.self, BenchMaPLe.self, BenchSelect.self])
 }
 
 struct BenchEncode: ParsableCommand {
@@ -82,6 +82,48 @@ struct BenchEncode: ParsableCommand {
             ]) { mine, _ in mine }
             let json = try JSONSerialization.data(withJSONObject: result.merging(blasReport()) { mine, _ in mine }, options: [.sortedKeys])
             print(String(decoding: json, as: UTF8.self))
+        }
+    }
+}
+
+struct BenchPreprocess: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "preprocess",
+        abstract: "Images per second through `alvlm preprocess` (decode, resize, crop, normalise, stream into the .npy).",
+        discussion: "Scripts/bench.sh preprocess runs it beside Pillow + torchvision (Scripts/bench_preprocess_reference.py) and compares the arrays.")
+
+    @Option(name: .long, help: "Model folder (image size and normalisation); default 224 with OpenAI's mean/std.")
+    var model: String?
+
+    @Option(name: .long, help: "Timed repetitions; the best is reported.")
+    var repeats: Int = 2
+
+    @Option(name: .long, help: "Keep the array here (default: a temporary file, removed).")
+    var out: String?
+
+    @Argument(help: "Image files or directories.")
+    var images: [String]
+
+    func run() throws {
+        try reportingErrors {
+            guard repeats > 0 else { throw EngineError(.argument, "--repeats must be positive") }
+            let pre = try model.map { Preprocessor(config: try CLIPModel.load(directory: $0).config) } ?? Preprocessor()
+            let files = try ImageFiles.expand(images)
+            let target = out ?? NSTemporaryDirectory() + "/alvlm-bench-preprocess-\(getpid()).npy"
+            defer { if out == nil { try? FileManager.default.removeItem(atPath: target) } }
+            var best = Double.infinity, kept = 0
+            for _ in 0..<repeats {
+                let t0 = DispatchTime.now()
+                kept = try preprocess(files, with: pre, to: target, showProgress: false)
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
+            }
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let result: [String: Any] = [
+                "bench": "preprocess", "images": kept, "size": pre.size, "seconds": best, "images_per_second": Double(kept) / best,
+                "output_mb": Double(kept * 3 * pre.size * pre.size * 4) / 1e6, "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "cores": Engine.cores,
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         }
     }
 }

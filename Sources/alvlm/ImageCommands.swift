@@ -4,22 +4,47 @@ import AlvlmSweep
 import ArgumentParser
 import Foundation
 
-/// Decodes and preprocesses files: one given explicitly must decode; one found in a directory is skipped
-/// with a warning (counted in `skipped`).
+/// Decodes and preprocesses files on every core: one given explicitly must decode; one found in a directory is
+/// skipped with a warning (counted in `skipped`). Pixels of the kept files, in order.
 func preprocess<S: Sequence>(_ files: S, with pre: Preprocessor, skipped: inout Int) throws -> (pixels: [Float], kept: [String])
     where S.Element == (path: String, explicit: Bool) {
-    var pixels: [Float] = []
-    var kept: [String] = []
-    for (path, explicit) in files {
-        do {
-            pixels += pre.pixels(try ImageDecoder.decode(path: path))
-            kept.append(path)
-        } catch let error as EngineError where !explicit {
+    let list = Array(files), block = 3 * pre.size * pre.size
+    var all = [Float](repeating: 0, count: list.count * block)
+    let errors = all.withUnsafeMutableBufferPointer { pre.pixels(paths: list.map(\.path), into: $0.baseAddress!) }
+    var pixels: [Float] = [], kept: [String] = []
+    pixels.reserveCapacity(all.count)
+    for (i, file) in list.enumerated() {
+        if let error = errors[i] {
+            if file.explicit { throw error }
             warn("\(error) (skipped)")
             skipped += 1
+            continue
         }
+        pixels += all[(i * block)..<((i + 1) * block)]
+        kept.append(file.path)
     }
     return (pixels, kept)
+}
+
+/// Preprocesses files into a float32 .npy (N, 3, S, S) streamed block by block (memory of one block of images,
+/// whatever N), decoding on every core; Ctrl-C stops it between blocks, leaving no output. Returns the kept count.
+func preprocess(_ files: [(path: String, explicit: Bool)], with pre: Preprocessor, to out: String, showProgress: Bool) throws -> Int {
+    let writer = try NPYRowWriter(path: out, rowShape: [3, pre.size, pre.size])
+    let block = 32 * max(1, Engine.cores), progress = Progress(total: files.count, label: "preprocessed")
+    let cancel = InterruptToken()
+    installInterruptHandler()
+    var skipped = 0, start = 0
+    while start < files.count {
+        if cancel.isCancelled { throw EngineError(.cancelled, "preprocessing cancelled after \(start) of \(files.count) images; \(out) not written") }
+        let end = min(files.count, start + block)
+        let (pixels, kept) = try preprocess(files[start..<end], with: pre, skipped: &skipped)
+        if !kept.isEmpty { try pixels.withUnsafeBufferPointer { try writer.append($0.baseAddress!, rows: kept.count) } }
+        start = end
+        if showProgress, files.count > block { progress.update(start) }
+    }
+    warnSkipped(skipped)
+    try writer.finish()
+    return writer.rows
 }
 
 func warnSkipped(_ skipped: Int) {
@@ -42,10 +67,7 @@ struct Preprocess: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let pre = try model.map { Preprocessor(config: try CLIPModel.load(directory: $0).config) } ?? Preprocessor()
-            var skipped = 0
-            let (pixels, kept) = try preprocess(try ImageFiles.expand(images), with: pre, skipped: &skipped)
-            warnSkipped(skipped)
-            try NPY.write(pixels, shape: [kept.count, 3, pre.size, pre.size], to: out)
+            _ = try preprocess(try ImageFiles.expand(images), with: pre, to: out, showProgress: true)
         }
     }
 }

@@ -97,6 +97,48 @@ final class ImageTests: XCTestCase {
             }
         }
     }
+
+    /// Preprocessing files on several threads gives each image the bytes it gets alone, in the files' order, and an
+    /// undecodable file its own error without disturbing the others.
+    func testParallelPreprocessingEqualsOneByOne() throws {
+        let pre = Preprocessor(), block = 3 * 224 * 224
+        var paths = try entries().map { Fixtures.path("images/" + $0.name) }
+        paths.insert(Fixtures.path("images/README.md"), at: 3)
+        var out = [Float](repeating: -7, count: paths.count * block)
+        let errors = out.withUnsafeMutableBufferPointer { pre.pixels(paths: paths, into: $0.baseAddress!, cores: 3) }
+        XCTAssertEqual(errors.indices.filter { errors[$0] != nil }, [3])
+        XCTAssertTrue(out[(3 * block)..<(4 * block)].allSatisfy { $0 == -7 }, "a failed image's block is left alone")
+        for (i, path) in paths.enumerated() where i != 3 {
+            XCTAssertEqual(Array(out[(i * block)..<((i + 1) * block)]), pre.pixels(try ImageDecoder.decode(path: path)), path)
+        }
+    }
+
+    /// Rows streamed into an .npy read back whole, the data 64-byte aligned; a writer dropped unfinished leaves nothing.
+    func testRowWriterStreamsAnArrayAndLeavesNothingWhenDropped() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let values = (0..<30).map { Float($0) * 0.5 }
+        let writer = try NPYRowWriter(path: dir + "/a.npy", rowShape: [2, 3])
+        try values.withUnsafeBufferPointer { v in
+            try writer.append(v.baseAddress!, rows: 2)
+            try writer.append(v.baseAddress! + 12, rows: 3)
+        }
+        try writer.finish()
+        let a = try NPY.read(dir + "/a.npy")
+        XCTAssertEqual(a.shape, [5, 2, 3])
+        XCTAssertEqual(a.floats(), values)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/a.npy"))
+        XCTAssertEqual((bytes.count - values.count * 4) % 64, 0)
+        do {
+            let dropped = try NPYRowWriter(path: dir + "/b.npy", rowShape: [4])
+            try [Float](repeating: 1, count: 8).withUnsafeBufferPointer { try dropped.append($0.baseAddress!, rows: 2) }
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["a.npy"])
+        // No rows at all is an empty array of the right shape.
+        let empty = try NPYRowWriter(path: dir + "/c.npy", rowShape: [3, 2, 2])
+        try empty.finish()
+        XCTAssertEqual(try NPY.read(dir + "/c.npy").shape, [0, 3, 2, 2])
+    }
 }
 
 /// Captions drawn into thumbnail sheets (issue 12 item 14).

@@ -63,6 +63,35 @@ final class CommandLineTests: XCTestCase {
         let a = try NPY.read(out)
         XCTAssertEqual(a.shape, [1, 3, 224, 224])
         XCTAssertEqual(a.dtype, .float32)
+
+        // A folder: every image decoded (on every core) and streamed in sorted-path order, a broken one skipped.
+        let images = dir + "/images"
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        let names = ["jpeg_baseline_320x240.jpg", "jpeg_gray_300x199.jpg", "png_rgb_120x90.png"]
+        for name in names { try FileManager.default.copyItem(atPath: Fixtures.path("images/" + name), toPath: images + "/" + name) }
+        try Data("junk".utf8).write(to: URL(fileURLWithPath: images + "/broken.jpg"))
+        let folder = dir + "/folder.npy"
+        let f = try alvlm(["preprocess", "--out", folder, images])
+        XCTAssertEqual(f.status, 0, f.stderr)
+        XCTAssertTrue(f.stderr.contains("broken.jpg") && f.stderr.contains("skipped 1"), f.stderr)
+        let rows = try NPY.read(folder), block = 3 * 224 * 224
+        XCTAssertEqual(rows.shape, [3, 3, 224, 224])
+        for (i, name) in names.enumerated() {
+            XCTAssertEqual(Array(rows.floats()[(i * block)..<((i + 1) * block)]), Preprocessor().pixels(try ImageDecoder.decode(path: images + "/" + name)), name)
+        }
+        // An explicit broken file fails the run: the earlier output stays as it was, no temporary file is left.
+        let before = try Data(contentsOf: URL(fileURLWithPath: folder))
+        let e = try alvlm(["preprocess", "--out", folder, images + "/png_rgb_120x90.png", images + "/broken.jpg"])
+        XCTAssertEqual(e.status, 1)
+        XCTAssertTrue(e.stderr.contains("broken.jpg"), e.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: folder)), before)
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir).contains { $0.contains(".tmp-") })
+
+        let b = try alvlm(["bench", "preprocess", "--repeats", "1", images])
+        XCTAssertEqual(b.status, 0, b.stderr)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(b.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(json["images"] as? Int, 3)
+        XCTAssertGreaterThan(json["images_per_second"] as? Double ?? 0, 0)
     }
 
     func testEncodeTextsAndErrors() throws {
