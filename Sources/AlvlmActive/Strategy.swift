@@ -92,6 +92,8 @@ public struct SelectionContext {
 
     /// The features of the given rows, packed.
     public func packed(_ rows: [Int]) -> [Float] {
+        // Every row in order (round 1 of a large pool): the features themselves, shared, not copied.
+        if rows.count == self.rows, rows.elementsEqual(0..<self.rows) { return features }
         var out = [Float](); out.reserveCapacity(rows.count * width)
         for r in rows { out += feature(r) }
         return out

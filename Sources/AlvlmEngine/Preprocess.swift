@@ -36,6 +36,9 @@ public struct Preprocessor: Sendable {
     /// Normalised float pixels, channel-major (3, S, S).
     public func pixels(_ image: DecodedImage) -> [Float] { normalize(rgb8(image)) }
 
+    /// The same, written to out[0 ..< 3S²].
+    public func pixels(_ image: DecodedImage, into out: UnsafeMutablePointer<Float>) { normalize(rgb8(image), into: out) }
+
     /// Decodes and preprocesses `paths` on `cores` threads (each takes the next file not yet taken), writing image i's pixels
     /// to out[i · 3S²]; the result holds each image's error (nil: done), a failed image's block left as it was.
     /// The same bytes as `pixels(_:)` one by one: every image is computed alone.
@@ -51,8 +54,7 @@ public struct Preprocessor: Sendable {
                     lock.lock(); let i = next; next += 1; lock.unlock()
                     guard i < paths.count else { return }
                     do {
-                        let p = pixels(try ImageDecoder.decode(path: paths[i]))
-                        p.withUnsafeBufferPointer { (out + i * block).update(from: $0.baseAddress!, count: block) }
+                        pixels(try ImageDecoder.decode(path: paths[i]), into: out + i * block)
                     } catch let error as EngineError {
                         e[i] = error
                     } catch {
@@ -65,13 +67,25 @@ public struct Preprocessor: Sendable {
     }
 
     public func normalize(_ rgb: [UInt8]) -> [Float] {
-        let n = size * size
-        var out = [Float](repeating: 0, count: 3 * n)
-        for c in 0..<3 {
-            let m = mean[c], sd = std[c]
-            for i in 0..<n { out[c * n + i] = (Float(rgb[3 * i + c]) / 255 - m) / sd }
-        }
+        var out = [Float](repeating: 0, count: 3 * size * size)
+        out.withUnsafeMutableBufferPointer { normalize(rgb, into: $0.baseAddress!) }
         return out
+    }
+
+    /// ToTensor then Normalize into out [3, S, S]: per byte value (v / 255 − mean) / std in float32, looked up.
+    public func normalize(_ rgb: [UInt8], into out: UnsafeMutablePointer<Float>) {
+        let n = size * size
+        precondition(rgb.count == 3 * n, "not \(size)x\(size) RGB pixels")
+        var table = [Float](repeating: 0, count: 3 * 256)
+        for c in 0..<3 { for v in 0..<256 { table[c * 256 + v] = (Float(v) / 255 - mean[c]) / std[c] } }
+        rgb.withUnsafeBufferPointer { p in
+            table.withUnsafeBufferPointer { t in
+                for c in 0..<3 {
+                    let dst = out + c * n, lut = t.baseAddress! + c * 256
+                    for i in 0..<n { dst[i] = lut[Int(p[3 * i + c])] }
+                }
+            }
+        }
     }
 }
 

@@ -47,7 +47,7 @@ enum Resample {
         return Coefficients(ksize: ksize, bounds: bounds, weights: weights, fixed: fixed)
     }
 
-    /// 8-bit bicubic resize of interleaved `bands`-channel pixels.
+    /// 8-bit bicubic resize of interleaved `bands`-channel pixels (one thread: callers resize images in parallel).
     static func bicubic8(_ src: [UInt8], width: Int, height: Int, bands: Int, toWidth ow: Int, height oh: Int) -> [UInt8] {
         var image = src, w = width
         if ow != width {
@@ -55,18 +55,9 @@ enum Resample {
             var out = [UInt8](repeating: 0, count: ow * height * bands)
             image.withUnsafeBufferPointer { inp in
                 out.withUnsafeMutableBufferPointer { o in
-                    parallelChunks(height, minimumPerChunk: 16) { rows in
-                        for y in rows {
-                            let row = inp.baseAddress! + y * width * bands
-                            for xx in 0..<ow {
-                                let (xmin, n) = k.bounds[xx]
-                                for b in 0..<bands {
-                                    var ss = Int32(1 << (precisionBits - 1))
-                                    for x in 0..<n { ss &+= Int32(row[(xmin + x) * bands + b]) &* k.fixed[xx * k.ksize + x] }
-                                    o[(y * ow + xx) * bands + b] = clip8(Int(ss >> Int32(precisionBits)))
-                                }
-                            }
-                        }
+                    k.fixed.withUnsafeBufferPointer { f in
+                        horizontal8(inp.baseAddress!, width: width, height: height, bands: bands, bounds: k.bounds, ksize: k.ksize,
+                                    fixed: f.baseAddress!, toWidth: ow, into: o.baseAddress!)
                     }
                 }
             }
@@ -74,24 +65,55 @@ enum Resample {
         }
         if oh != height {
             let k = coefficients(inSize: height, outSize: oh)
-            var out = [UInt8](repeating: 0, count: w * oh * bands)
+            let rowLength = w * bands
+            var out = [UInt8](repeating: 0, count: rowLength * oh)
             image.withUnsafeBufferPointer { inp in
-                out.withUnsafeMutableBufferPointer { o in
-                    parallelChunks(oh, minimumPerChunk: 16) { rows in
-                        for yy in rows {
-                            let (ymin, n) = k.bounds[yy]
-                            for i in 0..<(w * bands) {
-                                var ss = Int32(1 << (precisionBits - 1))
-                                for y in 0..<n { ss &+= Int32(inp[(ymin + y) * w * bands + i]) &* k.fixed[yy * k.ksize + y] }
-                                o[yy * w * bands + i] = clip8(Int(ss >> Int32(precisionBits)))
-                            }
+            out.withUnsafeMutableBufferPointer { o in
+            k.fixed.withUnsafeBufferPointer { f in
+                let half = Int32(1 << (precisionBits - 1)), shift = Int32(precisionBits)
+                for yy in 0..<oh {
+                    let (ymin, n) = k.bounds[yy]
+                    let kf = f.baseAddress! + yy * k.ksize, top = inp.baseAddress! + ymin * rowLength
+                    let orow = o.baseAddress! + yy * rowLength
+                    for i in 0..<rowLength {
+                        var ss = half
+                        for y in 0..<n { ss &+= Int32(top[y &* rowLength &+ i]) &* kf[y] }
+                        orow[i] = clip8(Int(ss >> shift))
+                    }
+                }
+            }}}
+            image = out
+        }
+        return image
+    }
+
+    /// The horizontal pass of `bicubic8`: each output pixel's bands summed over its taps together.
+    static func horizontal8(_ inp: UnsafePointer<UInt8>, width: Int, height: Int, bands: Int, bounds: [(min: Int, count: Int)], ksize: Int,
+                            fixed f: UnsafePointer<Int32>, toWidth ow: Int, into o: UnsafeMutablePointer<UInt8>) {
+        let half = Int32(1 << (precisionBits - 1)), shift = Int32(precisionBits)
+        bounds.withUnsafeBufferPointer { bp in
+            for y in 0..<height {
+                let row = inp + y * width * bands, orow = o + y * ow * bands
+                for xx in 0..<ow {
+                    let (xmin, n) = bp[xx]
+                    let kf = f + xx * ksize, px = row + xmin * bands, dst = orow + xx * bands
+                    if bands == 3 {
+                        var s0 = half, s1 = half, s2 = half
+                        for x in 0..<n {
+                            let c = kf[x], p = px + 3 * x
+                            s0 &+= Int32(p[0]) &* c; s1 &+= Int32(p[1]) &* c; s2 &+= Int32(p[2]) &* c
+                        }
+                        dst[0] = clip8(Int(s0 >> shift)); dst[1] = clip8(Int(s1 >> shift)); dst[2] = clip8(Int(s2 >> shift))
+                    } else {
+                        for b in 0..<bands {
+                            var ss = half
+                            for x in 0..<n { ss &+= Int32(px[x * bands + b]) &* kf[x] }
+                            dst[b] = clip8(Int(ss >> shift))
                         }
                     }
                 }
             }
-            image = out
         }
-        return image
     }
 
     /// 16-bit (I;16) bicubic resize: double accumulation, round half away from zero, clamp to 0...65535.

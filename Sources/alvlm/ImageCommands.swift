@@ -10,20 +10,28 @@ func preprocess<S: Sequence>(_ files: S, with pre: Preprocessor, skipped: inout 
     where S.Element == (path: String, explicit: Bool) {
     let list = Array(files), block = 3 * pre.size * pre.size
     var all = [Float](repeating: 0, count: list.count * block)
-    let errors = all.withUnsafeMutableBufferPointer { pre.pixels(paths: list.map(\.path), into: $0.baseAddress!) }
-    var pixels: [Float] = [], kept: [String] = []
-    pixels.reserveCapacity(all.count)
-    for (i, file) in list.enumerated() {
+    let kept = try all.withUnsafeMutableBufferPointer { try preprocess(list, with: pre, into: $0.baseAddress!, skipped: &skipped) }
+    var pixels: [Float] = []
+    pixels.reserveCapacity(kept.count * block)
+    for i in kept { pixels += all[(i * block)..<((i + 1) * block)] }
+    return (pixels, kept.map { list[$0].path })
+}
+
+/// Decodes and preprocesses `files` on every core into out (file i at out[i · 3S²]): the indices of the files kept.
+func preprocess(_ files: [(path: String, explicit: Bool)], with pre: Preprocessor, into out: UnsafeMutablePointer<Float>,
+                skipped: inout Int) throws -> [Int] {
+    let errors = pre.pixels(paths: files.map(\.path), into: out)
+    var kept: [Int] = []
+    for (i, file) in files.enumerated() {
         if let error = errors[i] {
             if file.explicit { throw error }
             warn("\(error) (skipped)")
             skipped += 1
-            continue
+        } else {
+            kept.append(i)
         }
-        pixels += all[(i * block)..<((i + 1) * block)]
-        kept.append(file.path)
     }
-    return (pixels, kept)
+    return kept
 }
 
 /// Preprocesses files into a float32 .npy (N, 3, S, S) streamed block by block (memory of one block of images,
@@ -34,11 +42,15 @@ func preprocess(_ files: [(path: String, explicit: Bool)], with pre: Preprocesso
     let cancel = InterruptToken()
     installInterruptHandler()
     var skipped = 0, start = 0
+    let size = 3 * pre.size * pre.size
+    var buffer = [Float](repeating: 0, count: block * size)   // one block of images, reused
     while start < files.count {
         if cancel.isCancelled { throw EngineError(.cancelled, "preprocessing cancelled after \(start) of \(files.count) images; \(out) not written") }
         let end = min(files.count, start + block)
-        let (pixels, kept) = try preprocess(files[start..<end], with: pre, skipped: &skipped)
-        if !kept.isEmpty { try pixels.withUnsafeBufferPointer { try writer.append($0.baseAddress!, rows: kept.count) } }
+        try buffer.withUnsafeMutableBufferPointer { b in
+            let kept = try preprocess(Array(files[start..<end]), with: pre, into: b.baseAddress!, skipped: &skipped)
+            for i in kept { try writer.append(b.baseAddress! + i * size, rows: 1) }
+        }
         start = end
         if showProgress, files.count > block { progress.update(start) }
     }
