@@ -55,7 +55,6 @@ extension WeightedKMeans {
         return centres
     }
 
-
     /// k-means|| seeding (see `Seeding.parallel`). Falls back to the greedy seeding when the rounds find fewer than K
     /// candidates (a tiny pool, or the weight on fewer than K distinct rows).
     func parallelSeed(_ x: [Float], n: Int, d: Int, norms: [Float], w: [Double], rng: inout SeededRandom,

@@ -2,9 +2,10 @@ import AlvlmEngine
 import Foundation
 
 /// Sample-weighted k-means (the clustering core of CEC and of CLUE, Prabhu et al., ICCV 2021):
-/// objective Σ w_i ‖x_i − μ_c(i)‖², greedy weighted k-means++ seeding (as scikit-learn: candidates drawn
-/// ∝ w·D², 2 + ⌊ln K⌋ local trials), then Lloyd iterations with weighted means until the centres move less
-/// than `tolerance` (relative to the data's mean per-feature variance, as scikit-learn) or `maxIterations`.
+/// objective Σ w_i ‖x_i − μ_c(i)‖², seeded by greedy weighted k-means++ (as scikit-learn: candidates drawn
+/// ∝ w·D², 2 + ⌊ln K⌋ local trials) or k-means|| (`Seeding`, in KMeansSeeding.swift), then Lloyd iterations with
+/// weighted means until the centres move less than `tolerance` (relative to the data's mean per-feature variance,
+/// as scikit-learn) or `maxIterations`.
 ///
 /// Lloyd's assignment step is exact but skips the search over all centres for a row whose bounds prove its centre
 /// unchanged (Hamerly, SDM 2010): its distance to its own centre is at most half the distance from that centre to
