@@ -16,7 +16,7 @@ if [ "$what" = both ] || [ "$what" = address ]; then
     swift build --scratch-path .build-asan --sanitize=address --build-tests 2>&1 | quiet
     echo "tests under AddressSanitizer"
     ASAN_OPTIONS=detect_leaks=0 swift test --scratch-path .build-asan --sanitize=address --skip-build \
-        --skip "alvlmTests\.|PromptParityTests|ExperimentTests|BindingsTests|GradientTests|ModelParityTests|FeatureCacheTests|CoOpTrainerTests|PretrainingTests|WorldExperimentTests|TextureWorldTests|KMeansSeedingTests|BFloat16EncodingTests"
+        --skip "alvlmTests\.|PromptParityTests|ExperimentTests|BindingsTests|GradientTests|ModelParityTests|FeatureCacheTests|CoOpTrainerTests|PretrainingTests|WorldExperimentTests|TextureWorldTests|KMeansSeedingTests|BFloat16EncodingTests|InvertedFileNeighborsTests"
 fi
 if [ "$what" = both ] || [ "$what" = thread ]; then
     echo "building the tests with ThreadSanitizer"
