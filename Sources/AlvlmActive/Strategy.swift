@@ -62,18 +62,30 @@ public struct SelectionContext {
             throw EngineError(.argument, "image features of width \(d) do not match class text features of width \(classifier.width)")
         }
         let n = features.count / d, c = classifier.classes
-        let z = normalizedRowsDouble(features.map(Double.init), width: d)
         let t = normalizedRowsDouble(classifier.rawTextFeatures.map(Double.init), width: d)
         let scale = exp(Double(classifier.logitScale))
-        var logits = Products.rows(z, t, width: d, scale: scale)
-        for r in 0..<n {
-            var m = -Double.infinity
-            for k in 0..<c { m = max(m, logits[r * c + k]) }
-            var sum = 0.0
-            for k in 0..<c { let e = exp(logits[r * c + k] - m); logits[r * c + k] = e; sum += e }
-            for k in 0..<c { logits[r * c + k] /= sum }
+        // Blocks of rows on every core: double precision for one block at a time, never for the whole pool.
+        let block = 2048, blocks = (n + block - 1) / block
+        var out = [Double](repeating: 0, count: n * c)
+        out.withUnsafeMutableBufferPointer { ob in
+            let o = ob.baseAddress!
+            Parallel.chunks(blocks) { _, range in
+                for b in range {
+                    let r0 = b * block, m = min(block, n - r0)
+                    let z = normalizedRowsDouble(features[(r0 * d)..<((r0 + m) * d)].map(Double.init), width: d)
+                    let logits = Products.rows(z, t, width: d, scale: scale)
+                    for r in 0..<m {
+                        let row = o + (r0 + r) * c
+                        var top = -Double.infinity
+                        for k in 0..<c { top = max(top, logits[r * c + k]) }
+                        var sum = 0.0
+                        for k in 0..<c { let e = exp(logits[r * c + k] - top); row[k] = e; sum += e }
+                        for k in 0..<c { row[k] /= sum }
+                    }
+                }
+            }
         }
-        return logits
+        return out
     }
 
     static func normalizedRowsDouble(_ x: [Double], width: Int) -> [Double] {
