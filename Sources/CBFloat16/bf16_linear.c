@@ -406,37 +406,30 @@ static FORCE_INLINE L2_ATTR void
 amx_block(const uint16_t *A0, const uint16_t *A1, int two, const uint16_t *B0, const uint16_t *B1,
           int kblocks, float *cbuf)
 {
+    /* `two` is the same for every k-block: the branches inside the loop are always predicted. */
+    _tile_zero(0);
+    _tile_zero(1);
     if (two) {
-        _tile_zero(0);
-        _tile_zero(1);
         _tile_zero(2);
         _tile_zero(3);
-        for (int kb = 0; kb < kblocks; kb++) {
-            _tile_loadd(4, A0 + kb * 512, 64);
-            _tile_loadd(6, B0 + kb * 512, 64);
-            _tile_loadd(7, B1 + kb * 512, 64);
-            _tile_dpbf16ps(0, 4, 6);
-            _tile_dpbf16ps(1, 4, 7);
+    }
+    for (int kb = 0; kb < kblocks; kb++) {
+        _tile_loadd(4, A0 + kb * 512, 64);
+        _tile_loadd(6, B0 + kb * 512, 64);
+        _tile_loadd(7, B1 + kb * 512, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        if (two) {
             _tile_loadd(5, A1 + kb * 512, 64);
             _tile_dpbf16ps(2, 5, 6);
             _tile_dpbf16ps(3, 5, 7);
         }
-        _tile_stored(0, cbuf, 128);
-        _tile_stored(1, cbuf + 16, 128);
+    }
+    _tile_stored(0, cbuf, 128);
+    _tile_stored(1, cbuf + 16, 128);
+    if (two) {
         _tile_stored(2, cbuf + 16 * 32, 128);
         _tile_stored(3, cbuf + 16 * 32 + 16, 128);
-    } else {
-        _tile_zero(0);
-        _tile_zero(1);
-        for (int kb = 0; kb < kblocks; kb++) {
-            _tile_loadd(4, A0 + kb * 512, 64);
-            _tile_loadd(6, B0 + kb * 512, 64);
-            _tile_loadd(7, B1 + kb * 512, 64);
-            _tile_dpbf16ps(0, 4, 6);
-            _tile_dpbf16ps(1, 4, 7);
-        }
-        _tile_stored(0, cbuf, 128);
-        _tile_stored(1, cbuf + 16, 128);
     }
     MEMBAR();
 }

@@ -69,6 +69,13 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
+/// The process's peak resident memory so far, in MB (benchmarks report it).
+func peakMemoryMB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
 /// Runs `body`, turning engine errors into one line on stderr and exit status 1.
 func reportingErrors(_ body: () throws -> Void) throws {
     do {

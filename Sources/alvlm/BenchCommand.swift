@@ -117,11 +117,9 @@ struct BenchPreprocess: ParsableCommand {
                 kept = try preprocess(files, with: pre, to: target, showProgress: false)
                 best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9)
             }
-            var usage = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &usage)
             let result: [String: Any] = [
                 "bench": "preprocess", "images": kept, "size": pre.size, "seconds": best, "images_per_second": Double(kept) / best,
-                "output_mb": Double(kept * 3 * pre.size * pre.size * 4) / 1e6, "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "cores": Engine.cores,
+                "output_mb": Double(kept * 3 * pre.size * pre.size * 4) / 1e6, "peak_rss_mb": peakMemoryMB(), "cores": Engine.cores,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         }
@@ -184,12 +182,10 @@ struct PromptStepBench: ParsableArguments {
             let pixels = rng.normals(batch * 3 * s * s, std: 1)
             let labels = (0..<batch).map { _ in Int(rng.next() % UInt64(classes)) }
             let (best, median) = timeSteps(steps) { _ = learner.lossAndGradient(pixels: pixels, labels: labels) }
-            var usage = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &usage)
             let result: [String: Any] = [
                 "bench": method.rawValue, "model": clip.source, "classes": classes, "batch": batch, "n_ctx": n, "depth": j,
                 "trainable": learner.tensors.values.count, "seconds_per_step": best, "median_seconds": median,
-                "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "cores": Engine.cores,
+                "peak_rss_mb": peakMemoryMB(), "cores": Engine.cores,
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: result.merging(blasReport()) { mine, _ in mine }, options: [.sortedKeys]), as: UTF8.self))
         }

@@ -202,13 +202,11 @@ struct BenchSelect: ParsableCommand {
             let t1 = DispatchTime.now()
             let selection = try options.spec().make().select(context, budget: budget, rng: &rng, cancel: nil)
             let t2 = DispatchTime.now()
-            var usage = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &usage)
             func s(_ a: DispatchTime, _ b: DispatchTime) -> Double { Double(b.uptimeNanoseconds - a.uptimeNanoseconds) / 1e9 }
             var result: [String: Any] = [
                 "bench": "select", "strategy": try options.spec().label, "pool": pool, "dim": dim, "classes": classes, "budget": budget,
                 "seconds": s(t0, t2), "phases": ["probabilities": s(t0, t1), "select": s(t1, t2)],
-                "selected": selection.rows.count, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
+                "selected": selection.rows.count, "peak_rss_mb": peakMemoryMB(),
             ]
             if !selection.phases.isEmpty {
                 result["phases"] = ["probabilities": s(t0, t1)].merging(selection.phases.map { ($0.name, $0.seconds) }) { a, _ in a }

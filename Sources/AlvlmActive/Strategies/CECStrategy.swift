@@ -60,6 +60,12 @@ public struct CECStrategy: Strategy {
     }
 
     public func computeScores(_ context: SelectionContext, cancel: CancellationToken? = nil) throws -> Scores {
+        try computeScores(context, packed: nil, cancel: cancel)
+    }
+
+    /// The scores, with the unlabelled features already packed (`context.packed(context.unlabeled)`) when the caller
+    /// needs them too.
+    func computeScores(_ context: SelectionContext, packed: [Float]?, cancel: CancellationToken? = nil) throws -> Scores {
         try validate(context)
         let u = context.unlabeled, n = u.count, c = context.classes
         var p = [Double](repeating: 0, count: n * c)
@@ -96,7 +102,7 @@ public struct CECStrategy: Strategy {
         }
         // Neighbour uncertainty over the k nearest unlabelled samples.
         let approximate = search == .ivf || (search == .auto && n >= Self.approximateFrom)
-        let z = context.packed(u), ids: [Int32], sims: [Float], report: InvertedFileNeighbors.Report?
+        let z = packed ?? context.packed(u), ids: [Int32], sims: [Float], report: InvertedFileNeighbors.Report?
         if approximate {
             (ids, sims, report) = try InvertedFileNeighbors.search(z, rows: n, width: context.width, k: neighbours, recall: searchRecall,
                                                                    cancel: cancel)
@@ -144,9 +150,9 @@ public struct CECStrategy: Strategy {
         try checkBudget(budget, context)
         var clock = DispatchTime.now()
         func lap() -> Double { let now = DispatchTime.now(); defer { clock = now }; return Double(now.uptimeNanoseconds - clock.uptimeNanoseconds) / 1e9 }
-        let s = try computeScores(context, cancel: cancel)
-        let scoring = lap()
         let z = context.packed(context.unlabeled), n = context.unlabeled.count, d = context.width
+        let s = try computeScores(context, packed: z, cancel: cancel)
+        let scoring = lap()
         var kmeans = WeightedKMeans(clusters: budget)
         kmeans.maxIterations = maxIterations; kmeans.tolerance = tolerance
         kmeans.seeding = kmeansSeeding(rows: context.unlabeled.count)
@@ -188,11 +194,11 @@ public struct CECStrategy: Strategy {
 
     /// The selection's uncertainty-weighted k-means cost, for comparisons with other implementations.
     public func clusteringCost(_ context: SelectionContext, budget: Int, rng: inout SeededRandom) throws -> Double {
-        let s = try computeScores(context)
+        let z = context.packed(context.unlabeled)
+        let s = try computeScores(context, packed: z)
         var kmeans = WeightedKMeans(clusters: budget)
         kmeans.maxIterations = maxIterations; kmeans.tolerance = tolerance
         kmeans.seeding = kmeansSeeding(rows: context.unlabeled.count)
-        return try kmeans.fit(context.packed(context.unlabeled), rows: context.unlabeled.count, width: context.width,
-                              weights: s.uncertainty, rng: &rng).cost
+        return try kmeans.fit(z, rows: context.unlabeled.count, width: context.width, weights: s.uncertainty, rng: &rng).cost
     }
 }
