@@ -14,7 +14,7 @@ fi
 swift test -c release -Xswiftc -enable-testing "$@"
 # The numeric tests again with the work split over 1 and 3 cores (results may differ in the last bits between core
 # counts; each test asserts bit-equality only for the same inputs, batch size and core count, tolerances otherwise).
-numeric="KernelTests|BFloat16Tests|KMeansSeedingTests|ProductAndEmbeddingTests|TowerTests|AfterCECTests|BLASKernelTests|GradientTests|CoOpParityTests|CoOpTrainerTests|ModelParityTests|CECParityTests|StrategyTests|FeatureCacheTests|LinearProbeTests|PretrainingTests|ExperimentTests"
+numeric="KernelTests|BFloat16Tests|KMeansSeedingTests|KMeansLocalAssignmentTests|ProductAndEmbeddingTests|TowerTests|AfterCECTests|BLASKernelTests|GradientTests|CoOpParityTests|CoOpTrainerTests|ModelParityTests|CECParityTests|StrategyTests|FeatureCacheTests|LinearProbeTests|PretrainingTests|ExperimentTests"
 for cores in 1 3; do
     echo "numeric tests with ALVLM_CORES=$cores"
     ALVLM_CORES=$cores swift test -c release -Xswiftc -enable-testing --skip-build --filter "$numeric"

@@ -39,6 +39,7 @@ public enum InvertedFileNeighbors {
         func check() throws { if cancel?.isCancelled == true { throw EngineError(.cancelled, "nearest-neighbour search cancelled") } }
 
         // 1. Coarse centres: spherical k-means on a sample (32 rows per list), 8 iterations.
+        cancel?.report("neighbours: \(l) coarse centres from \(min(n, 32 * l)) sampled rows")
         let order = rng.permutation(n)
         let sample = Array(order.prefix(min(n, 32 * l)))
         var centres = [Float](repeating: 0, count: l * d)
@@ -62,6 +63,7 @@ public enum InvertedFileNeighbors {
 
         // 2. Every row into its nearest centre's list.
         try check()
+        cancel?.report("neighbours: filling \(l) lists with \(n) rows")
         let primary = nearestLists(z, rows: n, centres: centres, lists: l, width: d, top: 1)
         var members = [[Int32]](repeating: [], count: l)
         for (r, c) in primary.enumerated() { members[Int(c)].append(Int32(r)) }
@@ -84,6 +86,7 @@ public enum InvertedFileNeighbors {
         }
         needed.sort()
         let probes = min(l, needed[min(needed.count - 1, max(0, Int((target * Double(needed.count)).rounded(.up)) - 1))])
+        cancel?.report("neighbours: searching with \(probes) of \(l) lists probed")
 
         // 4. Search, one group (the rows of one list) at a time, spread over the cores.
         var ids = [Int32](repeating: -1, count: n * k)
@@ -102,6 +105,10 @@ public enum InvertedFileNeighbors {
                     searchGroup(members[nonEmpty[g]], z: z, width: d, k: k, centres: centres, lists: l, members: members, probes: probes,
                                 ids: idBase, similarities: simBase)
                     g += workers
+                    // Worker 0 speaks for all, about every tenth of the lists.
+                    if w == 0, nonEmpty.count >= 10, (g / workers) % (nonEmpty.count / (10 * workers) + 1) == 0 {
+                        cancel?.report("neighbours: \(min(g, nonEmpty.count)) of \(nonEmpty.count) lists searched")
+                    }
                 }
             }
         }}

@@ -9,15 +9,17 @@ extension WeightedKMeans {
         /// scikit-learn's greedy k-means++: K draws ∝ w·D², each trying 2 + ⌊ln K⌋ candidates over every row:
         /// n·K·(2 + ln K) distances, as matrix-vector products (about K passes over the features).
         case greedy
-        /// k-means|| (Bahmani et al., VLDB 2012), weighted: a few rounds each take every row independently with
-        /// probability min(1, ℓ·w·D²/Σ w·D²), ℓ = 2K, so each round adds about 2K candidates at once; then greedy
-        /// k-means++ of K centres among the candidates, each weighted by the weight of the rows nearest it.
-        /// n·(about 2K per round) distances, as matrix products; the centres' candidates hold no rows × K matrix.
+        /// k-means|| (Bahmani et al., VLDB 2012), weighted, on a uniform sample of s = min(n, max(50,000, 16K)) rows:
+        /// a few rounds each take every sampled row independently with probability min(1, ℓ·w·D²/Σ w·D²), ℓ = K, so
+        /// each round adds about K candidates at once; then greedy k-means++ of K centres among the candidates, each
+        /// weighted by the weight of the sampled rows nearest it. s·(about K per round) distances as matrix products,
+        /// then K·(about 3K)·(2 + ln K) for the greedy pass over the candidates; no rows × K matrix.
         case parallel
     }
 
-    /// Rounds and oversampling factor (ℓ / K) of the parallel seeding.
-    static let parallelRounds = 3, oversampling = 2.0
+    /// Rounds and oversampling factor (ℓ / K) of the parallel seeding, and its sample of rows: at least this many,
+    /// and at least `sampledPerCluster` per cluster.
+    static let parallelRounds = 4, oversampling = 0.5, sampledRows = 50_000, sampledPerCluster = 16
 
     /// Greedy weighted k-means++ of `k` centres (the fit's clusters by default) among the rows of x.
     func seed(_ x: [Float], n: Int, d: Int, norms: [Float], w: [Double], k: Int? = nil, rng: inout SeededRandom) -> [Float] {
@@ -59,7 +61,17 @@ extension WeightedKMeans {
     /// candidates (a tiny pool, or the weight on fewer than K distinct rows).
     func parallelSeed(_ x: [Float], n: Int, d: Int, norms: [Float], w: [Double], rng: inout SeededRandom,
                       cancel: CancellationToken?) throws -> [Float] {
-        let k = clusters, ell = Self.oversampling * Double(k)
+        let k = clusters, sample = max(Self.sampledRows, Self.sampledPerCluster * k)
+        if n > sample {
+            // The rounds run on a uniform sample (its rows in ascending order), with the sample's own weights.
+            let rows = Array(rng.permutation(n).prefix(sample)).sorted()
+            var xs = [Float](repeating: 0, count: rows.count * d)
+            Embedding.gather(x, index: rows, width: d, into: &xs)
+            let ws = rows.map { w[$0] }
+            guard ws.contains(where: { $0 > 0 }) else { return seed(x, n: n, d: d, norms: norms, w: w, rng: &rng) }
+            return try parallelSeed(xs, n: rows.count, d: d, norms: rows.map { norms[$0] }, w: ws, rng: &rng, cancel: cancel)
+        }
+        let ell = Self.oversampling * Double(k)
         var closest = [Float](repeating: .infinity, count: n), owner = [Int](repeating: 0, count: n)
         let total = w.reduce(0, +)
         var first = Int(rng.next() % UInt64(n))
@@ -84,7 +96,11 @@ extension WeightedKMeans {
             }
             chosen += fresh
         }
-        guard chosen.count >= k else { return seed(x, n: n, d: d, norms: norms, w: w, rng: &rng) }
+        guard chosen.count >= k else {
+            cancel?.report("k-means: \(chosen.count) candidates are fewer than \(k) centres; greedy k-means++ over \(n) rows instead")
+            return seed(x, n: n, d: d, norms: norms, w: w, rng: &rng)
+        }
+        cancel?.report("k-means: greedy k-means++ of \(k) centres among \(chosen.count) candidates")
         // Each candidate weighs what the rows nearest it weigh (itself included).
         var mass = [Double](repeating: 0, count: chosen.count)
         for i in 0..<n { mass[owner[i]] += w[i] }

@@ -19,7 +19,8 @@ public struct SelectionContext {
     public let scale: Float
     public let classes: Int
 
-    public init(features: [Float], width: Int, unlabeled: [Int], labeled: [Int: Int], probabilities: [Double],
+    /// `features` are normalised in place: passed as the caller's last use, a large pool is not held twice.
+    public init(features: consuming [Float], width: Int, unlabeled: [Int], labeled: [Int: Int], probabilities: [Double],
                 textFeatures: [Float], scale: Float) throws {
         guard width > 0, !features.isEmpty, features.count % width == 0 else {
             throw EngineError(.argument, "features are not rows of width \(width)")
@@ -39,7 +40,9 @@ public struct SelectionContext {
         for (r, label) in labeled {
             guard r >= 0, r < rows, label >= 0, label < classes else { throw EngineError(.argument, "labelled row \(r) with label \(label) is out of range") }
         }
-        self.features = normalizedRows(features, width: width)
+        var unit = consume features
+        Self.normalize(&unit, width: width)
+        self.features = unit
         self.rows = rows; self.width = width
         self.unlabeled = unlabeled.sorted()
         self.labeled = labeled
@@ -51,9 +54,9 @@ public struct SelectionContext {
 
     /// Probabilities from the features and a classifier: softmax(scale · cos), computed in double precision
     /// from the raw features (so scores match a float64 reference to ~1e-7 even at scale 100).
-    public init(features: [Float], width: Int, unlabeled: [Int], labeled: [Int: Int], classifier: Classifier) throws {
-        try self.init(features: features, width: width, unlabeled: unlabeled, labeled: labeled,
-                      probabilities: try Self.probabilities(features, width: width, classifier: classifier),
+    public init(features: consuming [Float], width: Int, unlabeled: [Int], labeled: [Int: Int], classifier: Classifier) throws {
+        let probabilities = try Self.probabilities(features, width: width, classifier: classifier)
+        try self.init(features: consume features, width: width, unlabeled: unlabeled, labeled: labeled, probabilities: probabilities,
                       textFeatures: classifier.textFeatures, scale: Float(exp(Double(classifier.logitScale))))
     }
 
@@ -86,6 +89,23 @@ public struct SelectionContext {
             }
         }
         return out
+    }
+
+    /// Rows scaled to unit L2 norm in place, on every core, with `normalizedRows`'s arithmetic (zero rows stay zero).
+    static func normalize(_ x: inout [Float], width d: Int) {
+        let n = x.count / d
+        x.withUnsafeMutableBufferPointer { xb in
+            let base = xb.baseAddress!
+            Parallel.chunks(n, minimumPerChunk: 4096) { _, range in
+                for r in range {
+                    let row = base + r * d
+                    var s: Float = 0
+                    for i in 0..<d { s += row[i] * row[i] }
+                    let inv = s > 0 ? 1 / s.squareRoot() : 0
+                    for i in 0..<d { row[i] *= inv }
+                }
+            }
+        }
     }
 
     static func normalizedRowsDouble(_ x: [Double], width: Int) -> [Double] {

@@ -20,6 +20,7 @@ public struct StrategySpec: Codable, Equatable, Sendable {
     public var knn = CECStrategy.NeighbourSearch.auto.rawValue
     public var knnRecall = 0.99
     public var seeding = CECStrategy.KMeansSeeding.auto.rawValue
+    public var assignment = CECStrategy.KMeansAssignment.auto.rawValue
     public var gcnEpochs = 200
     // TypiClust's, ProbCover's and DropQuery's (their code's defaults; δ = 0: estimated by the purity rule).
     public var typicalNeighbours = 20
@@ -43,7 +44,7 @@ public struct StrategySpec: Codable, Equatable, Sendable {
         }
         try read(.pcb, \.pcb); try read(.support, \.support); try read(.neighbours, \.neighbours); try read(.rho, \.rho)
         try read(.beta, \.beta); try read(.prior, \.prior); try read(.kernel, \.kernel); try read(.calibrate, \.calibrate)
-        try read(.clustering, \.clustering); try read(.knn, \.knn); try read(.knnRecall, \.knnRecall); try read(.seeding, \.seeding); try read(.gcnEpochs, \.gcnEpochs); try read(.typicalNeighbours, \.typicalNeighbours)
+        try read(.clustering, \.clustering); try read(.knn, \.knn); try read(.knnRecall, \.knnRecall); try read(.seeding, \.seeding); try read(.assignment, \.assignment); try read(.gcnEpochs, \.gcnEpochs); try read(.typicalNeighbours, \.typicalNeighbours)
         try read(.minimumClusterSize, \.minimumClusterSize); try read(.maximumClusters, \.maximumClusters); try read(.delta, \.delta)
         try read(.purity, \.purity); try read(.dropoutIterations, \.dropoutIterations); try read(.dropoutRate, \.dropoutRate)
         balance = try c.decodeIfPresent(Balance.self, forKey: .balance)
@@ -67,6 +68,7 @@ public struct StrategySpec: Codable, Equatable, Sendable {
             if knn != d.knn { parts.append("knn=\(knn)") }
             if knnRecall != d.knnRecall { parts.append("recall=\(formatShort(knnRecall))") }
             if seeding != d.seeding { parts.append("seeding=\(seeding)") }
+            if assignment != d.assignment { parts.append("assignment=\(assignment)") }
             if !parts.isEmpty { base += " (" + parts.joined(separator: ", ") + ")" }
         }
         return wrapper.map { "\($0.rawValue)(\(base))" } ?? base

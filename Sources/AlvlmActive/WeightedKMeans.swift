@@ -7,7 +7,10 @@ import Foundation
 /// weighted means until the centres move less than `tolerance` (relative to the data's mean per-feature variance,
 /// as scikit-learn) or `maxIterations`.
 ///
-/// Lloyd's assignment step is exact but skips the search over all centres for a row whose bounds prove its centre
+/// With `Assignment.local`, steps after the first compare each row only with the centres near its own
+/// (KMeansLocalAssignment.swift), and the fit also stops when a step lowers the cost by at most `tolerance` of it.
+///
+/// Lloyd's exact assignment step skips the search over all centres for a row whose bounds prove its centre
 /// unchanged (Hamerly, SDM 2010): its distance to its own centre is at most half the distance from that centre to
 /// the next one, or at most a lower bound on its distance to every other centre (the second-nearest distance of
 /// its last full search, less the most any other centre has moved since). Only the other rows are searched, in
@@ -17,23 +20,27 @@ public struct WeightedKMeans {
     public var maxIterations = 300
     public var tolerance = 1e-4
     public var seeding = Seeding.greedy
+    public var assignment = Assignment.exact
 
     public struct Result {
         public var centres: [Float]      // [K, d]
         public var assignment: [Int]     // cluster of each row
+        public var distances: [Float]    // each row's squared distance to its centre
         public var cost: Double          // Σ w_i ‖x_i − μ_c(i)‖²
         public var iterations: Int
         public var costs: [Double]       // after each iteration (non-increasing)
         /// Rows searched over every centre in each assignment step (the others kept their centre by the bounds).
         public var searched: [Int] = []
         public var seedingSeconds = 0.0
-        public var report: Report { Report(seeding: seeding, iterations: iterations, cost: cost) }
+        public var report: Report { Report(seeding: seeding, assignment: assignmentMethod, iterations: iterations, cost: cost) }
         var seeding = Seeding.greedy
+        var assignmentMethod = Assignment.exact
     }
 
     /// What a fit did, for benchmarks and explanations.
     public struct Report: Sendable {
         public var seeding: Seeding
+        public var assignment: Assignment
         public var iterations: Int
         public var cost: Double
     }
@@ -50,27 +57,47 @@ public struct WeightedKMeans {
         let weightsUsed = totalWeight > 0 ? w : [Double](repeating: 1, count: n)
         let norms = rowNorms(x, n: n, d: d)
         let seedingStart = DispatchTime.now()
+        cancel?.report("k-means: seeding \(k) centres among \(n) rows (\(seeding.rawValue))")
         var centres = seeding == .greedy ? seed(x, n: n, d: d, norms: norms, w: weightsUsed, rng: &rng)
                                          : try parallelSeed(x, n: n, d: d, norms: norms, w: weightsUsed, rng: &rng, cancel: cancel)
         // Tolerance relative to the mean per-feature variance of the data (unweighted, like scikit-learn).
-        var variance = 0.0
-        for j in 0..<d {
-            var m = 0.0, m2 = 0.0
-            for i in 0..<n { let v = Double(x[i * d + j]); m += v; m2 += v * v }
-            m /= Double(n); variance += m2 / Double(n) - m * m
+        // One pass in row order (a column at a time strides across the whole matrix: minutes at a million rows);
+        // each feature's sums still run over the rows in order.
+        var m = [Double](repeating: 0, count: d), m2 = [Double](repeating: 0, count: d)
+        x.withUnsafeBufferPointer { xp in
+            for i in 0..<n {
+                let row = xp.baseAddress! + i * d
+                for j in 0..<d { let v = Double(row[j]); m[j] += v; m2[j] += v * v }
+            }
         }
+        var variance = 0.0
+        for j in 0..<d { let mean = m[j] / Double(n); variance += m2[j] / Double(n) - mean * mean }
         let tol = tolerance * variance / Double(d)
         let seedingSeconds = Double(DispatchTime.now().uptimeNanoseconds - seedingStart.uptimeNanoseconds) / 1e9
         var costs: [Double] = []
         var iterations = 0
         var bounds = Bounds(rows: n)
         var moved = [Float](repeating: 0, count: k), searched: [Int] = []
+        // One assignment step: exact (with the bounds), or local after the first.
+        func step(_ first: Bool) -> ([Int], [Float]) {
+            if assignment == .local && !first {
+                defer { searched.append(0) }
+                return assignLocal(x, n: n, d: d, norms: norms, centres: centres, k: k, current: bounds.assignment)
+            }
+            let result = assign(x, n: n, d: d, norms: norms, centres: centres, k: k, bounds: &bounds, moved: moved)
+            searched.append(bounds.searched)
+            return result
+        }
         for it in 0..<maxIterations {
             if cancel?.isCancelled == true { throw EngineError(.cancelled, "k-means cancelled") }
             iterations = it + 1
-            let (a, d2) = assign(x, n: n, d: d, norms: norms, centres: centres, k: k, bounds: &bounds, moved: moved)
-            searched.append(bounds.searched)
+            let (a, d2) = step(it == 0)
+            bounds.assignment = a
             costs.append(zip(d2, weightsUsed).reduce(0) { $0 + Double($1.0) * $1.1 })
+            cancel?.report("k-means: iteration \(it + 1) (\(assignment == .local && it > 0 ? "local" : "exact") step), weighted cost \(String(format: "%.6g", costs[it]))")
+            // Local steps also stop once a step lowers the cost by at most `tolerance` of it (their late steps move
+            // few rows between neighbouring clusters and barely change the cost).
+            if assignment == .local, it >= 2, costs[it - 1] - costs[it] <= tolerance * costs[it - 1] { break }
             // Weighted means (per-core partial sums); an empty (or weightless) cluster keeps its centre.
             let parts = Engine.cores
             var partial = [[Float]](repeating: [Float](repeating: 0, count: k * d), count: parts)
@@ -112,12 +139,11 @@ public struct WeightedKMeans {
             }
             if shift <= tol { break }
         }
-        let (a, d2) = assign(x, n: n, d: d, norms: norms, centres: centres, k: k, bounds: &bounds, moved: moved)
-        searched.append(bounds.searched)
+        let (a, d2) = step(false)
         let cost = zip(d2, weightsUsed).reduce(0) { $0 + Double($1.0) * $1.1 }
         costs.append(cost)
-        return Result(centres: centres, assignment: a, cost: cost, iterations: iterations, costs: costs, searched: searched,
-                      seedingSeconds: seedingSeconds, seeding: seeding)
+        return Result(centres: centres, assignment: a, distances: d2, cost: cost, iterations: iterations, costs: costs, searched: searched,
+                      seedingSeconds: seedingSeconds, seeding: seeding, assignmentMethod: assignment)
     }
 
     func rowNorms(_ x: [Float], n: Int, d: Int) -> [Float] {

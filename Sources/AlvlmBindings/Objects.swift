@@ -81,7 +81,7 @@ public final class StrategyObject: LanguageObject {
         if spec.name == "cec" {
             s += " (N \(spec.support), k \(spec.neighbours), rho \(formatNumber(spec.rho)), beta \(formatNumber(spec.beta)), prior \(spec.prior), kernel \(spec.kernel), " +
                 "calibration \(spec.calibrate ? "on" : "off"), clustering \(spec.clustering), neighbours \(spec.knn)" +
-                (spec.knn == "exact" ? "" : " (index at recall \(formatNumber(spec.knnRecall)))") + ", seeding \(spec.seeding))"
+                (spec.knn == "exact" ? "" : " (index at recall \(formatNumber(spec.knnRecall)))") + ", seeding \(spec.seeding), assignment \(spec.assignment))"
         }
         return s + " - " + ((try? spec.make().citation) ?? "")
     }

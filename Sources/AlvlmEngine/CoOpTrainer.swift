@@ -1,11 +1,20 @@
 import Foundation
 
-/// A flag another thread (the REPL's Ctrl-C handler) sets; long loops poll it between steps.
+/// A flag another thread (the REPL's Ctrl-C handler) sets; long loops poll it between steps, and may say through it
+/// what they are doing (to whoever watches, `onProgress`).
 open class CancellationToken: @unchecked Sendable {
     private let lock = NSLock()
     private var cancelled = false
+    private var reporter: (@Sendable (String) -> Void)?
     public init() {}
     public func cancel() { lock.lock(); cancelled = true; lock.unlock() }
+    /// Receives the progress messages of the work this token watches (none by default).
+    public func onProgress(_ body: @escaping @Sendable (String) -> Void) { lock.lock(); reporter = body; lock.unlock() }
+    /// A progress message; built only when someone listens.
+    public func report(_ message: @autoclosure () -> String) {
+        lock.lock(); let r = reporter; lock.unlock()
+        r?(message())
+    }
     /// Subclasses may also consult another source (the REPL's interrupt flag).
     open var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
 }

@@ -75,7 +75,51 @@ public enum NPY {
         return try decode(data, path: path)
     }
 
+    /// A float32 matrix read straight from the file into its array (no second copy of the payload, so a 2 GB pool
+    /// peaks at 2 GB); other dtypes are read whole and converted. The header is checked as `decode` checks it.
+    public static func readFloats(_ path: String) throws -> (shape: [Int], values: [Float]) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw EngineError(.io, "cannot read file", path: path) }
+        defer { try? handle.close() }
+        // The header is at most 64 KiB (version 1) or 4 GiB (version 2; never that large in practice).
+        let head = try handle.read(upToCount: 12) ?? Data()
+        guard head.count >= 10 else { throw EngineError(.format, "not a valid .npy file: short header", path: path) }
+        let bytes = [UInt8](head)
+        let start = bytes[6] >= 2 ? 12 : 10
+        let length = bytes[6] >= 2 ? Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24 : Int(bytes[8]) | Int(bytes[9]) << 8
+        guard length < 1 << 20 else { throw EngineError(.format, "not a valid .npy file: header of \(length) bytes", path: path) }
+        try handle.seek(toOffset: 0)
+        let header = try handle.read(upToCount: start + length) ?? Data()
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        // decode checks the magic, dtype, order and shape, and the payload's size against the file's.
+        let described = try decode(header, path: path, payloadBytes: size - header.count)
+        guard described.dtype == .float32 else {
+            let whole = try read(path)
+            return (whole.shape, whole.floats())
+        }
+        let count = described.count
+        var failure: EngineError?
+        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialised in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            var done = 0
+            while done < raw.count {
+                let got = Foundation.read(handle.fileDescriptor, raw.baseAddress! + done, min(1 << 26, raw.count - done))
+                if got < 0, errno == EINTR { continue }
+                guard got > 0 else { failure = EngineError(.io, "file ended early or could not be read", path: path); break }
+                done += got
+            }
+            if failure != nil { raw.initializeMemory(as: UInt8.self, repeating: 0) }
+            initialised = count
+        }
+        if let failure { throw failure }
+        return (described.shape, values)
+    }
+
     public static func decode(_ data: Data, path: String? = nil) throws -> Array {
+        try decode(data, path: path, payloadBytes: nil)
+    }
+
+    /// `payloadBytes`: the payload's size when `data` holds only the header (checked, and no payload is returned).
+    static func decode(_ data: Data, path: String?, payloadBytes: Int?) throws -> Array {
         func fail(_ m: String) -> EngineError { EngineError(.format, "not a valid .npy file: \(m)", path: path) }
         let bytes = [UInt8](data.prefix(12))
         guard bytes.count >= 10, bytes[0] == 0x93, Data(bytes[1..<6]) == Data("NUMPY".utf8) else { throw fail("bad magic") }
@@ -101,15 +145,15 @@ public enum NPY {
             dims.append(d)
         }
         let size: Int = switch dtype { case .float32, .int32: 4; case .uint8: 1; case .float64, .int64: 8 }
-        let payload = data.subdata(in: headerStart + headerLength..<data.count)
+        let payload = payloadBytes == nil ? data.subdata(in: headerStart + headerLength..<data.count) : Data()
         var count = 1
         for d in dims {
             let (c, overflow) = count.multipliedReportingOverflow(by: d)
             guard !overflow, c <= Int(Int32.max) * 16 else { throw fail("shape \(dims) is too large") }
             count = c
         }
-        guard payload.count == count * size else {
-            throw fail("payload has \(payload.count) bytes, shape \(dims) needs \(count * size)")
+        guard (payloadBytes ?? payload.count) == count * size else {
+            throw fail("payload has \(payloadBytes ?? payload.count) bytes, shape \(dims) needs \(count * size)")
         }
         return Array(shape: dims, dtype: dtype, data: payload)
     }

@@ -35,11 +35,11 @@ func readLabels(_ path: String, count: Int, classes: Int, rows: String = "featur
 }
 
 func readFeatures(_ path: String, width: Int) throws -> (values: [Float], rows: Int) {
-    let array = try NPY.read(path)
+    let array = try NPY.readFloats(path)
     guard array.shape.count == 2, array.shape[1] == width else {
         throw EngineError(.format, "features have shape \(array.shape); (N, \(width)) expected for this model", path: path)
     }
-    let values = array.floats()
+    let values = array.values
     if let i = values.firstIndex(where: { !$0.isFinite }) {
         throw EngineError(.numeric, "row \(i / width) holds NaN or infinity", path: path)
     }

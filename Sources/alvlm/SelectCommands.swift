@@ -88,14 +88,14 @@ struct Select: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let f = try NPY.read(features), t = try NPY.read(text)
-            guard f.shape.count == 2 else { throw EngineError(.format, "--features must be a 2-D array (N, D)", path: features) }
-            guard t.shape.count == 2, t.shape[1] == f.shape[1] else {
-                throw EngineError(.format, "--text has shape \(t.shape); (C, \(f.shape[1])) expected to match --features", path: text)
+            let (shape, values) = try NPY.readFloats(features), t = try NPY.read(text)
+            guard shape.count == 2 else { throw EngineError(.format, "--features must be a 2-D array (N, D)", path: features) }
+            guard t.shape.count == 2, t.shape[1] == shape[1] else {
+                throw EngineError(.format, "--text has shape \(t.shape); (C, \(shape[1])) expected to match --features", path: text)
             }
             guard scale.isFinite, scale > 0 else { throw EngineError(.argument, "--scale must be a positive number (exp of the logit scale, 100 for CLIP)") }
-            let n = f.shape[0], c = t.shape[0], values = f.floats()
-            if let bad = (0..<n).first(where: { r in (0..<f.shape[1]).contains { !values[r * f.shape[1] + $0].isFinite } }) {
+            let n = shape[0], c = t.shape[0]
+            if let bad = (0..<n).first(where: { r in (0..<shape[1]).contains { !values[r * shape[1] + $0].isFinite } }) {
                 throw EngineError(.numeric, "--features row \(bad) holds NaN or infinity", path: features)
             }
             var labeledMap: [Int: Int] = [:]
@@ -123,13 +123,13 @@ struct Select: ParsableCommand {
                 throw EngineError(.argument, "--budget \(budget) must be between 1 and the \(unlabeled.count) unlabelled samples")
             }
             let classifier = Classifier(classNames: (0..<c).map { "class \($0)" }, textFeatures: t.floats(), logitScale: log(scale))
-            let context = try SelectionContext(features: values, width: f.shape[1], unlabeled: unlabeled, labeled: labeledMap, classifier: classifier)
+            let context = try SelectionContext(features: consume values, width: shape[1], unlabeled: unlabeled, labeled: labeledMap, classifier: classifier)
             let strategy = try options.spec().make()
             if let cec = strategy as? CECStrategy, cec.neighbours >= unlabeled.count {
                 throw EngineError(.argument, "--k \(cec.neighbours) must be smaller than the \(unlabeled.count) unlabelled samples")
             }
             var rng = SeededRandom(seed: seed)
-            let selection = try strategy.select(context, budget: budget, rng: &rng, cancel: nil)
+            let selection = try strategy.select(context, budget: budget, rng: &rng, cancel: selectionToken())
             if let note = selection.note { warn(note) }
             if let scoresOut {
                 if let cec = strategy as? CECStrategy {
@@ -158,6 +158,20 @@ struct Select: ParsableCommand {
     }
 }
 
+/// Ctrl-C stops a selection between its steps; on a terminal, its long phases say what they are doing on stderr.
+func selectionToken() -> InterruptToken {
+    let token = InterruptToken()
+    installInterruptHandler()
+    if isatty(2) != 0 {
+        let start = DispatchTime.now()
+        token.onProgress { message in
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+            FileHandle.standardError.write(Data((String(format: "[%7.1f s] ", seconds) + message + "\n").utf8))
+        }
+    }
+    return token
+}
+
 struct BenchSelect: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "select",
@@ -171,7 +185,7 @@ struct BenchSelect: ParsableCommand {
     @Option(name: .long) var seed: UInt64 = 0
     @Option(name: .long, help: "Use this pool (N, D) instead of a random one (e.g. one saved by Scripts/bench_select_reference.py --save-pool).") var features: String?
     @Option(name: .long, help: "Class text features (C, D) for --features.") var text: String?
-    @Flag(name: .long, help: "CEC: also compute the scores with exact neighbours and report how far the chosen search moved them; with k-means|| seeding, also cluster from greedy k-means++ and report the cost ratio.") var compareExact = false
+    @Flag(name: .long, help: "CEC: also compute the scores with exact neighbours and report how far the chosen search moved them; with k-means|| seeding or local assignment, also cluster as scikit-learn does (greedy k-means++, exact Lloyd) and report the cost ratio.") var compareExact = false
 
     func run() throws {
         try reportingErrors {
@@ -179,12 +193,12 @@ struct BenchSelect: ParsableCommand {
             var pool = self.pool, dim = self.dim, classes = self.classes
             var x: [Float], text: [Float]
             if let features, let textPath = self.text {
-                let f = try NPY.read(features), t = try NPY.read(textPath)
+                let f = try NPY.readFloats(features), t = try NPY.read(textPath)
                 guard f.shape.count == 2, t.shape.count == 2, f.shape[1] == t.shape[1] else {
                     throw EngineError(.format, "--features (N, D) and --text (C, D) must share D")
                 }
                 (pool, dim, classes) = (f.shape[0], f.shape[1], t.shape[0])
-                x = f.floats(); text = t.floats()
+                x = f.values; text = t.floats()
             } else {
                 guard pool > 1, dim > 0, classes > 1 else { throw EngineError(.argument, "--pool, --dim and --classes must be positive") }
                 let centres = rng.normals(classes * dim, std: 1)
@@ -198,9 +212,9 @@ struct BenchSelect: ParsableCommand {
             guard budget >= 1, budget <= pool else { throw EngineError(.argument, "--budget must be in 1...\(pool)") }
             let t0 = DispatchTime.now()
             let classifier = Classifier(classNames: (0..<classes).map { "c\($0)" }, textFeatures: text, logitScale: log(100))
-            let context = try SelectionContext(features: x, width: dim, unlabeled: Array(0..<pool), labeled: [:], classifier: classifier)
+            let context = try SelectionContext(features: consume x, width: dim, unlabeled: Array(0..<pool), labeled: [:], classifier: classifier)
             let t1 = DispatchTime.now()
-            let selection = try options.spec().make().select(context, budget: budget, rng: &rng, cancel: nil)
+            let selection = try options.spec().make().select(context, budget: budget, rng: &rng, cancel: selectionToken())
             let t2 = DispatchTime.now()
             func s(_ a: DispatchTime, _ b: DispatchTime) -> Double { Double(b.uptimeNanoseconds - a.uptimeNanoseconds) / 1e9 }
             var result: [String: Any] = [
@@ -212,7 +226,7 @@ struct BenchSelect: ParsableCommand {
                 result["phases"] = ["probabilities": s(t0, t1)].merging(selection.phases.map { ($0.name, $0.seconds) }) { a, _ in a }
             }
             if let c = selection.clustering {
-                result["kmeans"] = ["seeding": c.seeding.rawValue, "iterations": c.iterations, "weighted_cost": c.cost]
+                result["kmeans"] = ["seeding": c.seeding.rawValue, "assignment": c.assignment.rawValue, "iterations": c.iterations, "weighted_cost": c.cost]
             }
             if let r = selection.neighbourSearch {
                 result["knn"] = ["method": "ivf", "lists": r.lists, "probes": r.probes, "recall_at_k": r.recall, "sampled_queries": r.sampledQueries]
@@ -224,13 +238,15 @@ struct BenchSelect: ParsableCommand {
                 let diffs = zip(a, b).map { abs($0 - $1) }, scale = b.map(abs).max() ?? 1
                 result["score_difference"] = ["max_abs": diffs.max() ?? 0, "mean_abs": diffs.reduce(0, +) / Double(max(1, diffs.count)),
                                               "max_relative_to_largest": (diffs.max() ?? 0) / max(scale, .leastNonzeroMagnitude)]
-                // The same weights clustered from scikit-learn's greedy seeding: what the seeding costs in the objective.
-                if let c = selection.clustering, c.seeding != .greedy {
+                // The same weights clustered as scikit-learn does (greedy k-means++, exact Lloyd steps): what the faster
+                // seeding and assignment cost in the objective.
+                if let c = selection.clustering, c.seeding != .greedy || c.assignment != .exact {
                     var kmeans = WeightedKMeans(clusters: budget)
                     kmeans.maxIterations = cec.maxIterations; kmeans.tolerance = cec.tolerance
-                    let greedy = try kmeans.fit(context.packed(context.unlabeled), rows: pool, width: dim, weights: a, rng: &rng)
-                    result["kmeans_greedy"] = ["iterations": greedy.iterations, "weighted_cost": greedy.cost, "seeding_seconds": greedy.seedingSeconds,
-                                               "cost_ratio": c.cost / greedy.cost]
+                    let start = DispatchTime.now()
+                    let full = try kmeans.fit(context.packed(context.unlabeled), rows: pool, width: dim, weights: a, rng: &rng)
+                    result["kmeans_full"] = ["iterations": full.iterations, "weighted_cost": full.cost, "seeding_seconds": full.seedingSeconds,
+                                             "seconds": s(start, DispatchTime.now()), "cost_ratio": c.cost / full.cost]
                 }
             }
             print(String(decoding: try JSONSerialization.data(withJSONObject: result.merging(blasReport()) { mine, _ in mine }, options: [.sortedKeys]), as: UTF8.self))

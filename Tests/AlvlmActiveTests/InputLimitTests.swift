@@ -68,6 +68,7 @@ final class ResourceBombTests: XCTestCase {
         npy.append(contentsOf: Array(header.utf8) + [UInt8](repeating: 0, count: 16))
         try npy.write(to: URL(fileURLWithPath: dir + "/bomb.npy"))
         XCTAssertThrowsError(try NPY.read(dir + "/bomb.npy")) { XCTAssertTrue("\($0)".contains("payload has 16 bytes"), "\($0)") }
+        XCTAssertThrowsError(try NPY.readFloats(dir + "/bomb.npy")) { XCTAssertTrue("\($0)".contains("payload has 16 bytes"), "\($0)") }
         // A safetensors header claiming a terabyte tensor.
         let json = #"{"w":{"dtype":"F32","shape":[1000000,1000000],"data_offsets":[0,4000000000000]}}"#
         var st = Data()

@@ -219,7 +219,7 @@ final class StrategyTests: XCTestCase {
     func testTheStrategyTableChecksParameters() throws {
         XCTAssertEqual(Set(Strategies.names).count, Strategies.table.count)
         let cec = try Strategies.entry("cec")
-        XCTAssertEqual(cec.parameters.map(\.name), ["k", "N", "rho", "beta", "prior", "kernel", "calibrate", "clustering", "knn", "knn_recall", "seeding"])
+        XCTAssertEqual(cec.parameters.map(\.name), ["k", "N", "rho", "beta", "prior", "kernel", "calibrate", "clustering", "knn", "knn_recall", "seeding", "assignment"])
         XCTAssertEqual(cec.parameter("k")?.defaultValue, .integer(10))
         XCTAssertEqual(cec.parameter("prior")?.defaultValue, .string("union"))
         var spec = StrategySpec(name: "cec")

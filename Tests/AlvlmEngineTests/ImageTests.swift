@@ -127,6 +127,16 @@ final class ImageTests: XCTestCase {
         let a = try NPY.read(dir + "/a.npy")
         XCTAssertEqual(a.shape, [5, 2, 3])
         XCTAssertEqual(a.floats(), values)
+        // Read straight into floats: the same; other dtypes are converted; a truncated file is refused.
+        let direct = try NPY.readFloats(dir + "/a.npy")
+        XCTAssertEqual(direct.shape, [5, 2, 3])
+        XCTAssertEqual(direct.values, values)
+        try writeAtomically(NPY.encode(values.map(Double.init), shape: [30]), to: dir + "/d.npy")
+        XCTAssertEqual(try NPY.readFloats(dir + "/d.npy").values, values)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: dir + "/a.npy"))
+        try whole.dropLast(4).write(to: URL(fileURLWithPath: dir + "/t.npy"))
+        XCTAssertThrowsError(try NPY.readFloats(dir + "/t.npy")) { XCTAssertTrue("\($0)".contains("payload has 116 bytes"), "\($0)") }
+        for name in ["d.npy", "t.npy"] { try FileManager.default.removeItem(atPath: dir + "/" + name) }
         let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/a.npy"))
         XCTAssertEqual((bytes.count - values.count * 4) % 64, 0)
         do {

@@ -232,7 +232,7 @@ final class CommandLineTests: XCTestCase {
     func testScriptsAndTranscript() throws {
         let transcript = try alvlm([], stdin: "x = 2 + 3\nx * 2\ns = cec(k: 5)\ns\nfn twice(v) { return v * 2 }\nfor i in 1..3 {\n  print(twice(i))\n}\n")
         XCTAssertEqual(transcript.status, 0, transcript.stderr)
-        XCTAssertEqual(transcript.stdout, "10\nstrategy cec (N 10, k 5, rho 1, beta 1, prior union, kernel rbf, calibration on, clustering weighted, neighbours auto (index at recall 0.99), seeding auto) - Safaei & Patel, WACV 2025\n2\n4\n")
+        XCTAssertEqual(transcript.stdout, "10\nstrategy cec (N 10, k 5, rho 1, beta 1, prior union, kernel rbf, calibration on, clustering weighted, neighbours auto (index at recall 0.99), seeding auto, assignment auto) - Safaei & Patel, WACV 2025\n2\n4\n")
         let failing = try alvlm(["-c", "a = 1\nb = cec(kk: 3)\nprint(\"not reached\")"])
         XCTAssertEqual(failing.status, 1)
         XCTAssertEqual(failing.stderr, """

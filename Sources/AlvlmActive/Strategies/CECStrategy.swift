@@ -20,6 +20,9 @@ public struct CECStrategy: Strategy {
     /// How k-means is seeded: greedy k-means++, k-means|| (`WeightedKMeans.Seeding`), or auto (k-means|| from
     /// `approximateFrom` unlabelled samples).
     public enum KMeansSeeding: String, CaseIterable, Sendable { case auto, greedy, parallel }
+    /// How Lloyd's steps find each sample's centre: exactly, locally among the centres near its own
+    /// (`WeightedKMeans.Assignment`), or auto (local from `approximateFrom` unlabelled samples).
+    public enum KMeansAssignment: String, CaseIterable, Sendable { case auto, exact, local }
 
     public var support = 10          // N
     public var neighbours = 10       // k
@@ -35,6 +38,7 @@ public struct CECStrategy: Strategy {
     /// With the index: the fraction of true neighbours to find on sampled queries.
     public var searchRecall = 0.99
     public var seeding = KMeansSeeding.auto
+    public var assignment = KMeansAssignment.auto
 
     public let name = "cec"
     public let citation = "Safaei & Patel, WACV 2025"
@@ -68,34 +72,34 @@ public struct CECStrategy: Strategy {
     func computeScores(_ context: SelectionContext, packed: [Float]?, cancel: CancellationToken? = nil) throws -> Scores {
         try validate(context)
         let u = context.unlabeled, n = u.count, c = context.classes
-        var p = [Double](repeating: 0, count: n * c)
-        for (i, r) in u.enumerated() {
-            for (j, v) in context.probabilityRow(r).enumerated() { p[i * c + j] = Double(v) }
-        }
-        let h = (0..<n).map { Uncertainty.entropy(Array(p[($0 * c)..<(($0 + 1) * c)])) }
+        // p(i, j): the probability of class j for the i-th unlabelled sample, read in place (not copied: at a million
+        // samples and 100 classes the matrix is 800 MB).
+        let probabilities = context.probabilities
+        func p(_ i: Int, _ j: Int) -> Double { probabilities[u[i] * c + j] }
+        let h = (0..<n).map { Uncertainty.entropy(context.probabilityRow(u[$0])) }
         // Contextualised prior from the per-class top-N supports.
         var classPrior = [Double](repeating: 1.0 / Double(c), count: c)
         if calibrate {
-            let supports = (0..<c).map { j in Self.topN(count: n, support) { p[$0 * c + j] } }
+            let supports = (0..<c).map { j in Self.topN(count: n, support) { p($0, j) } }
             switch self.prior {
             case .union:
                 let members = Set(supports.joined()).sorted()
                 for j in 0..<c {
                     var sum = 0.0
-                    for m in members { sum += p[m * c + j] }
+                    for m in members { sum += p(m, j) }
                     classPrior[j] = sum / Double(members.count)
                 }
             case .perClass:
                 for j in 0..<c {
                     var sum = 0.0
-                    for m in supports[j] { sum += p[m * c + j] }
+                    for m in supports[j] { sum += p(m, j) }
                     classPrior[j] = sum / Double(supports[j].count)
                 }
             }
         }
         var hHat = [Double](repeating: 0, count: n)
         for i in 0..<n {
-            var q = (0..<c).map { j in classPrior[j] > 0 ? p[i * c + j] / classPrior[j] : 0 }
+            var q = (0..<c).map { j in classPrior[j] > 0 ? p(i, j) / classPrior[j] : 0 }
             let z = q.reduce(0, +)
             if z > 0 { q = q.map { $0 / z } }
             hHat[i] = Uncertainty.entropy(q)
@@ -151,18 +155,21 @@ public struct CECStrategy: Strategy {
         var clock = DispatchTime.now()
         func lap() -> Double { let now = DispatchTime.now(); defer { clock = now }; return Double(now.uptimeNanoseconds - clock.uptimeNanoseconds) / 1e9 }
         let z = context.packed(context.unlabeled), n = context.unlabeled.count, d = context.width
+        cancel?.report("cec: scores of \(n) unlabelled samples")
         let s = try computeScores(context, packed: z, cancel: cancel)
         let scoring = lap()
-        var kmeans = WeightedKMeans(clusters: budget)
-        kmeans.maxIterations = maxIterations; kmeans.tolerance = tolerance
-        kmeans.seeding = kmeansSeeding(rows: context.unlabeled.count)
+        let kmeans = self.kmeans(clusters: budget, rows: n)
         let weighted = clustering == .weighted
         let fit = try kmeans.fit(z, rows: n, width: d, weights: weighted ? s.uncertainty : nil, rng: &rng, cancel: cancel)
         let clusteringSeconds = lap()
+        cancel?.report("cec: the sample nearest each of \(budget) centres")
         var picks: [Int]
         switch clustering {
         case .weighted, .unweightedNearest:
-            picks = WeightedKMeans.nearestRows(z, rows: n, width: d, centres: fit.centres, count: budget)
+            picks = kmeans.assignment == .local
+                ? WeightedKMeans.nearestMembers(z, rows: n, width: d, centres: fit.centres, count: budget, assignment: fit.assignment,
+                                                distances: fit.distances)
+                : WeightedKMeans.nearestRows(z, rows: n, width: d, centres: fit.centres, count: budget)
         case .unweightedMostUncertain:
             var best = [Int](repeating: -1, count: budget)
             for i in 0..<n {
@@ -183,22 +190,29 @@ public struct CECStrategy: Strategy {
         return selection
     }
 
-    /// The seeding used for `rows` unlabelled samples.
-    func kmeansSeeding(rows: Int) -> WeightedKMeans.Seeding {
-        switch seeding {
+    /// The weighted k-means for `clusters` clusters of `rows` unlabelled samples, with the seeding and assignment
+    /// the settings choose for that many rows.
+    public func kmeans(clusters: Int, rows: Int) -> WeightedKMeans {
+        var kmeans = WeightedKMeans(clusters: clusters)
+        kmeans.maxIterations = maxIterations; kmeans.tolerance = tolerance
+        let large = rows >= Self.approximateFrom
+        kmeans.seeding = switch seeding {
         case .greedy: .greedy
         case .parallel: .parallel
-        case .auto: rows >= Self.approximateFrom ? .parallel : .greedy
+        case .auto: large ? .parallel : .greedy
         }
+        kmeans.assignment = switch assignment {
+        case .exact: .exact
+        case .local: .local
+        case .auto: large ? .local : .exact
+        }
+        return kmeans
     }
 
     /// The selection's uncertainty-weighted k-means cost, for comparisons with other implementations.
     public func clusteringCost(_ context: SelectionContext, budget: Int, rng: inout SeededRandom) throws -> Double {
         let z = context.packed(context.unlabeled)
         let s = try computeScores(context, packed: z)
-        var kmeans = WeightedKMeans(clusters: budget)
-        kmeans.maxIterations = maxIterations; kmeans.tolerance = tolerance
-        kmeans.seeding = kmeansSeeding(rows: context.unlabeled.count)
-        return try kmeans.fit(z, rows: context.unlabeled.count, width: context.width, weights: s.uncertainty, rng: &rng).cost
+        return try kmeans(clusters: budget, rows: context.unlabeled.count).fit(z, rows: context.unlabeled.count, width: context.width, weights: s.uncertainty, rng: &rng).cost
     }
 }

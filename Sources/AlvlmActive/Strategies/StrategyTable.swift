@@ -169,7 +169,9 @@ public enum Strategies {
                                   "nearest neighbours: exact, an inverted-file index (ivf), or auto (ivf from \(CECStrategy.approximateFrom) unlabelled samples)"),
                           .number("knn_recall", \.knnRecall, minimum: 0.01, "with the index: the fraction of true neighbours to find (measured on 500 sampled queries)"),
                           .choice("seeding", \.seeding, CECStrategy.KMeansSeeding.allCases.map(\.rawValue),
-                                  "k-means seeding: greedy k-means++ (as scikit-learn), parallel (k-means||), or auto (parallel from \(CECStrategy.approximateFrom) unlabelled samples)"),
+                                  "k-means seeding: greedy k-means++ (as scikit-learn), parallel (k-means|| on a sample), or auto (parallel from \(CECStrategy.approximateFrom) unlabelled samples)"),
+                          .choice("assignment", \.assignment, CECStrategy.KMeansAssignment.allCases.map(\.rawValue),
+                                  "k-means assignment steps: exact, local (each sample against the \(WeightedKMeans.localCentres) centres nearest its own after one exact step; the query takes each cluster's nearest member), or auto (local from \(CECStrategy.approximateFrom) unlabelled samples)"),
                       ]) { s in
             var cec = CECStrategy()
             cec.support = s.support; cec.neighbours = s.neighbours; cec.rho = s.rho; cec.beta = s.beta; cec.calibrate = s.calibrate
@@ -179,6 +181,7 @@ public enum Strategies {
             cec.search = CECStrategy.NeighbourSearch(rawValue: s.knn) ?? cec.search
             cec.searchRecall = s.knnRecall
             cec.seeding = CECStrategy.KMeansSeeding(rawValue: s.seeding) ?? cec.seeding
+            cec.assignment = CECStrategy.KMeansAssignment(rawValue: s.assignment) ?? cec.assignment
             return cec
         },
     ]
