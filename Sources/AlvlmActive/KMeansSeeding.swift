@@ -10,10 +10,10 @@ extension WeightedKMeans {
         /// n·K·(2 + ln K) distances, as matrix-vector products (about K passes over the features).
         case greedy
         /// k-means|| (Bahmani et al., VLDB 2012), weighted, on a uniform sample of s = min(n, max(50,000, 16K)) rows:
-        /// a few rounds each take every sampled row independently with probability min(1, ℓ·w·D²/Σ w·D²), ℓ = K, so
-        /// each round adds about K candidates at once; then greedy k-means++ of K centres among the candidates, each
-        /// weighted by the weight of the sampled rows nearest it. s·(about K per round) distances as matrix products,
-        /// then K·(about 3K)·(2 + ln K) for the greedy pass over the candidates; no rows × K matrix.
+        /// four rounds each take every sampled row independently with probability min(1, ℓ·w·D²/Σ w·D²), ℓ = K/2,
+        /// so each round adds about K/2 candidates at once; then greedy k-means++ of K centres among the candidates,
+        /// each weighted by the weight of the sampled rows nearest it. s·(about K/2 per round) distances as matrix
+        /// products, then K·(about 2K)·(2 + ln K) for the greedy pass over the candidates; no rows × K matrix.
         case parallel
     }
 

@@ -29,7 +29,8 @@ public struct WeightedKMeans {
         public var cost: Double          // Σ w_i ‖x_i − μ_c(i)‖²
         public var iterations: Int
         public var costs: [Double]       // after each iteration (non-increasing)
-        /// Rows searched over every centre in each assignment step (the others kept their centre by the bounds).
+        /// Rows searched over every centre in each exact assignment step (the others kept their centre by the
+        /// bounds); 0 for a local step.
         public var searched: [Int] = []
         public var seedingSeconds = 0.0
         public var report: Report { Report(seeding: seeding, assignment: assignmentMethod, iterations: iterations, cost: cost) }
@@ -61,8 +62,8 @@ public struct WeightedKMeans {
         var centres = seeding == .greedy ? seed(x, n: n, d: d, norms: norms, w: weightsUsed, rng: &rng)
                                          : try parallelSeed(x, n: n, d: d, norms: norms, w: weightsUsed, rng: &rng, cancel: cancel)
         // Tolerance relative to the mean per-feature variance of the data (unweighted, like scikit-learn).
-        // One pass in row order (a column at a time strides across the whole matrix: minutes at a million rows);
-        // each feature's sums still run over the rows in order.
+        // One pass in row order (a column at a time would stride across the whole matrix once per feature); each
+        // feature's sums still run over the rows in order.
         var m = [Double](repeating: 0, count: d), m2 = [Double](repeating: 0, count: d)
         x.withUnsafeBufferPointer { xp in
             for i in 0..<n {

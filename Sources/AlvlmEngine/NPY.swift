@@ -80,11 +80,11 @@ public enum NPY {
     public static func readFloats(_ path: String) throws -> (shape: [Int], values: [Float]) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw EngineError(.io, "cannot read file", path: path) }
         defer { try? handle.close() }
-        // The header is at most 64 KiB (version 1) or 4 GiB (version 2; never that large in practice).
         let head = try handle.read(upToCount: 12) ?? Data()
         guard head.count >= 10 else { throw EngineError(.format, "not a valid .npy file: short header", path: path) }
         let bytes = [UInt8](head)
         let start = bytes[6] >= 2 ? 12 : 10
+        guard head.count >= start else { throw EngineError(.format, "not a valid .npy file: short header", path: path) }
         let length = bytes[6] >= 2 ? Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24 : Int(bytes[8]) | Int(bytes[9]) << 8
         guard length < 1 << 20 else { throw EngineError(.format, "not a valid .npy file: header of \(length) bytes", path: path) }
         try handle.seek(toOffset: 0)
