@@ -193,12 +193,13 @@ struct BenchSelect: ParsableCommand {
             var pool = self.pool, dim = self.dim, classes = self.classes
             var x: [Float], text: [Float]
             if let features, let textPath = self.text {
-                let f = try NPY.readFloats(features), t = try NPY.read(textPath)
-                guard f.shape.count == 2, t.shape.count == 2, f.shape[1] == t.shape[1] else {
+                // The pool's only reference is x, so the selection normalises it in place.
+                let (shape, values) = try NPY.readFloats(features), t = try NPY.read(textPath)
+                guard shape.count == 2, t.shape.count == 2, shape[1] == t.shape[1] else {
                     throw EngineError(.format, "--features (N, D) and --text (C, D) must share D")
                 }
-                (pool, dim, classes) = (f.shape[0], f.shape[1], t.shape[0])
-                x = f.values; text = t.floats()
+                (pool, dim, classes) = (shape[0], shape[1], t.shape[0])
+                x = consume values; text = t.floats()
             } else {
                 guard pool > 1, dim > 0, classes > 1 else { throw EngineError(.argument, "--pool, --dim and --classes must be positive") }
                 let centres = rng.normals(classes * dim, std: 1)
