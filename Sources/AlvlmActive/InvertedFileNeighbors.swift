@@ -92,7 +92,7 @@ public enum InvertedFileNeighbors {
         var ids = [Int32](repeating: -1, count: n * k)
         var sims = [Float](repeating: -.infinity, count: n * k)
         let nonEmpty = (0..<l).filter { !members[$0].isEmpty }
-        let workers = min(Engine.cores, nonEmpty.count)
+        let workers = min(Engine.cores, nonEmpty.count), tenth = max(1, nonEmpty.count / 10)
         var cancelled = false
         let flag = NSLock()
         ids.withUnsafeMutableBufferPointer { idp in
@@ -105,8 +105,8 @@ public enum InvertedFileNeighbors {
                     searchGroup(members[nonEmpty[g]], z: z, width: d, k: k, centres: centres, lists: l, members: members, probes: probes,
                                 ids: idBase, similarities: simBase)
                     g += workers
-                    // Worker 0 speaks for all, about every tenth of the lists.
-                    if w == 0, nonEmpty.count >= 10, (g / workers) % (nonEmpty.count / (10 * workers) + 1) == 0 {
+                    // Worker 0 speaks for all, each time it passes another tenth of the lists.
+                    if w == 0, g / tenth != (g - workers) / tenth {
                         cancel?.report("neighbours: \(min(g, nonEmpty.count)) of \(nonEmpty.count) lists searched")
                     }
                 }

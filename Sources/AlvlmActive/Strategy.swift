@@ -41,7 +41,7 @@ public struct SelectionContext {
             guard r >= 0, r < rows, label >= 0, label < classes else { throw EngineError(.argument, "labelled row \(r) with label \(label) is out of range") }
         }
         var unit = consume features
-        Self.normalize(&unit, width: width)
+        normalizeRows(&unit, width: width)
         self.features = unit
         self.rows = rows; self.width = width
         self.unlabeled = unlabeled.sorted()
@@ -89,23 +89,6 @@ public struct SelectionContext {
             }
         }
         return out
-    }
-
-    /// Rows scaled to unit L2 norm in place, on every core, with `normalizedRows`'s arithmetic (zero rows stay zero).
-    static func normalize(_ x: inout [Float], width d: Int) {
-        let n = x.count / d
-        x.withUnsafeMutableBufferPointer { xb in
-            let base = xb.baseAddress!
-            Parallel.chunks(n, minimumPerChunk: 4096) { _, range in
-                for r in range {
-                    let row = base + r * d
-                    var s: Float = 0
-                    for i in 0..<d { s += row[i] * row[i] }
-                    let inv = s > 0 ? 1 / s.squareRoot() : 0
-                    for i in 0..<d { row[i] *= inv }
-                }
-            }
-        }
     }
 
     static func normalizedRowsDouble(_ x: [Double], width: Int) -> [Double] {

@@ -35,6 +35,23 @@ public enum L2Normalization {
 /// Rows scaled to unit L2 norm (zero rows stay zero).
 public func normalizedRows(_ x: [Float], width: Int) -> [Float] { L2Normalization.forward(x, width: width).unit }
 
+/// `normalizedRows` in place, rows split over the cores (the same arithmetic per row, so the same bits): a large
+/// matrix is not held twice.
+public func normalizeRows(_ x: inout [Float], width d: Int) {
+    x.withUnsafeMutableBufferPointer { xb in
+        let base = xb.baseAddress!
+        Parallel.chunks(xb.count / d, minimumPerChunk: 4096) { _, range in
+            for r in range {
+                let row = base + r * d
+                var s: Float = 0
+                for i in 0..<d { s += row[i] * row[i] }
+                let inv = s > 0 ? 1 / s.squareRoot() : 0
+                for i in 0..<d { row[i] *= inv }
+            }
+        }
+    }
+}
+
 public enum SoftmaxCrossEntropy {
     /// Mean over rows of −Σ_k q_rk log softmax(logits_r)_k and its gradient (softmax − q) / rows, fused and in double
     /// precision. `targets(r)` is row r's target distribution as (class, weight) pairs: one (label, 1) for a label,

@@ -242,10 +242,10 @@ struct BenchSelect: ParsableCommand {
                 // The same weights clustered as scikit-learn does (greedy k-means++, exact Lloyd steps): what the faster
                 // seeding and assignment cost in the objective.
                 if let c = selection.clustering, c.seeding != .greedy || c.assignment != .exact {
-                    var kmeans = WeightedKMeans(clusters: budget)
-                    kmeans.maxIterations = cec.maxIterations; kmeans.tolerance = cec.tolerance
+                    var reference = cec
+                    reference.seeding = .greedy; reference.assignment = .exact
                     let start = DispatchTime.now()
-                    let full = try kmeans.fit(context.packed(context.unlabeled), rows: pool, width: dim, weights: a, rng: &rng)
+                    let full = try reference.kmeans(clusters: budget, rows: pool).fit(context.packed(context.unlabeled), rows: pool, width: dim, weights: a, rng: &rng)
                     result["kmeans_full"] = ["iterations": full.iterations, "weighted_cost": full.cost, "seeding_seconds": full.seedingSeconds,
                                              "seconds": s(start, DispatchTime.now()), "cost_ratio": c.cost / full.cost]
                 }
