@@ -32,7 +32,8 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         // libedit behind a small C layer (completion goes through a C trampoline with a context pointer).
         .target(name: "CLineEdit", dependencies: ["CEdit"]),
-        // setjmp-based error handling of libjpeg/libpng must live in C.
+        // setjmp-based error handling of libjpeg/libpng must live in C; so do the 8-bit resampling loops, compiled per
+        // instruction set (AVX-512, AVX2, baseline) and chosen at run time.
         .target(name: "CImageCodec", dependencies: ["CJPEG", "CPNG"]),
         // gnuplot-iostream (header-only on Boost.Iostreams) behind a C interface that never throws: the binary data
         // path to gnuplot.

@@ -25,19 +25,26 @@ public struct Preprocessor: Sendable {
 
     /// The resized and centre-cropped image as 8-bit RGB, S * S * 3 (what ToTensor would read).
     public func rgb8(_ image: DecodedImage) -> [UInt8] {
+        var scratch = ResampleScratch()
+        return rgb8(image, scratch: &scratch)
+    }
+
+    /// The same with a worker's reusable buffers; only the crop is resampled.
+    public func rgb8(_ image: DecodedImage, scratch: inout ResampleScratch) -> [UInt8] {
         let (w, h) = Self.resizedSize(width: image.width, height: image.height, to: size)
-        let resized = image.resized(width: w, height: h)
         // torchvision: int(round((H - S) / 2)), Python rounding half to even.
         let top = Int((Double(h - size) / 2).rounded(.toNearestOrEven))
         let left = Int((Double(w - size) / 2).rounded(.toNearestOrEven))
-        return resized.cropped(left: left, top: top, width: size, height: size).rgb()
+        return image.resizedAndCropped(width: w, height: h, left: left, top: top, width: size, height: size, scratch: &scratch).rgb()
     }
 
     /// Normalised float pixels, channel-major (3, S, S).
     public func pixels(_ image: DecodedImage) -> [Float] { normalize(rgb8(image)) }
 
-    /// The same, written to out[0 ..< 3S²].
-    public func pixels(_ image: DecodedImage, into out: UnsafeMutablePointer<Float>) { normalize(rgb8(image), into: out) }
+    /// The same, written to out[0 ..< 3S²], with a worker's reusable buffers.
+    public func pixels(_ image: DecodedImage, into out: UnsafeMutablePointer<Float>, scratch: inout ResampleScratch) {
+        normalize(rgb8(image, scratch: &scratch), into: out)
+    }
 
     /// Decodes and preprocesses `paths` on `cores` threads (each takes the next file not yet taken), writing image i's pixels
     /// to out[i · 3S²]; the result holds each image's error (nil: done), a failed image's block left as it was.
@@ -50,11 +57,12 @@ public struct Preprocessor: Sendable {
         errors.withUnsafeMutableBufferPointer { eb in
             let e = eb.baseAddress!
             Parallel.workers(min(cores, paths.count)) { _ in
+                var scratch = ResampleScratch()
                 while true {
                     lock.lock(); let i = next; next += 1; lock.unlock()
                     guard i < paths.count else { return }
                     do {
-                        pixels(try ImageDecoder.decode(path: paths[i]), into: out + i * block)
+                        pixels(try ImageDecoder.decode(path: paths[i]), into: out + i * block, scratch: &scratch)
                     } catch let error as EngineError {
                         e[i] = error
                     } catch {

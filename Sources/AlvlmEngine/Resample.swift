@@ -1,3 +1,4 @@
+import CImageCodec
 import Foundation
 
 /// Pillow's resampling (`src/libImaging/Resample.c`, `Geometry.c`), reproduced bit for bit:
@@ -49,6 +50,76 @@ enum Resample {
 
     /// 8-bit bicubic resize of interleaved `bands`-channel pixels (one thread: callers resize images in parallel).
     static func bicubic8(_ src: [UInt8], width: Int, height: Int, bands: Int, toWidth ow: Int, height oh: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: ow * oh * bands), scratch = ResampleScratch()
+        src.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { d in
+                bicubic8(s.baseAddress!, width: width, height: height, bands: bands, toWidth: ow, height: oh,
+                         box: Box(left: 0, top: 0, width: ow, height: oh), into: d.baseAddress!, scratch: &scratch)
+            }
+        }
+        return out
+    }
+
+    /// A rectangle of the resized image.
+    struct Box { var left, top, width, height: Int }
+
+    /// Pillow's 8-bit bicubic resize to ow x oh, only `box` of the result computed and written to dst (box.width x
+    /// box.height pixels): the same bytes as resizing all and cropping, since every output pixel is computed alone.
+    /// Both passes run as whole-row multiply-adds (`ac_resample_row`): the horizontal one on the needed source block
+    /// transposed (columns as rows) and transposed back; the vertical one on rows as they are.
+    static func bicubic8(_ src: UnsafePointer<UInt8>, width: Int, height: Int, bands: Int, toWidth ow: Int, height oh: Int,
+                         box: Box, into dst: UnsafeMutablePointer<UInt8>, scratch: inout ResampleScratch) {
+        precondition(box.left >= 0 && box.top >= 0 && box.width > 0 && box.height > 0
+                     && box.left + box.width <= ow && box.top + box.height <= oh, "resample box outside the image")
+        let bits = Int32(precisionBits), cw = box.width, ch = box.height, outRow = cw * bands
+        let vertical = oh != height ? scratch.coefficients(inSize: height, outSize: oh) : nil
+        // The source rows [y0, y1) the box's output rows read.
+        var y0 = box.top, y1 = box.top + box.height
+        if let k = vertical {
+            y0 = k.bounds[box.top].min; y1 = y0
+            for yy in box.top..<(box.top + ch) { y0 = min(y0, k.bounds[yy].min); y1 = max(y1, k.bounds[yy].min + k.bounds[yy].count) }
+        }
+        let rows = y1 - y0
+        // `mid`: rows [y0, y1) of the horizontally resized image, the box's columns only.
+        var midStride = width * bands
+        let horizontal = ow != width ? scratch.coefficients(inSize: width, outSize: ow) : nil
+        if let k = horizontal {
+            var x0 = k.bounds[box.left].min, x1 = x0
+            for xx in box.left..<(box.left + cw) { x0 = min(x0, k.bounds[xx].min); x1 = max(x1, k.bounds[xx].min + k.bounds[xx].count) }
+            let column = rows * bands
+            scratch.reserve(transposed: (x1 - x0) * column, columns: cw * column, mid: rows * outRow)
+            scratch.transposed.withUnsafeMutableBufferPointer { t in
+            scratch.columns.withUnsafeMutableBufferPointer { c in
+            scratch.mid.withUnsafeMutableBufferPointer { m in
+            k.fixed.withUnsafeBufferPointer { f in
+                ac_transpose(src + (y0 * width + x0) * bands, width * bands, Int32(rows), Int32(x1 - x0), Int32(bands), t.baseAddress!, column)
+                for xx in box.left..<(box.left + cw) {
+                    let (xmin, n) = k.bounds[xx]
+                    ac_resample_row(t.baseAddress! + (xmin - x0) * column, column, f.baseAddress! + xx * k.ksize, Int32(n), bits,
+                                    c.baseAddress! + (xx - box.left) * column, column)
+                }
+                ac_transpose(c.baseAddress!, column, Int32(cw), Int32(rows), Int32(bands), m.baseAddress!, outRow)
+            }}}}
+            midStride = outRow
+        }
+        scratch.mid.withUnsafeBufferPointer { m in
+            let mid = horizontal == nil ? src + (y0 * width + box.left) * bands : UnsafePointer(m.baseAddress!)
+            guard let k = vertical else {
+                for r in 0..<ch { (dst + r * outRow).update(from: mid + (box.top + r - y0) * midStride, count: outRow) }
+                return
+            }
+            k.fixed.withUnsafeBufferPointer { f in
+                for yy in box.top..<(box.top + ch) {
+                    let (ymin, n) = k.bounds[yy]
+                    ac_resample_row(mid + (ymin - y0) * midStride, midStride, f.baseAddress! + yy * k.ksize, Int32(n), bits,
+                                    dst + (yy - box.top) * outRow, outRow)
+                }
+            }
+        }
+    }
+
+    /// The scalar resize the fast one is checked against (tests): each output pixel's taps summed in turn.
+    static func naiveBicubic8(_ src: [UInt8], width: Int, height: Int, bands: Int, toWidth ow: Int, height oh: Int) -> [UInt8] {
         var image = src, w = width
         if ow != width {
             let k = coefficients(inSize: width, outSize: ow)
@@ -87,7 +158,7 @@ enum Resample {
         return image
     }
 
-    /// The horizontal pass of `bicubic8`: each output pixel's bands summed over its taps together.
+    /// The horizontal pass of `naiveBicubic8`: each output pixel's bands summed over its taps together.
     static func horizontal8(_ inp: UnsafePointer<UInt8>, width: Int, height: Int, bands: Int, bounds: [(min: Int, count: Int)], ksize: Int,
                             fixed f: UnsafePointer<Int32>, toWidth ow: Int, into o: UnsafeMutablePointer<UInt8>) {
         let half = Int32(1 << (precisionBits - 1)), shift = Int32(precisionBits)
@@ -169,6 +240,30 @@ enum Resample {
     }
 }
 
+/// What one worker reuses from image to image when resampling: the passes' buffers (grown, never shrunk) and the
+/// coefficient tables of the last few (input, output) sizes.
+public struct ResampleScratch {
+    var transposed: [UInt8] = [], columns: [UInt8] = [], mid: [UInt8] = []
+    private var tables: [Int: Resample.Coefficients] = [:]
+
+    public init() {}
+
+    mutating func coefficients(inSize: Int, outSize: Int) -> Resample.Coefficients {
+        let key = inSize << 32 | outSize
+        if let k = tables[key] { return k }
+        if tables.count >= 16 { tables.removeAll() }
+        let k = Resample.coefficients(inSize: inSize, outSize: outSize)
+        tables[key] = k
+        return k
+    }
+
+    mutating func reserve(transposed t: Int, columns c: Int, mid m: Int) {
+        if transposed.count < t { transposed = [UInt8](repeating: 0, count: t) }
+        if columns.count < c { columns = [UInt8](repeating: 0, count: c) }
+        if mid.count < m { mid = [UInt8](repeating: 0, count: m) }
+    }
+}
+
 extension DecodedImage {
     /// Pillow's `Image.resize((w, h), BICUBIC)` for this image's mode.
     public func resized(width ow: Int, height oh: Int) -> DecodedImage {
@@ -197,6 +292,23 @@ extension DecodedImage {
             out.pixels = r
         case .gray, .rgb, .cmyk:
             out.pixels = Resample.bicubic8(pixels, width: width, height: height, bands: mode.bands, toWidth: ow, height: oh)
+        }
+        return out
+    }
+
+    /// `resized(width: ow, height: oh).cropped(left:top:width:height:)`, the same pixels; for the modes resized
+    /// bicubically in 8 bits only the box is computed, with `scratch`'s buffers.
+    public func resizedAndCropped(width ow: Int, height oh: Int, left: Int, top: Int, width cw: Int, height ch: Int,
+                                  scratch: inout ResampleScratch) -> DecodedImage {
+        guard mode == .gray || mode == .rgb || mode == .cmyk else {
+            return resized(width: ow, height: oh).cropped(left: left, top: top, width: cw, height: ch)
+        }
+        var out = DecodedImage(width: cw, height: ch, mode: mode, pixels: [UInt8](repeating: 0, count: cw * ch * mode.bands))
+        pixels.withUnsafeBufferPointer { s in
+            out.pixels.withUnsafeMutableBufferPointer { d in
+                Resample.bicubic8(s.baseAddress!, width: width, height: height, bands: mode.bands, toWidth: ow, height: oh,
+                                  box: Resample.Box(left: left, top: top, width: cw, height: ch), into: d.baseAddress!, scratch: &scratch)
+            }
         }
         return out
     }

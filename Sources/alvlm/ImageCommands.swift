@@ -34,8 +34,9 @@ func preprocess(_ files: [(path: String, explicit: Bool)], with pre: Preprocesso
     return kept
 }
 
-/// Preprocesses files into a float32 .npy (N, 3, S, S) streamed block by block (memory of one block of images,
-/// whatever N), decoding on every core; Ctrl-C stops it between blocks, leaving no output. Returns the kept count.
+/// Preprocesses files into a float32 .npy (N, 3, S, S) streamed block by block (memory of two blocks of images,
+/// whatever N), decoding on every core while the previous block is written on another thread; Ctrl-C stops it
+/// between blocks, leaving no output. Returns the kept count.
 func preprocess(_ files: [(path: String, explicit: Bool)], with pre: Preprocessor, to out: String, showProgress: Bool) throws -> Int {
     let writer = try NPYRowWriter(path: out, rowShape: [3, pre.size, pre.size])
     let block = 32 * max(1, Engine.cores), progress = Progress(total: files.count, label: "preprocessed")
@@ -43,20 +44,63 @@ func preprocess(_ files: [(path: String, explicit: Bool)], with pre: Preprocesso
     installInterruptHandler()
     var skipped = 0, start = 0
     let size = 3 * pre.size * pre.size
-    var buffer = [Float](repeating: 0, count: block * size)   // one block of images, reused
+    // Block b is decoded into buffers[b % 2] while block b - 1 is written from the other; the write of block b - 2
+    // (the same buffer) has finished by then, since each write waits for the one before it.
+    let buffers = (0..<2).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: block * size) }
+    defer { buffers.forEach { $0.deallocate() } }
+    let background = BackgroundRows(writer)
+    defer { background.wait() }   // runs first: no write outlives the buffers
+    var b = 0
     while start < files.count {
         if cancel.isCancelled { throw EngineError(.cancelled, "preprocessing cancelled after \(start) of \(files.count) images; \(out) not written") }
-        let end = min(files.count, start + block)
-        try buffer.withUnsafeMutableBufferPointer { b in
-            let kept = try preprocess(Array(files[start..<end]), with: pre, into: b.baseAddress!, skipped: &skipped)
-            for i in kept { try writer.append(b.baseAddress! + i * size, rows: 1) }
-        }
-        start = end
+        let end = min(files.count, start + block), buffer = buffers[b % 2]
+        let kept = try preprocess(Array(files[start..<end]), with: pre, into: buffer, skipped: &skipped)
+        try background.append(buffer, rows: kept, size: size)
+        start = end; b += 1
         if showProgress, files.count > block { progress.update(start) }
     }
+    try background.finish()
     warnSkipped(skipped)
     try writer.finish()
     return writer.rows
+}
+
+/// Rows appended to an NPYRowWriter on a thread of their own, one block at a time, each block's disk write started
+/// as soon as it is appended; the first error is thrown by the next `append` or by `finish`.
+final class BackgroundRows: @unchecked Sendable {
+    private let writer: NPYRowWriter
+    private let queue = DispatchQueue(label: "alvlm.rows")
+    private var error: Error?   // touched on `queue`, read after waiting for it
+
+    init(_ writer: NPYRowWriter) { self.writer = writer }
+
+    /// Waits for the block before, then appends rows `kept` (of `size` floats each) of `buffer` in the background;
+    /// the buffer must stay untouched until the next `append`, `wait` or `finish` returns.
+    func append(_ buffer: UnsafeMutablePointer<Float>, rows kept: [Int], size: Int) throws {
+        wait()
+        if let error { throw error }
+        nonisolated(unsafe) let buffer = buffer
+        queue.async { [self] in
+            do {
+                var i = 0
+                while i < kept.count {   // runs of consecutive rows in one write each
+                    var j = i + 1
+                    while j < kept.count && kept[j] == kept[j - 1] + 1 { j += 1 }
+                    try writer.append(buffer + kept[i] * size, rows: j - i)
+                    i = j
+                }
+                writer.startFlush()
+            } catch { self.error = error }
+        }
+    }
+
+    func wait() { queue.sync {} }
+
+    /// Waits for the last block and throws the first error, if any.
+    func finish() throws {
+        wait()
+        if let error { throw error }
+    }
 }
 
 func warnSkipped(_ skipped: Int) {

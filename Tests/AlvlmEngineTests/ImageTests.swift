@@ -1,6 +1,7 @@
 import AlvlmTestSupport
 import XCTest
 @testable import AlvlmEngine
+import CImageCodec
 
 final class ImageTests: XCTestCase {
     struct Entry { let name: String; let rgb: String; let width: Int; let height: Int }
@@ -93,6 +94,44 @@ final class ImageTests: XCTestCase {
                 } catch let e as EngineError {
                     XCTAssertTrue([.image, .format].contains(e.kind), "\(name): \(e.kind) \(e.message)")
                     XCTAssertFalse(e.message.isEmpty)
+                }
+            }
+        }
+    }
+
+    /// The row kernels' resize (any box of the result) equals the scalar one resized whole and cropped, byte for byte,
+    /// at every instruction-set level this CPU has: up- and downscaling, one pass or both, 1 to 4 bands, boxes at
+    /// the edges and inside, rows longer than the kernel's accumulator block.
+    func testRowKernelResizeEqualsScalarOnAnyBox() {
+        var rng = SeededRandom(seed: 11)
+        let shapes: [(w: Int, h: Int, ow: Int, oh: Int)] = [
+            (250, 250, 224, 224), (300, 199, 337, 224), (17, 9, 40, 31), (640, 20, 224, 7), (33, 33, 33, 12), (120, 90, 50, 90),
+        ]
+        let available = ac_resample_use(2)
+        defer { _ = ac_resample_use(2) }
+        for level in 0...available {
+            XCTAssertEqual(ac_resample_use(Int32(level)), Int32(level))
+            for (w, h, ow, oh) in shapes {
+                for bands in 1...4 {
+                    let src = (0..<(w * h * bands)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                    let whole = Resample.naiveBicubic8(src, width: w, height: h, bands: bands, toWidth: ow, height: oh)
+                    XCTAssertEqual(Resample.bicubic8(src, width: w, height: h, bands: bands, toWidth: ow, height: oh), whole,
+                                   "level \(level) \(w)x\(h)->\(ow)x\(oh) bands \(bands)")
+                    var scratch = ResampleScratch()
+                    for _ in 0..<3 {
+                        let cw = Int.random(in: 1...ow, using: &rng), ch = Int.random(in: 1...oh, using: &rng)
+                        let left = Int.random(in: 0...(ow - cw), using: &rng), top = Int.random(in: 0...(oh - ch), using: &rng)
+                        var got = [UInt8](repeating: 0, count: cw * ch * bands)
+                        src.withUnsafeBufferPointer { s in
+                            got.withUnsafeMutableBufferPointer { d in
+                                Resample.bicubic8(s.baseAddress!, width: w, height: h, bands: bands, toWidth: ow, height: oh,
+                                                  box: .init(left: left, top: top, width: cw, height: ch), into: d.baseAddress!, scratch: &scratch)
+                            }
+                        }
+                        var expected: [UInt8] = []
+                        for y in top..<(top + ch) { expected += whole[((y * ow + left) * bands)..<((y * ow + left + cw) * bands)] }
+                        XCTAssertEqual(got, expected, "level \(level) \(w)x\(h)->\(ow)x\(oh) bands \(bands) box \(left),\(top) \(cw)x\(ch)")
+                    }
                 }
             }
         }

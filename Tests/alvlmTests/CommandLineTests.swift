@@ -94,6 +94,37 @@ final class CommandLineTests: XCTestCase {
         XCTAssertGreaterThan(json["images_per_second"] as? Double ?? 0, 0)
     }
 
+    /// A folder of several blocks (32 images each on one core) with unreadable files in different blocks: every
+    /// decodable image lands in its row in sorted order, whatever block it was decoded in and written from.
+    func testPreprocessStreamsManyBlocksInOrder() throws {
+        let images = dir + "/many"
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        let sources = ["jpeg_baseline_320x240.jpg", "jpeg_gray_300x199.jpg", "png_rgb_120x90.png", "png_palette_120x160.png"]
+        var expected: [[Float]] = []
+        for i in 0..<100 {
+            let name = String(format: "%03d", i)
+            if [5, 31, 32, 70].contains(i) {   // the last of block 0, the first of block 1, one in block 2
+                try Data("junk".utf8).write(to: URL(fileURLWithPath: images + "/\(name).jpg"))
+                continue
+            }
+            let source = Fixtures.path("images/" + sources[i % sources.count])
+            let path = images + "/\(name)." + (source as NSString).pathExtension
+            try FileManager.default.copyItem(atPath: source, toPath: path)
+            if i < sources.count { expected.append(Preprocessor().pixels(try ImageDecoder.decode(path: path))) }
+        }
+        let out = dir + "/many.npy"
+        let r = try alvlm(["preprocess", "--out", out, images], environment: ["ALVLM_CORES": "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("skipped 4"), r.stderr)
+        let rows = try NPY.read(out), block = 3 * 224 * 224, floats = rows.floats()
+        XCTAssertEqual(rows.shape, [96, 3, 224, 224])
+        var row = 0
+        for i in 0..<100 where ![5, 31, 32, 70].contains(i) {
+            XCTAssertTrue(Array(floats[(row * block)..<((row + 1) * block)]) == expected[i % sources.count], "row \(row) (file \(i))")
+            row += 1
+        }
+    }
+
     func testEncodeTextsAndErrors() throws {
         let out = dir + "/t.npy"
         let r = try alvlm(["encode-texts", "--model", model, "--out", out, "a photo of a dog.", "hi"])

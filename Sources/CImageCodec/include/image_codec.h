@@ -1,4 +1,4 @@
-// Decoding of JPEG and PNG through libjpeg(-turbo) and libpng.
+// Decoding of JPEG and PNG through libjpeg(-turbo) and libpng, and the inner loops of 8-bit resampling.
 // libjpeg and libpng report errors by longjmp; that must happen in C,
 // so this small layer turns every failure into a return code and a message.
 #ifndef ALVLM_IMAGE_CODEC_H
@@ -34,6 +34,15 @@ typedef struct {
 int ac_decode_jpeg(const uint8_t *data, size_t length, size_t max_pixels, ac_image *out);
 int ac_decode_png(const uint8_t *data, size_t length, size_t max_pixels, ac_image *out);
 void ac_image_free(ac_image *image);
+
+// Pillow's 8-bit resampling, one output row of a separable pass (resample8.c):
+// dst[i] = clamp((2^(bits-1) + sum over t < taps of src[t * stride + i] * k[t]) >> bits, 0, 255) for i < len.
+void ac_resample_row(const uint8_t *src, size_t stride, const int32_t *k, int taps, int bits, uint8_t *dst, size_t len);
+// Chooses the row kernel: 2 AVX-512 (if the CPU has it), 1 AVX2 (if it has it), 0 the baseline; returns the
+// level in use. Without a call the best available is used. For tests: every level gives the same bytes.
+int ac_resample_use(int level);
+// dst (cols x rows) = the transpose of src (rows x cols), elements of `bands` bytes; strides in bytes.
+void ac_transpose(const uint8_t *src, size_t src_stride, int rows, int cols, int bands, uint8_t *dst, size_t dst_stride);
 
 // Writes 8-bit RGB pixels as a PNG file. Returns 0 on success, otherwise fills `error` (256 bytes).
 int ac_write_png(const char *path, const uint8_t *rgb, int width, int height, char *error);
