@@ -2,7 +2,18 @@ import Foundation
 
 /// numpy `.npy` files, format version 1.0, little-endian, C order.
 public enum NPY {
-    public enum DType: String { case float32 = "<f4", uint8 = "|u1", float64 = "<f8", int64 = "<i8", int32 = "<i4" }
+    public enum DType: String {
+        case float32 = "<f4", float16 = "<f2", uint8 = "|u1", float64 = "<f8", int64 = "<i8", int32 = "<i4"
+
+        public var bytes: Int {
+            switch self {
+            case .uint8: 1
+            case .float16: 2
+            case .float32, .int32: 4
+            case .float64, .int64: 8
+            }
+        }
+    }
 
     public struct Array {
         public var shape: [Int]
@@ -14,6 +25,7 @@ public enum NPY {
             switch dtype {
             case .float32: return data.withUnsafeBytes { Swift.Array($0.bindMemory(to: Float.self)) }
             case .float64: return data.withUnsafeBytes { $0.bindMemory(to: Double.self).map(Float.init) }
+            case .float16: return data.withUnsafeBytes { $0.bindMemory(to: UInt16.self).map { Float(Float16(bitPattern: $0)) } }
             case .uint8: return data.map { Float($0) }
             case .int64: return data.withUnsafeBytes { $0.bindMemory(to: Int64.self).map { Float($0) } }
             case .int32: return data.withUnsafeBytes { $0.bindMemory(to: Int32.self).map { Float($0) } }
@@ -34,6 +46,13 @@ public enum NPY {
     /// Encodes a float32 array; `values.count` must equal the product of `shape`.
     public static func encode(_ values: [Float], shape: [Int]) -> Data {
         values.withUnsafeBytes { encode(bytes: $0, dtype: .float32, count: values.count, shape: shape) }
+    }
+
+    /// Encodes float32 values as float16 (`<f2`), each rounded to the nearest half (ties to even, beyond 65504 to
+    /// infinity), as numpy's astype(float16) rounds them.
+    public static func encode(float16 values: [Float], shape: [Int]) -> Data {
+        let half = values.map { Float16($0).bitPattern }
+        return half.withUnsafeBytes { encode(bytes: $0, dtype: .float16, count: values.count, shape: shape) }
     }
 
     /// Encodes a float64 array; `values.count` must equal the product of `shape`.
@@ -68,6 +87,11 @@ public enum NPY {
         try writeAtomically(encode(values, shape: shape), to: path)
     }
 
+    /// The same as float16 (`encode(float16:shape:)`'s rounding).
+    public static func write(float16 values: [Float], shape: [Int], to path: String) throws {
+        try writeAtomically(encode(float16: values, shape: shape), to: path)
+    }
+
     public static func read(_ path: String) throws -> Array {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw EngineError(.io, "cannot read file", path: path)
@@ -76,8 +100,9 @@ public enum NPY {
     }
 
     /// A float32 matrix read straight from the file into its array (no second copy of the payload, so a 2 GB pool
-    /// peaks at 2 GB); other dtypes are read whole and converted. The header is checked as `decode` checks it.
-    public static func readFloats(_ path: String) throws -> (shape: [Int], values: [Float]) {
+    /// peaks at 2 GB); float16 converted exactly a block at a time as it is read (a 1 GB half file peaks at the 2 GB
+    /// of its floats; `halfBlock` values at a time); other dtypes are read whole and converted. The header is checked as `decode` checks it.
+    public static func readFloats(_ path: String, halfBlock: Int = 1 << 22) throws -> (shape: [Int], values: [Float]) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw EngineError(.io, "cannot read file", path: path) }
         defer { try? handle.close() }
         let head = try handle.read(upToCount: 12) ?? Data()
@@ -92,23 +117,42 @@ public enum NPY {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         // decode checks the magic, dtype, order and shape, and the payload's size against the file's.
         let described = try decode(header, path: path, payloadBytes: size - header.count)
-        guard described.dtype == .float32 else {
+        guard described.dtype == .float32 || described.dtype == .float16 else {
             let whole = try read(path)
             return (whole.shape, whole.floats())
         }
-        let count = described.count
+        let count = described.count, fd = handle.fileDescriptor
         var failure: EngineError?
-        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialised in
-            let raw = UnsafeMutableRawBufferPointer(buffer)
+        /// Fills `raw` from the file; false (with `failure` set) if it ends early or cannot be read.
+        func fill(_ raw: UnsafeMutableRawBufferPointer) -> Bool {
             var done = 0
             while done < raw.count {
-                let got = Foundation.read(handle.fileDescriptor, raw.baseAddress! + done, min(1 << 26, raw.count - done))
+                let got = Foundation.read(fd, raw.baseAddress! + done, min(1 << 26, raw.count - done))
                 if got < 0, errno == EINTR { continue }
-                guard got > 0 else { failure = EngineError(.io, "file ended early or could not be read", path: path); break }
+                guard got > 0 else { failure = EngineError(.io, "file ended early or could not be read", path: path); return false }
                 done += got
             }
-            if failure != nil { raw.initializeMemory(as: UInt8.self, repeating: 0) }
+            return true
+        }
+        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialised in
             initialised = count
+            if described.dtype == .float32 {
+                if !fill(UnsafeMutableRawBufferPointer(buffer)) { buffer.initialize(repeating: 0) }
+                return
+            }
+            // float16: converted a block at a time, so the file's size is never held twice.
+            let block = max(1, halfBlock)
+            var halves = [UInt16](repeating: 0, count: min(block, count))
+            var start = 0
+            while start < count {
+                let n = min(block, count - start)
+                guard halves.withUnsafeMutableBytes({ fill(UnsafeMutableRawBufferPointer(rebasing: $0[0..<(2 * n)])) }) else {
+                    buffer.initialize(repeating: 0)
+                    return
+                }
+                for i in 0..<n { buffer[start + i] = Float(Float16(bitPattern: halves[i])) }
+                start += n
+            }
         }
         if let failure { throw failure }
         return (described.shape, values)
@@ -144,7 +188,7 @@ public enum NPY {
             guard let d = Int(text), d >= 0 else { throw fail("bad dimension \(text) in the shape") }
             dims.append(d)
         }
-        let size: Int = switch dtype { case .float32, .int32: 4; case .uint8: 1; case .float64, .int64: 8 }
+        let size = dtype.bytes
         let payload = payloadBytes == nil ? data.subdata(in: headerStart + headerLength..<data.count) : Data()
         var count = 1
         for d in dims {

@@ -131,7 +131,7 @@ struct Preprocess: ParsableCommand {
 struct EncodeImages: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encode-images",
-        abstract: "Projected image embeddings (not normalised) as a float32 .npy of shape (N, D), rows in argument order.")
+        abstract: "Projected image embeddings (not normalised) as a float32 (or --float16) .npy of shape (N, D), rows in argument order.")
 
     @OptionGroup var model: ModelOptions
 
@@ -146,6 +146,9 @@ struct EncodeImages: ParsableCommand {
 
     @Flag(name: .long, help: "Read and fill the feature cache (ALVLM_CACHE): what pools, experiments and sweeps read.")
     var cache = false
+
+    @Flag(name: .long, help: "Write float16 (half the file, each value rounded to the nearest half as numpy does); select, pools and bench select read float16 or float32 alike. `alvlm bench select --float16` reports what the rounding changes in CEC's scores.")
+    var float16 = false
 
     @Argument(help: "Image files or directories (expanded to their images, sorted by path).")
     var images: [String]
@@ -170,7 +173,7 @@ struct EncodeImages: ParsableCommand {
                 let progress = Progress(total: files.count, label: "encoded")
                 let features = try extractor.features(paths: files.map(\.path), progress: { done, _ in progress.update(done) })
                 if store.failedWrites > 0 { warn("\(store.failedWrites) features could not be written to the cache \(store.directory)") }
-                try NPY.write(features, shape: [files.count, clip.config.embedDim], to: out)
+                try write(features, rows: files.count, width: clip.config.embedDim)
                 return
             }
             let progress = Progress(total: files.count, label: "encoded")
@@ -187,7 +190,11 @@ struct EncodeImages: ParsableCommand {
                 if files.count > batch { progress.update(start) }
             }
             warnSkipped(skipped)
-            try NPY.write(features, shape: [count, clip.config.embedDim], to: out)
+            try write(features, rows: count, width: clip.config.embedDim)
         }
+    }
+
+    func write(_ features: [Float], rows: Int, width: Int) throws {
+        if float16 { try NPY.write(float16: features, shape: [rows, width], to: out) } else { try NPY.write(features, shape: [rows, width], to: out) }
     }
 }

@@ -185,6 +185,7 @@ struct BenchSelect: ParsableCommand {
     @Option(name: .long) var seed: UInt64 = 0
     @Option(name: .long, help: "Use this pool (N, D) instead of a random one (e.g. one saved by Scripts/bench_select_reference.py --save-pool).") var features: String?
     @Option(name: .long, help: "Class text features (C, D) for --features.") var text: String?
+    @Flag(name: .long, help: "Round the pool's features to float16 (as a float16 .npy holds them) and report what that changes: CEC's scores and the chosen rows against the float32 pool's (which is kept for this, so memory holds the pool twice).") var float16 = false
     @Flag(name: .long, help: "CEC: also compute the scores with exact neighbours and report how far the chosen search moved them; with k-means|| seeding or local assignment, also cluster as scikit-learn does (greedy k-means++, exact Lloyd) and report the cost ratio.") var compareExact = false
 
     func run() throws {
@@ -211,10 +212,14 @@ struct BenchSelect: ParsableCommand {
                 text = centres.map { $0 + Float(rng.normal() * 0.5) }
             }
             guard budget >= 1, budget <= pool else { throw EngineError(.argument, "--budget must be in 1...\(pool)") }
-            let t0 = DispatchTime.now()
             let classifier = Classifier(classNames: (0..<classes).map { "c\($0)" }, textFeatures: text, logitScale: log(100))
+            // --float16: the float32 pool is kept aside and the timed selection runs on its float16 rounding.
+            let full = float16 ? x : nil
+            if float16 { for i in x.indices { x[i] = Float(Float16(x[i])) } }
+            let t0 = DispatchTime.now()
             let context = try SelectionContext(features: consume x, width: dim, unlabeled: Array(0..<pool), labeled: [:], classifier: classifier)
             let t1 = DispatchTime.now()
+            let start = rng
             let selection = try options.spec().make().select(context, budget: budget, rng: &rng, cancel: selectionToken())
             let t2 = DispatchTime.now()
             func s(_ a: DispatchTime, _ b: DispatchTime) -> Double { Double(b.uptimeNanoseconds - a.uptimeNanoseconds) / 1e9 }
@@ -231,6 +236,20 @@ struct BenchSelect: ParsableCommand {
             }
             if let r = selection.neighbourSearch {
                 result["knn"] = ["method": "ivf", "lists": r.lists, "probes": r.probes, "recall_at_k": r.recall, "sampled_queries": r.sampledQueries]
+            }
+            if let full {
+                // The float32 pool through the same selection from the same random state.
+                let reference = try SelectionContext(features: full, width: dim, unlabeled: Array(0..<pool), labeled: [:], classifier: classifier)
+                var again = start
+                let chosen = try options.spec().make().select(reference, budget: budget, rng: &again, cancel: selectionToken())
+                var report: [String: Any] = ["selected_overlap": Double(Set(chosen.rows).intersection(selection.rows).count) / Double(budget)]
+                if let cec = try options.spec().make() as? CECStrategy {
+                    let (a, b) = (try cec.computeScores(context).uncertainty, try cec.computeScores(reference).uncertainty)
+                    let diffs = zip(a, b).map { abs($0 - $1) }, scale = b.map(abs).max() ?? 1
+                    report["score_difference"] = ["max_abs": diffs.max() ?? 0, "mean_abs": diffs.reduce(0, +) / Double(max(1, diffs.count)),
+                                                  "max_relative_to_largest": (diffs.max() ?? 0) / max(scale, .leastNonzeroMagnitude)]
+                }
+                result["float16"] = report
             }
             if compareExact, let cec = try options.spec().make() as? CECStrategy {
                 var exact = cec

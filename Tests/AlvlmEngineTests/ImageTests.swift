@@ -190,6 +190,53 @@ final class ImageTests: XCTestCase {
     }
 }
 
+/// float16 feature files (`<f2`, as numpy and PyTorch users save CLIP embeddings).
+final class HalfPrecisionNPYTests: XCTestCase {
+    /// Rounding to float16 is IEEE 754's (nearest, ties to even; numpy's astype(float16)): the bit patterns of values
+    /// at the format's edges, and every half read back as the float it denotes.
+    func testHalvesRoundAndReadAsIEEESays() throws {
+        let cases: [(Float, UInt16)] = [
+            (0, 0x0000), (-0.0, 0x8000), (1, 0x3C00), (-2.5, 0xC100), (1.0 / 3, 0x3555), (0.1, 0x2E66),
+            (65504, 0x7BFF), (65519, 0x7BFF), (65520, 0x7C00), (-1e6, 0xFC00), (.infinity, 0x7C00),
+            (6.103515625e-05, 0x0400),                       // the smallest normal, 2^-14
+            (5.9604644775390625e-08, 0x0001),                // the smallest subnormal, 2^-24
+            (2.98023223876953125e-08, 0x0000),               // 2^-25: a tie, to even (zero)
+            (8.940696716308594e-08, 0x0002),                 // 3 * 2^-25: a tie, to even (2)
+            (1.00048828125, 0x3C00), (1.00146484375, 0x3C02), // 1 + 2^-11 and 1 + 3 * 2^-11: ties, to even
+        ]
+        let data = NPY.encode(float16: cases.map(\.0), shape: [cases.count])
+        let array = try NPY.decode(data)
+        XCTAssertEqual(array.dtype, .float16)
+        let bits = array.data.withUnsafeBytes { Array($0.bindMemory(to: UInt16.self)) }
+        for (i, c) in cases.enumerated() { XCTAssertEqual(bits[i], c.1, "\(c.0) -> 0x\(String(bits[i], radix: 16))") }
+        let back = array.floats()
+        XCTAssertEqual(back[3], -2.5); XCTAssertEqual(back[6], 65504); XCTAssertEqual(back[8], .infinity)
+        XCTAssertEqual(back[11], 6.103515625e-05); XCTAssertEqual(back[12], 5.9604644775390625e-08)
+        XCTAssertEqual(back[4], 0.333251953125)   // 0x3555 exactly
+        XCTAssertTrue(try NPY.decode(NPY.encode(float16: [.nan], shape: [1])).floats()[0].isNaN)
+    }
+
+    /// A float16 matrix read through readFloats in blocks of any size gives the halves' floats; a truncated file
+    /// is refused as for float32.
+    func testReadFloatsConvertsHalvesBlockByBlock() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var rng = SeededRandom(seed: 5)
+        let values = (0..<(37 * 16)).map { _ in Float(rng.normal()) * 3 }
+        try NPY.write(float16: values, shape: [37, 16], to: dir + "/h.npy")
+        let expected = values.map { Float(Float16($0)) }
+        XCTAssertEqual(try NPY.read(dir + "/h.npy").floats(), expected)
+        for block in [1, 7, 16, 1000, 1 << 22] {
+            let (shape, got) = try NPY.readFloats(dir + "/h.npy", halfBlock: block)
+            XCTAssertEqual(shape, [37, 16]); XCTAssertEqual(got, expected, "block \(block)")
+        }
+        let whole = try Data(contentsOf: URL(fileURLWithPath: dir + "/h.npy"))
+        XCTAssertEqual(whole.count - 128, values.count * 2)
+        try whole.dropLast(2).write(to: URL(fileURLWithPath: dir + "/t.npy"))
+        XCTAssertThrowsError(try NPY.readFloats(dir + "/t.npy", halfBlock: 7)) { XCTAssertTrue("\($0)".contains("payload has"), "\($0)") }
+    }
+}
+
 /// Captions drawn into thumbnail sheets (issue 12 item 14).
 final class CaptionTests: XCTestCase {
     func testGlyphsAreDrawnWhereTheFontSays() {

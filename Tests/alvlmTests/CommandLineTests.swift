@@ -47,6 +47,13 @@ final class CommandLineTests: XCTestCase {
         let pre = Preprocessor(config: m.config)
         let expected = m.encodeImages(pre.pixels(try ImageDecoder.decode(path: images + "/jpeg_gray_300x199.jpg")), count: 1)
         XCTAssertLessThan(maxAbsDifference(Array(features.floats()[0..<16]), expected), 1e-5)
+        // --float16: the same embeddings, each rounded to a half, in a `<f2` file half the payload's size.
+        let half = dir + "/h.npy"
+        let h = try alvlm(["encode-images", "--model", model, "--float16", "--out", half, images])
+        XCTAssertEqual(h.status, 0, h.stderr)
+        let halves = try NPY.read(half)
+        XCTAssertEqual(halves.dtype, .float16); XCTAssertEqual(halves.shape, [2, 16]); XCTAssertEqual(halves.data.count, 2 * 16 * 2)
+        XCTAssertEqual(halves.floats(), features.floats().map { Float(Float16($0)) })
 
         let bad = dir + "/bad.npy"
         let e = try alvlm(["encode-images", "--model", model, "--out", bad, images + "/png_rgb_120x90.png", images + "/broken.jpg"])
@@ -217,6 +224,22 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(scores.shape, [60, 3])
         XCTAssertTrue(scores.floats()[0].isNaN && scores.floats()[3].isFinite)
         XCTAssertEqual(try alvlm(base + ["--strategy", "cec", "--budget", "4", "--labeled", dir + "/ids.txt", "--k", "5"]).stdout, r.stdout, "seeded")
+
+        // A float16 features file selects as its floats do.
+        let f = try NPY.read(dir + "/f.npy").floats()
+        try writeAtomically(NPY.encode(float16: f, shape: [60, 8]), to: dir + "/f16.npy")
+        try NPY.write(f.map { Float(Float16($0)) }, shape: [60, 8], to: dir + "/f16as32.npy")
+        let cec = ["--text", dir + "/t.npy", "--strategy", "cec", "--budget", "4", "--labeled", dir + "/ids.txt", "--k", "5"]
+        let h = try alvlm(["select", "--features", dir + "/f16.npy"] + cec)
+        XCTAssertEqual(h.status, 0, h.stderr)
+        XCTAssertEqual(h.stdout, try alvlm(["select", "--features", dir + "/f16as32.npy"] + cec).stdout)
+        // bench select --float16 reports what the rounding changes.
+        let b = try alvlm(["bench", "select", "--strategy", "cec", "--pool", "300", "--dim", "16", "--classes", "5", "--budget", "10", "--float16"])
+        XCTAssertEqual(b.status, 0, b.stderr)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(b.stdout.utf8)) as? [String: Any])
+        let half = try XCTUnwrap(json["float16"] as? [String: Any])
+        XCTAssertTrue((0...1).contains(half["selected_overlap"] as? Double ?? -1), "\(half)")
+        XCTAssertNotNil((half["score_difference"] as? [String: Any])?["max_abs"] as? Double, "\(half)")
 
         let p = try alvlm(base + ["--strategy", "entropy", "--pcb", "--budget", "3", "--labeled", dir + "/ids.txt", "--labels", dir + "/labels.txt"])
         XCTAssertEqual(p.status, 0, p.stderr)
