@@ -1,6 +1,6 @@
 import Foundation
 
-/// A float32 .npy of shape (rows, rowShape...) written rows at a time, so memory stays that of one block whatever
+/// A float32 (or float16) .npy of shape (rows, rowShape...) written rows at a time, so memory stays that of one block whatever
 /// the row count. The rows go to a temporary file beside the destination; `finish()` writes the final row count into
 /// a header reserved at the start (padded to the same length), flushes and renames it over the destination, so a
 /// failed or cancelled run leaves the previous file (if any) and no partial one. Without `finish()` the temporary
@@ -8,20 +8,23 @@ import Foundation
 public final class NPYRowWriter {
     public let path: String
     public let rowShape: [Int]
+    /// `.float32`, or `.float16` (each value rounded as `NPY.encode(float16:shape:)` rounds it).
+    public let dtype: NPY.DType
     public private(set) var rows = 0
     private let temp: String
     private var fd: Int32
     private let headerLength: Int
 
-    public init(path: String, rowShape: [Int]) throws {
+    public init(path: String, rowShape: [Int], dtype: NPY.DType = .float32) throws {
         precondition(rowShape.allSatisfy { $0 > 0 }, "npy rows need a positive shape")
-        self.path = path; self.rowShape = rowShape
+        precondition(dtype == .float32 || dtype == .float16, "npy rows are written as float32 or float16")
+        self.path = path; self.rowShape = rowShape; self.dtype = dtype
         let url = URL(fileURLWithPath: path)
         temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(String(UInt64.random(in: .min ... .max), radix: 36))").path
         fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw EngineError(.io, "cannot write file: \(String(cString: strerror(errno)))", path: path) }
         // Room for any row count: the header of the largest one.
-        let reserved = NPY.header(dtype: .float32, shape: [Int.max] + rowShape)
+        let reserved = NPY.header(dtype: dtype, shape: [Int.max] + rowShape)
         headerLength = reserved.count
         try write(reserved)
     }
@@ -30,8 +33,13 @@ public final class NPYRowWriter {
 
     /// Appends `count` whole rows.
     public func append(_ values: UnsafePointer<Float>, rows count: Int) throws {
-        let width = rowShape.reduce(1, *)
-        try write(UnsafeRawBufferPointer(start: values, count: count * width * MemoryLayout<Float>.size))
+        let n = count * rowShape.reduce(1, *)
+        if dtype == .float16 {
+            let halves = (0..<n).map { Float16(values[$0]).bitPattern }
+            try halves.withUnsafeBytes { try write($0) }
+        } else {
+            try write(UnsafeRawBufferPointer(start: values, count: n * MemoryLayout<Float>.size))
+        }
         rows += count
     }
 
@@ -51,7 +59,7 @@ public final class NPYRowWriter {
 
     /// Writes the header with the row count, flushes, and renames the file into place.
     public func finish() throws {
-        let header = NPY.header(dtype: .float32, shape: [rows] + rowShape, length: headerLength)
+        let header = NPY.header(dtype: dtype, shape: [rows] + rowShape, length: headerLength)
         precondition(header.count == headerLength, "the npy header outgrew its reserved room")
         guard lseek(fd, 0, SEEK_SET) == 0 else { throw failure("seeking") }
         try write(header)

@@ -173,28 +173,29 @@ struct EncodeImages: ParsableCommand {
                 let progress = Progress(total: files.count, label: "encoded")
                 let features = try extractor.features(paths: files.map(\.path), progress: { done, _ in progress.update(done) })
                 if store.failedWrites > 0 { warn("\(store.failedWrites) features could not be written to the cache \(store.directory)") }
-                try write(features, rows: files.count, width: clip.config.embedDim)
+                let shape = [files.count, clip.config.embedDim]
+                try float16 ? NPY.write(float16: features, shape: shape, to: out) : NPY.write(features, shape: shape, to: out)
                 return
             }
+            // Rows streamed to the file a batch at a time: memory of one batch, whatever the number of images.
+            let writer = try NPYRowWriter(path: out, rowShape: [clip.config.embedDim], dtype: float16 ? .float16 : .float32)
             let progress = Progress(total: files.count, label: "encoded")
-            var features: [Float] = []
-            var count = 0, skipped = 0
-            var start = 0
+            let cancel = InterruptToken()
+            installInterruptHandler()
+            var skipped = 0, start = 0
             while start < files.count {
+                if cancel.isCancelled { throw EngineError(.cancelled, "encoding cancelled after \(start) of \(files.count) images; \(out) not written") }
                 let chunk = files[start..<min(files.count, start + batch)]
                 let (pixels, kept) = try preprocess(chunk, with: pre, skipped: &skipped)
-                let n = kept.count
-                if n > 0 { features += clip.encodeImages(pixels, count: n, batch: batch) }
-                count += n
+                if !kept.isEmpty {
+                    let features = clip.encodeImages(pixels, count: kept.count, batch: batch)
+                    try features.withUnsafeBufferPointer { try writer.append($0.baseAddress!, rows: kept.count) }
+                }
                 start += chunk.count
                 if files.count > batch { progress.update(start) }
             }
             warnSkipped(skipped)
-            try write(features, rows: count, width: clip.config.embedDim)
+            try writer.finish()
         }
-    }
-
-    func write(_ features: [Float], rows: Int, width: Int) throws {
-        if float16 { try NPY.write(float16: features, shape: [rows, width], to: out) } else { try NPY.write(features, shape: [rows, width], to: out) }
     }
 }

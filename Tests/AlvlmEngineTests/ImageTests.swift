@@ -183,6 +183,14 @@ final class ImageTests: XCTestCase {
             try [Float](repeating: 1, count: 8).withUnsafeBufferPointer { try dropped.append($0.baseAddress!, rows: 2) }
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["a.npy"])
+        // float16 rows: each value rounded to a half.
+        let halves = try NPYRowWriter(path: dir + "/h.npy", rowShape: [3], dtype: .float16)
+        try values.withUnsafeBufferPointer { try halves.append($0.baseAddress! + 3, rows: 4) }
+        try halves.finish()
+        let h = try NPY.read(dir + "/h.npy")
+        XCTAssertEqual(h.dtype, .float16); XCTAssertEqual(h.shape, [4, 3])
+        XCTAssertEqual(h.floats(), values[3..<15].map { Float(Float16($0)) })
+        try FileManager.default.removeItem(atPath: dir + "/h.npy")
         // No rows at all is an empty array of the right shape.
         let empty = try NPYRowWriter(path: dir + "/c.npy", rowShape: [3, 2, 2])
         try empty.finish()

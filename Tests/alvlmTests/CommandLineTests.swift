@@ -47,9 +47,10 @@ final class CommandLineTests: XCTestCase {
         let pre = Preprocessor(config: m.config)
         let expected = m.encodeImages(pre.pixels(try ImageDecoder.decode(path: images + "/jpeg_gray_300x199.jpg")), count: 1)
         XCTAssertLessThan(maxAbsDifference(Array(features.floats()[0..<16]), expected), 1e-5)
-        // --float16: the same embeddings, each rounded to a half, in a `<f2` file half the payload's size.
+        // --float16: the same embeddings, each rounded to a half, in a `<f2` file half the payload's size; streamed a
+        // batch (here one image) at a time, the rows in order.
         let half = dir + "/h.npy"
-        let h = try alvlm(["encode-images", "--model", model, "--float16", "--out", half, images])
+        let h = try alvlm(["encode-images", "--model", model, "--float16", "--batch", "1", "--out", half, images])
         XCTAssertEqual(h.status, 0, h.stderr)
         let halves = try NPY.read(half)
         XCTAssertEqual(halves.dtype, .float16); XCTAssertEqual(halves.shape, [2, 16]); XCTAssertEqual(halves.data.count, 2 * 16 * 2)
