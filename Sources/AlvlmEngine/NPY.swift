@@ -100,8 +100,9 @@ public enum NPY {
     }
 
     /// A float32 matrix read straight from the file into its array (no second copy of the payload, so a 2 GB pool
-    /// peaks at 2 GB); float16 converted exactly a block at a time as it is read (a 1 GB half file peaks at the 2 GB
-    /// of its floats; `halfBlock` values at a time); other dtypes are read whole and converted. The header is checked as `decode` checks it.
+    /// peaks at 2 GB); a float16 one converted exactly as it is read, `halfBlock` values at a time (a 1 GB half file
+    /// peaks at the 2 GB of its floats); other dtypes are read whole and converted. The header is checked as `decode`
+    /// checks it.
     public static func readFloats(_ path: String, halfBlock: Int = 1 << 22) throws -> (shape: [Int], values: [Float]) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw EngineError(.io, "cannot read file", path: path) }
         defer { try? handle.close() }

@@ -1,7 +1,7 @@
 import Foundation
 
-/// A float32 (or float16) .npy of shape (rows, rowShape...) written rows at a time, so memory stays that of one block whatever
-/// the row count. The rows go to a temporary file beside the destination; `finish()` writes the final row count into
+/// A float32 (or float16) .npy of shape (rows, rowShape...) written rows at a time, so memory stays that of one block
+/// whatever the row count. The rows go to a temporary file beside the destination; `finish()` writes the final row count into
 /// a header reserved at the start (padded to the same length), flushes and renames it over the destination, so a
 /// failed or cancelled run leaves the previous file (if any) and no partial one. Without `finish()` the temporary
 /// file is removed.
