@@ -4,6 +4,19 @@ import XCTest
 
 /// Bins are [left, right) of equal width with the last one closed; the axis is the range.
 final class HistogramTests: XCTestCase {
+    /// A million values are binned here: the program gnuplot receives holds the 50 bins (centre, count, width), whose
+    /// counts add up to the values, not the values (what keeps `hist` of a large array fast; no timing here).
+    func testAMillionValuesReachGnuplotAsTheirBins() throws {
+        let n = 1_000_000
+        let histogram = try Histogram(values: (0..<n).map { sin(Double($0) * 0.001) }, bins: 50)
+        for output in [PlotOutput.text(columns: 80, rows: 24, ansi: false), .file("h.png")] {
+            let program = try PlotProgram(.histogram(title: "scores", layers: [HistogramLayer(title: "scores", histogram: histogram)]), output: output)
+            XCTAssertEqual(program.tables.map(\.rows), [50])
+            XCTAssertEqual(program.tables[0].columnCount, 3)
+            XCTAssertEqual(program.tables[0].column(1).reduce(0, +), Double(n))
+        }
+    }
+
     func testBinsAreHalfOpenWithTheLastClosed() throws {
         let h = try Histogram(values: [0.05, 0.05, 0.15, 0.25, 0.25, 0.25], bins: 3, range: (0, 0.3))
         XCTAssertEqual(h.counts, [2, 1, 3])

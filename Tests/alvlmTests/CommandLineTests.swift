@@ -390,40 +390,16 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
-    /// A 1,000,000-value histogram from load_npy, against the same values sent to gnuplot as text (as plots were
-    /// sent before), in the same run: the binary path must take well under half the time.
-    func testAMillionValueHistogramIsFast() throws {
+    /// A 1,000,000-value histogram from load_npy draws in the terminal (what gnuplot receives is its bins:
+    /// HistogramTests.testAMillionValuesReachGnuplotAsTheirBins).
+    func testAMillionValueHistogramDraws() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gnuplot") else { throw XCTSkip("gnuplot is not installed") }
         let n = 1_000_000
         let values = (0..<n).map { Float(sin(Double($0) * 0.001)) }
         try NPY.write(values, shape: [n], to: dir + "/scores.npy")
-        func seconds(_ body: () throws -> Void) rethrows -> Double {
-            let start = DispatchTime.now().uptimeNanoseconds
-            try body()
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        }
-        var picture = ""
-        let binary = try seconds {
-            let r = try alvlm(["-c", "hist(load_npy(\"\(dir)/scores.npy\"), bins: 50)"])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            picture = r.stdout
-        }
-        XCTAssertTrue(picture.contains("count"), picture)
-        var text = "set terminal dumb size 80,24 mono\n$H << EOD\n"
-        for v in values { text += "\(v)\n" }
-        text += "EOD\nplot $H using 1 bins=50 with boxes\n"
-        let plain = try seconds {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/gnuplot")
-            let input = Pipe()
-            process.standardInput = input; process.standardOutput = FileHandle.nullDevice; process.standardError = FileHandle.nullDevice
-            try process.run()
-            input.fileHandleForWriting.write(Data(text.utf8))
-            try input.fileHandleForWriting.close()
-            process.waitUntilExit()
-            XCTAssertEqual(process.terminationStatus, 0)
-        }
-        XCTAssertLessThan(binary, plain / 2, "alvlm hist(load_npy(...)) \(binary) s; the values as text to gnuplot \(plain) s")
+        let r = try alvlm(["-c", "hist(load_npy(\"\(dir)/scores.npy\"), bins: 50)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("count"), r.stdout)
     }
 
     /// Comparison lookups by a name the comparison does not have are errors that list its names (both `_` and `-`
