@@ -60,6 +60,10 @@ enum Resample {
         return out
     }
 
+    /// Rows of the source the horizontal pass transposes at a time (the row kernel's whole-row loops need rows of a
+    /// few hundred bytes; the transposed copies need no more).
+    static let stripRows = 256
+
     /// A rectangle of the resized image.
     struct Box { var left, top, width, height: Int }
 
@@ -86,19 +90,24 @@ enum Resample {
         if let k = horizontal {
             var x0 = k.bounds[box.left].min, x1 = x0
             for xx in box.left..<(box.left + cw) { x0 = min(x0, k.bounds[xx].min); x1 = max(x1, k.bounds[xx].min + k.bounds[xx].count) }
-            let column = rows * bands
-            scratch.reserve(transposed: (x1 - x0) * column, columns: cw * column, mid: rows * outRow)
+            // In strips of rows, so the transposed copies stay small however tall the image.
+            let strip = min(rows, Self.stripRows)
+            scratch.reserve(transposed: (x1 - x0) * strip * bands, columns: cw * strip * bands, mid: rows * outRow)
             scratch.transposed.withUnsafeMutableBufferPointer { t in
             scratch.columns.withUnsafeMutableBufferPointer { c in
             scratch.mid.withUnsafeMutableBufferPointer { m in
             k.fixed.withUnsafeBufferPointer { f in
-                ac_transpose(src + (y0 * width + x0) * bands, width * bands, Int32(rows), Int32(x1 - x0), Int32(bands), t.baseAddress!, column)
-                for xx in box.left..<(box.left + cw) {
-                    let (xmin, n) = k.bounds[xx]
-                    ac_resample_row(t.baseAddress! + (xmin - x0) * column, column, f.baseAddress! + xx * k.ksize, Int32(n), bits,
-                                    c.baseAddress! + (xx - box.left) * column, column)
+                for s0 in stride(from: 0, to: rows, by: strip) {
+                    let sr = min(strip, rows - s0), column = sr * bands
+                    ac_transpose(src + ((y0 + s0) * width + x0) * bands, width * bands, Int32(sr), Int32(x1 - x0), Int32(bands),
+                                 t.baseAddress!, column)
+                    for xx in box.left..<(box.left + cw) {
+                        let (xmin, n) = k.bounds[xx]
+                        ac_resample_row(t.baseAddress! + (xmin - x0) * column, column, f.baseAddress! + xx * k.ksize, Int32(n), bits,
+                                        c.baseAddress! + (xx - box.left) * column, column)
+                    }
+                    ac_transpose(c.baseAddress!, column, Int32(cw), Int32(sr), Int32(bands), m.baseAddress! + s0 * outRow, outRow)
                 }
-                ac_transpose(c.baseAddress!, column, Int32(cw), Int32(rows), Int32(bands), m.baseAddress!, outRow)
             }}}}
             midStride = outRow
         }
