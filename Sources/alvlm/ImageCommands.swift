@@ -147,7 +147,7 @@ struct EncodeImages: ParsableCommand {
     @Flag(name: .long, help: "Read and fill the feature cache (ALVLM_CACHE): what pools, experiments and sweeps read.")
     var cache = false
 
-    @Flag(name: .long, help: "Write float16 (half the file, each value rounded to the nearest half as numpy does); select, pools and bench select read float16 or float32 alike. `alvlm bench select --float16` reports what the rounding changes in CEC's scores.")
+    @Flag(name: .long, help: "Write float16 (half the file, each value rounded to the nearest half as numpy does); the commands that read features (select, coop, zeroshot, bench select) take float16 or float32 alike. `alvlm bench select --float16` reports what the rounding changes in CEC's scores.")
     var float16 = false
 
     @Argument(help: "Image files or directories (expanded to their images, sorted by path).")
