@@ -51,9 +51,12 @@ public enum NPY {
     /// Encodes float32 values as float16 (`<f2`), each rounded to the nearest half (ties to even, beyond 65504 to
     /// infinity), as numpy's astype(float16) rounds them.
     public static func encode(float16 values: [Float], shape: [Int]) -> Data {
-        let half = values.map { Float16($0).bitPattern }
+        let half = values.withUnsafeBufferPointer { halfBits($0) }
         return half.withUnsafeBytes { encode(bytes: $0, dtype: .float16, count: values.count, shape: shape) }
     }
+
+    /// The float16 bit patterns of `values`, each rounded to the nearest half (ties to even): what `<f2` files hold.
+    static func halfBits(_ values: UnsafeBufferPointer<Float>) -> [UInt16] { values.map { Float16($0).bitPattern } }
 
     /// Encodes a float64 array; `values.count` must equal the product of `shape`.
     public static func encode(_ values: [Double], shape: [Int]) -> Data {

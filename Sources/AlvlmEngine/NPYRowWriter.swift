@@ -35,7 +35,7 @@ public final class NPYRowWriter {
     public func append(_ values: UnsafePointer<Float>, rows count: Int) throws {
         let n = count * rowShape.reduce(1, *)
         if dtype == .float16 {
-            let halves = (0..<n).map { Float16(values[$0]).bitPattern }
+            let halves = NPY.halfBits(UnsafeBufferPointer(start: values, count: n))
             try halves.withUnsafeBytes { try write($0) }
         } else {
             try write(UnsafeRawBufferPointer(start: values, count: n * MemoryLayout<Float>.size))

@@ -172,6 +172,14 @@ func selectionToken() -> InterruptToken {
     return token
 }
 
+/// How far scores `a` moved from `reference`: the largest and mean absolute difference, and the largest relative to
+/// the reference's largest magnitude.
+func scoreDifference(_ a: [Double], _ reference: [Double]) -> [String: Double] {
+    let diffs = zip(a, reference).map { abs($0 - $1) }, largest = diffs.max() ?? 0
+    return ["max_abs": largest, "mean_abs": diffs.reduce(0, +) / Double(max(1, diffs.count)),
+            "max_relative_to_largest": largest / max(reference.map(abs).max() ?? 1, .leastNonzeroMagnitude)]
+}
+
 struct BenchSelect: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "select",
@@ -245,9 +253,7 @@ struct BenchSelect: ParsableCommand {
                 var report: [String: Any] = ["selected_overlap": Double(Set(chosen.rows).intersection(selection.rows).count) / Double(budget)]
                 if let cec = try options.spec().make() as? CECStrategy {
                     let (a, b) = (try cec.computeScores(context).uncertainty, try cec.computeScores(reference).uncertainty)
-                    let diffs = zip(a, b).map { abs($0 - $1) }, scale = b.map(abs).max() ?? 1
-                    report["score_difference"] = ["max_abs": diffs.max() ?? 0, "mean_abs": diffs.reduce(0, +) / Double(max(1, diffs.count)),
-                                                  "max_relative_to_largest": (diffs.max() ?? 0) / max(scale, .leastNonzeroMagnitude)]
+                    report["score_difference"] = scoreDifference(a, b)
                 }
                 result["float16"] = report
             }
@@ -255,9 +261,7 @@ struct BenchSelect: ParsableCommand {
                 var exact = cec
                 exact.search = .exact
                 let (a, b) = (try cec.computeScores(context).uncertainty, try exact.computeScores(context).uncertainty)
-                let diffs = zip(a, b).map { abs($0 - $1) }, scale = b.map(abs).max() ?? 1
-                result["score_difference"] = ["max_abs": diffs.max() ?? 0, "mean_abs": diffs.reduce(0, +) / Double(max(1, diffs.count)),
-                                              "max_relative_to_largest": (diffs.max() ?? 0) / max(scale, .leastNonzeroMagnitude)]
+                result["score_difference"] = scoreDifference(a, b)
                 // The same weights clustered as scikit-learn does (greedy k-means++, exact Lloyd steps): what the faster
                 // seeding and assignment cost in the objective.
                 if let c = selection.clustering, c.seeding != .greedy || c.assignment != .exact {
