@@ -31,9 +31,16 @@ public enum InvertedFileNeighbors {
     /// best first), with at least `recall` of the true neighbours found on sampled queries.
     public static func search(_ z: [Float], rows n: Int, width d: Int, k: Int, recall target: Double = 0.99, lists: Int? = nil,
                               seed: UInt64 = 0, cancel: CancellationToken? = nil) throws -> (ids: [Int32], similarities: [Float], report: Report) {
+        guard z.count == n * d else { throw EngineError(.argument, "features of \(z.count) values are not [\(n), \(d)]") }
+        return try search(FeatureRows(z, width: d), k: k, recall: target, lists: lists, seed: seed, cancel: cancel)
+    }
+
+    /// The same, for rows held in any `FeatureStorage` (read a block or a gathered list at a time).
+    public static func search(_ z: FeatureRows, k: Int, recall target: Double = 0.99, lists: Int? = nil,
+                              seed: UInt64 = 0, cancel: CancellationToken? = nil) throws -> (ids: [Int32], similarities: [Float], report: Report) {
+        let n = z.rows, d = z.width
         guard k >= 1, k < n else { throw EngineError(.argument, "k = \(k) neighbours: k must be in 1...\(n - 1) for a pool of \(n) samples") }
         guard target > 0, target <= 1 else { throw EngineError(.argument, "the recall target must be in (0, 1] (got \(target))") }
-        guard z.count == n * d else { throw EngineError(.argument, "features of \(z.count) values are not [\(n), \(d)]") }
         let l = min(n, max(1, lists ?? defaultLists(rows: n)))
         var rng = SeededRandom(seed: seed ^ 0x1FF_1DE5)
         func check() throws { if cancel?.isCancelled == true { throw EngineError(.cancelled, "nearest-neighbour search cancelled") } }
@@ -42,12 +49,11 @@ public enum InvertedFileNeighbors {
         cancel?.report("neighbours: \(l) coarse centres from \(min(n, 32 * l)) sampled rows")
         let order = rng.permutation(n)
         let sample = Array(order.prefix(min(n, 32 * l)))
-        var centres = [Float](repeating: 0, count: l * d)
-        for (c, r) in sample.prefix(l).enumerated() { for j in 0..<d { centres[c * d + j] = z[r * d + j] } }
-        let sampleRows = gather(z, rows: sample, width: d)
+        var centres = z.gathered(sample.prefix(l))
+        let sampleRows = z.gathered(sample)
         for _ in 0..<8 {
             try check()
-            let nearest = nearestLists(sampleRows, rows: sample.count, centres: centres, lists: l, width: d, top: 1)
+            let nearest = nearestLists(FeatureRows(floats: sampleRows, width: d), centres: centres, lists: l, width: d, top: 1)
             var sums = [Float](repeating: 0, count: l * d), counts = [Int](repeating: 0, count: l)
             for (i, c) in nearest.enumerated() {
                 counts[Int(c)] += 1
@@ -64,15 +70,15 @@ public enum InvertedFileNeighbors {
         // 2. Every row into its nearest centre's list.
         try check()
         cancel?.report("neighbours: filling \(l) lists with \(n) rows")
-        let primary = nearestLists(z, rows: n, centres: centres, lists: l, width: d, top: 1)
+        let primary = nearestLists(z, centres: centres, lists: l, width: d, top: 1)
         var members = [[Int32]](repeating: [], count: l)
         for (r, c) in primary.enumerated() { members[Int(c)].append(Int32(r)) }
 
         // 3. Probes from the recall target: on sampled queries, the rank of each true neighbour's list among the
         //    query's nearest centres; P is the smallest count reaching the target.
         let queries = Array(order.suffix(min(n, 500)))
-        let exact = try exactNeighbours(z, queries: queries, rows: n, width: d, k: k)
-        let queryRows = gather(z, rows: queries, width: d)
+        let exact = try exactNeighbours(z, queries: queries, k: k)
+        let queryRows = z.gathered(queries)
         let toCentres = Products.rows(queryRows, centres, width: d)
         var needed: [Int] = []
         for (qi, _) in queries.enumerated() {
@@ -126,16 +132,16 @@ public enum InvertedFileNeighbors {
 
     /// Searches the rows of one list against the union of the lists each of them probes (grown until it holds
     /// more than k rows), writing their results.
-    static func searchGroup(_ group: [Int32], z: [Float], width d: Int, k: Int, centres: [Float], lists l: Int, members: [[Int32]],
+    static func searchGroup(_ group: [Int32], z: FeatureRows, width d: Int, k: Int, centres: [Float], lists l: Int, members: [[Int32]],
                             probes: Int, ids: UnsafeMutablePointer<Int32>, similarities: UnsafeMutablePointer<Float>) {
-        let q = gather(z, rows: group.map(Int.init), width: d)
+        let q = z.gathered(group.lazy.map(Int.init))
         var p = probes, candidates: [Int32] = []
         repeat {
-            let probed = nearestLists(q, rows: group.count, centres: centres, lists: l, width: d, top: p, cores: 1)
+            let probed = nearestLists(FeatureRows(floats: q, width: d), centres: centres, lists: l, width: d, top: p, cores: 1)
             candidates = Set(probed).sorted().flatMap { members[Int($0)] }
             p = min(l, 2 * p)
-        } while candidates.count <= k && candidates.count < z.count / d
-        let candidateRows = gather(z, rows: candidates.map(Int.init), width: d)
+        } while candidates.count <= k && candidates.count < z.rows
+        let candidateRows = z.gathered(candidates.lazy.map(Int.init))
         let qb = 256, cb = 4096
         var block = [Float](repeating: 0, count: qb * cb)
         q.withUnsafeBufferPointer { qp in
@@ -161,13 +167,12 @@ public enum InvertedFileNeighbors {
 
     /// The `top` nearest centres (most similar first) of each of `rows` unit rows, [rows, top], in blocks of rows
     /// so that no rows × lists matrix is held whole.
-    static func nearestLists(_ x: [Float], rows n: Int, centres: [Float], lists l: Int, width d: Int, top: Int,
+    static func nearestLists(_ x: FeatureRows, centres: [Float], lists l: Int, width d: Int, top: Int,
                              cores: Int = Engine.cores) -> [Int32] {
-        let p = min(top, l), block = 2048
+        let n = x.rows, p = min(top, l), block = 2048
         var out = [Int32](repeating: 0, count: n * p)
         let blocks = (n + block - 1) / block
         out.withUnsafeMutableBufferPointer { op in
-        x.withUnsafeBufferPointer { xp in
         centres.withUnsafeBufferPointer { cp in
             let outBase = op.baseAddress!
             Parallel.chunks(blocks, cores: cores) { _, range in
@@ -175,7 +180,7 @@ public enum InvertedFileNeighbors {
                 for b in range {
                     let r0 = b * block, rn = min(block, n - r0)
                     s.withUnsafeMutableBufferPointer { sp in
-                        Products.rows(xp.baseAddress! + r0 * d, count: rn, cp.baseAddress!, count: l, width: d, into: sp.baseAddress!, cores: 1)
+                        x.withRows(r0, rn) { Products.rows($0, count: rn, cp.baseAddress!, count: l, width: d, into: sp.baseAddress!, cores: 1) }
                         best.withUnsafeMutableBufferPointer { bp in
                             for r in 0..<rn {
                                 let row = outBase + (r0 + r) * p
@@ -186,22 +191,22 @@ public enum InvertedFileNeighbors {
                     }
                 }
             }
-        }}}
+        }}
         return out
     }
 
     /// Exact k nearest neighbours of some rows among all rows (self excluded), [queries, k].
-    static func exactNeighbours(_ z: [Float], queries: [Int], rows n: Int, width d: Int, k: Int) throws -> [Int32] {
-        let q = gather(z, rows: queries, width: d)
+    static func exactNeighbours(_ z: FeatureRows, queries: [Int], k: Int) throws -> [Int32] {
+        let n = z.rows, d = z.width, q = z.gathered(queries)
         var ids = [Int32](repeating: -1, count: queries.count * k), values = [Float](repeating: -.infinity, count: queries.count * k)
         let cb = 8192
         for c0 in stride(from: 0, to: n, by: cb) {
             let cn = min(cb, n - c0)
-            let block = z.withUnsafeBufferPointer { zp in
+            let block = z.withRows(c0, cn) { zp in
                 q.withUnsafeBufferPointer { qp in
                     var s = [Float](repeating: 0, count: queries.count * cn)
                     s.withUnsafeMutableBufferPointer {
-                        Products.rows(qp.baseAddress!, count: queries.count, zp.baseAddress! + c0 * d, count: cn, width: d, into: $0.baseAddress!)
+                        Products.rows(qp.baseAddress!, count: queries.count, zp, count: cn, width: d, into: $0.baseAddress!)
                     }
                     return s
                 }
@@ -216,12 +221,5 @@ public enum InvertedFileNeighbors {
             }}}
         }
         return ids
-    }
-
-    /// The given rows of `z`, packed [rows.count, d].
-    static func gather(_ z: [Float], rows: [Int], width d: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: rows.count * d)
-        Embedding.gather(z, index: rows, width: d, into: &out)
-        return out
     }
 }

@@ -53,7 +53,8 @@ extension WeightedKMeans {
 
     /// A local assignment step (see `Assignment.local`): each row against the centres nearest its current centre,
     /// cluster by cluster, one matrix product per block of a cluster's rows. Ties go to the smaller centre index.
-    func assignLocal(_ x: [Float], n: Int, d: Int, norms: [Float], centres: [Float], k: Int, current: [Int]) -> ([Int], [Float]) {
+    func assignLocal(_ x: FeatureRows, norms: [Float], centres: [Float], k: Int, current: [Int]) -> ([Int], [Float]) {
+        let n = x.rows, d = x.width
         let cn = (0..<k).map { c in (0..<d).reduce(Float(0)) { $0 + centres[c * d + $1] * centres[c * d + $1] } }
         let m = min(k, Self.localCentres)
         let near = Self.nearestCentres(centres, k: k, d: d, norms: cn, m: m)
@@ -62,7 +63,6 @@ extension WeightedKMeans {
         let block = 1024
         assignment.withUnsafeMutableBufferPointer { ap in
         d2.withUnsafeMutableBufferPointer { dp in
-        x.withUnsafeBufferPointer { xp in
         centres.withUnsafeBufferPointer { cp in
             let aBase = ap.baseAddress!, dBase = dp.baseAddress!
             // Clusters dealt round-robin to the workers (their sizes vary; neighbouring indices are not alike).
@@ -82,7 +82,7 @@ extension WeightedKMeans {
                     for r0 in stride(from: 0, to: count, by: block) {
                         let rn = min(block, count - r0)
                         rows.withUnsafeMutableBufferPointer { rp in
-                            for t in 0..<rn { (rp.baseAddress! + t * d).update(from: xp.baseAddress! + Int(order[first + r0 + t]) * d, count: d) }
+                            for t in 0..<rn { x.copyRow(Int(order[first + r0 + t]), to: rp.baseAddress! + t * d) }
                             cand.withUnsafeBufferPointer { candp in
                             g.withUnsafeMutableBufferPointer { gp in
                                 Products.rows(rp.baseAddress!, count: rn, candp.baseAddress!, count: m, width: d, scale: -2,
@@ -101,7 +101,7 @@ extension WeightedKMeans {
                     }
                 }
             }
-        }}}}
+        }}}
         return (assignment, d2)
     }
 
@@ -117,8 +117,9 @@ extension WeightedKMeans {
 
     /// For each centre in order, its cluster's member nearest to it (ties to the smaller row): distinct rows, since
     /// each row is in one cluster. A centre with no member takes the nearest row not yet taken, over every row.
-    public static func nearestMembers(_ x: [Float], rows n: Int, width d: Int, centres: [Float], count k: Int, assignment: [Int],
+    public static func nearestMembers(_ x: FeatureRows, centres: [Float], count k: Int, assignment: [Int],
                                       distances d2: [Float]) -> [Int] {
+        let n = x.rows, d = x.width
         var pick = [Int](repeating: -1, count: k)
         for i in 0..<n {
             let c = assignment[i]
@@ -127,9 +128,9 @@ extension WeightedKMeans {
         if pick.contains(-1) {
             var taken = [Bool](repeating: false, count: n)
             for p in pick where p >= 0 { taken[p] = true }
-            let norms = (0..<n).map { i in (0..<d).reduce(Float(0)) { $0 + x[i * d + $1] * x[i * d + $1] } }
+            let norms = rowNorms(x)
             for c in 0..<k where pick[c] < 0 {
-                let dist = squaredDistances(x, n: n, d: d, norms: norms, centres: Array(centres[(c * d)..<((c + 1) * d)]), m: 1)
+                let dist = squaredDistances(x, norms: norms, centres: Array(centres[(c * d)..<((c + 1) * d)]), m: 1)
                 var best = -1
                 for i in 0..<n where !taken[i] && (best < 0 || dist[i] < dist[best]) { best = i }
                 if best >= 0 { taken[best] = true; pick[c] = best }

@@ -22,8 +22,8 @@ extension WeightedKMeans {
     static let parallelRounds = 4, oversampling = 0.5, sampledRows = 50_000, sampledPerCluster = 16
 
     /// Greedy weighted k-means++ of `k` centres (the fit's clusters by default) among the rows of x.
-    func seed(_ x: [Float], n: Int, d: Int, norms: [Float], w: [Double], k: Int? = nil, rng: inout SeededRandom) -> [Float] {
-        let k = k ?? clusters, trials = 2 + Int(log(Double(k)))
+    func seed(_ x: FeatureRows, norms: [Float], w: [Double], k: Int? = nil, rng: inout SeededRandom) -> [Float] {
+        let k = k ?? clusters, trials = 2 + Int(log(Double(k))), n = x.rows, d = x.width
         /// Draws `count` rows with probability ∝ mass (one prefix sum, then binary searches).
         func draw(_ mass: [Double], _ count: Int) -> [Int] {
             var prefix = [Double](repeating: 0, count: n)
@@ -39,12 +39,12 @@ extension WeightedKMeans {
         }
         var centres: [Float] = []
         let first = draw(w, 1)[0]
-        centres += x[(first * d)..<((first + 1) * d)]
-        var closest = Self.squaredDistances(x, n: n, d: d, norms: norms, centres: centres, m: 1)
+        centres += x.row(first)
+        var closest = Self.squaredDistances(x, norms: norms, centres: centres, m: 1)
         for _ in 1..<k {
             let candidates = draw((0..<n).map { w[$0] * Double(closest[$0]) }, trials)
-            let cand = candidates.flatMap { x[($0 * d)..<(($0 + 1) * d)] }
-            let dist = Self.squaredDistances(x, n: n, d: d, norms: norms, centres: cand, m: trials)
+            let cand = x.gathered(candidates)
+            let dist = Self.squaredDistances(x, norms: norms, centres: cand, m: trials)
             var bestTrial = 0, bestPotential = Double.infinity
             for t in 0..<trials {
                 var potential = 0.0
@@ -59,17 +59,17 @@ extension WeightedKMeans {
 
     /// k-means|| seeding (see `Seeding.parallel`). Falls back to the greedy seeding when the rounds find fewer than K
     /// candidates (a tiny pool, or the weight on fewer than K distinct rows).
-    func parallelSeed(_ x: [Float], n: Int, d: Int, norms: [Float], w: [Double], rng: inout SeededRandom,
+    func parallelSeed(_ x: FeatureRows, norms: [Float], w: [Double], rng: inout SeededRandom,
                       cancel: CancellationToken?) throws -> [Float] {
+        let n = x.rows, d = x.width
         let k = clusters, sample = max(Self.sampledRows, Self.sampledPerCluster * k)
         if n > sample {
             // The rounds run on a uniform sample (its rows in ascending order), with the sample's own weights.
             let rows = Array(rng.permutation(n).prefix(sample)).sorted()
-            var xs = [Float](repeating: 0, count: rows.count * d)
-            Embedding.gather(x, index: rows, width: d, into: &xs)
+            let xs = FeatureRows(floats: x.gathered(rows), width: d)
             let ws = rows.map { w[$0] }
-            guard ws.contains(where: { $0 > 0 }) else { return seed(x, n: n, d: d, norms: norms, w: w, rng: &rng) }
-            return try parallelSeed(xs, n: rows.count, d: d, norms: rows.map { norms[$0] }, w: ws, rng: &rng, cancel: cancel)
+            guard ws.contains(where: { $0 > 0 }) else { return seed(x, norms: norms, w: w, rng: &rng) }
+            return try parallelSeed(xs, norms: rows.map { norms[$0] }, w: ws, rng: &rng, cancel: cancel)
         }
         let ell = Self.oversampling * Double(k)
         var closest = [Float](repeating: .infinity, count: n), owner = [Int](repeating: 0, count: n)
@@ -83,7 +83,7 @@ extension WeightedKMeans {
         var chosen = [first], fresh = [first]
         for round in 0...Self.parallelRounds {
             if cancel?.isCancelled == true { throw EngineError(.cancelled, "k-means cancelled") }
-            Self.nearestCandidates(x, n: n, d: d, norms: norms, candidates: fresh, firstIndex: chosen.count - fresh.count,
+            Self.nearestCandidates(x, norms: norms, candidates: fresh, firstIndex: chosen.count - fresh.count,
                                    closest: &closest, owner: &owner)
             if round == Self.parallelRounds { break }
             var potential = 0.0
@@ -98,39 +98,37 @@ extension WeightedKMeans {
         }
         guard chosen.count >= k else {
             cancel?.report("k-means: \(chosen.count) candidates are fewer than \(k) centres; greedy k-means++ over \(n) rows instead")
-            return seed(x, n: n, d: d, norms: norms, w: w, rng: &rng)
+            return seed(x, norms: norms, w: w, rng: &rng)
         }
         cancel?.report("k-means: greedy k-means++ of \(k) centres among \(chosen.count) candidates")
         // Each candidate weighs what the rows nearest it weigh (itself included).
         var mass = [Double](repeating: 0, count: chosen.count)
         for i in 0..<n { mass[owner[i]] += w[i] }
-        var candidates = [Float](repeating: 0, count: chosen.count * d)
-        Embedding.gather(x, index: chosen, width: d, into: &candidates)
-        return seed(candidates, n: chosen.count, d: d, norms: chosen.map { norms[$0] }, w: mass, k: k, rng: &rng)
+        let candidates = FeatureRows(floats: x.gathered(chosen), width: d)
+        return seed(candidates, norms: chosen.map { norms[$0] }, w: mass, k: k, rng: &rng)
     }
 
     /// Updates each row's squared distance to its nearest candidate and that candidate's number (`firstIndex` + its
     /// place in `candidates`) with the rows `candidates`, in blocks of rows (ties keep the earlier candidate).
-    static func nearestCandidates(_ x: [Float], n: Int, d: Int, norms: [Float], candidates: [Int], firstIndex: Int,
+    static func nearestCandidates(_ x: FeatureRows, norms: [Float], candidates: [Int], firstIndex: Int,
                                   closest: inout [Float], owner: inout [Int]) {
-        let m = candidates.count
+        let m = candidates.count, n = x.rows, d = x.width
         guard m > 0 else { return }
-        var packed = [Float](repeating: 0, count: m * d)
-        Embedding.gather(x, index: candidates, width: d, into: &packed)
+        let packed = x.gathered(candidates)
         let cn = candidates.map { norms[$0] }
         let block = max(1, min(4096, (1 << 22) / m))
         closest.withUnsafeMutableBufferPointer { dp in
         owner.withUnsafeMutableBufferPointer { op in
-        x.withUnsafeBufferPointer { xp in
         packed.withUnsafeBufferPointer { cp in
             let dBase = dp.baseAddress!, oBase = op.baseAddress!
             Parallel.chunks((n + block - 1) / block) { _, range in
                 var g = [Float](repeating: 0, count: block * m)
                 for b in range {
                     let r0 = b * block, rn = min(block, n - r0)
-                    g.withUnsafeMutableBufferPointer {
-                        Products.rows(xp.baseAddress! + r0 * d, count: rn, cp.baseAddress!, count: m, width: d, scale: -2,
-                                      into: $0.baseAddress!, cores: 1)
+                    g.withUnsafeMutableBufferPointer { gp in
+                        x.withRows(r0, rn) {
+                            Products.rows($0, count: rn, cp.baseAddress!, count: m, width: d, scale: -2, into: gp.baseAddress!, cores: 1)
+                        }
                     }
                     for t in 0..<rn {
                         let i = r0 + t
@@ -141,6 +139,6 @@ extension WeightedKMeans {
                     }
                 }
             }
-        }}}}
+        }}}
     }
 }

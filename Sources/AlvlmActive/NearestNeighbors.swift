@@ -9,6 +9,14 @@ public enum NearestNeighbors {
     /// `z`: [n, d] unit rows. Ties go to the smaller row index.
     public static func search(_ z: [Float], rows n: Int, width d: Int, k: Int, block: Int = 512,
                               cancel: CancellationToken? = nil) throws -> (ids: [Int32], similarities: [Float]) {
+        guard z.count == n * d else { throw EngineError(.argument, "features of \(z.count) values are not [\(n), \(d)]") }
+        return try search(FeatureRows(z, width: d), k: k, block: block, cancel: cancel)
+    }
+
+    /// The same, for rows held in any `FeatureStorage` (each pair of blocks read as float32).
+    public static func search(_ z: FeatureRows, k: Int, block: Int = 512,
+                              cancel: CancellationToken? = nil) throws -> (ids: [Int32], similarities: [Float]) {
+        let n = z.rows, d = z.width
         guard k >= 1, k < n else { throw EngineError(.argument, "k = \(k) neighbours: k must be in 1...\(n - 1) for a pool of \(n) samples") }
         var ids = [Int32](repeating: -1, count: n * k)
         var sims = [Float](repeating: -.infinity, count: n * k)
@@ -21,8 +29,7 @@ public enum NearestNeighbors {
         let flag = NSLock()
         ids.withUnsafeMutableBufferPointer { idp in
         sims.withUnsafeMutableBufferPointer { sp in
-        z.withUnsafeBufferPointer { zp in
-            let idBase = idp.baseAddress!, simBase = sp.baseAddress!, zBase = zp.baseAddress!
+            let idBase = idp.baseAddress!, simBase = sp.baseAddress!
             Parallel.workers(workers) { w in
                 var g = [Float](repeating: 0, count: block * block), gt = g
                 var p = w
@@ -34,7 +41,9 @@ public enum NearestNeighbors {
                     g.withUnsafeMutableBufferPointer { gb in
                     gt.withUnsafeMutableBufferPointer { tb in
                         let gp = gb.baseAddress!, tp = tb.baseAddress!
-                        Products.rows(zBase + ri * d, count: ni, zBase + rj * d, count: nj, width: d, into: gp, cores: 1)
+                        z.withRows(ri, ni) { a in
+                            z.withRows(rj, nj) { b in Products.rows(a, count: ni, b, count: nj, width: d, into: gp, cores: 1) }
+                        }
                         locks[bi].lock()
                         for r in 0..<ni {
                             merge(gp + r * nj, count: nj, firstColumn: rj, exclude: ri + r, k: k,
@@ -54,7 +63,7 @@ public enum NearestNeighbors {
                     p += workers
                 }
             }
-        }}}
+        }}
         if cancelled { throw EngineError(.cancelled, "nearest-neighbour search cancelled") }
         return (ids, sims)
     }

@@ -4,8 +4,9 @@ import Foundation
 /// Everything a strategy may look at when it chooses samples: features, the current model's probabilities,
 /// the class text features and the labels obtained so far. Ground truth of unlabelled samples is not here.
 public struct SelectionContext {
-    /// [rows, width] unit rows: the pool's training samples (labelled and unlabelled).
-    public let features: [Float]
+    /// [rows, width] unit rows: the pool's training samples (labelled and unlabelled), held as the caller chose
+    /// (`FeatureStorage`).
+    public let featureRows: FeatureRows
     public let rows: Int
     public let width: Int
     /// Rows that may be picked, ascending.
@@ -18,6 +19,14 @@ public struct SelectionContext {
     public let textFeatures: [Float]
     public let scale: Float
     public let classes: Int
+    private let converted = ConvertedRows()
+
+    /// The unit rows as one float32 array: the rows themselves when they are float32 in memory; otherwise converted
+    /// once, on first use (strategies that read every row as floats; CEC reads `featureRows` a block at a time).
+    public var features: [Float] {
+        if case .floats(let v) = featureRows.values { return v }
+        return converted.floats(of: featureRows)
+    }
 
     /// `features` are normalised in place: passed as the caller's last use, a large pool is not held twice.
     public init(features: consuming [Float], width: Int, unlabeled: [Int], labeled: [Int: Int], probabilities: [Double],
@@ -25,13 +34,21 @@ public struct SelectionContext {
         guard width > 0, !features.isEmpty, features.count % width == 0 else {
             throw EngineError(.argument, "features are not rows of width \(width)")
         }
-        let rows = features.count / width
+        try self.init(rows: try FeatureRows(consume features, width: width), unlabeled: unlabeled, labeled: labeled,
+                      probabilities: probabilities, textFeatures: textFeatures, scale: scale)
+    }
+
+    /// `rows` are normalised (float32 arrays in place: pass them as their last use).
+    public init(rows features: consuming FeatureRows, unlabeled: [Int], labeled: [Int: Int], probabilities: [Double],
+                textFeatures: [Float], scale: Float) throws {
+        let rows = features.rows, width = features.width
+        guard rows > 0 else { throw EngineError(.argument, "the pool has no feature rows") }
         guard textFeatures.count % width == 0, !textFeatures.isEmpty else {
             throw EngineError(.argument, "text features have width \(textFeatures.count) values, not rows of the image feature width \(width)")
         }
         let classes = textFeatures.count / width
         guard probabilities.count == rows * classes else { throw EngineError(.argument, "probabilities do not match \(rows) rows x \(classes) classes") }
-        if let r = (0..<rows).first(where: { r in (0..<width).contains { !features[r * width + $0].isFinite } }) {
+        if let r = features.firstNonFiniteRow() {
             throw EngineError(.numeric, "feature row \(r) holds NaN or infinity")
         }
         guard Set(unlabeled).count == unlabeled.count, unlabeled.allSatisfy({ $0 >= 0 && $0 < rows }) else {
@@ -40,9 +57,7 @@ public struct SelectionContext {
         for (r, label) in labeled {
             guard r >= 0, r < rows, label >= 0, label < classes else { throw EngineError(.argument, "labelled row \(r) with label \(label) is out of range") }
         }
-        var unit = consume features
-        normalizeRows(&unit, width: width)
-        self.features = unit
+        self.featureRows = (consume features).normalized()
         self.rows = rows; self.width = width
         self.unlabeled = unlabeled.sorted()
         self.labeled = labeled
@@ -55,16 +70,25 @@ public struct SelectionContext {
     /// Probabilities from the features and a classifier: softmax(scale · cos), computed in double precision
     /// from the raw features (so scores match a float64 reference to ~1e-7 even at scale 100).
     public init(features: consuming [Float], width: Int, unlabeled: [Int], labeled: [Int: Int], classifier: Classifier) throws {
-        let probabilities = try Self.probabilities(features, width: width, classifier: classifier)
-        try self.init(features: consume features, width: width, unlabeled: unlabeled, labeled: labeled, probabilities: probabilities,
+        guard width > 0, !features.isEmpty, features.count % width == 0 else {
+            throw EngineError(.argument, "features are not rows of width \(width)")
+        }
+        try self.init(rows: try FeatureRows(consume features, width: width), unlabeled: unlabeled, labeled: labeled, classifier: classifier)
+    }
+
+    /// The same, for rows held in any `FeatureStorage`.
+    public init(rows features: consuming FeatureRows, unlabeled: [Int], labeled: [Int: Int], classifier: Classifier) throws {
+        let probabilities = try Self.probabilities(features, classifier: classifier)
+        try self.init(rows: consume features, unlabeled: unlabeled, labeled: labeled, probabilities: probabilities,
                       textFeatures: classifier.textFeatures, scale: Float(exp(Double(classifier.logitScale))))
     }
 
-    static func probabilities(_ features: [Float], width d: Int, classifier: Classifier) throws -> [Double] {
-        guard d > 0, features.count % d == 0, classifier.width == d else {
+    static func probabilities(_ features: FeatureRows, classifier: Classifier) throws -> [Double] {
+        let d = features.width
+        guard classifier.width == d else {
             throw EngineError(.argument, "image features of width \(d) do not match class text features of width \(classifier.width)")
         }
-        let n = features.count / d, c = classifier.classes
+        let n = features.rows, c = classifier.classes
         let t = normalizedRowsDouble(classifier.rawTextFeatures.map(Double.init), width: d)
         let scale = exp(Double(classifier.logitScale))
         // Blocks of rows on every core: double precision for one block at a time, never for the whole pool.
@@ -75,7 +99,7 @@ public struct SelectionContext {
             Parallel.chunks(blocks) { _, range in
                 for b in range {
                     let r0 = b * block, m = min(block, n - r0)
-                    let z = normalizedRowsDouble(features[(r0 * d)..<((r0 + m) * d)].map(Double.init), width: d)
+                    let z = features.withRows(r0, m) { normalizedRowsDouble(UnsafeBufferPointer(start: $0, count: m * d).map(Double.init), width: d) }
                     let logits = Products.rows(z, t, width: d, scale: scale)
                     for r in 0..<m {
                         let row = o + (r0 + r) * c
@@ -109,9 +133,20 @@ public struct SelectionContext {
     public func packed(_ rows: [Int]) -> [Float] {
         // Every row in order (round 1 of a large pool): the features themselves, shared, not copied.
         if rows.count == self.rows, rows.elementsEqual(0..<self.rows) { return features }
-        var out = [Float](); out.reserveCapacity(rows.count * width)
-        for r in rows { out += feature(r) }
-        return out
+        return featureRows.gathered(rows)
+    }
+}
+
+/// The float32 copy of rows held otherwise, made once on first use.
+private final class ConvertedRows: @unchecked Sendable {
+    private var cached: [Float]?
+    private let lock = NSLock()
+    func floats(of rows: FeatureRows) -> [Float] {
+        lock.lock(); defer { lock.unlock() }
+        if let cached { return cached }
+        let floats = rows.floats
+        cached = floats
+        return floats
     }
 }
 

@@ -50,25 +50,34 @@ public struct WeightedKMeans {
 
     public func fit(_ x: [Float], rows n: Int, width d: Int, weights: [Double]? = nil, rng: inout SeededRandom,
                     cancel: CancellationToken? = nil) throws -> Result {
-        let k = clusters
+        guard d > 0, x.count == n * d else { throw EngineError(.argument, "\(x.count) values are not [\(n), \(d)]") }
+        return try fit(FeatureRows(x, width: d), weights: weights, rng: &rng, cancel: cancel)
+    }
+
+    /// The same, for rows held in any `FeatureStorage` (read a block or a gathered list of rows at a time).
+    public func fit(_ x: FeatureRows, weights: [Double]? = nil, rng: inout SeededRandom, cancel: CancellationToken? = nil) throws -> Result {
+        let k = clusters, n = x.rows, d = x.width
         guard k >= 1, k <= n else { throw EngineError(.argument, "cannot make \(k) clusters of \(n) samples") }
         let w = weights ?? [Double](repeating: 1, count: n)
         guard w.count == n, w.allSatisfy({ $0.isFinite && $0 >= 0 }) else { throw EngineError(.argument, "weights must be finite and non-negative, one per sample") }
         let totalWeight = w.reduce(0, +)
         let weightsUsed = totalWeight > 0 ? w : [Double](repeating: 1, count: n)
-        let norms = rowNorms(x, n: n, d: d)
+        let norms = Self.rowNorms(x)
         let seedingStart = DispatchTime.now()
         cancel?.report("k-means: seeding \(k) centres among \(n) rows (\(seeding.rawValue))")
-        var centres = seeding == .greedy ? seed(x, n: n, d: d, norms: norms, w: weightsUsed, rng: &rng)
-                                         : try parallelSeed(x, n: n, d: d, norms: norms, w: weightsUsed, rng: &rng, cancel: cancel)
+        var centres = seeding == .greedy ? seed(x, norms: norms, w: weightsUsed, rng: &rng)
+                                         : try parallelSeed(x, norms: norms, w: weightsUsed, rng: &rng, cancel: cancel)
         // Tolerance relative to the mean per-feature variance of the data (unweighted, like scikit-learn).
         // One pass in row order (a column at a time would stride across the whole matrix once per feature); each
         // feature's sums still run over the rows in order.
         var m = [Double](repeating: 0, count: d), m2 = [Double](repeating: 0, count: d)
-        x.withUnsafeBufferPointer { xp in
-            for i in 0..<n {
-                let row = xp.baseAddress! + i * d
-                for j in 0..<d { let v = Double(row[j]); m[j] += v; m2[j] += v * v }
+        for r0 in stride(from: 0, to: n, by: Self.rowBlock) {
+            let count = min(Self.rowBlock, n - r0)
+            x.withRows(r0, count) { block in
+                for t in 0..<count {
+                    let row = block + t * d
+                    for j in 0..<d { let v = Double(row[j]); m[j] += v; m2[j] += v * v }
+                }
             }
         }
         var variance = 0.0
@@ -83,9 +92,9 @@ public struct WeightedKMeans {
         func step(_ first: Bool) -> ([Int], [Float]) {
             if assignment == .local && !first {
                 defer { searched.append(0) }
-                return assignLocal(x, n: n, d: d, norms: norms, centres: centres, k: k, current: bounds.assignment)
+                return assignLocal(x, norms: norms, centres: centres, k: k, current: bounds.assignment)
             }
-            let result = assign(x, n: n, d: d, norms: norms, centres: centres, k: k, bounds: &bounds, moved: moved)
+            let result = assign(x, norms: norms, centres: centres, k: k, bounds: &bounds, moved: moved)
             searched.append(bounds.searched)
             return result
         }
@@ -109,14 +118,17 @@ public struct WeightedKMeans {
                 Parallel.chunks(n) { part, range in
                     var sums = [Float](repeating: 0, count: k * d), mass = [Double](repeating: 0, count: k)
                     sums.withUnsafeMutableBufferPointer { sb in
-                        x.withUnsafeBufferPointer { xb in
-                            for i in range {
-                                let wi = weightsUsed[i]
-                                guard wi > 0 else { continue }
-                                let c = a[i], w = Float(wi)
-                                mass[c] += wi
-                                let dst = sb.baseAddress! + c * d, src = xb.baseAddress! + i * d
-                                for j in 0..<d { dst[j] += w * src[j] }
+                        for r0 in stride(from: range.lowerBound, to: range.upperBound, by: Self.rowBlock) {
+                            let count = min(Self.rowBlock, range.upperBound - r0)
+                            x.withRows(r0, count) { block in
+                                for i in r0..<(r0 + count) {
+                                    let wi = weightsUsed[i]
+                                    guard wi > 0 else { continue }
+                                    let c = a[i], w = Float(wi)
+                                    mass[c] += wi
+                                    let dst = sb.baseAddress! + c * d, src = block + (i - r0) * d
+                                    for j in 0..<d { dst[j] += w * src[j] }
+                                }
                             }
                         }
                     }
@@ -147,16 +159,37 @@ public struct WeightedKMeans {
                       seedingSeconds: seedingSeconds, seeding: seeding, assignmentMethod: assignment)
     }
 
-    func rowNorms(_ x: [Float], n: Int, d: Int) -> [Float] {
-        (0..<n).map { i in var s: Float = 0; for j in 0..<d { s += x[i * d + j] * x[i * d + j] }; return s }
+    /// Rows a kernel reads at a time where it walks the rows in order.
+    static let rowBlock = 256
+
+    /// ‖x‖² of every row.
+    static func rowNorms(_ x: FeatureRows) -> [Float] {
+        let d = x.width
+        var norms = [Float](repeating: 0, count: x.rows)
+        norms.withUnsafeMutableBufferPointer { np in
+            let out = np.baseAddress!
+            x.forEachBlock(block: rowBlock) { r0, count, block in
+                for t in 0..<count { var s: Float = 0; for j in 0..<d { s += block[t * d + j] * block[t * d + j] }; out[r0 + t] = s }
+            }
+        }
+        return norms
     }
 
-    /// Squared distances of every row to `m` centres, [n, m], by ‖x‖² + ‖c‖² − 2 x·c.
-    static func squaredDistances(_ x: [Float], n: Int, d: Int, norms: [Float], centres: [Float], m: Int) -> [Float] {
-        var g = Products.rows(x, centres, width: d, scale: -2)
+    /// Squared distances of every row to `m` centres, [n, m], by ‖x‖² + ‖c‖² − 2 x·c, a block of rows at a time.
+    static func squaredDistances(_ x: FeatureRows, norms: [Float], centres: [Float], m: Int) -> [Float] {
+        let n = x.rows, d = x.width
+        var g = [Float](repeating: 0, count: n * m)
         var cn = [Float](repeating: 0, count: m)
         for c in 0..<m { var s: Float = 0; for j in 0..<d { s += centres[c * d + j] * centres[c * d + j] }; cn[c] = s }
-        for i in 0..<n { for c in 0..<m { g[i * m + c] = max(0, g[i * m + c] + norms[i] + cn[c]) } }
+        let block = max(rowBlock, (1 << 20) / max(1, m * d))
+        g.withUnsafeMutableBufferPointer { gp in
+        centres.withUnsafeBufferPointer { cp in
+            let out = gp.baseAddress!
+            x.forEachBlock(block: block) { r0, count, rows in
+                Products.rows(rows, count: count, cp.baseAddress!, count: m, width: d, scale: -2, into: out + r0 * m, cores: 1)
+                for i in r0..<(r0 + count) { for c in 0..<m { out[i * m + c] = max(0, out[i * m + c] + norms[i] + cn[c]) } }
+            }
+        }}
         return g
     }
 
@@ -172,7 +205,8 @@ public struct WeightedKMeans {
 
     /// Nearest centre of every row (argmin_c ‖c‖² − 2 x·c, ties to the smaller index) and its squared distance, with
     /// the bounds of the last step: `moved` is how far each centre moved since `bounds` were last updated.
-    func assign(_ x: [Float], n: Int, d: Int, norms: [Float], centres: [Float], k: Int, bounds: inout Bounds, moved: [Float]) -> ([Int], [Float]) {
+    func assign(_ x: FeatureRows, norms: [Float], centres: [Float], k: Int, bounds: inout Bounds, moved: [Float]) -> ([Int], [Float]) {
+        let n = x.rows, d = x.width
         let cn = (0..<k).map { c in (0..<d).reduce(Float(0)) { $0 + centres[c * d + $1] * centres[c * d + $1] } }
         // Half the distance from each centre to its nearest other centre, and the largest moves.
         let half = Self.halfGaps(centres, k: k, d: d, norms: cn)
@@ -187,43 +221,51 @@ public struct WeightedKMeans {
         bounds.lower.withUnsafeMutableBufferPointer { lp in
         d2.withUnsafeMutableBufferPointer { dp in
         searched.withUnsafeMutableBufferPointer { sp in
-        x.withUnsafeBufferPointer { xp in
         centres.withUnsafeBufferPointer { cp in
             let aBase = ap.baseAddress!, lBase = lp.baseAddress!, dBase = dp.baseAddress!, sBase = sp.baseAddress!
             parallelRows(n) { range in
-                for i in range {
-                    let c = a0[i]
-                    // The bound drops by the most any other centre moved.
-                    let lower = lBase[i] - (c == top.centre ? second : top.value)
-                    lBase[i] = lower
-                    guard lower > -.infinity else { sBase[i] = true; continue }
-                    var dot: Float = 0
-                    let xr = xp.baseAddress! + i * d, cr = cp.baseAddress! + c * d
-                    for j in 0..<d { dot += xr[j] * cr[j] }
-                    let own = max(0, norms[i] + cn[c] - 2 * dot)
-                    // A margin for float rounding: near a tie, search.
-                    let distance = own.squareRoot() * (1 + 1e-4) + 1e-6
-                    if distance < max(half[c], lower) { dBase[i] = own; aBase[i] = c } else { sBase[i] = true }
+                for r0 in stride(from: range.lowerBound, to: range.upperBound, by: Self.rowBlock) {
+                    let count = min(Self.rowBlock, range.upperBound - r0)
+                    // Rows whose bound was reset are searched without being read here.
+                    var i = r0
+                    while i < r0 + count, lBase[i] - (a0[i] == top.centre ? second : top.value) == -.infinity { sBase[i] = true; i += 1 }
+                    guard i < r0 + count else { continue }
+                    x.withRows(r0, count) { block in
+                        for i in r0..<(r0 + count) {
+                            let c = a0[i]
+                            // The bound drops by the most any other centre moved.
+                            let lower = lBase[i] - (c == top.centre ? second : top.value)
+                            lBase[i] = lower
+                            guard lower > -.infinity else { sBase[i] = true; continue }
+                            var dot: Float = 0
+                            let xr = block + (i - r0) * d, cr = cp.baseAddress! + c * d
+                            for j in 0..<d { dot += xr[j] * cr[j] }
+                            let own = max(0, norms[i] + cn[c] - 2 * dot)
+                            // A margin for float rounding: near a tie, search.
+                            let distance = own.squareRoot() * (1 + 1e-4) + 1e-6
+                            if distance < max(half[c], lower) { dBase[i] = own; aBase[i] = c } else { sBase[i] = true }
+                        }
+                    }
                 }
             }
-        }}}}}}
+        }}}}}
         let rows = (0..<n).filter { searched[$0] }
         bounds.searched = rows.count
-        search(x, rows: rows, d: d, norms: norms, centres: centres, centreNorms: cn, k: k, bounds: &bounds, d2: &d2)
+        search(x, rows: rows, norms: norms, centres: centres, centreNorms: cn, k: k, bounds: &bounds, d2: &d2)
         return (bounds.assignment, d2)
     }
 
     /// Searches `rows` over every centre, in blocks of rows: nearest centre, its squared distance, and the lower bound
     /// (the second-nearest distance).
-    func search(_ x: [Float], rows: [Int], d: Int, norms: [Float], centres: [Float], centreNorms cn: [Float], k: Int,
+    func search(_ x: FeatureRows, rows: [Int], norms: [Float], centres: [Float], centreNorms cn: [Float], k: Int,
                 bounds: inout Bounds, d2: inout [Float]) {
         guard !rows.isEmpty else { return }
+        let d = x.width
         let block = max(1, min(4096, (1 << 22) / max(1, k)))
         let blocks = (rows.count + block - 1) / block
         bounds.assignment.withUnsafeMutableBufferPointer { ap in
         bounds.lower.withUnsafeMutableBufferPointer { lp in
         d2.withUnsafeMutableBufferPointer { dp in
-        x.withUnsafeBufferPointer { xp in
         centres.withUnsafeBufferPointer { cp in
             let aBase = ap.baseAddress!, lBase = lp.baseAddress!, dBase = dp.baseAddress!
             Parallel.chunks(blocks) { _, range in
@@ -231,7 +273,7 @@ public struct WeightedKMeans {
                 for b in range {
                     let r0 = b * block, rn = min(block, rows.count - r0)
                     packed.withUnsafeMutableBufferPointer { pp in
-                        for t in 0..<rn { (pp.baseAddress! + t * d).update(from: xp.baseAddress! + rows[r0 + t] * d, count: d) }
+                        x.gather(rows[r0..<(r0 + rn)], into: pp.baseAddress!)
                         g.withUnsafeMutableBufferPointer {
                             Products.rows(pp.baseAddress!, count: rn, cp.baseAddress!, count: k, width: d, scale: -2, into: $0.baseAddress!, cores: 1)
                         }
@@ -248,7 +290,7 @@ public struct WeightedKMeans {
                     }
                 }
             }
-        }}}}}
+        }}}}
     }
 
     /// Half the distance from each centre to its nearest other centre (blocks of centres; +∞ for a single centre).
@@ -286,7 +328,13 @@ public struct WeightedKMeans {
     /// Each centre's few nearest rows come from one blocked pass (no rows × centres matrix); a centre whose
     /// candidates were all taken by earlier centres is searched again over every row.
     public static func nearestRows(_ x: [Float], rows n: Int, width d: Int, centres: [Float], count k: Int) -> [Int] {
-        let norms = (0..<n).map { i in (0..<d).reduce(Float(0)) { $0 + x[i * d + $1] * x[i * d + $1] } }
+        nearestRows(FeatureRows(floats: x, width: d), centres: centres, count: k)
+    }
+
+    /// The same, for rows held in any `FeatureStorage`.
+    public static func nearestRows(_ x: FeatureRows, centres: [Float], count k: Int) -> [Int] {
+        let n = x.rows, d = x.width
+        let norms = rowNorms(x)
         let keep = min(n, 16)
         let cn = (0..<k).map { c in (0..<d).reduce(Float(0)) { $0 + centres[c * d + $1] * centres[c * d + $1] } }
         // Per centre: its `keep` nearest rows by max(0, ‖x‖² + ‖c‖² − 2 x·c), the full search's distance.
@@ -295,7 +343,6 @@ public struct WeightedKMeans {
         let blocks = (n + block - 1) / block
         nearest.withUnsafeMutableBufferPointer { np in
         value.withUnsafeMutableBufferPointer { vp in
-        x.withUnsafeBufferPointer { xp in
         centres.withUnsafeBufferPointer { cp in
             let nBase = np.baseAddress!, vBase = vp.baseAddress!
             // Centres split over cores; each worker walks all row blocks for its centres.
@@ -303,9 +350,11 @@ public struct WeightedKMeans {
                 var g = [Float](repeating: 0, count: block * mine.count)
                 for b in 0..<blocks {
                     let r0 = b * block, rn = min(block, n - r0)
-                    g.withUnsafeMutableBufferPointer {
-                        Products.rows(cp.baseAddress! + mine.lowerBound * d, count: mine.count, xp.baseAddress! + r0 * d, count: rn, width: d,
-                                      scale: -2, into: $0.baseAddress!, cores: 1)
+                    g.withUnsafeMutableBufferPointer { gp in
+                        x.withRows(r0, rn) {
+                            Products.rows(cp.baseAddress! + mine.lowerBound * d, count: mine.count, $0, count: rn, width: d,
+                                          scale: -2, into: gp.baseAddress!, cores: 1)
+                        }
                     }
                     for (t, c) in mine.enumerated() {
                         let ids = nBase + c * keep, vals = vBase + c * keep
@@ -319,13 +368,13 @@ public struct WeightedKMeans {
                     }
                 }
             }
-        }}}}
+        }}}
         var taken = [Bool](repeating: false, count: n), out: [Int] = []
         for c in 0..<k {
             var best = (0..<keep).lazy.map { Int(nearest[c * keep + $0]) }.first { $0 >= 0 && !taken[$0] } ?? -1
             if best < 0 {
                 // Every candidate was taken: search all rows for this centre.
-                let dist = squaredDistances(x, n: n, d: d, norms: norms, centres: Array(centres[(c * d)..<((c + 1) * d)]), m: 1)
+                let dist = squaredDistances(x, norms: norms, centres: Array(centres[(c * d)..<((c + 1) * d)]), m: 1)
                 for i in 0..<n where !taken[i] && (best < 0 || dist[i] < dist[best]) { best = i }
             }
             if best >= 0 { taken[best] = true; out.append(best) }

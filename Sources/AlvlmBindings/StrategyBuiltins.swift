@@ -68,7 +68,8 @@ extension Bindings {
         r.register(StrategyObject.self, summary: "an active-learning query strategy", [
             .method("scores", [poolParameter, modelParameter,
                                Parameter("kind", .choice(["u", "entropy", "calibrated", "neighbour"]), default: .string("u"),
-                                         "for cec: U, the raw entropy H, the calibrated entropy Ĥ, or the neighbour term H_nn")],
+                                         "for cec: U, the raw entropy H, the calibrated entropy Ĥ, or the neighbour term H_nn"),
+                               storageParameter],
                     "per-sample scores on the training pool (zero-shot model), for hist()") { o, args, interp in
                 let (context, ids, _) = try selection(args, interp)
                 let s = o.spec
@@ -92,7 +93,7 @@ extension Bindings {
                 return .object(ScoresObject(name: kind == "u" ? s.label : "\(s.label) \(kind)", values: values, ids: ids, range: range))
             },
             .method("query", [poolParameter, modelParameter, Parameter("budget", .countOrPercent, default: .percent(1), "a count or a percentage of the pool"),
-                              Parameter("seed", .integer, default: .number(0))],
+                              Parameter("seed", .integer, default: .number(0)), storageParameter],
                     "the samples the strategy would label next (zero-shot model)") { o, args, interp in
                 let (context, ids, poolObject) = try selection(args, interp)
                 let s = o.spec
@@ -158,13 +159,17 @@ extension Bindings {
         return .record(fields)
     }
 
+    static let storageParameter = Parameter("features", .choice(["float32", "float16"]), default: .string("float32"),
+                                            "the pool's features as float32, or rounded to float16 as a half-precision .npy holds them")
+
     /// The selection context of a pool's training split under the zero-shot model.
     static func selection(_ args: Arguments, _ interp: Interpreter) throws -> (SelectionContext, [Int], PoolObject) {
         let pool = args.object("pool", as: PoolObject.self)!, model = args.object("model", as: ModelObject.self)!
         let f = try engine { try pool.features(.train, model: model, host: interp.host) }
         let context = try engine {
             let classifier = try Classifier.zeroShot(model: model.model, classNames: pool.pool.classNames, templates: [pool.pool.template])
-            return try SelectionContext(features: f.values, width: f.width, unlabeled: Array(0..<f.ids.count), labeled: [:], classifier: classifier)
+            let rows = args.string("features") == "float16" ? try FeatureRows.halves(of: f.values, width: f.width) : try FeatureRows(f.values, width: f.width)
+            return try SelectionContext(rows: rows, unlabeled: Array(0..<f.ids.count), labeled: [:], classifier: classifier)
         }
         return (context, f.ids, pool)
     }

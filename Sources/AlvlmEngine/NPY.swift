@@ -1,3 +1,4 @@
+import AlvlmKernels
 import Foundation
 
 /// numpy `.npy` files, format version 1.0, little-endian, C order.
@@ -56,7 +57,7 @@ public enum NPY {
     }
 
     /// The float16 bit patterns of `values`, each rounded to the nearest half (ties to even): what `<f2` files hold.
-    static func halfBits(_ values: UnsafeBufferPointer<Float>) -> [UInt16] { values.map { Float16($0).bitPattern } }
+    public static func halfBits(_ values: UnsafeBufferPointer<Float>) -> [UInt16] { values.map { Float16($0).bitPattern } }
 
     /// Encodes a float64 array; `values.count` must equal the product of `shape`.
     public static func encode(_ values: [Double], shape: [Int]) -> Data {
@@ -109,18 +110,7 @@ public enum NPY {
     public static func readFloats(_ path: String, halfBlock: Int = 1 << 22) throws -> (shape: [Int], values: [Float]) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw EngineError(.io, "cannot read file", path: path) }
         defer { try? handle.close() }
-        let head = try handle.read(upToCount: 12) ?? Data()
-        guard head.count >= 10 else { throw EngineError(.format, "not a valid .npy file: short header", path: path) }
-        let bytes = [UInt8](head)
-        let start = bytes[6] >= 2 ? 12 : 10
-        guard head.count >= start else { throw EngineError(.format, "not a valid .npy file: short header", path: path) }
-        let length = bytes[6] >= 2 ? Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24 : Int(bytes[8]) | Int(bytes[9]) << 8
-        guard length < 1 << 20 else { throw EngineError(.format, "not a valid .npy file: header of \(length) bytes", path: path) }
-        try handle.seek(toOffset: 0)
-        let header = try handle.read(upToCount: start + length) ?? Data()
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        // decode checks the magic, dtype, order and shape, and the payload's size against the file's.
-        let described = try decode(header, path: path, payloadBytes: size - header.count)
+        let (_, described) = try describe(handle, path: path)
         guard described.dtype == .float32 || described.dtype == .float16 else {
             let whole = try read(path)
             return (whole.shape, whole.floats())
@@ -154,12 +144,32 @@ public enum NPY {
                     buffer.initialize(repeating: 0)
                     return
                 }
-                for i in 0..<n { buffer[start + i] = Float(Float16(bitPattern: halves[i])) }
+                halves.withUnsafeBufferPointer { HalfPrecision.convert($0.baseAddress!, into: buffer.baseAddress! + start, count: n) }
                 start += n
             }
         }
         if let failure { throw failure }
         return (described.shape, values)
+    }
+
+    /// The array an open .npy file's header describes (without its payload), checked as `decode` checks it.
+    public static func header(of handle: FileHandle, path: String) throws -> Array { try describe(handle, path: path).array }
+
+    /// The header of an open .npy file, checked as `decode` checks it (magic, dtype, order, shape, and the payload's
+    /// size against the file's): its length in bytes (where the payload starts) and the array it describes, without
+    /// the payload.
+    static func describe(_ handle: FileHandle, path: String) throws -> (headerBytes: Int, array: Array) {
+        let head = try handle.read(upToCount: 12) ?? Data()
+        guard head.count >= 10 else { throw EngineError(.format, "not a valid .npy file: short header", path: path) }
+        let bytes = [UInt8](head)
+        let start = bytes[6] >= 2 ? 12 : 10
+        guard head.count >= start else { throw EngineError(.format, "not a valid .npy file: short header", path: path) }
+        let length = bytes[6] >= 2 ? Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24 : Int(bytes[8]) | Int(bytes[9]) << 8
+        guard length < 1 << 20 else { throw EngineError(.format, "not a valid .npy file: header of \(length) bytes", path: path) }
+        try handle.seek(toOffset: 0)
+        let header = try handle.read(upToCount: start + length) ?? Data()
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        return (header.count, try decode(header, path: path, payloadBytes: size - header.count))
     }
 
     public static func decode(_ data: Data, path: String? = nil) throws -> Array {

@@ -35,6 +35,14 @@ public enum L2Normalization {
 /// Rows scaled to unit L2 norm (zero rows stay zero).
 public func normalizedRows(_ x: [Float], width: Int) -> [Float] { L2Normalization.forward(x, width: width).unit }
 
+/// 1 / ‖row‖ (0 for a zero row), summed in order: what `normalizeRows` multiplies a row by.
+@inline(__always)
+public func inverseNorm(_ row: UnsafePointer<Float>, width d: Int) -> Float {
+    var s: Float = 0
+    for i in 0..<d { s += row[i] * row[i] }
+    return s > 0 ? 1 / s.squareRoot() : 0
+}
+
 /// `normalizedRows` in place, rows split over the cores (the same arithmetic per row, so the same bits): a large
 /// matrix is not held twice.
 public func normalizeRows(_ x: inout [Float], width d: Int) {
@@ -42,10 +50,7 @@ public func normalizeRows(_ x: inout [Float], width d: Int) {
         let base = xb.baseAddress!
         Parallel.chunks(xb.count / d, minimumPerChunk: 4096) { _, range in
             for r in range {
-                let row = base + r * d
-                var s: Float = 0
-                for i in 0..<d { s += row[i] * row[i] }
-                let inv = s > 0 ? 1 / s.squareRoot() : 0
+                let row = base + r * d, inv = inverseNorm(row, width: d)
                 for i in 0..<d { row[i] *= inv }
             }
         }

@@ -76,6 +76,19 @@ func peakMemoryMB() -> Double {
     return Double(usage.ru_maxrss) / 1024
 }
 
+/// The process's resident memory now, split as /proc/self/status splits it: its own (anonymous) pages and pages of
+/// mapped files (which the kernel can drop and read again); nil where /proc is not there.
+func residentMemoryMB() -> (anonymous: Double, files: Double)? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    func field(_ name: String) -> Double? {
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }),
+              let kb = Double(line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") else { return nil }
+        return kb / 1024
+    }
+    guard let anonymous = field("RssAnon"), let files = field("RssFile") else { return nil }
+    return (anonymous, files)
+}
+
 /// Runs `body`, turning engine errors into one line on stderr and exit status 1.
 func reportingErrors(_ body: () throws -> Void) throws {
     do {

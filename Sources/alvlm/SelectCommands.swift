@@ -75,7 +75,9 @@ struct Select: ParsableCommand {
         discussion: StrategyOptions.catalogue)
 
     @OptionGroup var options: StrategyOptions
-    @Option(name: .long, help: "Pool image features (N, D) .npy; row i is sample id i; any scale.") var features: String
+    @Option(name: .long, help: "Pool image features (N, D) .npy, float32 or float16; row i is sample id i; any scale.") var features: String
+    @Option(name: .long, help: ArgumentHelp("How the features are held: \(storageHelp).", valueName: "float32|float16|mapped"))
+    var storage: FeatureStorage = .float32
     @Option(name: .long, help: "Class text features (C, D) .npy.") var text: String
     @Option(name: .long, help: "Labelled sample ids, one per line.") var labeled: String?
     @Option(name: .long, help: "Their labels, one 0-based class per line (needed by alfa-mix and --pcb).") var labels: String?
@@ -88,14 +90,14 @@ struct Select: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (shape, values) = try NPY.readFloats(features), t = try NPY.read(text)
-            guard shape.count == 2 else { throw EngineError(.format, "--features must be a 2-D array (N, D)", path: features) }
-            guard t.shape.count == 2, t.shape[1] == shape[1] else {
-                throw EngineError(.format, "--text has shape \(t.shape); (C, \(shape[1])) expected to match --features", path: text)
+            let rows = try FeatureRows.load(features, storage: storage), t = try NPY.read(text)
+            guard t.shape.count == 2, t.shape[1] == rows.width else {
+                throw EngineError(.format, "--text has shape \(t.shape); (C, \(rows.width)) expected to match --features", path: text)
             }
             guard scale.isFinite, scale > 0 else { throw EngineError(.argument, "--scale must be a positive number (exp of the logit scale, 100 for CLIP)") }
-            let n = shape[0], c = t.shape[0]
-            if let bad = (0..<n).first(where: { r in (0..<shape[1]).contains { !values[r * shape[1] + $0].isFinite } }) {
+            let n = rows.rows, c = t.shape[0]
+            guard n > 0 else { throw EngineError(.format, "--features has no rows", path: features) }
+            if let bad = rows.firstNonFiniteRow() {
                 throw EngineError(.numeric, "--features row \(bad) holds NaN or infinity", path: features)
             }
             var labeledMap: [Int: Int] = [:]
@@ -123,7 +125,7 @@ struct Select: ParsableCommand {
                 throw EngineError(.argument, "--budget \(budget) must be between 1 and the \(unlabeled.count) unlabelled samples")
             }
             let classifier = Classifier(classNames: (0..<c).map { "class \($0)" }, textFeatures: t.floats(), logitScale: log(scale))
-            let context = try SelectionContext(features: consume values, width: shape[1], unlabeled: unlabeled, labeled: labeledMap, classifier: classifier)
+            let context = try SelectionContext(rows: consume rows, unlabeled: unlabeled, labeled: labeledMap, classifier: classifier)
             let strategy = try options.spec().make()
             if let cec = strategy as? CECStrategy, cec.neighbours >= unlabeled.count {
                 throw EngineError(.argument, "--k \(cec.neighbours) must be smaller than the \(unlabeled.count) unlabelled samples")
@@ -157,6 +159,10 @@ struct Select: ParsableCommand {
         }
     }
 }
+
+extension FeatureStorage: ExpressibleByArgument {}
+
+let storageHelp = FeatureStorage.allCases.map { "\($0.rawValue), \($0.summary)" }.joined(separator: "; ")
 
 /// Ctrl-C stops a selection between its steps; on a terminal, its long phases say what they are doing on stderr.
 func selectionToken() -> InterruptToken {
@@ -193,39 +199,47 @@ struct BenchSelect: ParsableCommand {
     @Option(name: .long) var seed: UInt64 = 0
     @Option(name: .long, help: "Use this pool (N, D) instead of a random one (e.g. one saved by Scripts/bench_select_reference.py --save-pool).") var features: String?
     @Option(name: .long, help: "Class text features (C, D) for --features.") var text: String?
-    @Flag(name: .long, help: "Round the pool's features to float16 (as a float16 .npy holds them) and report what that changes: CEC's scores and the chosen rows against the float32 pool's (which is kept for this, so memory holds the pool twice).") var float16 = false
+    @Option(name: .long, help: ArgumentHelp("How the timed selection holds the pool: \(storageHelp) (mapped needs --features).", valueName: "float32|float16|mapped"))
+    var storage: FeatureStorage = .float32
+    @Flag(name: .long, help: "Hold the pool's features as float16 (--storage float16) and report what that changes: CEC's scores and the chosen rows against the float32 pool's (which is kept for this, so memory holds the pool one and a half times).") var float16 = false
     @Flag(name: .long, help: "CEC: also compute the scores with exact neighbours and report how far the chosen search moved them; with k-means|| seeding or local assignment, also cluster as scikit-learn does (greedy k-means++, exact Lloyd) and report the cost ratio.") var compareExact = false
 
     func run() throws {
         try reportingErrors {
             var rng = SeededRandom(seed: seed)
             var pool = self.pool, dim = self.dim, classes = self.classes
-            var x: [Float], text: [Float]
+            guard !float16 || storage != .mapped else { throw EngineError(.argument, "--float16 holds the pool as float16; it cannot be combined with --storage mapped") }
+            var rows: FeatureRows, text: [Float]
             if let features, let textPath = self.text {
-                // The pool's only reference is x, so the selection normalises it in place.
-                let (shape, values) = try NPY.readFloats(features), t = try NPY.read(textPath)
-                guard shape.count == 2, t.shape.count == 2, shape[1] == t.shape[1] else {
+                // The pool's only reference is `rows`, so the selection normalises float32 rows in place.
+                rows = try FeatureRows.load(features, storage: float16 ? .float32 : storage)
+                let t = try NPY.read(textPath)
+                guard t.shape.count == 2, rows.width == t.shape[1] else {
                     throw EngineError(.format, "--features (N, D) and --text (C, D) must share D")
                 }
-                (pool, dim, classes) = (shape[0], shape[1], t.shape[0])
-                x = consume values; text = t.floats()
+                (pool, dim, classes) = (rows.rows, rows.width, t.shape[0])
+                text = t.floats()
             } else {
                 guard pool > 1, dim > 0, classes > 1 else { throw EngineError(.argument, "--pool, --dim and --classes must be positive") }
+                guard storage != .mapped else { throw EngineError(.argument, "--storage mapped maps a --features file; a random pool lives in memory") }
                 let centres = rng.normals(classes * dim, std: 1)
-                x = [Float](repeating: 0, count: pool * dim)
+                var x = [Float](repeating: 0, count: pool * dim)
                 for i in 0..<pool {
                     let c = Int(rng.next() % UInt64(classes))
                     for j in 0..<dim { x[i * dim + j] = centres[c * dim + j] + Float(rng.normal()) }
                 }
                 text = centres.map { $0 + Float(rng.normal() * 0.5) }
+                rows = try FeatureRows(consume x, width: dim)
             }
             guard budget >= 1, budget <= pool else { throw EngineError(.argument, "--budget must be in 1...\(pool)") }
             let classifier = Classifier(classNames: (0..<classes).map { "c\($0)" }, textFeatures: text, logitScale: log(100))
             // --float16: the float32 pool is kept aside and the timed selection runs on its float16 rounding.
-            let full = float16 ? x : nil
-            if float16 { for i in x.indices { x[i] = Float(Float16(x[i])) } }
+            let full = float16 ? rows.floats : nil
+            if let full { rows = try FeatureRows.halves(of: full, width: dim) }
+            else if storage == .float16, rows.storage.kind == .float32 { rows = try FeatureRows.halves(of: rows.floats, width: dim) }
+            let held = rows.storage
             let t0 = DispatchTime.now()
-            let context = try SelectionContext(features: consume x, width: dim, unlabeled: Array(0..<pool), labeled: [:], classifier: classifier)
+            let context = try SelectionContext(rows: consume rows, unlabeled: Array(0..<pool), labeled: [:], classifier: classifier)
             let t1 = DispatchTime.now()
             let start = rng
             let selection = try options.spec().make().select(context, budget: budget, rng: &rng, cancel: selectionToken())
@@ -235,7 +249,9 @@ struct BenchSelect: ParsableCommand {
                 "bench": "select", "strategy": try options.spec().label, "pool": pool, "dim": dim, "classes": classes, "budget": budget,
                 "seconds": s(t0, t2), "phases": ["probabilities": s(t0, t1), "select": s(t1, t2)],
                 "selected": selection.rows.count, "peak_rss_mb": peakMemoryMB(),
+                "features": ["storage": held.kind.rawValue, "held_mb": Double(held.bytes) / 1e6],
             ]
+            if let now = residentMemoryMB() { result["rss_after_mb"] = ["anonymous": now.anonymous, "mapped_files": now.files] }
             if !selection.phases.isEmpty {
                 result["phases"] = ["probabilities": s(t0, t1)].merging(selection.phases.map { ($0.name, $0.seconds) }) { a, _ in a }
             }
@@ -268,7 +284,7 @@ struct BenchSelect: ParsableCommand {
                     var reference = cec
                     reference.seeding = .greedy; reference.assignment = .exact
                     let start = DispatchTime.now()
-                    let full = try reference.kmeans(clusters: budget, rows: pool).fit(context.packed(context.unlabeled), rows: pool, width: dim, weights: a, rng: &rng)
+                    let full = try reference.kmeans(clusters: budget, rows: pool).fit(context.featureRows.subset(context.unlabeled), weights: a, rng: &rng)
                     result["kmeans_full"] = ["iterations": full.iterations, "weighted_cost": full.cost, "seeding_seconds": full.seedingSeconds,
                                              "seconds": s(start, DispatchTime.now()), "cost_ratio": c.cost / full.cost]
                 }

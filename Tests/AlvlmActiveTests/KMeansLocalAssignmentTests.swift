@@ -40,7 +40,7 @@ final class KMeansLocalAssignmentTests: XCTestCase {
         }
     }
 
-    func testALocalStepOverEveryCentreIsAPlainScan() {
+    func testALocalStepOverEveryCentreIsAPlainScan() throws {
         // With no more centres than a local step compares, every row sees every centre: the plain nearest centre.
         let (x, _) = pool(rows: 2000, width: 10, groups: 20, seed: 5)
         let n = 2000, d = 10, k = WeightedKMeans.localCentres
@@ -48,7 +48,7 @@ final class KMeansLocalAssignmentTests: XCTestCase {
         let centres = rng.normals(k * d, std: 1)
         let kmeans = WeightedKMeans(clusters: k)
         let current = (0..<n).map { $0 % k }
-        let (a, d2) = kmeans.assignLocal(x, n: n, d: d, norms: kmeans.rowNorms(x, n: n, d: d), centres: centres, k: k, current: current)
+        let (a, d2) = try kmeans.assignLocal(FeatureRows(x, width: d), norms: WeightedKMeans.rowNorms(FeatureRows(x, width: d)), centres: centres, k: k, current: current)
         var agree = 0
         for i in 0..<n {
             let distances = (0..<k).map { squaredDistance(x[(i * d)..<((i + 1) * d)], centres[($0 * d)..<(($0 + 1) * d)]) }
@@ -84,7 +84,7 @@ final class KMeansLocalAssignmentTests: XCTestCase {
         }
     }
 
-    func testNearestMembersAreDistinctNearestWithinTheirClustersAndFillEmptyOnes() {
+    func testNearestMembersAreDistinctNearestWithinTheirClustersAndFillEmptyOnes() throws {
         var rng = SeededRandom(seed: 9)
         let n = 500, d = 6, k = 10
         let x = rng.normals(n * d, std: 1)
@@ -93,7 +93,7 @@ final class KMeansLocalAssignmentTests: XCTestCase {
         let assignment = (0..<n).map { $0 % 9 }
         for j in 0..<d { centres[9 * d + j] = x[17 * d + j] }
         let d2 = (0..<n).map { i in Float(squaredDistance(x[(i * d)..<((i + 1) * d)], centres[(assignment[i] * d)..<((assignment[i] + 1) * d)])) }
-        let picks = WeightedKMeans.nearestMembers(x, rows: n, width: d, centres: centres, count: k, assignment: assignment, distances: d2)
+        let picks = try WeightedKMeans.nearestMembers(FeatureRows(x, width: d), centres: centres, count: k, assignment: assignment, distances: d2)
         XCTAssertEqual(picks.count, k)
         XCTAssertEqual(Set(picks).count, k, "picks are distinct")
         for c in 0..<9 {

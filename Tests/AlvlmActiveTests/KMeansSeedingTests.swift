@@ -43,7 +43,7 @@ final class KMeansSeedingTests: XCTestCase {
         let w = (0..<n).map { $0 % 2 == 0 ? 0.5 + rng.uniform() : 0 }
         var kmeans = WeightedKMeans(clusters: k)
         var seeding = SeededRandom(seed: 5)
-        let centres = try kmeans.parallelSeed(x, n: n, d: d, norms: kmeans.rowNorms(x, n: n, d: d), w: w, rng: &seeding, cancel: nil)
+        let centres = try kmeans.parallelSeed(FeatureRows(x, width: d), norms: WeightedKMeans.rowNorms(FeatureRows(x, width: d)), w: w, rng: &seeding, cancel: nil)
         XCTAssertEqual(centres.count, k * d)
         for c in 0..<k {
             let row = Array(centres[(c * d)..<((c + 1) * d)])

@@ -125,8 +125,8 @@ final class StrategyTests: XCTestCase {
         var seeding = SeededRandom(seed: 9), again = seeding
         let fit = try kmeans.fit(x, rows: n, width: d, weights: w, rng: &seeding)
         // Plain Lloyd from the same seeds, for the same number of iterations.
-        let norms = kmeans.rowNorms(x, n: n, d: d)
-        var centres = kmeans.seed(x, n: n, d: d, norms: norms, w: w, rng: &again)
+        let rows = try FeatureRows(x, width: d), norms = WeightedKMeans.rowNorms(rows)
+        var centres = kmeans.seed(rows, norms: norms, w: w, rng: &again)
         var assignment = [Int](repeating: 0, count: n)
         for it in 0...fit.iterations {
             for i in 0..<n {

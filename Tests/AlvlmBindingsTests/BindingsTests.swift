@@ -93,4 +93,16 @@ final class BindingsTests: XCTestCase {
         XCTAssertTrue(host.lines.last?.contains("per-class spread the batch") == true, "\(host.lines.last ?? "")")
         XCTAssertThrowsError(try interp.run("explain(q, 4)")) { XCTAssertTrue(($0 as? LanguageError)?.message.contains("position 4") == true, "\($0)") }
     }
+
+    /// features: "float16" selects on the pool's features rounded to half precision; explain reads them too.
+    func testQueriesOnHalfPrecisionFeatures() throws {
+        let (interp, _) = make()
+        try interp.run("pool = textures(train: 120, val: 0, test_per_class: 1)\nmodel = clip(\"tiny\")\n" +
+                       "a = cec(k: 5).query(pool, model, budget: 4)\nb = cec(k: 5).query(pool, model, budget: 4, features: \"float16\")\n" +
+                       "h = cec(k: 5).scores(pool, model, features: \"float16\")\nu = cec(k: 5).scores(pool, model)\nx = explain(b, 0)")
+        for name in ["a", "b", "h", "u", "x"] { XCTAssertNotNil(interp.variable(name), name) }
+        XCTAssertThrowsError(try interp.run("cec().query(pool, model, budget: 4, features: \"float8\")")) {
+            XCTAssertTrue("\($0)".contains("float16"), "\($0)")
+        }
+    }
 }

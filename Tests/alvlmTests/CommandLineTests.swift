@@ -234,6 +234,23 @@ final class CommandLineTests: XCTestCase {
         let h = try alvlm(["select", "--features", dir + "/f16.npy"] + cec)
         XCTAssertEqual(h.status, 0, h.stderr)
         XCTAssertEqual(h.stdout, try alvlm(["select", "--features", dir + "/f16as32.npy"] + cec).stdout)
+        // Held as float16 or mapped, the half file selects the same ids; a float32 file held as float16 selects as
+        // its rounding does, and mapped as itself.
+        for storage in ["float16", "mapped"] {
+            let held = try alvlm(["select", "--features", dir + "/f16.npy", "--storage", storage] + cec)
+            XCTAssertEqual(held.status, 0, held.stderr)
+            XCTAssertEqual(held.stdout, h.stdout, storage)
+        }
+        XCTAssertEqual(try alvlm(["select", "--features", dir + "/f.npy", "--storage", "float16"] + cec).stdout, h.stdout)
+        XCTAssertEqual(try alvlm(["select", "--features", dir + "/f.npy", "--storage", "mapped"] + cec).stdout,
+                       try alvlm(["select", "--features", dir + "/f.npy"] + cec).stdout)
+        let wrong = try alvlm(["select", "--features", dir + "/f.npy", "--storage", "float8"] + cec)
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.stderr.contains("float8"), wrong.stderr)
+        let randomMapped = try alvlm(["bench", "select", "--strategy", "cec", "--pool", "300", "--dim", "16", "--classes", "5", "--budget", "10",
+                                      "--storage", "mapped"])
+        XCTAssertEqual(randomMapped.status, 1)
+        XCTAssertTrue(randomMapped.stderr.contains("--features"), randomMapped.stderr)
         // bench select --float16 reports what the rounding changes.
         let b = try alvlm(["bench", "select", "--strategy", "cec", "--pool", "300", "--dim", "16", "--classes", "5", "--budget", "10", "--float16"])
         XCTAssertEqual(b.status, 0, b.stderr)
@@ -241,6 +258,8 @@ final class CommandLineTests: XCTestCase {
         let half = try XCTUnwrap(json["float16"] as? [String: Any])
         XCTAssertTrue((0...1).contains(half["selected_overlap"] as? Double ?? -1), "\(half)")
         XCTAssertNotNil((half["score_difference"] as? [String: Any])?["max_abs"] as? Double, "\(half)")
+        XCTAssertEqual((json["features"] as? [String: Any])?["storage"] as? String, "float16", "\(json)")
+        XCTAssertEqual((json["features"] as? [String: Any])?["held_mb"] as? Double, 300 * 16 * 2 / 1e6)
 
         let p = try alvlm(base + ["--strategy", "entropy", "--pcb", "--budget", "3", "--labeled", dir + "/ids.txt", "--labels", dir + "/labels.txt"])
         XCTAssertEqual(p.status, 0, p.stderr)

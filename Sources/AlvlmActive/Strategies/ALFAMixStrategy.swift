@@ -93,7 +93,7 @@ public struct ALFAMixStrategy: Strategy {
             let k = min(budget, members.count)
             let x = context.packed(members.map { context.unlabeled[$0] })
             let fit = try WeightedKMeans(clusters: k).fit(x, rows: members.count, width: d, rng: &rng, cancel: cancel)
-            let dist = WeightedKMeans.squaredDistances(x, n: members.count, d: d, norms: [Float](repeating: 1, count: members.count),
+            let dist = WeightedKMeans.squaredDistances(FeatureRows(floats: x, width: d), norms: [Float](repeating: 1, count: members.count),
                                                        centres: fit.centres, m: k)
             for cluster in 0..<k {
                 var best = -1

@@ -67,9 +67,9 @@ public struct CECStrategy: Strategy {
         try computeScores(context, packed: nil, cancel: cancel)
     }
 
-    /// The scores, with the unlabelled features already packed (`context.packed(context.unlabeled)`) when the caller
-    /// needs them too.
-    func computeScores(_ context: SelectionContext, packed: [Float]?, cancel: CancellationToken? = nil) throws -> Scores {
+    /// The scores, with the unlabelled rows already taken (`context.featureRows.subset(context.unlabeled)`) when the
+    /// caller needs them too.
+    func computeScores(_ context: SelectionContext, packed: FeatureRows?, cancel: CancellationToken? = nil) throws -> Scores {
         try validate(context)
         let u = context.unlabeled, n = u.count, c = context.classes
         // p(i, j): the probability of class j for the i-th unlabelled sample, read in place (not copied: at a million
@@ -106,12 +106,11 @@ public struct CECStrategy: Strategy {
         }
         // Neighbour uncertainty over the k nearest unlabelled samples.
         let approximate = search == .ivf || (search == .auto && n >= Self.approximateFrom)
-        let z = packed ?? context.packed(u), ids: [Int32], sims: [Float], report: InvertedFileNeighbors.Report?
+        let z = packed ?? context.featureRows.subset(u), ids: [Int32], sims: [Float], report: InvertedFileNeighbors.Report?
         if approximate {
-            (ids, sims, report) = try InvertedFileNeighbors.search(z, rows: n, width: context.width, k: neighbours, recall: searchRecall,
-                                                                   cancel: cancel)
+            (ids, sims, report) = try InvertedFileNeighbors.search(z, k: neighbours, recall: searchRecall, cancel: cancel)
         } else {
-            (ids, sims) = try NearestNeighbors.search(z, rows: n, width: context.width, k: neighbours, cancel: cancel)
+            (ids, sims) = try NearestNeighbors.search(z, k: neighbours, cancel: cancel)
             report = nil
         }
         var hNN = [Double](repeating: 0, count: n)
@@ -154,22 +153,21 @@ public struct CECStrategy: Strategy {
         try checkBudget(budget, context)
         var clock = DispatchTime.now()
         func lap() -> Double { let now = DispatchTime.now(); defer { clock = now }; return Double(now.uptimeNanoseconds - clock.uptimeNanoseconds) / 1e9 }
-        let z = context.packed(context.unlabeled), n = context.unlabeled.count, d = context.width
+        let z = context.featureRows.subset(context.unlabeled), n = context.unlabeled.count
         cancel?.report("cec: scores of \(n) unlabelled samples")
         let s = try computeScores(context, packed: z, cancel: cancel)
         let scoring = lap()
         let kmeans = self.kmeans(clusters: budget, rows: n)
         let weighted = clustering == .weighted
-        let fit = try kmeans.fit(z, rows: n, width: d, weights: weighted ? s.uncertainty : nil, rng: &rng, cancel: cancel)
+        let fit = try kmeans.fit(z, weights: weighted ? s.uncertainty : nil, rng: &rng, cancel: cancel)
         let clusteringSeconds = lap()
         cancel?.report("cec: the sample nearest each of \(budget) centres")
         var picks: [Int]
         switch clustering {
         case .weighted, .unweightedNearest:
             picks = kmeans.assignment == .local
-                ? WeightedKMeans.nearestMembers(z, rows: n, width: d, centres: fit.centres, count: budget, assignment: fit.assignment,
-                                                distances: fit.distances)
-                : WeightedKMeans.nearestRows(z, rows: n, width: d, centres: fit.centres, count: budget)
+                ? WeightedKMeans.nearestMembers(z, centres: fit.centres, count: budget, assignment: fit.assignment, distances: fit.distances)
+                : WeightedKMeans.nearestRows(z, centres: fit.centres, count: budget)
         case .unweightedMostUncertain:
             var best = [Int](repeating: -1, count: budget)
             for i in 0..<n {
@@ -211,8 +209,8 @@ public struct CECStrategy: Strategy {
 
     /// The selection's uncertainty-weighted k-means cost, for comparisons with other implementations.
     public func clusteringCost(_ context: SelectionContext, budget: Int, rng: inout SeededRandom) throws -> Double {
-        let z = context.packed(context.unlabeled)
+        let z = context.featureRows.subset(context.unlabeled)
         let s = try computeScores(context, packed: z)
-        return try kmeans(clusters: budget, rows: context.unlabeled.count).fit(z, rows: context.unlabeled.count, width: context.width, weights: s.uncertainty, rng: &rng).cost
+        return try kmeans(clusters: budget, rows: context.unlabeled.count).fit(z, weights: s.uncertainty, rng: &rng).cost
     }
 }
