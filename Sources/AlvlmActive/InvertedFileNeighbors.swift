@@ -49,23 +49,7 @@ public enum InvertedFileNeighbors {
         cancel?.report("neighbours: \(l) coarse centres from \(min(n, 32 * l)) sampled rows")
         let order = rng.permutation(n)
         let sample = Array(order.prefix(min(n, 32 * l)))
-        var centres = z.gathered(sample.prefix(l))
-        let sampleRows = z.gathered(sample)
-        for _ in 0..<8 {
-            try check()
-            let nearest = nearestLists(FeatureRows(floats: sampleRows, width: d), centres: centres, lists: l, width: d, top: 1)
-            var sums = [Float](repeating: 0, count: l * d), counts = [Int](repeating: 0, count: l)
-            for (i, c) in nearest.enumerated() {
-                counts[Int(c)] += 1
-                for j in 0..<d { sums[Int(c) * d + j] += sampleRows[i * d + j] }
-            }
-            for c in 0..<l where counts[c] > 0 {
-                var norm: Float = 0
-                for j in 0..<d { norm += sums[c * d + j] * sums[c * d + j] }
-                let inv = norm > 0 ? 1 / norm.squareRoot() : 0
-                for j in 0..<d { centres[c * d + j] = sums[c * d + j] * inv }
-            }
-        }
+        let centres = try coarseCentres(z, sample: sample, lists: l, check: check)
 
         // 2. Every row into its nearest centre's list.
         try check()
@@ -128,6 +112,36 @@ public enum InvertedFileNeighbors {
         }
         let report = Report(lists: l, probes: probes, sampledQueries: queries.count, recall: Double(found) / Double(queries.count * k))
         return (ids, sims, report)
+    }
+
+    /// L coarse centres: spherical k-means of the sampled rows, 8 iterations from the first L of them. The sample is
+    /// held (as the rows are: float16 stays float16) only while this runs.
+    static func coarseCentres(_ z: FeatureRows, sample: [Int], lists l: Int, check: () throws -> Void) throws -> [Float] {
+        let d = z.width
+        var centres = z.gathered(sample.prefix(l))
+        let sampleRows = z.subset(sample)
+        for _ in 0..<8 {
+            try check()
+            let nearest = nearestLists(sampleRows, centres: centres, lists: l, width: d, top: 1)
+            var sums = [Float](repeating: 0, count: l * d), counts = [Int](repeating: 0, count: l)
+            for r0 in stride(from: 0, to: sample.count, by: 1024) {
+                let count = min(1024, sample.count - r0)
+                sampleRows.withRows(r0, count) { block in
+                    for i in r0..<(r0 + count) {
+                        let c = Int(nearest[i])
+                        counts[c] += 1
+                        for j in 0..<d { sums[c * d + j] += block[(i - r0) * d + j] }
+                    }
+                }
+            }
+            for c in 0..<l where counts[c] > 0 {
+                var norm: Float = 0
+                for j in 0..<d { norm += sums[c * d + j] * sums[c * d + j] }
+                let inv = norm > 0 ? 1 / norm.squareRoot() : 0
+                for j in 0..<d { centres[c * d + j] = sums[c * d + j] * inv }
+            }
+        }
+        return centres
     }
 
     /// Searches the rows of one list against the union of the lists each of them probes (grown until it holds

@@ -66,7 +66,7 @@ extension WeightedKMeans {
         if n > sample {
             // The rounds run on a uniform sample (its rows in ascending order), with the sample's own weights.
             let rows = Array(rng.permutation(n).prefix(sample)).sorted()
-            let xs = FeatureRows(floats: x.gathered(rows), width: d)
+            let xs = x.subset(rows)
             let ws = rows.map { w[$0] }
             guard ws.contains(where: { $0 > 0 }) else { return seed(x, norms: norms, w: w, rng: &rng) }
             return try parallelSeed(xs, norms: rows.map { norms[$0] }, w: ws, rng: &rng, cancel: cancel)
