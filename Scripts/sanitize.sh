@@ -4,7 +4,8 @@
 #     10-50x slower) and the binary-driving ones in alvlmTests. Leak detection is off here: XCTest and Foundation
 #     keep objects LeakSanitizer cannot see at exit; the fuzzers (Scripts/fuzz.sh) check leaks per input instead.
 #   ThreadSanitizer: the parallel numeric code (GEMM splitting, attention and layer-norm workers, kNN blocks, k-means
-#     partial sums, strategies) and the feature cache under concurrent writers, with the work split over 3 cores.
+#     partial sums, strategies, feature rows converted from float16 or a mapped file) and the feature cache under
+#     concurrent writers, with the work split over 3 cores.
 # Any report fails the run (the sanitizers' exit code).
 #   Scripts/sanitize.sh [address|thread]   (both by default)
 set -euo pipefail
@@ -23,5 +24,5 @@ if [ "$what" = both ] || [ "$what" = thread ]; then
     swift build --scratch-path .build-tsan --sanitize=thread --build-tests 2>&1 | quiet
     echo "parallel numeric tests under ThreadSanitizer (ALVLM_CORES=3)"
     ALVLM_CORES=3 TSAN_OPTIONS="halt_on_error=0" swift test --scratch-path .build-tsan --sanitize=thread --skip-build \
-        --filter "KernelTests|BFloat16Tests|BLASKernelTests|TowerTests|CECParityTests|StrategyTests|AfterCECTests|FeatureCacheTests/testConcurrentWritersNeverTearAnEntry"
+        --filter "KernelTests|BFloat16Tests|BLASKernelTests|TowerTests|CECParityTests|StrategyTests|AfterCECTests|FeatureRowsTests|FeatureCacheTests/testConcurrentWritersNeverTearAnEntry"
 fi

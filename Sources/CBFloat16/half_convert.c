@@ -59,17 +59,19 @@ static void convert_f16c(const uint16_t *src, float *dst, size_t n, float scale)
 
 static int detected = -1, forced = 99;
 
-int alvlm_half_level(void) {
-    if (detected < 0) {
+static int detect(void) {
 #if HAVE_X86
-        __builtin_cpu_init();
-        detected = (__builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx")) ? 1 : 0;
+    __builtin_cpu_init();
+    return (__builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx")) ? 1 : 0;
 #else
-        detected = 0;
+    return 0;
 #endif
-    }
-    return detected;
 }
+
+/* Detected once when the library is loaded, before any thread can convert. */
+__attribute__((constructor)) static void half_detect_at_load(void) { detected = detect(); }
+
+int alvlm_half_level(void) { return detected < 0 ? detect() : detected; }
 
 void alvlm_half_force_level(int level) { forced = level < 0 ? 0 : level; }
 
