@@ -55,10 +55,11 @@ public struct Explanation {
             if let assignment = selection.assignment, let centres = selection.centres {
                 let c = assignment[u], d = context.width
                 let members = assignment.indices.filter { assignment[$0] == c }
+                let z = context.features
                 func distance(_ i: Int) -> Double {
                     let r = context.unlabeled[i]
                     var sum = 0.0
-                    for j in 0..<d { let v = Double(context.features[r * d + j]) - Double(centres[c * d + j]); sum += v * v }
+                    for j in 0..<d { let v = Double(z[r * d + j]) - Double(centres[c * d + j]); sum += v * v }
                     return sum.squareRoot()
                 }
                 let mine = distance(u)
@@ -79,11 +80,11 @@ public struct Explanation {
         }
         // Nearest unlabelled neighbours by cosine (ties to the smaller row), the sample itself left out.
         let k = min(spec.name == "cec" ? spec.neighbours : 5, context.unlabeled.count - 1)
-        let d = context.width
+        let d = context.width, z = context.features
         var similar: [(Int, Double)] = []
         for (i, r) in context.unlabeled.enumerated() where i != u {
             var dot = 0.0
-            for j in 0..<d { dot += Double(context.features[row * d + j]) * Double(context.features[r * d + j]) }
+            for j in 0..<d { dot += Double(z[row * d + j]) * Double(z[r * d + j]) }
             similar.append((i, dot))
         }
         similar.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }

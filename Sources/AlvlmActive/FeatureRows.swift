@@ -97,8 +97,11 @@ public struct FeatureRows: @unchecked Sendable {
         }
         // Into memory as float16, read a block at a time: a half file copied, a float file rounded.
         guard let handle = FileHandle(forReadingAtPath: path) else { throw EngineError(.io, "cannot read file", path: path) }
-        let shape = try NPY.header(of: handle, path: path).shape
+        let header = try NPY.header(of: handle, path: path), shape = header.shape
         try? handle.close()
+        guard header.dtype == .float32 || header.dtype == .float16 else {
+            throw EngineError(.format, "features held as float16 come from a float32 (<f4) or float16 (<f2) file, not \(header.dtype.rawValue)", path: path)
+        }
         guard shape.count == 2, shape[1] > 0 else { throw EngineError(.format, "features must be a 2-D array (N, D), not \(shape)", path: path) }
         var failure: Error?
         let memory = RowMemory(halves: shape[0] * shape[1]) { out in
@@ -173,6 +176,7 @@ public struct FeatureRows: @unchecked Sendable {
     /// Row r as float32 into `dst` (width values).
     @inline(__always)
     public func copyRow(_ r: Int, to dst: UnsafeMutablePointer<Float>) {
+        precondition(r >= 0 && r < rows, "row \(r) of \(rows)")
         let scale = scales?[r] ?? 1
         switch values {
         case .floats(let v):

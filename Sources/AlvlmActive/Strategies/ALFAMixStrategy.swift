@@ -54,12 +54,13 @@ public struct ALFAMixStrategy: Strategy {
         let d = context.width, c = context.classes, s = context.scale
         // Anchors: per-class mean of labelled features (all labelled when a class has none).
         var all = [Float](repeating: 0, count: d)
-        for r in context.labeled.keys { for j in 0..<d { all[j] += context.features[r * d + j] / Float(context.labeled.count) } }
+        let z = context.features
+        for r in context.labeled.keys { for j in 0..<d { all[j] += z[r * d + j] / Float(context.labeled.count) } }
         let anchors: [[Float]] = (0..<c).map { k in
             let members = context.labeled.filter { $0.value == k }.map(\.key)
             guard !members.isEmpty else { return all }
             var m = [Float](repeating: 0, count: d)
-            for r in members { for j in 0..<d { m[j] += context.features[r * d + j] / Float(members.count) } }
+            for r in members { for j in 0..<d { m[j] += z[r * d + j] / Float(members.count) } }
             return m
         }
         // ∇_z CE(s·ẑ·T̂ᵀ, ŷ) for unit z: the tangential part of s·T̂ᵀ(p − onehot(ŷ)).

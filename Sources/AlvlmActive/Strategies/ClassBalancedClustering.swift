@@ -19,8 +19,9 @@ public struct ClassBalancedClusteringStrategy: Strategy {
     static func features(_ context: SelectionContext) -> [Float] {
         let d = context.width, c = context.classes
         var out = [Float](repeating: 0, count: context.rows * 2 * d)
+        let z = context.features
         for r in 0..<context.rows {
-            for j in 0..<d { out[r * 2 * d + j] = context.features[r * d + j] }
+            for j in 0..<d { out[r * 2 * d + j] = z[r * d + j] }
             let p = context.probabilityRow(r)
             for k in 0..<c {
                 let w = Float(p[p.startIndex + k])

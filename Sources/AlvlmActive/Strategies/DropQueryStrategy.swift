@@ -45,7 +45,7 @@ public struct DropQueryStrategy: Strategy {
     /// For each unlabelled row, how many dropout predictions differ from the plain one. The classifier is cosine
     /// similarity to the class texts, so the kept features need no rescaling: the arg-max does not change with it.
     static func mismatches(_ context: SelectionContext, keep: [[Bool]]) -> [Int] {
-        let d = context.width, c = context.classes
+        let d = context.width, c = context.classes, z = context.features
         return context.unlabeled.enumerated().map { u, r in
             let plain = Uncertainty.argmax(context.probabilityRow(r))
             var count = 0
@@ -53,7 +53,7 @@ public struct DropQueryStrategy: Strategy {
                 var best = 0, bestValue = -Double.infinity
                 for k in 0..<c {
                     var dot = 0.0
-                    for j in 0..<d where mask[u * d + j] { dot += Double(context.features[r * d + j]) * Double(context.textFeatures[k * d + j]) }
+                    for j in 0..<d where mask[u * d + j] { dot += Double(z[r * d + j]) * Double(context.textFeatures[k * d + j]) }
                     if dot > bestValue { bestValue = dot; best = k }
                 }
                 if best != plain { count += 1 }
