@@ -31,11 +31,16 @@ public struct SelectionContext {
     /// `features` are normalised in place: passed as the caller's last use, a large pool is not held twice.
     public init(features: consuming [Float], width: Int, unlabeled: [Int], labeled: [Int: Int], probabilities: [Double],
                 textFeatures: [Float], scale: Float) throws {
+        try self.init(rows: try Self.rows(consume features, width: width), unlabeled: unlabeled, labeled: labeled,
+                      probabilities: probabilities, textFeatures: textFeatures, scale: scale)
+    }
+
+    /// float32 features as rows of `width`, refused when they are not whole rows.
+    private static func rows(_ features: consuming [Float], width: Int) throws -> FeatureRows {
         guard width > 0, !features.isEmpty, features.count % width == 0 else {
             throw EngineError(.argument, "features are not rows of width \(width)")
         }
-        try self.init(rows: try FeatureRows(consume features, width: width), unlabeled: unlabeled, labeled: labeled,
-                      probabilities: probabilities, textFeatures: textFeatures, scale: scale)
+        return try FeatureRows(consume features, width: width)
     }
 
     /// `rows` are normalised (float32 arrays in place: pass them as their last use).
@@ -70,10 +75,7 @@ public struct SelectionContext {
     /// Probabilities from the features and a classifier: softmax(scale · cos), computed in double precision
     /// from the raw features (so scores match a float64 reference to ~1e-7 even at scale 100).
     public init(features: consuming [Float], width: Int, unlabeled: [Int], labeled: [Int: Int], classifier: Classifier) throws {
-        guard width > 0, !features.isEmpty, features.count % width == 0 else {
-            throw EngineError(.argument, "features are not rows of width \(width)")
-        }
-        try self.init(rows: try FeatureRows(consume features, width: width), unlabeled: unlabeled, labeled: labeled, classifier: classifier)
+        try self.init(rows: try Self.rows(consume features, width: width), unlabeled: unlabeled, labeled: labeled, classifier: classifier)
     }
 
     /// The same, for rows held in any `FeatureStorage`.

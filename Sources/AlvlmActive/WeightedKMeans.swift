@@ -226,10 +226,11 @@ public struct WeightedKMeans {
             parallelRows(n) { range in
                 for r0 in stride(from: range.lowerBound, to: range.upperBound, by: Self.rowBlock) {
                     let count = min(Self.rowBlock, range.upperBound - r0)
-                    // Rows whose bound was reset are searched without being read here.
-                    var i = r0
-                    while i < r0 + count, lBase[i] - (a0[i] == top.centre ? second : top.value) == -.infinity { sBase[i] = true; i += 1 }
-                    guard i < r0 + count else { continue }
+                    // A block whose bounds are all reset (the first step) is searched whole without being read here.
+                    if (r0..<(r0 + count)).allSatisfy({ lBase[$0] == -.infinity }) {
+                        for i in r0..<(r0 + count) { sBase[i] = true }
+                        continue
+                    }
                     x.withRows(r0, count) { block in
                         for i in r0..<(r0 + count) {
                             let c = a0[i]

@@ -26,7 +26,14 @@ public enum NPY {
             switch dtype {
             case .float32: return data.withUnsafeBytes { Swift.Array($0.bindMemory(to: Float.self)) }
             case .float64: return data.withUnsafeBytes { $0.bindMemory(to: Double.self).map(Float.init) }
-            case .float16: return data.withUnsafeBytes { $0.bindMemory(to: UInt16.self).map { Float(Float16(bitPattern: $0)) } }
+            case .float16:
+                return data.withUnsafeBytes { raw in
+                    let halves = raw.bindMemory(to: UInt16.self)
+                    return [Float](unsafeUninitializedCapacity: halves.count) { out, initialised in
+                        if let src = halves.baseAddress { HalfPrecision.convert(src, into: out.baseAddress!, count: halves.count) }
+                        initialised = halves.count
+                    }
+                }
             case .uint8: return data.map { Float($0) }
             case .int64: return data.withUnsafeBytes { $0.bindMemory(to: Int64.self).map { Float($0) } }
             case .int32: return data.withUnsafeBytes { $0.bindMemory(to: Int32.self).map { Float($0) } }
@@ -115,37 +122,22 @@ public enum NPY {
             let whole = try read(path)
             return (whole.shape, whole.floats())
         }
-        let count = described.count, fd = handle.fileDescriptor
-        var failure: EngineError?
-        /// Fills `raw` from the file; false (with `failure` set) if it ends early or cannot be read.
-        func fill(_ raw: UnsafeMutableRawBufferPointer) -> Bool {
-            var done = 0
-            while done < raw.count {
-                let got = Foundation.read(fd, raw.baseAddress! + done, min(1 << 26, raw.count - done))
-                if got < 0, errno == EINTR { continue }
-                guard got > 0 else { failure = EngineError(.io, "file ended early or could not be read", path: path); return false }
-                done += got
-            }
-            return true
-        }
+        let count = described.count
+        var failure: Error?
         let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialised in
             initialised = count
-            if described.dtype == .float32 {
-                if !fill(UnsafeMutableRawBufferPointer(buffer)) { buffer.initialize(repeating: 0) }
-                return
-            }
-            // float16: converted a block at a time, so the file's size is never held twice.
-            let block = max(1, halfBlock)
-            var halves = [UInt16](repeating: 0, count: min(block, count))
-            var start = 0
-            while start < count {
-                let n = min(block, count - start)
-                guard halves.withUnsafeMutableBytes({ fill(UnsafeMutableRawBufferPointer(rebasing: $0[0..<(2 * n)])) }) else {
-                    buffer.initialize(repeating: 0)
-                    return
+            do {
+                if described.dtype == .float32 {
+                    try fill(handle.fileDescriptor, UnsafeMutableRawBufferPointer(buffer), path: path)
+                } else {
+                    // float16: converted a block at a time, so the file's size is never held twice.
+                    try forEachBlock(path, block: halfBlock) { _, start, raw in
+                        HalfPrecision.convert(raw.bindMemory(to: UInt16.self).baseAddress!, into: buffer.baseAddress! + start, count: raw.count / 2)
+                    }
                 }
-                halves.withUnsafeBufferPointer { HalfPrecision.convert($0.baseAddress!, into: buffer.baseAddress! + start, count: n) }
-                start += n
+            } catch {
+                buffer.initialize(repeating: 0)
+                failure = error
             }
         }
         if let failure { throw failure }

@@ -50,22 +50,27 @@ extension NPY {
         guard described.dtype == .float32 || described.dtype == .float16 else {
             throw EngineError(.format, "only float32 (<f4) and float16 (<f2) values can be read in blocks, not \(described.dtype.rawValue)", path: path)
         }
-        let size = described.dtype.bytes, count = described.count, fd = handle.fileDescriptor
+        let size = described.dtype.bytes, count = described.count, fd = handle.fileDescriptor, block = max(1, block)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, min(block, count)) * size, alignment: 64)
         defer { buffer.deallocate() }
         var start = 0
         while start < count {
             let n = min(block, count - start)
-            var done = 0
-            while done < n * size {
-                let got = Foundation.read(fd, buffer.baseAddress! + done, n * size - done)
-                if got < 0, errno == EINTR { continue }
-                guard got > 0 else { throw EngineError(.io, "file ended early or could not be read", path: path) }
-                done += got
-            }
+            try fill(fd, UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(n * size)]), path: path)
             try body(described.dtype, start, UnsafeRawBufferPointer(rebasing: buffer[0..<(n * size)]))
             start += n
         }
         return described.shape
+    }
+
+    /// Fills `raw` from the file descriptor, reading up to 64 MB at a time; throws if the file ends early.
+    static func fill(_ fd: Int32, _ raw: UnsafeMutableRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < raw.count {
+            let got = Foundation.read(fd, raw.baseAddress! + done, min(1 << 26, raw.count - done))
+            if got < 0, errno == EINTR { continue }
+            guard got > 0 else { throw EngineError(.io, "file ended early or could not be read", path: path) }
+            done += got
+        }
     }
 }

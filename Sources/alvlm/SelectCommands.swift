@@ -97,9 +97,6 @@ struct Select: ParsableCommand {
             guard scale.isFinite, scale > 0 else { throw EngineError(.argument, "--scale must be a positive number (exp of the logit scale, 100 for CLIP)") }
             let n = rows.rows, c = t.shape[0]
             guard n > 0 else { throw EngineError(.format, "--features has no rows", path: features) }
-            if let bad = rows.firstNonFiniteRow() {
-                throw EngineError(.numeric, "--features row \(bad) holds NaN or infinity", path: features)
-            }
             var labeledMap: [Int: Int] = [:]
             if let labeled {
                 let ids = try readLines(labeled, what: "labelled ids").enumerated().map { i, line -> Int in
@@ -125,7 +122,12 @@ struct Select: ParsableCommand {
                 throw EngineError(.argument, "--budget \(budget) must be between 1 and the \(unlabeled.count) unlabelled samples")
             }
             let classifier = Classifier(classNames: (0..<c).map { "class \($0)" }, textFeatures: t.floats(), logitScale: log(scale))
-            let context = try SelectionContext(rows: consume rows, unlabeled: unlabeled, labeled: labeledMap, classifier: classifier)
+            let context: SelectionContext
+            do {
+                context = try SelectionContext(rows: consume rows, unlabeled: unlabeled, labeled: labeledMap, classifier: classifier)
+            } catch let error as EngineError where error.kind == .numeric {
+                throw EngineError(.numeric, "--features: \(error.message)", path: features)   // a row holding NaN or infinity
+            }
             let strategy = try options.spec().make()
             if let cec = strategy as? CECStrategy, cec.neighbours >= unlabeled.count {
                 throw EngineError(.argument, "--k \(cec.neighbours) must be smaller than the \(unlabeled.count) unlabelled samples")
